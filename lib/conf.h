@@ -1,0 +1,84 @@
+/*
+ * conf: rally.conf, shared by rallyd, rallyctl and rally.cgi.
+ *
+ * The format is INI-like: "[section]" headers and "key = value" lines;
+ * '#' or ';' starts a comment line; a value may be double-quoted to keep
+ * leading or trailing blanks.  Every key is declared in conf.c's table with
+ * its type, bounds and default; an unknown section or key, a duplicate, or
+ * a value out of bounds is an error that names the file and line.
+ */
+#ifndef RALLY_CONF_H
+#define RALLY_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CONF_DEFAULT_PATH SYSCONFDIR "/rally/rally.conf"
+#define CONF_MAX_FILE (1024 * 1024)
+#define CONF_MAX_LINE 4096
+
+struct conf {
+	/* [database] */
+	char *db_conninfo;	/* rallyd and rallyctl */
+	char *db_web_conninfo;	/* rally.cgi */
+
+	/* [daemon] */
+	char *instance;		/* lease owner name; default host:pid */
+	int64_t concurrency;	/* jobs run at once by one instance */
+	int64_t lease_sec;
+	int64_t shutdown_timeout_sec;
+	int64_t max_attempts;
+	int64_t retry_base_sec;
+	int64_t retry_max_sec;
+	int64_t job_retention_sec;
+	int64_t safety_poll_sec;	/* re-check for due work even without NOTIFY */
+
+	/* [log] */
+	char *log_level;
+	char *log_target;
+
+	/* [keys] */
+	char *keyring;
+
+	/* [passwords] */
+	int64_t argon2_memory_kib;
+	int64_t argon2_iterations;
+	int64_t argon2_parallelism;
+
+	/* [http] */
+	char *http_ca_file;
+	int64_t http_connect_timeout_sec;
+	int64_t http_timeout_sec;
+	int64_t http_max_response;
+	int64_t http_max_retries;
+	int64_t http_max_connections;
+
+	/* [google] */
+	char *google_client_id;
+	char *google_client_secret_file;
+	char *google_redirect_uri;
+	char *google_auth_url;
+	char *google_token_url;
+	char *google_revoke_url;
+	char *google_userinfo_url;
+	char *google_calendar_url;
+	char *google_gmail_url;
+};
+
+/* Loads path over the defaults.  On error sets *cause ("file:line: why"). */
+int conf_load(const char *path, struct conf *, char **cause) MUST_CHECK;
+/* The defaults alone (for tests and --help). */
+void conf_defaults(struct conf *);
+void conf_clear(struct conf *);
+
+/* Parses "30s", "5m", "2h", "7d" or plain seconds; 0 or -1. */
+int conf_parse_duration(const char *, int64_t *sec);
+/* Parses "512", "64K", "32M", "1G" (powers of 1024); 0 or -1. */
+int conf_parse_size(const char *, int64_t *bytes);
+
+/* The path to use: -c argument, else $RALLY_CONFIG, else the default. */
+const char *conf_path(const char *arg);
+
+#endif
