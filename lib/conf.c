@@ -84,10 +84,12 @@ conf_parse_duration(const char *s, int64_t *sec)
 
 	if (n == 0)
 		return -1;
+	/* One unit at most: "m" alone must not read before s, "5ms" is not 5m. */
 	for (size_t i = 0; i < nitems(units); i++)
 		if (s[n - 1] == units[i].unit) {
 			mul = units[i].mul;
 			n--;
+			break;
 		}
 	num = xstrndup(s, n);
 	rc = parse_int64(num, 0, INT64_MAX / mul, &v);
@@ -301,31 +303,56 @@ parse_line(struct conf_parse *p, char *s, char **cause)
 	return parse_assignment(p, s, cause);
 }
 
+/* Splits buf into lines with the file's limits and parses each. */
 static int
-parse_file(struct conf_parse *p, FILE *f, char **cause)
+parse_buffer(struct conf_parse *p, const char *buf, size_t len, char **cause)
 {
-	char buf[CONF_MAX_LINE + 2];
-	size_t total = 0;
+	char line[CONF_MAX_LINE + 1];
+	const char *s = buf, *end = buf + len, *nl;
+	size_t n;
 
-	while (fgets(buf, sizeof buf, f) != NULL) {
-		size_t n = strlen(buf);
-
+	if (len > CONF_MAX_FILE)
+		return set_cause(cause, "%s: larger than %d bytes", p->path,
+		    CONF_MAX_FILE);
+	while (s < end) {
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			nl = end;
+		n = (size_t)(nl - s);
 		p->line++;
-		total += n;
-		if (total > CONF_MAX_FILE)
-			return set_cause(cause, "%s: larger than %d bytes",
-			    p->path, CONF_MAX_FILE);
-		if (n > CONF_MAX_LINE && buf[n - 1] != '\n')
+		if (n > CONF_MAX_LINE)
 			return set_cause(cause, "%s:%u: line longer than %d bytes",
 			    p->path, p->line, CONF_MAX_LINE);
-		if (memchr(buf, '\0', n) != NULL || strlen(buf) != n)
+		if (memchr(s, '\0', n) != NULL)
 			return set_cause(cause, "%s:%u: NUL byte", p->path,
 			    p->line);
-		if (parse_line(p, buf, cause) == -1)
+		memcpy(line, s, n);
+		line[n] = '\0';
+		if (parse_line(p, line, cause) == -1)
 			return -1;
+		s = nl + 1;
 	}
-	if (ferror(f))
-		return set_cause(cause, "%s: %s", p->path, strerror(errno));
+	return 0;
+}
+
+/* Reads at most CONF_MAX_FILE + 1 bytes of path into *buf (caller frees). */
+static int
+read_file(const char *path, char **buf, size_t *len, char **cause)
+{
+	FILE *f;
+	size_t n;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return set_cause(cause, "%s: %s", path, strerror(errno));
+	*buf = xmalloc(CONF_MAX_FILE + 1);
+	n = fread(*buf, 1, CONF_MAX_FILE + 1, f);
+	if (ferror(f)) {
+		set_cause(cause, "%s: %s", path, strerror(errno));
+		fclose(f);
+		free(*buf);
+		return -1;
+	}
+	fclose(f);
+	*len = n;
 	return 0;
 }
 
@@ -348,24 +375,34 @@ conf_validate(const struct conf *c, const char *path, char **cause)
 }
 
 int
-conf_load(const char *path, struct conf *c, char **cause)
+conf_load_buffer(const char *buf, size_t len, const char *name, struct conf *c,
+    char **cause)
 {
-	struct conf_parse p = { .path = path, .c = c };
-	FILE *f;
+	struct conf_parse p = { .path = name, .c = c };
 	int rc;
 
 	conf_defaults(c);
-	if ((f = fopen(path, "re")) == NULL) {
-		set_cause(cause, "%s: %s", path, strerror(errno));
-		conf_clear(c);
-		return -1;
-	}
-	rc = parse_file(&p, f, cause);
-	fclose(f);
+	rc = parse_buffer(&p, buf, len, cause);
 	if (rc == 0)
-		rc = conf_validate(c, path, cause);
+		rc = conf_validate(c, name, cause);
 	if (rc == -1)
 		conf_clear(c);
+	return rc;
+}
+
+int
+conf_load(const char *path, struct conf *c, char **cause)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (read_file(path, &buf, &len, cause) == -1) {
+		memset(c, 0, sizeof *c);	/* as after any other error */
+		return -1;
+	}
+	rc = conf_load_buffer(buf, len, path, c, cause);
+	free(buf);
 	return rc;
 }
 
@@ -379,4 +416,23 @@ conf_path(const char *arg)
 	if ((e = getenv("RALLY_CONFIG")) != NULL && *e != '\0')
 		return e;
 	return CONF_DEFAULT_PATH;
+}
+
+const char *
+conf_keyring_path(const struct conf *c)
+{
+	/*
+	 * Derived from the environment, which is process-wide too; a static
+	 * buffer spares every caller a free().  Valid until the next call.
+	 */
+	static char path[4096];
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	int n;
+
+	if (dir != NULL && *dir != '\0') {
+		n = snprintf(path, sizeof path, "%s/keyring", dir);
+		if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0)
+			return path;
+	}
+	return c->keyring;
 }

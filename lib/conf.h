@@ -69,6 +69,9 @@ struct conf {
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */
 int conf_load(const char *path, struct conf *, char **cause) MUST_CHECK;
+/* The same for a file already in memory; name is used in messages. */
+int conf_load_buffer(const char *buf, size_t len, const char *name,
+    struct conf *, char **cause) MUST_CHECK;
 /* The defaults alone (for tests and --help). */
 void conf_defaults(struct conf *);
 void conf_clear(struct conf *);
@@ -80,5 +83,11 @@ int conf_parse_size(const char *, int64_t *bytes);
 
 /* The path to use: -c argument, else $RALLY_CONFIG, else the default. */
 const char *conf_path(const char *arg);
+
+/*
+ * The keyring to use: the systemd credential "keyring" when
+ * $CREDENTIALS_DIRECTORY holds one, else keys.keyring.
+ */
+const char *conf_keyring_path(const struct conf *);
 
 #endif

@@ -1,0 +1,56 @@
+/* rallyctl keys generate: creates the keyring with key 1; never overwrites. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rallyctl.h"
+#include "seal.h"
+
+static int cmd_keys_generate_exec(struct ctl *, int, char **);
+
+const struct cmd_entry cmd_keys_generate_entry = {
+	"keys generate", "[--json]",
+	"create the keyring file (keys.keyring) holding key 1; refuses to "
+	"overwrite one",
+	cmd_keys_generate_exec,
+};
+
+static int
+cmd_keys_generate_exec(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path;
+	char *cause = NULL;
+	struct json_object *o;
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = ctl_getopt(&cmd_keys_generate_entry, argc, argv,
+	    longopts)) != -1) {
+		if (ch != 'j')
+			return cmd_usage(&cmd_keys_generate_entry);
+		ctl->json = true;
+	}
+	if (optind != argc)
+		return cmd_usage(&cmd_keys_generate_entry);
+	path = conf_keyring_path(&ctl->conf);
+	/* keyring_generate opens with O_EXCL: an existing keyring is an error. */
+	if (keyring_generate(path, &cause) == -1) {
+		rc = ctl_error(CTL_FAILURE, "keys generate: %s", cause);
+		free(cause);
+		return rc;
+	}
+	if (!ctl->json) {
+		printf("created keyring %s with key 1\n", path);
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "keyring", json_object_new_string(path));
+	json_object_object_add(o, "key_id", json_object_new_int(1));
+	return ctl_print_json(o);
+}

@@ -1,0 +1,187 @@
+/*
+ * rallyctl status: what the daemons are doing: instances and their
+ * heartbeats, jobs by kind and state with the backlog, and Google
+ * connections by status.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db.h"
+#include "rallyctl.h"
+
+static int cmd_status_exec(struct ctl *, int, char **);
+
+const struct cmd_entry cmd_status_entry = {
+	"status", "[--json]",
+	"show rallyd instances, jobs by kind and state, the backlog and "
+	"Google connections by status",
+	cmd_status_exec,
+};
+
+/* Stale: no heartbeat for two leases.  $1 lease seconds. */
+#define STATUS_SQL_INSTANCES \
+	"SELECT name, host, pid," \
+	"  floor(extract(epoch FROM now() - heartbeat_at))::bigint," \
+	"  jobs_running," \
+	"  CASE WHEN heartbeat_at < now() - make_interval(secs => 2 * $1::int)" \
+	"    THEN 'stale' ELSE 'alive' END" \
+	" FROM rally.instances ORDER BY name"
+
+#define STATUS_SQL_JOBS \
+	"SELECT kind, state, count(*)," \
+	"  floor(extract(epoch FROM now() - min(run_at)" \
+	"    FILTER (WHERE state = 'pending' AND run_at <= now())))::bigint" \
+	" FROM rally.jobs GROUP BY kind, state ORDER BY kind, state"
+
+#define STATUS_SQL_BACKLOG \
+	"SELECT count(*), floor(extract(epoch FROM now() - min(run_at)))::bigint" \
+	" FROM rally.jobs WHERE state = 'pending' AND run_at <= now()"
+
+#define STATUS_SQL_CONNECTIONS \
+	"SELECT status, count(*) FROM rally.google_connections" \
+	" GROUP BY status ORDER BY status"
+
+enum { R_INSTANCES, R_JOBS, R_BACKLOG, R_CONNECTIONS, R_COUNT };
+
+static const char *const instance_cols[] = {
+	"name", "host", "pid", "heartbeat_age_sec", "jobs_running", "state",
+};
+static const char *const job_cols[] = {
+	"kind", "state", "count", "oldest_due_age_sec",
+};
+static const char *const connection_cols[] = { "status", "count" };
+
+/* Which columns are integers in JSON, per result. */
+static bool
+is_int_col(int which, int col)
+{
+	switch (which) {
+	case R_INSTANCES:
+		return col == 2 || col == 3 || col == 4;
+	case R_JOBS:
+		return col >= 2;
+	default:
+		return col == 1;
+	}
+}
+
+static struct json_object *
+rows_json(const PGresult *res, int which, const char *const *names)
+{
+	struct json_object *a = json_object_new_array(), *o;
+
+	for (int r = 0; r < PQntuples(res); r++) {
+		o = json_object_new_object();
+		for (int c = 0; c < PQnfields(res); c++)
+			json_object_object_add(o, names[c], is_int_col(which, c) ?
+			    ctl_json_int(res, r, c) : ctl_json_string(res, r, c));
+		if (which == R_INSTANCES)
+			json_object_object_add(o, "stale", json_object_new_boolean(
+			    PQgetvalue(res, r, 5)[0] == 's'));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static int
+print_json(PGresult *const *res)
+{
+	struct json_object *o = json_object_new_object(), *b;
+
+	json_object_object_add(o, "instances",
+	    rows_json(res[R_INSTANCES], R_INSTANCES, instance_cols));
+	json_object_object_add(o, "jobs",
+	    rows_json(res[R_JOBS], R_JOBS, job_cols));
+	b = json_object_new_object();
+	json_object_object_add(b, "due", ctl_json_int(res[R_BACKLOG], 0, 0));
+	json_object_object_add(b, "oldest_due_age_sec",
+	    ctl_json_int(res[R_BACKLOG], 0, 1));
+	json_object_object_add(o, "backlog", b);
+	json_object_object_add(o, "connections",
+	    rows_json(res[R_CONNECTIONS], R_CONNECTIONS, connection_cols));
+	return ctl_print_json(o);
+}
+
+static int
+print_human(PGresult *const *res)
+{
+	static const char *const ih[] = {
+		"NAME", "HOST", "PID", "HEARTBEAT AGE (s)", "JOBS RUNNING",
+		"STATE",
+	};
+	static const char *const jh[] = {
+		"KIND", "STATE", "COUNT", "OLDEST DUE (s)",
+	};
+	static const char *const ch[] = { "STATUS", "COUNT" };
+	const PGresult *b = res[R_BACKLOG];
+
+	printf("Instances:\n");
+	ctl_print_table(res[R_INSTANCES], ih);
+	printf("\nJobs:\n");
+	ctl_print_table(res[R_JOBS], jh);
+	printf("\nBacklog: %s job(s) due", PQgetvalue(b, 0, 0));
+	if (!PQgetisnull(b, 0, 1))
+		printf(", the oldest waiting %s s", PQgetvalue(b, 0, 1));
+	printf("\n\nGoogle connections:\n");
+	ctl_print_table(res[R_CONNECTIONS], ch);
+	return 0;
+}
+
+/* Runs the four queries in one snapshot so the figures agree. */
+static int
+status_query(PGconn *db, int64_t lease_sec, PGresult **res)
+{
+	char lease[32], *cause = NULL;
+	const char *params[1] = { lease };
+	int rc;
+
+	snprintf(lease, sizeof lease, "%lld", (long long)lease_sec);
+	if (db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    0, NULL, &cause) == -1 ||
+	    (res[R_INSTANCES] = db_exec(db, STATUS_SQL_INSTANCES, 1, params,
+	    &cause)) == NULL ||
+	    (res[R_JOBS] = db_exec(db, STATUS_SQL_JOBS, 0, NULL, &cause)) == NULL ||
+	    (res[R_BACKLOG] = db_exec(db, STATUS_SQL_BACKLOG, 0, NULL,
+	    &cause)) == NULL ||
+	    (res[R_CONNECTIONS] = db_exec(db, STATUS_SQL_CONNECTIONS, 0, NULL,
+	    &cause)) == NULL) {
+		db_rollback(db);
+		rc = ctl_error(CTL_FAILURE, "status: %s", cause);
+		free(cause);
+		return rc;
+	}
+	db_rollback(db);	/* read only: nothing to commit */
+	return 0;
+}
+
+static int
+cmd_status_exec(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	PGresult *res[R_COUNT] = { NULL };
+	PGconn *db;
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = ctl_getopt(&cmd_status_entry, argc, argv,
+	    longopts)) != -1) {
+		if (ch != 'j')
+			return cmd_usage(&cmd_status_entry);
+		ctl->json = true;
+	}
+	if (optind != argc)
+		return cmd_usage(&cmd_status_entry);
+	if ((db = ctl_db(ctl)) == NULL)
+		return EX_UNAVAILABLE;
+	if ((rc = status_query(db, ctl->conf.lease_sec, res)) == 0)
+		rc = ctl->json ? print_json(res) : print_human(res);
+	for (int i = 0; i < R_COUNT; i++)
+		PQclear(res[i]);
+	return rc;
+}

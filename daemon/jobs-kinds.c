@@ -1,0 +1,26 @@
+/*
+ * The table of job kinds.  Each kind lives in its own file (job-<name>.c)
+ * and exports one struct job_kind; this is the only list of them.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "jobs.h"
+
+extern const struct job_kind job_ping_kind;
+extern const struct job_kind job_prune_kind;
+
+static const struct job_kind *const kinds[] = {
+	&job_ping_kind,
+	&job_prune_kind,
+};
+
+const struct job_kind *
+job_kind_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strcmp(kinds[i]->name, name) == 0)
+			return kinds[i];
+	return NULL;
+}

@@ -1,0 +1,124 @@
+/*
+ * The statements of the job engine, kept together so the whole protocol
+ * between instances can be read in one place.  Parameters are noted above
+ * each.  Every state change is fenced on lease_owner and attempts, so an
+ * instance that lost its lease can never overwrite the new owner's work.
+ */
+#ifndef RALLYD_JOBS_SQL_H
+#define RALLYD_JOBS_SQL_H
+
+/*
+ * Claims due jobs and jobs whose lease expired.
+ * $1 instance, $2 how many, $3 lease seconds, $4 default max attempts.
+ */
+#define JOBS_SQL_CLAIM \
+	"WITH c AS (" \
+	"  SELECT tenant_id, id, state AS prev_state, lease_owner AS prev_owner" \
+	"  FROM rally.jobs" \
+	"  WHERE (state = 'pending' AND run_at <= now())" \
+	"     OR (state = 'running' AND lease_expires < now())" \
+	"  ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)," \
+	" u AS (" \
+	"  UPDATE rally.jobs j SET state = 'running', lease_owner = $1," \
+	"    lease_expires = now() + make_interval(secs => $3::int)," \
+	"    attempts = j.attempts + 1, started_at = now()" \
+	"  FROM c WHERE j.tenant_id = c.tenant_id AND j.id = c.id" \
+	"  RETURNING j.tenant_id, j.id, j.kind, j.payload, j.attempts," \
+	"    coalesce(j.max_attempts, $4::int) AS max_attempts," \
+	"    c.prev_state, c.prev_owner)," \
+	" expired AS (" \
+	"  UPDATE rally.job_runs r SET outcome = 'lease_expired', finished_at = now()" \
+	"  FROM u WHERE u.prev_state = 'running' AND r.tenant_id = u.tenant_id" \
+	"    AND r.job_id = u.id AND r.outcome IS NULL)," \
+	" runs AS (" \
+	"  INSERT INTO rally.job_runs (tenant_id, job_id, attempt, instance)" \
+	"  SELECT tenant_id, id, attempts, $1 FROM u)" \
+	" SELECT tenant_id, id, kind, payload, attempts, max_attempts," \
+	"   prev_state, prev_owner FROM u"
+
+/* Fenced on (owner, attempt): $1 tenant, $2 id, $3 instance, $4 attempt. */
+#define JOBS_SQL_FENCE \
+	" WHERE tenant_id = $1 AND id = $2 AND lease_owner = $3" \
+	" AND attempts = $4::int AND state = 'running'"
+
+#define JOBS_SQL_RECORD_RUN(outcome) \
+	" UPDATE rally.job_runs r SET outcome = " outcome ", finished_at = now()," \
+	"   error = $5 FROM j WHERE r.tenant_id = j.tenant_id" \
+	"   AND r.job_id = j.id AND r.attempt = j.attempts RETURNING j.state"
+
+/* $5 result (json) */
+#define JOBS_SQL_DONE \
+	"WITH j AS (UPDATE rally.jobs SET state = 'done', finished_at = now()," \
+	"  lease_owner = NULL, lease_expires = NULL, last_error = NULL," \
+	"  result = $5::jsonb" JOBS_SQL_FENCE \
+	"  RETURNING tenant_id, id, attempts, state)" \
+	" UPDATE rally.job_runs r SET outcome = 'done', finished_at = now()" \
+	" FROM j WHERE r.tenant_id = j.tenant_id AND r.job_id = j.id" \
+	"   AND r.attempt = j.attempts RETURNING j.state"
+
+/* $5 error, $6 delay seconds.  A pending twin (same dedupe key) already
+ * queued will do the same work, so the job is then closed as superseded. */
+#define JOBS_SQL_RETRY \
+	"WITH j AS (UPDATE rally.jobs x SET" \
+	"  state = CASE WHEN EXISTS (SELECT 1 FROM rally.jobs t" \
+	"      WHERE t.tenant_id = x.tenant_id AND t.kind = x.kind" \
+	"      AND t.dedupe_key = x.dedupe_key AND t.state = 'pending')" \
+	"    THEN 'done' ELSE 'pending' END," \
+	"  run_at = now() + make_interval(secs => $6::float8)," \
+	"  lease_owner = NULL, lease_expires = NULL, last_error = $5" \
+	JOBS_SQL_FENCE " RETURNING tenant_id, id, attempts, state)" \
+	JOBS_SQL_RECORD_RUN("'retry'")
+
+/* $5 error */
+#define JOBS_SQL_FAIL \
+	"WITH j AS (UPDATE rally.jobs SET state = 'failed', finished_at = now()," \
+	"  lease_owner = NULL, lease_expires = NULL, last_error = $5" \
+	JOBS_SQL_FENCE " RETURNING tenant_id, id, attempts, state)" \
+	JOBS_SQL_RECORD_RUN("'failed'")
+
+/* Hands every job of $1 back at shutdown; the attempt does not count. */
+#define JOBS_SQL_RELEASE \
+	"WITH j AS (UPDATE rally.jobs x SET" \
+	"  state = CASE WHEN EXISTS (SELECT 1 FROM rally.jobs t" \
+	"      WHERE t.tenant_id = x.tenant_id AND t.kind = x.kind" \
+	"      AND t.dedupe_key = x.dedupe_key AND t.state = 'pending')" \
+	"    THEN 'done' ELSE 'pending' END," \
+	"  attempts = x.attempts - 1, run_at = now()," \
+	"  lease_owner = NULL, lease_expires = NULL" \
+	"  WHERE state = 'running' AND lease_owner = $1" \
+	"  RETURNING tenant_id, id, attempts + 1 AS attempt)" \
+	" UPDATE rally.job_runs r SET outcome = 'released', finished_at = now()" \
+	" FROM j WHERE r.tenant_id = j.tenant_id AND r.job_id = j.id" \
+	"   AND r.attempt = j.attempt"
+
+/*
+ * Extends the leases of all of $1's jobs and records that the instance is
+ * alive.  $2 lease seconds, $3 host, $4 pid, $5 version, $6 jobs running.
+ */
+#define JOBS_SQL_HEARTBEAT \
+	"WITH l AS (UPDATE rally.jobs SET" \
+	"  lease_expires = now() + make_interval(secs => $2::int)" \
+	"  WHERE state = 'running' AND lease_owner = $1 RETURNING 1)" \
+	" INSERT INTO rally.instances (name, host, pid, version, jobs_running)" \
+	" VALUES ($1, $3, $4::int, $5, $6::int)" \
+	" ON CONFLICT (tenant_id, name) DO UPDATE SET heartbeat_at = now()," \
+	"   jobs_running = excluded.jobs_running" \
+	" RETURNING (SELECT count(*) FROM l)"
+
+#define JOBS_SQL_UNREGISTER \
+	"DELETE FROM rally.instances WHERE name = $1" \
+	" AND tenant_id = '00000000-0000-0000-0000-000000000000'"
+
+/*
+ * Seconds until the next pending job is due or another instance's lease
+ * expires (NULL when neither), and how many jobs are due now.
+ */
+#define JOBS_SQL_NEXT \
+	"SELECT extract(epoch FROM least(" \
+	"   (SELECT min(run_at) FROM rally.jobs WHERE state = 'pending')," \
+	"   (SELECT min(lease_expires) FROM rally.jobs WHERE state = 'running'" \
+	"      AND lease_owner <> $1)) - now())," \
+	" (SELECT count(*) FROM rally.jobs WHERE state = 'pending'" \
+	"   AND run_at <= now())"
+
+#endif

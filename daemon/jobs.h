@@ -1,0 +1,78 @@
+/*
+ * jobs: the lease engine.  Work lives in rally.jobs; any number of rallyd
+ * instances claim due jobs with FOR UPDATE SKIP LOCKED and a lease, extend
+ * the lease while a job runs (one heartbeat statement for all of them), and
+ * record each attempt in rally.job_runs.  A job whose owner died is taken
+ * over once its lease expires.  New work arrives by NOTIFY on "rally_jobs";
+ * between notifications the engine sleeps until the next due run_at or lease
+ * expiry, so there is no busy polling.
+ *
+ * A job kind is a table entry (jobs_kinds.c) with an asynchronous start
+ * function; the handler reports its end exactly once with job_finish().
+ */
+#ifndef RALLYD_JOBS_H
+#define RALLYD_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+
+struct rallyd;
+struct job;
+
+enum job_outcome {
+	JOB_DONE,	/* finished; result may be stored */
+	JOB_RETRY,	/* failed this time: back off, try again up to max */
+	JOB_FAIL,	/* permanent failure: no more attempts */
+};
+
+struct job_kind {
+	const char *name;
+	/* Starts the work; must not block.  Calls job_finish() later. */
+	void (*start)(struct job *);
+	/* Stops the work at shutdown; job_finish() must not be called after. */
+	void (*cancel)(struct job *);
+};
+
+struct job {
+	struct jobs *engine;
+	struct rallyd *d;
+	const struct job_kind *kind;
+	char *tenant_id;
+	char *id;		/* decimal, as the database returns it */
+	char *kind_name;
+	json_object *payload;
+	int attempt;		/* 1 for the first run */
+	int max_attempts;
+	struct log_ctx log;	/* tenant and job, for log_emit */
+	void *state;		/* the handler's own */
+	bool finished;
+	struct job *next;	/* the engine's list of running jobs */
+};
+
+struct jobs *jobs_new(struct rallyd *);
+void jobs_free(struct jobs *);
+/* The database (re)connected: claim what is due, including missed work. */
+void jobs_connected(struct jobs *);
+/* A NOTIFY on rally_jobs arrived. */
+void jobs_wake(struct jobs *);
+/* Ends a job: outcome, an error for RETRY/FAIL, an optional result (taken). */
+void job_finish(struct job *, enum job_outcome, const char *error,
+    json_object *result);
+/*
+ * Stops claiming; in-flight jobs finish, or after the shutdown timeout are
+ * cancelled and their leases released.  Calls rallyd_exit() when done.
+ */
+void jobs_stop(struct jobs *);
+unsigned jobs_running(const struct jobs *);
+long jobs_backlog(const struct jobs *);	/* due pending jobs, last counted */
+/* Applies a reloaded configuration (concurrency, lease, retries). */
+void jobs_reconfigure(struct jobs *);
+
+/* The table of job kinds (jobs_kinds.c). */
+const struct job_kind *job_kind_find(const char *name);
+
+#endif

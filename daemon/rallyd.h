@@ -1,0 +1,38 @@
+/*
+ * rallyd's context: the one struct that main() owns and passes to every
+ * part of the daemon, so no module keeps global state.
+ */
+#ifndef RALLYD_H
+#define RALLYD_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+
+struct jobs;
+struct pgloop;
+struct sched;
+
+struct rallyd {
+	struct event_base *base;
+	const char *conf_path;
+	struct conf conf;
+	char *instance;			/* lease owner name */
+	struct pgloop *db;
+	struct jobs *jobs;
+	struct sched *sched;
+	bool ready_sent;
+	bool stopping;
+	struct event *ev_watchdog;
+	struct event *ev_sigterm, *ev_sigint, *ev_sighup;
+	int exit_code;
+};
+
+/* Sends STATUS= with the one-line summary systemctl status shows. */
+void rallyd_update_status(struct rallyd *);
+/* Ends the event loop; main() then cleans up and exits. */
+void rallyd_exit(struct rallyd *, int code);
+
+#endif

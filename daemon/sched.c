@@ -1,0 +1,98 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "pgloop.h"
+#include "rallyd.h"
+#include "sched.h"
+#include "util.h"
+
+#define SCHED_TICK_SEC 60
+#define SYSTEM_TENANT "00000000-0000-0000-0000-000000000000"
+
+struct sched_entry {
+	const char *kind;
+	long period_sec;
+};
+
+/* Periodic system jobs.  Later features add their entries here. */
+static const struct sched_entry entries[] = {
+	{ "jobs.prune", 3600 },
+};
+
+/*
+ * Queues the job of the current period unless that period's job exists in
+ * any state: $1 kind, $2 dedupe key.
+ */
+#define SCHED_SQL_ENQUEUE \
+	"INSERT INTO rally.jobs (tenant_id, kind, dedupe_key)" \
+	" SELECT '" SYSTEM_TENANT "', $1, $2 WHERE NOT EXISTS (" \
+	"  SELECT 1 FROM rally.jobs WHERE tenant_id = '" SYSTEM_TENANT "'" \
+	"  AND kind = $1 AND dedupe_key = $2)" \
+	" ON CONFLICT (tenant_id, kind, dedupe_key)" \
+	"  WHERE state = 'pending' AND dedupe_key IS NOT NULL DO NOTHING"
+
+struct sched {
+	struct rallyd *d;
+	struct event *ev_tick;
+};
+
+static void
+enqueue_cb(const PGresult *res, const char *error, void *arg)
+{
+	const struct sched_entry *s = arg;
+
+	if (error != NULL)
+		log_warnx("could not queue periodic job %s: %s", s->kind, error);
+}
+
+void
+sched_tick(struct sched *sc)
+{
+	time_t now = time(NULL);
+
+	if (!pgloop_connected(sc->d->db) || sc->d->stopping)
+		return;
+	for (size_t i = 0; i < nitems(entries); i++) {
+		const struct sched_entry *s = &entries[i];
+		char key[64];
+		const char *params[] = { s->kind, key };
+
+		snprintf(key, sizeof key, "period:%lld",
+		    (long long)(now / s->period_sec * s->period_sec));
+		pgloop_query(sc->d->db, SCHED_SQL_ENQUEUE, 2, params, enqueue_cb,
+		    (void *)s);
+	}
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sched_tick(arg);
+}
+
+struct sched *
+sched_new(struct rallyd *d)
+{
+	struct sched *sc = xcalloc(1, sizeof *sc);
+	struct timeval tv = { SCHED_TICK_SEC, 0 };
+
+	sc->d = d;
+	sc->ev_tick = event_new(d->base, -1, EV_PERSIST, tick_cb, sc);
+	event_add(sc->ev_tick, &tv);
+	return sc;
+}
+
+void
+sched_free(struct sched *sc)
+{
+	if (sc == NULL)
+		return;
+	event_free(sc->ev_tick);
+	free(sc);
+}

@@ -1,0 +1,17 @@
+/*
+ * sched: periodic work.  Each entry queues a job when its period starts;
+ * the job's dedupe key names the period, so however many instances run the
+ * same schedule, each period's job is queued once.
+ */
+#ifndef RALLYD_SCHED_H
+#define RALLYD_SCHED_H
+
+struct rallyd;
+struct sched;
+
+struct sched *sched_new(struct rallyd *);
+void sched_free(struct sched *);
+/* Queues whatever period has started (after connect and on each tick). */
+void sched_tick(struct sched *);
+
+#endif

@@ -1,0 +1,489 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "log.h"
+#include "pgloop.h"
+#include "util.h"
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+#define CONNECT_TIMEOUT_SEC 10
+
+enum pgloop_state { PGL_IDLE, PGL_CONNECTING, PGL_READY };
+
+struct pgl_query {
+	TAILQ_ENTRY(pgl_query) entry;
+	char *sql;
+	char **params;
+	int nparams;
+	pgloop_result_cb cb;
+	void *arg;
+};
+TAILQ_HEAD(pgl_queue, pgl_query);
+
+struct pgloop {
+	struct event_base *base;
+	char *conninfo;
+	struct pgloop_cbs cbs;
+	enum pgloop_state state;
+	PGconn *conn;
+	struct event *io;		/* the socket, for connect steps or reads */
+	struct event *wr;		/* one-shot write readiness while flushing */
+	struct event *retry;		/* reconnect after backoff */
+	struct event *deadline;		/* connect timeout */
+	struct event *fail_ev;		/* fails queries submitted while down */
+	unsigned failures;		/* consecutive, for the backoff */
+	struct pgl_queue queue;
+	struct pgl_query *inflight;
+	PGresult *result;		/* last result of the query in flight */
+	char *error;			/* first error of the query in flight */
+	char **channels;
+	size_t nchannels;
+	unsigned pending_listens;
+};
+
+static void pgl_connect(struct pgloop *);
+static void pgl_dispatch(struct pgloop *);
+static void pgl_break(struct pgloop *, const char *why);
+
+static void
+query_free(struct pgl_query *q)
+{
+	if (q == NULL)
+		return;
+	for (int i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	free(q->params);
+	free(q->sql);
+	free(q);
+}
+
+static void
+query_complete(struct pgl_query *q, const PGresult *res, const char *error)
+{
+	if (q->cb != NULL)
+		q->cb(res, error, q->arg);
+	query_free(q);
+}
+
+/* Fails every queued query; callbacks may queue new ones safely. */
+static void
+fail_queue(struct pgloop *p, const char *why)
+{
+	struct pgl_queue failing = TAILQ_HEAD_INITIALIZER(failing);
+	struct pgl_query *q;
+
+	TAILQ_CONCAT(&failing, &p->queue, entry);
+	while ((q = TAILQ_FIRST(&failing)) != NULL) {
+		TAILQ_REMOVE(&failing, q, entry);
+		query_complete(q, NULL, why);
+	}
+}
+
+static void
+fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgloop *p = arg;
+
+	if (p->state != PGL_READY)
+		fail_queue(p, "not connected to the database");
+}
+
+static void
+clear_events(struct pgloop *p)
+{
+	if (p->io != NULL)
+		event_free(p->io);
+	if (p->wr != NULL)
+		event_free(p->wr);
+	p->io = p->wr = NULL;
+	event_del(p->deadline);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pgl_connect(arg);
+}
+
+static void
+schedule_reconnect(struct pgloop *p)
+{
+	unsigned shift = p->failures < 16 ? p->failures : 16;
+	double ms = (double)RECONNECT_MIN_MS * (1u << shift);
+	struct timeval tv;
+
+	if (ms > RECONNECT_MAX_MS)
+		ms = RECONNECT_MAX_MS;
+	ms *= 0.5 + random_unit() / 2;	/* jitter: instances do not stampede */
+	tv.tv_sec = (long)ms / 1000;
+	tv.tv_usec = ((long)ms % 1000) * 1000;
+	p->failures++;
+	evtimer_add(p->retry, &tv);
+}
+
+/* The connection is gone: fail what was waiting and start over later. */
+static void
+pgl_break(struct pgloop *p, const char *why)
+{
+	struct pgl_query *q = p->inflight;
+	char *msg = xstrdup(why);
+	bool was_ready = p->state == PGL_READY;
+
+	clear_events(p);
+	if (p->conn != NULL)
+		PQfinish(p->conn);
+	p->conn = NULL;
+	p->state = PGL_IDLE;
+	p->inflight = NULL;
+	PQclear(p->result);
+	p->result = NULL;
+	free(p->error);
+	p->error = NULL;
+	if (q != NULL)
+		query_complete(q, NULL, "connection lost");
+	fail_queue(p, "connection lost");
+	schedule_reconnect(p);
+	if (p->cbs.disconnected_cb != NULL)
+		p->cbs.disconnected_cb(p, msg, p->cbs.arg);
+	else if (was_ready)
+		log_warnx("database connection lost: %s", msg);
+	free(msg);
+}
+
+static void
+deliver_notifies(struct pgloop *p)
+{
+	PGnotify *n;
+
+	while (p->conn != NULL && (n = PQnotifies(p->conn)) != NULL) {
+		if (p->cbs.notify_cb != NULL)
+			p->cbs.notify_cb(p, n->relname, n->extra, p->cbs.arg);
+		PQfreemem(n);
+	}
+}
+
+/* Collects results of the query in flight; completes it when done. */
+static void
+collect_results(struct pgloop *p)
+{
+	PGresult *r;
+
+	while (p->inflight != NULL && !PQisBusy(p->conn)) {
+		if ((r = PQgetResult(p->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+
+			if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
+			    st == PGRES_NONFATAL_ERROR) {
+				if (p->error == NULL)
+					p->error = xstrdup(PQresultErrorMessage(r));
+			}
+			PQclear(p->result);
+			p->result = r;
+			continue;
+		}
+		struct pgl_query *q = p->inflight;
+		PGresult *res = p->result;
+		char *err = p->error;
+
+		p->inflight = NULL;
+		p->result = NULL;
+		p->error = NULL;
+		if (err != NULL) {
+			err[strcspn(err, "\n")] = '\0';
+			query_complete(q, NULL, err);
+		} else
+			query_complete(q, res, res == NULL ? "no result" : NULL);
+		PQclear(res);
+		free(err);
+	}
+}
+
+static void
+write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgloop *p = arg;
+	int rc = PQflush(p->conn);
+
+	if (rc == -1)
+		pgl_break(p, PQerrorMessage(p->conn));
+	else if (rc == 1)
+		event_add(p->wr, NULL);
+}
+
+static void
+flush(struct pgloop *p)
+{
+	int rc = PQflush(p->conn);
+
+	if (rc == -1)
+		pgl_break(p, PQerrorMessage(p->conn));
+	else if (rc == 1)
+		event_add(p->wr, NULL);
+}
+
+static void
+read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgloop *p = arg;
+
+	if (!PQconsumeInput(p->conn) || PQstatus(p->conn) == CONNECTION_BAD) {
+		pgl_break(p, PQerrorMessage(p->conn));
+		return;
+	}
+	collect_results(p);
+	if (p->conn == NULL)
+		return;
+	deliver_notifies(p);
+	if (p->conn != NULL)
+		pgl_dispatch(p);
+}
+
+static void
+pgl_dispatch(struct pgloop *p)
+{
+	struct pgl_query *q;
+
+	if (p->state != PGL_READY || p->inflight != NULL ||
+	    (q = TAILQ_FIRST(&p->queue)) == NULL)
+		return;
+	TAILQ_REMOVE(&p->queue, q, entry);
+	p->inflight = q;
+	if (!PQsendQueryParams(p->conn, q->sql, q->nparams, NULL,
+		(const char *const *)q->params, NULL, NULL, 0)) {
+		pgl_break(p, PQerrorMessage(p->conn));
+		return;
+	}
+	flush(p);
+}
+
+static void
+listen_done_cb(const PGresult *res, const char *error, void *arg)
+{
+	struct pgloop *p = arg;
+
+	if (error != NULL) {
+		/* The connection broke or the server refused: either way, retry. */
+		if (p->state == PGL_READY)
+			pgl_break(p, error);
+		return;
+	}
+	if (--p->pending_listens == 0 && p->cbs.connected_cb != NULL)
+		p->cbs.connected_cb(p, p->cbs.arg);
+}
+
+static void
+enqueue(struct pgloop *p, const char *sql, int nparams,
+    const char *const *params, pgloop_result_cb cb, void *arg)
+{
+	struct pgl_query *q = xcalloc(1, sizeof *q);
+
+	q->sql = xstrdup(sql);
+	q->nparams = nparams;
+	q->params = xcalloc(nparams > 0 ? nparams : 1, sizeof *q->params);
+	for (int i = 0; i < nparams; i++)
+		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
+	q->cb = cb;
+	q->arg = arg;
+	TAILQ_INSERT_TAIL(&p->queue, q, entry);
+}
+
+static void
+issue_listen(struct pgloop *p, const char *channel)
+{
+	char *ident = PQescapeIdentifier(p->conn, channel, strlen(channel));
+	char *sql;
+
+	if (ident == NULL)
+		fatalx("cannot quote LISTEN channel %s", channel);
+	sql = xasprintf("LISTEN %s", ident);
+	PQfreemem(ident);
+	p->pending_listens++;
+	enqueue(p, sql, 0, NULL, listen_done_cb, p);
+	free(sql);
+}
+
+static void
+on_connected(struct pgloop *p)
+{
+	clear_events(p);
+	if (PQsetnonblocking(p->conn, 1) != 0) {
+		pgl_break(p, PQerrorMessage(p->conn));
+		return;
+	}
+	p->state = PGL_READY;
+	p->failures = 0;
+	p->io = event_new(p->base, PQsocket(p->conn), EV_READ | EV_PERSIST,
+	    read_cb, p);
+	p->wr = event_new(p->base, PQsocket(p->conn), EV_WRITE, write_cb, p);
+	event_add(p->io, NULL);
+	p->pending_listens = 0;
+	for (size_t i = 0; i < p->nchannels; i++)
+		issue_listen(p, p->channels[i]);
+	if (p->nchannels == 0 && p->cbs.connected_cb != NULL)
+		p->cbs.connected_cb(p, p->cbs.arg);
+	pgl_dispatch(p);
+}
+
+static void connect_poll_cb(evutil_socket_t, short, void *);
+
+static void
+connect_wait(struct pgloop *p, short what)
+{
+	if (p->io != NULL)
+		event_free(p->io);
+	/* The socket may change between steps (e.g. trying another host). */
+	p->io = event_new(p->base, PQsocket(p->conn), what, connect_poll_cb, p);
+	event_add(p->io, NULL);
+}
+
+static void
+connect_step(struct pgloop *p)
+{
+	switch (PQconnectPoll(p->conn)) {
+	case PGRES_POLLING_READING:
+		connect_wait(p, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		connect_wait(p, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		on_connected(p);
+		break;
+	default:
+		pgl_break(p, PQerrorMessage(p->conn));
+		break;
+	}
+}
+
+static void
+connect_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	connect_step(arg);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pgl_break(arg, "timed out connecting to the database");
+}
+
+static void
+pgl_connect(struct pgloop *p)
+{
+	struct timeval tv = { CONNECT_TIMEOUT_SEC, 0 };
+
+	p->conn = PQconnectStart(p->conninfo);
+	if (p->conn == NULL) {
+		pgl_break(p, "out of memory");
+		return;
+	}
+	if (PQstatus(p->conn) == CONNECTION_BAD) {
+		pgl_break(p, PQerrorMessage(p->conn));
+		return;
+	}
+	p->state = PGL_CONNECTING;
+	evtimer_add(p->deadline, &tv);
+	/* libpq: act as if PQconnectPoll had asked to wait for writing. */
+	connect_wait(p, EV_WRITE);
+}
+
+struct pgloop *
+pgloop_new(struct event_base *base, const char *conninfo,
+    const struct pgloop_cbs *cbs)
+{
+	struct pgloop *p = xcalloc(1, sizeof *p);
+
+	p->base = base;
+	p->conninfo = xstrdup(conninfo);
+	p->cbs = *cbs;
+	TAILQ_INIT(&p->queue);
+	p->retry = evtimer_new(base, retry_cb, p);
+	p->deadline = evtimer_new(base, deadline_cb, p);
+	p->fail_ev = event_new(base, -1, 0, fail_cb, p);
+	return p;
+}
+
+void
+pgloop_free(struct pgloop *p)
+{
+	struct pgl_query *q;
+
+	if (p == NULL)
+		return;
+	clear_events(p);
+	event_free(p->retry);
+	event_free(p->deadline);
+	event_free(p->fail_ev);
+	if (p->conn != NULL)
+		PQfinish(p->conn);
+	query_free(p->inflight);
+	PQclear(p->result);
+	free(p->error);
+	while ((q = TAILQ_FIRST(&p->queue)) != NULL) {
+		TAILQ_REMOVE(&p->queue, q, entry);
+		query_free(q);
+	}
+	for (size_t i = 0; i < p->nchannels; i++)
+		free(p->channels[i]);
+	free(p->channels);
+	free(p->conninfo);
+	free(p);
+}
+
+void
+pgloop_start(struct pgloop *p)
+{
+	if (p->state == PGL_IDLE && !evtimer_pending(p->retry, NULL))
+		pgl_connect(p);
+}
+
+bool
+pgloop_connected(const struct pgloop *p)
+{
+	return p->state == PGL_READY;
+}
+
+void
+pgloop_set_conninfo(struct pgloop *p, const char *conninfo)
+{
+	free(p->conninfo);
+	p->conninfo = xstrdup(conninfo);
+}
+
+void
+pgloop_listen(struct pgloop *p, const char *channel)
+{
+	p->channels = xreallocarray(p->channels, p->nchannels + 1,
+	    sizeof *p->channels);
+	p->channels[p->nchannels++] = xstrdup(channel);
+	if (p->state == PGL_READY) {
+		issue_listen(p, channel);
+		pgl_dispatch(p);
+	}
+}
+
+void
+pgloop_query(struct pgloop *p, const char *sql, int nparams,
+    const char *const *params, pgloop_result_cb cb, void *arg)
+{
+	enqueue(p, sql, nparams, params, cb, arg);
+	if (p->state == PGL_READY)
+		pgl_dispatch(p);
+	else
+		event_active(p->fail_ev, 0, 0);
+}
+
+unsigned
+pgloop_queue_length(const struct pgloop *p)
+{
+	const struct pgl_query *q;
+	unsigned n = p->inflight != NULL;
+
+	TAILQ_FOREACH(q, &p->queue, entry)
+		n++;
+	return n;
+}

@@ -1,0 +1,91 @@
+"""Fault injection: rules the admin API installs to make the next N requests (or a fraction
+of them), optionally only under a path prefix, misbehave the way Google and the network do.
+
+Kinds:
+  latency   sleep latencyMs, then serve normally
+  429       Google's 429 rateLimitExceeded with Retry-After
+  500, 503  backendError
+  reset     close the TCP connection with RST before answering
+  truncate  announce the full Content-Length, send half the body, close
+  garbage   a non-JSON body (status `status`, default 200)
+"""
+
+
+KINDS = ("latency", "429", "500", "503", "reset", "truncate", "garbage")
+MAX_RULES = 100
+
+
+class FaultError(ValueError):
+    pass
+
+
+class Fault:
+    def __init__(self, spec):
+        kind = str(spec.get("kind", ""))
+        if kind not in KINDS:
+            raise FaultError("fault kind must be one of %s" % ", ".join(KINDS))
+        self.kind = kind
+        self.count = _number(spec, "count", None, int)
+        self.probability = _number(spec, "probability", None, float)
+        if self.count is None and self.probability is None:
+            self.count = 1
+        if self.probability is not None and not 0 <= self.probability <= 1:
+            raise FaultError("probability must be within [0, 1]")
+        self.path_prefix = str(spec.get("pathPrefix", "/"))
+        self.method = spec.get("method")
+        self.latency_ms = _number(spec, "latencyMs", 1000, int)
+        self.retry_after = _number(spec, "retryAfter", 1, int)
+        self.status = _number(spec, "status", 200, int)
+        if not 0 <= self.latency_ms <= 60000:
+            raise FaultError("latencyMs must be within [0, 60000]")
+        if not 100 <= self.status <= 599:
+            raise FaultError("status must be an HTTP status")
+        self.fired = 0
+
+    def describe(self):
+        return {"kind": self.kind, "count": self.count, "probability": self.probability,
+                "pathPrefix": self.path_prefix, "method": self.method,
+                "latencyMs": self.latency_ms, "retryAfter": self.retry_after,
+                "status": self.status, "fired": self.fired}
+
+
+def _number(spec, name, default, kind):
+    value = spec.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FaultError("%s must be a number" % name)
+    return kind(value)
+
+
+class Faults:
+    def __init__(self, rng):
+        self.rules = []
+        self._rng = rng      # the state's IdGen, so probabilities are reproducible per --seed
+
+    def add(self, spec):
+        if len(self.rules) >= MAX_RULES:
+            raise FaultError("too many fault rules")
+        fault = Fault(spec)
+        self.rules.append(fault)
+        return fault
+
+    def clear(self):
+        self.rules.clear()
+
+    def match(self, method, path):
+        """The fault to apply to this request, if any; consumes one use of a counted rule."""
+        for fault in self.rules:
+            if not path.startswith(fault.path_prefix):
+                continue
+            if fault.method and fault.method != method:
+                continue
+            if fault.count is not None:
+                if fault.count <= 0:
+                    continue
+                fault.count -= 1
+            elif self._rng.random() >= fault.probability:
+                continue
+            fault.fired += 1
+            return fault
+        return None
