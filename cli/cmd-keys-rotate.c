@@ -181,7 +181,7 @@ reseal_row(struct rotate *r, const char *tenant, const char *id)
 	}
 	if ((rc = reseal_locked(r, tenant, id, &cause)) == -1 ||
 	    db_commit(r->db, &cause) == -1) {
-		db_rollback(r->db);
+		db_rollback(r->db, NULL);
 		rotate_failure(r, tenant, id, cause);
 		free(cause);
 		return;

@@ -41,11 +41,11 @@ migrate_report(struct migrate_out *out, int applied)
 	if (!out->json) {
 		if (applied == 0)
 			printf("nothing to apply: the database is up to date\n");
+		json_object_put(out->applied);
 		return 0;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "applied", out->applied);
-	out->applied = NULL;
 	return ctl_print_json(o);
 }
 

@@ -148,12 +148,12 @@ status_query(PGconn *db, int64_t lease_sec, PGresult **res)
 	    &cause)) == NULL ||
 	    (res[R_CONNECTIONS] = db_exec(db, STATUS_SQL_CONNECTIONS, 0, NULL,
 	    &cause)) == NULL) {
-		db_rollback(db);
+		db_rollback(db, NULL);
 		rc = ctl_error(CTL_FAILURE, "status: %s", cause);
 		free(cause);
 		return rc;
 	}
-	db_rollback(db);	/* read only: nothing to commit */
+	db_rollback(db, NULL);	/* read only: nothing to commit */
 	return 0;
 }
 

@@ -246,7 +246,7 @@ insert_user(PGconn *db, const struct user_args *a, const char *phc,
 	}
 	return 0;
 fail:
-	db_rollback(db);
+	db_rollback(db, NULL);
 	return -1;
 }
 

@@ -84,6 +84,7 @@ main(int argc, char **argv)
 
 	log_init("rallyctl", LOG_TARGET_STDERR, LOG_WARNING);
 	/* "+": options after the command belong to the command. */
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -99,6 +100,8 @@ main(int argc, char **argv)
 			printf("rallyctl %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
+			ctl_error(EX_USAGE, "%s: unknown option or missing "
+			    "argument", argv[optind - 1]);
 			usage(stderr);
 			return EX_USAGE;
 		}

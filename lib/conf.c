@@ -69,6 +69,7 @@ static const struct conf_key keys[] = {
 	S("google", "userinfo_url", google_userinfo_url, "https://openidconnect.googleapis.com/v1/userinfo"),
 	S("google", "calendar_url", google_calendar_url, "https://www.googleapis.com/calendar/v3"),
 	S("google", "gmail_url", google_gmail_url, "https://gmail.googleapis.com/gmail/v1"),
+	S("google", "push_token_file", google_push_token_file, ""),
 };
 
 int

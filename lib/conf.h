@@ -65,6 +65,7 @@ struct conf {
 	char *google_userinfo_url;
 	char *google_calendar_url;
 	char *google_gmail_url;
+	char *google_push_token_file;	/* rally.cgi: Gmail Pub/Sub push secret */
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */

@@ -27,6 +27,28 @@ db_notice_cb(void *arg, const char *message)
 	log_debug("database: %.*s", (int)n, message);
 }
 
+/* A copy of a libpq or server message on one line, for "rallyctl: ..." and logs. */
+static char *
+one_line(const char *m)
+{
+	char *out = xmalloc(strlen(m) + 1), *o = out;
+
+	while (*m != '\0') {
+		if (*m == '\n' || *m == '\r') {
+			while (isspace((unsigned char)*m))
+				m++;
+			if (*m != '\0')
+				*o++ = ' ';
+			continue;
+		}
+		*o++ = *m++;
+	}
+	while (o > out && isspace((unsigned char)o[-1]))
+		o--;
+	*o = '\0';
+	return out;
+}
+
 PGconn *
 db_connect(const char *conninfo, char **cause)
 {
@@ -54,11 +76,8 @@ db_connect(const char *conninfo, char **cause)
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		char *msg = xstrdup(PQerrorMessage(conn));
-		size_t len = strlen(msg);
+		char *msg = one_line(PQerrorMessage(conn));
 
-		while (len > 0 && isspace((unsigned char)msg[len - 1]))
-			msg[--len] = '\0';
 		set_cause(cause, "database: %s", msg);
 		free(msg);
 		PQfinish(conn);
@@ -129,8 +148,6 @@ static char *
 result_message(PGconn *conn, const PGresult *res)
 {
 	const char *m = NULL;
-	char *msg;
-	size_t len;
 
 	if (res != NULL)
 		m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -138,11 +155,7 @@ result_message(PGconn *conn, const PGresult *res)
 		m = PQerrorMessage(conn);
 	if (m == NULL || *m == '\0')
 		m = "unknown error";
-	msg = xstrdup(m);
-	len = strlen(msg);
-	while (len > 0 && isspace((unsigned char)msg[len - 1]))
-		msg[--len] = '\0';
-	return msg;
+	return one_line(m);
 }
 
 PGresult *
@@ -214,18 +227,23 @@ db_commit(PGconn *conn, char **cause)
 	return rc;
 }
 
-void
-db_rollback(PGconn *conn)
+int
+db_rollback(PGconn *conn, char **cause)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(conn);
-	char *cause = NULL;
+	char *why = NULL;
 
 	if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR)
-		return;
-	if (db_command(conn, "ROLLBACK", 0, NULL, &cause) == -1) {
-		log_warnx("database: rollback: %s", cause);
-		free(cause);
+		return 0;
+	if (db_command(conn, "ROLLBACK", 0, NULL, &why) == 0)
+		return 0;
+	if (cause != NULL)
+		*cause = why;
+	else {
+		log_warnx("database: rollback: %s", why);
+		free(why);
 	}
+	return -1;
 }
 
 /* A uuid in text form, or empty; anything else would break every RLS policy. */
@@ -472,7 +490,7 @@ migrate_lock(PGconn *conn, char **cause)
 		return -1;
 	if (db_command(conn, "SELECT pg_advisory_xact_lock($1::bigint)", 1,
 	    params, cause) == -1) {
-		db_rollback(conn);
+		db_rollback(conn, NULL);
 		return -1;
 	}
 	return 0;
@@ -495,7 +513,7 @@ migrate_bootstrap(PGconn *conn, char **cause)
 	    " applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL,
 	    cause) == -1 ||
 	    db_commit(conn, cause) == -1) {
-		db_rollback(conn);
+		db_rollback(conn, NULL);
 		return -1;
 	}
 	return 0;
@@ -583,7 +601,7 @@ migration_apply(PGconn *conn, const char *dir, const struct migration *m,
 	else if (rc == 0)
 		rc = migration_run(conn, dir, m, cause) == 0 ? 1 : -1;
 	if (rc == -1) {
-		db_rollback(conn);
+		db_rollback(conn, NULL);
 		return -1;
 	}
 	if (db_commit(conn, cause) == -1) {
@@ -604,6 +622,8 @@ db_migrate_each(PGconn *conn, const char *dir, db_migrate_cb cb, void *arg,
 	int rc = 0;
 
 	*applied = 0;
+	if (PQstatus(conn) != CONNECTION_OK)
+		return set_cause(cause, "database: not connected");
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		return set_cause(cause, "migrations need a connection outside "
 		    "any transaction");

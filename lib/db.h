@@ -58,8 +58,11 @@ int db_command(PGconn *, const char *sql, int nparams,
 
 int db_begin(PGconn *, char **cause) MUST_CHECK;
 int db_commit(PGconn *, char **cause) MUST_CHECK;
-/* Safe to call when no transaction is open; errors are only logged. */
-void db_rollback(PGconn *);
+/*
+ * Rolls back the open transaction, if any (so it is safe on any error
+ * path); 0 or -1.  With a NULL cause an error is logged instead.
+ */
+int db_rollback(PGconn *, char **cause);
 
 /*
  * Sets rally.tenant_id and rally.user_id (NULL or "" for none) for the

@@ -284,7 +284,7 @@ emit_journal(int priority, const char *msgid, const char *msg,
 		free(f[i]);
 }
 
-static void
+static void PRINTFLIKE(4, 0)
 log_vemit(int priority, const char *msgid, const struct log_ctx *ctx,
     const char *fmt, va_list ap)
 {
@@ -329,7 +329,7 @@ LOG_SIMPLE(log_notice, LOG_NOTICE)
 LOG_SIMPLE(log_info, LOG_INFO)
 LOG_SIMPLE(log_debug, LOG_DEBUG)
 
-static void
+static void PRINTFLIKE(2, 0)
 log_verrno(int priority, const char *fmt, va_list ap)
 {
 	char *m = xvasprintf(fmt, ap);

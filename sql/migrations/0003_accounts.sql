@@ -92,6 +92,8 @@ grant select, insert, update, delete on rally.tenants, rally.users,
 
 -- The role of the user the web tier acts for, NULL when there is none or
 -- the account is not active.  Runs as the caller, under the users policy.
+-- Policies call it as "(select rally.current_user_role())" so that it is
+-- evaluated once per query, not once per row.
 create function rally.current_user_role() returns text
 language sql stable parallel safe
 as $$
@@ -109,7 +111,8 @@ grant update (name, company_size, updated_at) on rally.tenants to rally_web;
 create policy web_select on rally.tenants for select to rally_web
     using (tenant_id = rally.current_tenant());
 create policy web_update on rally.tenants for update to rally_web
-    using (tenant_id = rally.current_tenant() and rally.current_user_role() = 'owner')
+    using (tenant_id = rally.current_tenant()
+        and (select rally.current_user_role()) = 'owner')
     with check (tenant_id = rally.current_tenant());
 
 -- Members see each other (team features) but never a password hash; a user
@@ -131,11 +134,14 @@ create policy web_update on rally.users for update to rally_web
 -- Billing details are the tenant owner's to see and edit.
 grant select, insert, update on rally.billing_profiles to rally_web;
 create policy web_select on rally.billing_profiles for select to rally_web
-    using (tenant_id = rally.current_tenant() and rally.current_user_role() = 'owner');
+    using (tenant_id = rally.current_tenant()
+        and (select rally.current_user_role()) = 'owner');
 create policy web_insert on rally.billing_profiles for insert to rally_web
-    with check (tenant_id = rally.current_tenant() and rally.current_user_role() = 'owner');
+    with check (tenant_id = rally.current_tenant()
+        and (select rally.current_user_role()) = 'owner');
 create policy web_update on rally.billing_profiles for update to rally_web
-    using (tenant_id = rally.current_tenant() and rally.current_user_role() = 'owner')
+    using (tenant_id = rally.current_tenant()
+        and (select rally.current_user_role()) = 'owner')
     with check (tenant_id = rally.current_tenant());
 
 -- A session is its user's: created at login, ended at logout.

@@ -64,7 +64,8 @@ create table rally.mail_messages (
 	    references rally.google_connections (tenant_id, id, user_id) on delete cascade
 );
 create index mail_messages_thread on rally.mail_messages (tenant_id, thread_id, internal_date);
-create index mail_messages_rfc822 on rally.mail_messages (tenant_id, connection_id, rfc822_message_id);
+create index mail_messages_rfc822
+    on rally.mail_messages (tenant_id, connection_id, rfc822_message_id);
 
 -- Messages the CRM sends.  The Message-ID is generated when the row is
 -- queued, so after a crash in 'sending' the daemon looks it up in Sent

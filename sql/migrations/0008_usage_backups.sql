@@ -101,4 +101,4 @@ create policy web_insert on rally.usage_events for insert to rally_web
 grant select on rally.usage_daily to rally_web;
 create policy web_select on rally.usage_daily for select to rally_web
     using (tenant_id = rally.current_tenant() and (user_id = rally.current_user_id()
-        or rally.current_user_role() in ('owner', 'admin')));
+        or (select rally.current_user_role()) in ('owner', 'admin')));

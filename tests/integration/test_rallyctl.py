@@ -36,8 +36,11 @@ def run(conf, *args, input=None, env=None):
     e.pop("RALLY_MIGRATIONS_DIR", None)
     e.pop("CREDENTIALS_DIRECTORY", None)
     e.update(env or {})
-    return subprocess.run([program("rallyctl"), "-c", conf, *args], input=input,
-                          capture_output=True, text=True, env=e, timeout=120)
+    r = subprocess.run([program("rallyctl"), "-c", conf, *args], input=input,
+                       capture_output=True, text=True, env=e, timeout=120)
+    # Under --enable-asan/--enable-ubsan, whatever the exit status was meant to be.
+    assert "Sanitizer" not in r.stderr and "runtime error:" not in r.stderr, r.stderr
+    return r
 
 
 def ok(conf, *args, **kw):
@@ -601,7 +604,8 @@ def test_an_unreachable_database_exits_69(tmp_path, args):
 
 @pytest.mark.parametrize("args", [[], ["frobnicate"], ["jobs"], ["jobs", "frob"], ["status", "x"],
                                   ["jobs", "list", "--nope"], ["jobs", "retry"],
-                                  ["tenant", "create"], ["user", "create", "--email", "a@b.c"]])
+                                  ["tenant", "create"], ["user", "create", "--email", "a@b.c"],
+                                  ["--bogus", "status"]])
 def test_bad_command_lines_exit_64(conf, args):
     r = run(conf, *args)
     assert r.returncode == EX_USAGE, (r.returncode, r.stderr)

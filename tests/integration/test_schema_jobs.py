@@ -196,3 +196,11 @@ def test_job_runs_go_with_their_job(conn):
 def test_instances_default_to_the_system_tenant(conn):
     insert(conn, "instances", name="host-a:1234", host="host-a", pid=1234)
     assert conn.execute("SELECT tenant_id::text FROM rally.instances").fetchone()[0] == NIL_TENANT
+
+
+def test_web_cannot_act_in_the_system_tenant(pg, db, login_roles):
+    # The nil uuid is the daemon's: as a tenant setting it means none.
+    with pg.connect(db, user=login_roles["web"]) as web:
+        set_context(web, NIL_TENANT)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            insert(web, "jobs", tenant_id=NIL_TENANT, kind="backup")

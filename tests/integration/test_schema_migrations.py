@@ -35,7 +35,8 @@ def _dump(pg, db):
                           "-U", "postgres", "--schema-only", db],
                          check=True, capture_output=True, text=True).stdout
     # pg_dump's \restrict lines carry a random key per run.
-    out = "\n".join(l for l in out.splitlines() if not l.startswith(("\\restrict", "\\unrestrict")))
+    out = "\n".join(line for line in out.splitlines()
+                    if not line.startswith(("\\restrict", "\\unrestrict")))
     with pg.connect(db) as conn:
         rows = conn.execute("SELECT version, name, applied_at FROM rally.schema_migrations "
                             "ORDER BY version").fetchall()

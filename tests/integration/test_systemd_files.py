@@ -6,7 +6,6 @@ systemd-tmpfiles, journalctl, groff, mandoc, man), so a test fails the way
 the file would fail on a real host."""
 
 import os
-import pathlib
 import re
 import shutil
 import subprocess
@@ -59,7 +58,7 @@ def dirs():
 
 
 @pytest.fixture(scope="module")
-def destdir(tmp_path_factory, dirs):
+def destdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("destdir")
     make("install", f"DESTDIR={root}")
     return root
@@ -107,7 +106,7 @@ def conf_keys():
     for row in rows:
         m = pattern.match(row)
         assert m, f"cannot read this row of lib/conf.c's key table: {row}"
-        kind, section, name, ctype, default = m.groups()
+        _, section, name, ctype, default = m.groups()
         keys.append((section, name, ctype or "T_STRING", default))
     assert len(keys) >= 30, "lib/conf.c's key table was not found whole"
     return keys
@@ -305,7 +304,7 @@ def test_man_page_renders_without_warnings(page):
     r = run(["mandoc", "-T", "lint", "-W", "warning", path])
     assert r.returncode == 0 and r.stdout + r.stderr == "", r.stdout + r.stderr
     r = run(["man", "--warnings", "-l", path],
-            env=dict(os.environ, MANWIDTH="80", MAN_KEEP_FORMATTING="0"))
+            env=dict(os.environ, MANWIDTH="80"))
     assert r.returncode == 0 and r.stderr == "", r.stderr
     text = re.sub(".\b", "", r.stdout)  # overstrike bold and underline
     assert "\nNAME\n" in text and "\nSEE ALSO\n" in text

@@ -53,3 +53,10 @@ def pytest_collectreport(report):
 
 def pytest_sessionfinish(session, exitstatus):
     _emit(f"1..{_count}")
+
+
+def pytest_addoption(parser):
+    # The terminal plugin is off (stdout is TAP), but pytest's assertion
+    # rewriting still asks for the verbosity it would have registered.
+    group = parser.getgroup("tap")
+    group.addoption("--tap-verbose", action="count", default=0, dest="verbose")

@@ -113,8 +113,8 @@ test_transactions(PGconn *db)
 {
 	char *cause = NULL;
 
-	db_rollback(db);
-	ok(PQtransactionStatus(db) == PQTRANS_IDLE, "rollback outside a transaction is harmless");
+	ok(db_rollback(db, NULL) == 0 && PQtransactionStatus(db) == PQTRANS_IDLE,
+	    "rollback outside a transaction is harmless");
 	ok(db_begin(db, &cause) == 0, "begin");
 	ok(db_command(db, "SELECT 1/0", 0, NULL, &cause) == -1,
 	    "a failing statement inside the transaction");
@@ -138,7 +138,7 @@ test_tenant(PGconn *db)
 	ok(db_set_tenant(db, t, u, &cause) == 0, "set tenant inside a transaction");
 	check_setting(db, "rally.tenant_id", t, "rally.tenant_id is set");
 	check_setting(db, "rally.user_id", u, "rally.user_id is set");
-	db_rollback(db);
+	ok(db_rollback(db, &cause) == 0, "rollback");
 	check_setting(db, "rally.tenant_id", "",
 	    "a tenant set inside a transaction ends with it");
 
@@ -176,7 +176,7 @@ test_migrate_in_transaction(PGconn *db)
 	    cause != NULL && strstr(cause, "outside any transaction") != NULL &&
 	    applied == 0, "migrations refuse to run inside a caller's transaction");
 	free(cause);
-	db_rollback(db);
+	db_rollback(db, NULL);
 	cause = NULL;
 	ok(db_migrate(db, "/nonexistent-rally-dir", &applied, &cause) == -1 &&
 	    cause != NULL && strstr(cause, "/nonexistent-rally-dir") != NULL,

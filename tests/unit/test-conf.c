@@ -118,6 +118,7 @@ test_units(void)
 	ok(conf_parse_duration("90", &v) == 0 && v == 90, "plain seconds");
 	ok(conf_parse_duration("7d", &v) == 0 && v == 7 * 86400, "days");
 	ok(conf_parse_duration("", &v) == -1, "empty duration is rejected");
+	ok(conf_parse_duration("5ms", &v) == -1, "only one unit letter is read");
 	ok(conf_parse_duration("-5s", &v) == -1, "negative duration is rejected");
 	ok(conf_parse_duration("99999999999999999999d", &v) == -1, "overflow is rejected");
 	ok(conf_parse_size("1G", &v) == 0 && v == (INT64_C(1) << 30), "gigabytes");

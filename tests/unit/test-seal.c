@@ -112,13 +112,14 @@ static void
 test_round_trip(void)
 {
 	struct keyring *kr = ring(true);
-	unsigned char *s1, *s2, *pt;
-	size_t n1, n2, ptlen;
+	unsigned char *s1 = NULL, *s2 = NULL, *pt = NULL;
+	size_t n1 = 0, n2 = 0, ptlen = 0;
 	char *cause = NULL;
 	uint32_t id;
 
-	ok(seal_seal(kr, &ad_a1, token, strlen(token), &s1, &n1, &cause) == 0,
-	    "a token seals");
+	if (!ok(seal_seal(kr, &ad_a1, token, strlen(token), &s1, &n1, &cause) == 0,
+	    "a token seals"))
+		return;
 	ok(n1 == SEAL_OVERHEAD + strlen(token) && s1[0] == 1,
 	    "the sealed value is version 1 and 33 bytes longer than the token");
 	ok(seal_key_id(s1, n1, &id) == 0 && id == 2,
@@ -127,12 +128,15 @@ test_round_trip(void)
 	    ptlen == strlen(token) && memcmp(pt, token, ptlen) == 0 &&
 	    pt[ptlen] == '\0', "it opens to the token, NUL-terminated");
 	secure_free(pt, ptlen);
+	pt = NULL;
 	ok(seal_seal(kr, &ad_a1, token, strlen(token), &s2, &n2, &cause) == 0 &&
 	    n1 == n2 && memcmp(s1, s2, n1) != 0,
 	    "sealing the same token twice gives different values (random nonce)");
-	ok(memcmp(s1 + 5, s2 + 5, SEAL_NONCE_LEN) != 0, "the nonces differ");
+	ok(s2 != NULL && memcmp(s1 + 5, s2 + 5, SEAL_NONCE_LEN) != 0,
+	    "the nonces differ");
 	free(s1);
 	free(s2);
+	s1 = NULL;
 	ok(seal_seal(kr, &ad_a1, "", 0, &s1, &n1, &cause) == 0 &&
 	    seal_open(kr, &ad_a1, s1, n1, &pt, &ptlen, &cause) == 0 &&
 	    ptlen == 0 && pt[0] == '\0', "an empty value round-trips");
@@ -145,8 +149,8 @@ static void
 test_plaintext_limit(void)
 {
 	struct keyring *kr = ring(false);
-	unsigned char *big = xcalloc(1, SEAL_MAX_PLAINTEXT + 1), *s, *pt;
-	size_t n, ptlen;
+	unsigned char *big = xcalloc(1, SEAL_MAX_PLAINTEXT + 1), *s = NULL, *pt = NULL;
+	size_t n = 0, ptlen = 0;
 	char *cause = NULL;
 
 	ok(seal_seal(kr, &ad_a1, big, SEAL_MAX_PLAINTEXT, &s, &n, &cause) == 0 &&
@@ -154,6 +158,7 @@ test_plaintext_limit(void)
 	    ptlen == SEAL_MAX_PLAINTEXT, "a 64 KiB value seals and opens");
 	free(s);
 	secure_free(pt, ptlen);
+	s = NULL;
 	ok(seal_seal(kr, &ad_a1, big, SEAL_MAX_PLAINTEXT + 1, &s, &n, &cause) == -1 &&
 	    cause != NULL && strstr(cause, "longer than 65536") != NULL,
 	    "a value over 64 KiB is refused");
@@ -166,8 +171,8 @@ static void
 test_tampering(void)
 {
 	struct keyring *kr = ring(true);
-	unsigned char *s;
-	size_t n, i;
+	unsigned char *s = NULL;
+	size_t n = 0, i;
 	char *cause = NULL;
 	int opened = 0;
 
@@ -230,8 +235,8 @@ test_bound_to_row_and_column(void)
 	static const struct seal_ad x1_23 = { "t", "123", "c" };
 	static const struct seal_ad unset = { "tenant-a", "", "refresh_token" };
 	struct keyring *kr = ring(true);
-	unsigned char *s, *pt;
-	size_t n, ptlen;
+	unsigned char *s = NULL, *pt = NULL;
+	size_t n = 0, ptlen = 0;
 	char *cause = NULL;
 
 	if (seal_seal(kr, &ad_a1, token, strlen(token), &s, &n, &cause) == -1)
@@ -261,8 +266,8 @@ static void
 test_rotation_in_memory(void)
 {
 	struct keyring *old = ring(false), *both = ring(true);
-	unsigned char *v1, *v2, *pt;
-	size_t n1, n2, ptlen;
+	unsigned char *v1 = NULL, *v2 = NULL, *pt = NULL;
+	size_t n1 = 0, n2 = 0, ptlen = 0;
 	char *cause = NULL;
 	uint32_t id = 0;
 
@@ -332,8 +337,8 @@ test_add_key(void)
 {
 	const char *path = at("keyring");
 	struct keyring *before, *after;
-	unsigned char *v1, *pt;
-	size_t n1, ptlen;
+	unsigned char *v1 = NULL, *pt = NULL;
+	size_t n1 = 0, ptlen = 0;
 	char *cause = NULL, text[4096];
 	uint32_t id = 0;
 	struct stat st;

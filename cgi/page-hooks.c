@@ -1,0 +1,316 @@
+/*
+ * Google push receivers (docs/cgi.md has the answers and why).
+ *
+ * POST /hooks/google/calendar: a Calendar watch channel's notification,
+ * all in X-Goog-* headers.  rally.hook_calendar() checks the channel token
+ * against its stored hash and queues a deduplicated calsync job.  Google
+ * retries only on 5xx, so an unknown channel gets 404 (never retried) and
+ * an unreachable database 503 (retried).
+ *
+ * POST /hooks/google/gmail?token=SECRET: a Pub/Sub push of a Gmail watch
+ * notification, authenticated by the secret in google.push_token_file;
+ * rally.hook_gmail() queues a mailsync job for each active connection of
+ * the mailbox.
+ *
+ * Neither reads anything from Google: the daemon's sync does that.  Tokens
+ * are never logged; channel ids and Pub/Sub message ids are not secret.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cgi.h"
+#include "db.h"
+#include "log.h"
+#include "pubsub.h"
+
+/* rally.sync_state.channel_id; Google's limit on a channel token. */
+#define HOOK_MAX_CHANNEL_ID 256
+#define HOOK_MAX_CHANNEL_TOKEN 256
+#define HOOK_MAX_RESOURCE_ID 256
+#define HOOK_MAX_RESOURCE_STATE 16
+#define HOOK_MAX_MESSAGE_NUMBER 20
+
+/* The push secret file: one line of printable ASCII. */
+#define PUSH_TOKEN_MIN 16
+#define PUSH_TOKEN_MAX 1024
+
+/* --- Calendar ----------------------------------------------------------- */
+
+struct calendar_push {
+	const char *channel_id;
+	const char *token;
+	const char *state;
+	const char *resource_id;
+	const char *message_number;
+};
+
+static int
+calendar_headers(const struct request *req, struct calendar_push *p,
+    char **cause)
+{
+	if (request_header(req, "X-Goog-Channel-ID", HOOK_MAX_CHANNEL_ID,
+	    &p->channel_id, cause) == -1 ||
+	    request_header(req, "X-Goog-Channel-Token", HOOK_MAX_CHANNEL_TOKEN,
+	    &p->token, cause) == -1 ||
+	    request_header(req, "X-Goog-Resource-State",
+	    HOOK_MAX_RESOURCE_STATE, &p->state, cause) == -1 ||
+	    request_header(req, "X-Goog-Resource-ID", HOOK_MAX_RESOURCE_ID,
+	    &p->resource_id, cause) == -1 ||
+	    request_header(req, "X-Goog-Message-Number",
+	    HOOK_MAX_MESSAGE_NUMBER, &p->message_number, cause) == -1)
+		return -1;
+	if (strcmp(p->state, "sync") != 0 && strcmp(p->state, "exists") != 0 &&
+	    strcmp(p->state, "not_exists") != 0)
+		return set_cause(cause, "X-Goog-Resource-State: unknown state");
+	if (strspn(p->message_number, "0123456789") !=
+	    strlen(p->message_number))
+		return set_cause(cause, "X-Goog-Message-Number: not a number");
+	return 0;
+}
+
+/* Runs rally.hook_calendar(); 0 when queued, else the status to answer. */
+static int
+calendar_queue(struct cgi *cgi, const struct calendar_push *p)
+{
+	const char *params[] = { p->channel_id, p->token };
+	char *cause = NULL;
+	PGresult *res;
+	PGconn *conn;
+	bool accepted;
+
+	if ((conn = cgi_db(cgi, &cause)) == NULL) {
+		log_warnx("calendar push: %s", cause);
+		free(cause);
+		return 503;
+	}
+	res = db_exec(conn, "SELECT rally.hook_calendar($1, $2)", 2, params,
+	    &cause);
+	if (res == NULL) {
+		log_warnx("calendar push: rally.hook_calendar: %s", cause);
+		free(cause);
+		return cgi_db_error_status(cgi);
+	}
+	accepted = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!accepted) {
+		log_notice("calendar push: channel %s is unknown, stopped, or "
+		    "its token does not match", p->channel_id);
+		return 404;
+	}
+	return 0;
+}
+
+static void
+hook_calendar(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	struct calendar_push p;
+	char *cause = NULL;
+	int status;
+
+	if (calendar_headers(req, &p, &cause) == -1) {
+		log_notice("calendar push: %s", cause);
+		response_plain(resp, 400, cause);
+		free(cause);
+		return;
+	}
+	if (req->content_length != 0) {
+		log_notice("calendar push: unexpected body");
+		response_plain(resp, 400, "a notification has no body");
+		return;
+	}
+	/*
+	 * "sync" opens a channel and says nothing changed.  It may arrive
+	 * before rallyd has stored the channel it just created, so it is not
+	 * checked: accepting it queues nothing and reveals nothing.
+	 */
+	if (strcmp(p.state, "sync") == 0) {
+		log_debug("calendar push: channel %s opened", p.channel_id);
+		response_plain(resp, 200, NULL);
+		return;
+	}
+	if ((status = calendar_queue(cgi, &p)) != 0) {
+		response_plain(resp, status, NULL);
+		return;
+	}
+	log_debug("calendar push: channel %s message %s: sync queued",
+	    p.channel_id, p.message_number);
+	response_plain(resp, 200, NULL);
+}
+
+const struct route route_hook_calendar = {
+	"POST", "/hooks/google/calendar", hook_calendar,
+};
+
+/* --- Gmail -------------------------------------------------------------- */
+
+/* Reads the push secret file (caller secure_free()s *secret, *len bytes). */
+static int
+read_push_token(const char *path, char **secret, size_t *len, char **cause)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return set_cause(cause, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > PUSH_TOKEN_MAX) {
+		close(fd);
+		return set_cause(cause, "%s: not a regular file of at most %d "
+		    "bytes", path, PUSH_TOKEN_MAX);
+	}
+	buf = xmalloc(PUSH_TOKEN_MAX + 1);
+	do
+		n = read(fd, buf, PUSH_TOKEN_MAX + 1);
+	while (n == -1 && errno == EINTR);
+	close(fd);
+	if (n == -1) {
+		set_cause(cause, "%s: %s", path, strerror(errno));
+		secure_free(buf, PUSH_TOKEN_MAX + 1);
+		return -1;
+	}
+	*secret = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* The secret is one line of printable ASCII; a final newline is not part. */
+static int
+check_push_token(const char *path, char *secret, size_t *len, char **cause)
+{
+	while (*len > 0 && (secret[*len - 1] == '\n' || secret[*len - 1] == '\r'))
+		(*len)--;
+	secret[*len] = '\0';
+	if (*len < PUSH_TOKEN_MIN || *len > PUSH_TOKEN_MAX)
+		return set_cause(cause, "%s: the secret must be %d to %d bytes",
+		    path, PUSH_TOKEN_MIN, PUSH_TOKEN_MAX);
+	for (size_t i = 0; i < *len; i++)
+		if (secret[i] <= 0x20 || secret[i] >= 0x7f)
+			return set_cause(cause, "%s: the secret must be one line "
+			    "of printable ASCII without blanks", path);
+	return 0;
+}
+
+/* SHA-256 of both sides, so the comparison's time says nothing of either. */
+static bool
+push_token_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char da[EVP_MAX_MD_SIZE], db[EVP_MAX_MD_SIZE];
+	unsigned int la, lb;
+
+	if (EVP_Digest(a, alen, da, &la, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(b, blen, db, &lb, EVP_sha256(), NULL) != 1)
+		fatalx("push token: SHA-256 failed");
+	return la == lb && secret_equal(da, db, la);
+}
+
+/* 0 when the request's ?token= is the configured secret, else a status. */
+static int
+gmail_authenticate(struct cgi *cgi, const struct request *req)
+{
+	const char *path = cgi->conf.google_push_token_file;
+	const char *given = req_params_get(&req->params, "token");
+	char *secret = NULL, *cause = NULL;
+	size_t len = 0;
+	int status = 0;
+
+	if (*path == '\0') {
+		log_warnx("gmail push: google.push_token_file is not set");
+		return 403;
+	}
+	if (read_push_token(path, &secret, &len, &cause) == -1 ||
+	    check_push_token(path, secret, &len, &cause) == -1) {
+		log_warnx("gmail push: google.push_token_file: %s", cause);
+		status = 500;
+	} else if (given == NULL) {
+		log_notice("gmail push: no token, or more than one");
+		status = 403;
+	} else if (!push_token_equal(given, strlen(given), secret, len)) {
+		log_notice("gmail push: wrong token");
+		status = 403;
+	}
+	free(cause);
+	if (secret != NULL)
+		secure_free(secret, PUSH_TOKEN_MAX + 1);
+	return status;
+}
+
+/* Runs rally.hook_gmail(); 0 when done, else the status to answer. */
+static int
+gmail_queue(struct cgi *cgi, const struct gmail_push *push)
+{
+	const char *params[] = { push->email };
+	char *cause = NULL;
+	PGresult *res;
+	PGconn *conn;
+
+	if ((conn = cgi_db(cgi, &cause)) == NULL) {
+		log_warnx("gmail push: %s", cause);
+		free(cause);
+		return 503;
+	}
+	if ((res = db_exec(conn, "SELECT rally.hook_gmail($1)", 1, params,
+	    &cause)) == NULL) {
+		log_warnx("gmail push: rally.hook_gmail: %s", cause);
+		free(cause);
+		return cgi_db_error_status(cgi);
+	}
+	/* No connection is no error: Pub/Sub would only retry it. */
+	log_debug("gmail push: message %s: %s connection(s) woken",
+	    push->message_id, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?");
+	PQclear(res);
+	return 0;
+}
+
+static int
+gmail_read(struct request *req, struct gmail_push *push)
+{
+	char *cause = NULL;
+	int status;
+
+	if (strcmp(req->content_type, "application/json") != 0) {
+		log_notice("gmail push: content type is not application/json");
+		return 415;
+	}
+	if (req->content_length > PUBSUB_MAX_BODY) {
+		log_notice("gmail push: body larger than %d bytes",
+		    PUBSUB_MAX_BODY);
+		return 413;
+	}
+	if ((status = request_read_body(req, STDIN_FILENO, &cause)) != 0 ||
+	    pubsub_gmail_parse(req->body, req->body_len, push, &cause) == -1) {
+		log_notice("gmail push: %s", cause);
+		free(cause);
+		return 400;
+	}
+	return 0;
+}
+
+static void
+hook_gmail(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	struct gmail_push push = { 0 };
+	int status;
+
+	/* Authenticated before the body is even read. */
+	if ((status = gmail_authenticate(cgi, req)) != 0 ||
+	    (status = gmail_read(req, &push)) != 0 ||
+	    (status = gmail_queue(cgi, &push)) != 0)
+		response_plain(resp, status, NULL);
+	else
+		response_plain(resp, 204, NULL);
+	gmail_push_clear(&push);
+}
+
+const struct route route_hook_gmail = {
+	"POST", "/hooks/google/gmail", hook_gmail,
+};

@@ -1,0 +1,132 @@
+"""A real lighttpd serving the built rally.cgi, as docs/cgi.md deploys it:
+on a free 127.0.0.1 port, in the foreground (-D), with a generated config
+that maps /rally.cgi to the program and rewrites /hooks/... to it, and
+RALLY_CONFIG set for the CGI.  The CGI's standard error lands in the
+"breakage log"; lighttpd's own messages in the error log."""
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from . import program
+
+LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _quote(s):
+    """A lighttpd config string literal."""
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers      # lower-case names
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.headers} {self.body[:200]!r}>"
+
+
+class Lighttpd:
+    def __init__(self, rally_conf, cgi=None, max_request_kib=0):
+        self.dir = tempfile.mkdtemp(prefix="rally-web-")
+        self.port = free_port()
+        self.cgi = cgi or program("rally.cgi")
+        self.rally_conf = rally_conf
+        self.conf = os.path.join(self.dir, "lighttpd.conf")
+        self.error_log = os.path.join(self.dir, "error.log")
+        self.cgi_log = os.path.join(self.dir, "cgi-stderr.log")
+        self.out_log = os.path.join(self.dir, "lighttpd.out")
+        self.docroot = os.path.join(self.dir, "www")
+        os.mkdir(self.docroot)
+        self.max_request_kib = max_request_kib
+        self.proc = None
+
+    def write_config(self):
+        with open(self.conf, "w") as f:
+            f.write(f"""
+server.modules = ( "mod_alias", "mod_rewrite", "mod_setenv", "mod_cgi" )
+server.document-root = {_quote(self.docroot)}
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.errorlog = {_quote(self.error_log)}
+server.breakagelog = {_quote(self.cgi_log)}
+server.max-request-size = {self.max_request_kib}
+url.rewrite-once = ( "^/hooks/(.*)$" => "/rally.cgi/hooks/$1" )
+alias.url = ( "/rally.cgi" => {_quote(self.cgi)} )
+$HTTP["url"] =~ "^/rally\\.cgi(/|$)" {{
+    cgi.assign = ( "" => "" )
+    setenv.add-environment = ( "RALLY_CONFIG" => {_quote(self.rally_conf)} )
+}}
+""")
+
+    def start(self, timeout=10):
+        self.write_config()
+        self.out = open(self.out_log, "w")
+        self.proc = subprocess.Popen([LIGHTTPD, "-D", "-f", self.conf],
+                                     stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"lighttpd exited {self.proc.returncode}:\n{self.logs()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"lighttpd not listening on {self.port}:\n{self.logs()}")
+
+    def request(self, method, path, body=None, headers=None, timeout=20):
+        """One request on a fresh connection; body bytes get a Content-Length
+        (also when empty, as Google sends POSTs)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            hdrs = dict(headers or {})
+            if body is None and method == "POST":
+                body = b""
+            if body is not None:
+                hdrs.setdefault("Content-Length", str(len(body)))
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        finally:
+            conn.close()
+
+    def logs(self):
+        """Everything lighttpd and the CGI wrote, for assertions and failures."""
+        out = []
+        for path in (self.error_log, self.cgi_log, self.out_log):
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    out.append(f.read())
+        return "".join(out)
+
+    def stop(self, timeout=10):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.out.close()
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
