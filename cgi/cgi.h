@@ -11,7 +11,6 @@
 #ifndef RALLY_CGI_H
 #define RALLY_CGI_H
 
-#include <stdbool.h>
 
 #include <libpq-fe.h>
 

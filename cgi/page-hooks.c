@@ -69,10 +69,11 @@ calendar_headers(const struct request *req, struct calendar_push *p,
 		return -1;
 	if (strcmp(p->state, "sync") != 0 && strcmp(p->state, "exists") != 0 &&
 	    strcmp(p->state, "not_exists") != 0)
-		return set_cause(cause, "X-Goog-Resource-State: unknown state");
+		return set_cause(cause, "X-Goog-Resource-State header unknown");
 	if (strspn(p->message_number, "0123456789") !=
 	    strlen(p->message_number))
-		return set_cause(cause, "X-Goog-Message-Number: not a number");
+		return set_cause(cause,
+		    "X-Goog-Message-Number header not a number");
 	return 0;
 }
 
@@ -98,7 +99,8 @@ calendar_queue(struct cgi *cgi, const struct calendar_push *p)
 		free(cause);
 		return cgi_db_error_status(cgi);
 	}
-	accepted = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	accepted = PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!accepted) {
 		log_notice("calendar push: channel %s is unknown, stopped, or "
@@ -187,7 +189,8 @@ read_push_token(const char *path, char **secret, size_t *len, char **cause)
 static int
 check_push_token(const char *path, char *secret, size_t *len, char **cause)
 {
-	while (*len > 0 && (secret[*len - 1] == '\n' || secret[*len - 1] == '\r'))
+	while (*len > 0 &&
+	    (secret[*len - 1] == '\n' || secret[*len - 1] == '\r'))
 		(*len)--;
 	secret[*len] = '\0';
 	if (*len < PUSH_TOKEN_MIN || *len > PUSH_TOKEN_MAX)
@@ -195,8 +198,8 @@ check_push_token(const char *path, char *secret, size_t *len, char **cause)
 		    path, PUSH_TOKEN_MIN, PUSH_TOKEN_MAX);
 	for (size_t i = 0; i < *len; i++)
 		if (secret[i] <= 0x20 || secret[i] >= 0x7f)
-			return set_cause(cause, "%s: the secret must be one line "
-			    "of printable ASCII without blanks", path);
+			return set_cause(cause, "%s: the secret must be one "
+			    "line of printable ASCII without blanks", path);
 	return 0;
 }
 
@@ -264,9 +267,13 @@ gmail_queue(struct cgi *cgi, const struct gmail_push *push)
 		free(cause);
 		return cgi_db_error_status(cgi);
 	}
-	/* No connection is no error: Pub/Sub would only retry it. */
-	log_debug("gmail push: message %s: %s connection(s) woken",
-	    push->message_id, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?");
+	/*
+	 * No job queued is no error: the mailbox has no active connection, or
+	 * a sync is already pending.  Pub/Sub would only retry it.
+	 */
+	log_debug("gmail push: message %s: %s sync job(s) queued",
+	    push->message_id,
+	    PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?");
 	PQclear(res);
 	return 0;
 }

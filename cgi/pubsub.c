@@ -48,7 +48,10 @@ parse_object(const char *s, size_t len, const char *what, char **cause)
 	}
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
-	if (strspn(s + end, " \t\r\n") != len - end) {
+	while (end < len && (s[end] == ' ' || s[end] == '\t' ||
+	    s[end] == '\r' || s[end] == '\n'))
+		end++;
+	if (end != len) {
 		set_cause(cause, "%s: data after the JSON value", what);
 		json_object_put(obj);
 		return NULL;
@@ -81,8 +84,8 @@ check_email(const char *s, size_t len, char **cause)
 	const char *at = memchr(s, '@', len);
 
 	if (len < 3 || len > GMAIL_MAX_EMAIL)
-		return set_cause(cause, "emailAddress: length %zu is not 3 to %d",
-		    len, GMAIL_MAX_EMAIL);
+		return set_cause(cause, "emailAddress: length %zu is not 3 "
+		    "to %d", len, GMAIL_MAX_EMAIL);
 	if (strlen(s) != len || at == NULL || at == s || at == s + len - 1)
 		return set_cause(cause, "emailAddress: malformed");
 	for (size_t i = 0; i < len; i++)
@@ -110,7 +113,8 @@ get_history_id(json_object *data, uint64_t *out, char **cause)
 	if (!json_object_is_type(v, json_type_string))
 		return set_cause(cause, "historyId: not a string or integer");
 	s = json_object_get_string(v);
-	if (*s == '\0' || strlen(s) > 20 || strspn(s, "0123456789") != strlen(s))
+	if (*s == '\0' || strlen(s) > 20 ||
+	    strspn(s, "0123456789") != strlen(s))
 		return set_cause(cause, "historyId: malformed");
 	errno = 0;
 	*out = strtoull(s, &end, 10);
@@ -159,7 +163,8 @@ parse_message(json_object *msg, struct gmail_push *push, char **cause)
 	size_t len, idlen;
 
 	if ((data = get_string(msg, "data", &len)) == NULL)
-		return set_cause(cause, "message.data: missing or not a string");
+		return set_cause(cause,
+		    "message.data: missing or not a string");
 	/* Only for logs: an odd one is left out rather than refused. */
 	id = get_string(msg, "messageId", &idlen);
 	if (id != NULL && (idlen > PUBSUB_MAX_MESSAGE_ID ||

@@ -169,7 +169,8 @@ params_add(struct req_params *p, const char *s, size_t len, char **cause)
 	if (nlen == 0)
 		return set_cause(cause, "parameter %zu: empty name", p->n + 1);
 	if ((name = pct_decode(s, nlen, true, REQ_MAX_NAME, &why)) == NULL)
-		return set_cause(cause, "parameter %zu: name: %s", p->n + 1, why);
+		return set_cause(cause, "parameter %zu: name: %s", p->n + 1,
+		    why);
 	if (eq == NULL)
 		value = xstrdup("");
 	else if ((value = pct_decode(eq + 1, len - nlen - 1, true,
@@ -194,7 +195,8 @@ req_params_parse(struct req_params *p, const char *s, size_t len,
 	while (s < end) {
 		if ((amp = memchr(s, '&', (size_t)(end - s))) == NULL)
 			amp = end;
-		if (amp > s && params_add(p, s, (size_t)(amp - s), cause) == -1) {
+		if (amp > s &&
+		    params_add(p, s, (size_t)(amp - s), cause) == -1) {
 			req_params_clear(p);
 			return -1;
 		}
@@ -211,8 +213,9 @@ req_params_get(const struct req_params *p, const char *name)
 	for (size_t i = 0; i < p->n; i++) {
 		if (strcmp(p->v[i].name, name) != 0)
 			continue;
+		/* Ambiguous: which one did the sender mean? */
 		if (found != NULL)
-			return NULL;	/* ambiguous: which one did the sender mean? */
+			return NULL;
 		found = p->v[i].value;
 	}
 	return found;
@@ -232,7 +235,8 @@ parse_method(struct request *req, char **cause)
 		return 400;
 	}
 	n = strlen(m);
-	if (n > REQ_MAX_METHOD || strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n) {
+	if (n > REQ_MAX_METHOD ||
+	    strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n) {
 		set_cause(cause, "malformed request method");
 		return 400;
 	}
@@ -431,7 +435,8 @@ request_read_body(struct request *req, int fd, char **cause)
 	}
 	req->body[have] = '\0';
 	req->body_len = have;
-	if (strcmp(req->content_type, "application/x-www-form-urlencoded") == 0 &&
+	if (strcmp(req->content_type,
+	    "application/x-www-form-urlencoded") == 0 &&
 	    req_params_parse(&req->form, (const char *)req->body, have,
 	    cause) == -1)
 		return 400;
@@ -453,12 +458,14 @@ request_header(const struct request *req, const char *name, size_t max,
 		var[5 + i] = name[i] == '-' ? '_' :
 		    (char)toupper((unsigned char)name[i]);
 	if ((v = env_get(req, var)) == NULL || *v == '\0')
-		return set_cause(cause, "%s: missing", name);
+		return set_cause(cause, "%s header missing", name);
 	if (strlen(v) > max)
-		return set_cause(cause, "%s: longer than %zu bytes", name, max);
+		return set_cause(cause, "%s header longer than %zu bytes",
+		    name, max);
 	for (const char *p = v; *p != '\0'; p++)
 		if (*p < 0x20 || *p > 0x7e)
-			return set_cause(cause, "%s: not printable ASCII", name);
+			return set_cause(cause, "%s header not printable ASCII",
+			    name);
 	*value = v;
 	return 0;
 }

@@ -91,7 +91,8 @@ response_set_header(struct response *r, const char *name, const char *value)
 			break;
 	if (i == r->nheaders) {
 		if (r->nheaders == RESP_MAX_HEADERS)
-			fatalx("response: more than %d headers", RESP_MAX_HEADERS);
+			fatalx("response: more than %d headers",
+			    RESP_MAX_HEADERS);
 		r->headers[r->nheaders++].name = xstrdup(name);
 	} else
 		free(r->headers[i].value);

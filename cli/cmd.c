@@ -23,6 +23,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_jobs_retry_entry,
 	&cmd_keys_generate_entry,
 	&cmd_keys_rotate_entry,
+	&cmd_google_connect_entry,
 };
 
 /* Whether name is "first" or "first second". */

@@ -92,5 +92,6 @@ extern const struct cmd_entry cmd_jobs_show_entry;
 extern const struct cmd_entry cmd_jobs_retry_entry;
 extern const struct cmd_entry cmd_keys_generate_entry;
 extern const struct cmd_entry cmd_keys_rotate_entry;
+extern const struct cmd_entry cmd_google_connect_entry;
 
 #endif

@@ -10,10 +10,22 @@
 
 extern const struct job_kind job_ping_kind;
 extern const struct job_kind job_prune_kind;
+extern const struct job_kind job_token_revoke_kind;
+extern const struct job_kind job_google_probe_kind;
+extern const struct job_kind job_calsync_kind;
+extern const struct job_kind job_calpush_kind;
+extern const struct job_kind job_calwatch_kind;
+extern const struct job_kind job_calpurge_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
 	&job_prune_kind,
+	&job_token_revoke_kind,
+	&job_google_probe_kind,
+	&job_calsync_kind,
+	&job_calpush_kind,
+	&job_calwatch_kind,
+	&job_calpurge_kind,
 };
 
 const struct job_kind *

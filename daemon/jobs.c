@@ -41,6 +41,7 @@ job_free(struct job *job)
 	if (job == NULL)
 		return;
 	json_object_put(job->payload);
+	free(job->connection_id);
 	free(job->tenant_id);
 	free(job->id);
 	free(job->kind_name);
@@ -166,6 +167,14 @@ retry_delay(const struct conf *c, int attempt)
 	if (d > (double)c->retry_max_sec)
 		d = (double)c->retry_max_sec;
 	return d / 2 + random_unit() * d / 2;
+}
+
+void
+job_set_connection(struct job *job, const char *connection_id)
+{
+	free(job->connection_id);
+	job->connection_id = xstrdup(connection_id);
+	job->log.connection = job->connection_id;
 }
 
 void

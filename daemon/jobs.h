@@ -47,7 +47,8 @@ struct job {
 	json_object *payload;
 	int attempt;		/* 1 for the first run */
 	int max_attempts;
-	struct log_ctx log;	/* tenant and job, for log_emit */
+	struct log_ctx log;	/* tenant, job and connection, for log_emit */
+	char *connection_id;	/* set by job_set_connection(); may be NULL */
 	void *state;		/* the handler's own */
 	bool finished;
 	struct job *next;	/* the engine's list of running jobs */
@@ -59,6 +60,8 @@ void jobs_free(struct jobs *);
 void jobs_connected(struct jobs *);
 /* A NOTIFY on rally_jobs arrived. */
 void jobs_wake(struct jobs *);
+/* Records the Google connection a job works for (copied; logged). */
+void job_set_connection(struct job *, const char *connection_id);
 /* Ends a job: outcome, an error for RETRY/FAIL, an optional result (taken). */
 void job_finish(struct job *, enum job_outcome, const char *error,
     json_object *result);

@@ -5,6 +5,9 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,12 +20,15 @@
 #include <systemd/sd-daemon.h>
 
 #include "conf.h"
+#include "google.h"
+#include "http.h"
 #include "jobs.h"
 #include "log.h"
 #include "msgid.h"
 #include "pgloop.h"
 #include "rallyd.h"
 #include "sched.h"
+#include "seal.h"
 #include "util.h"
 
 #define EX_USAGE 64
@@ -137,6 +143,40 @@ apply_log_settings(const struct conf *c, bool verbose)
 	    verbose ? LOG_DEBUG : log_priority_from_name(c->log_level));
 }
 
+/*
+ * Loads the keyring into d->keyring, replacing the one loaded before: 0, or
+ * -1 when the file exists but cannot be used.  A missing keyring is not an
+ * error: work that needs no secret goes on and Google calls fail with
+ * "no keyring" (and are retried) until one is installed.
+ */
+static int
+load_keyring(struct rallyd *d)
+{
+	const char *path = conf_keyring_path(&d->conf);
+	struct keyring *kr;
+	struct stat st;
+	char *cause = NULL;
+
+	if (stat(path, &st) == -1 && errno == ENOENT) {
+		log_emit(LOG_WARNING, MSGID_KEYRING_INVALID, NULL,
+		    "no keyring at %s: %s", path, d->keyring != NULL ?
+		    "keeping the keys loaded before" :
+		    "calls to Google fail until one is installed");
+		return 0;
+	}
+	if ((kr = keyring_load(path, &cause)) == NULL) {
+		log_emit(LOG_ERR, MSGID_KEYRING_INVALID, NULL,
+		    "invalid keyring: %s", cause);
+		free(cause);
+		return -1;
+	}
+	keyring_free(d->keyring);
+	d->keyring = kr;
+	log_info("keyring %s loaded: %zu key(s), newest %u", path,
+	    keyring_count(kr), keyring_newest_id(kr));
+	return 0;
+}
+
 static void
 sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -165,6 +205,8 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 		    conninfo_changed ? " (new database settings apply at the "
 		    "next reconnect)" : "");
 	}
+	if (load_keyring(d) == -1 && d->keyring != NULL)
+		log_notice("keeping the keyring loaded before");
 	sd_notify(0, "READY=1");
 	rallyd_update_status(d);
 }
@@ -217,9 +259,22 @@ instance_name(const struct conf *c)
 	return xasprintf("%s:%ld", host, (long)getpid());
 }
 
+static void
+http_opts_from_conf(const struct conf *c, struct http_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->ca_file = c->http_ca_file;
+	o->connect_timeout_ms = (long)(c->http_connect_timeout_sec * 1000);
+	o->timeout_ms = (long)(c->http_timeout_sec * 1000);
+	o->max_response = (size_t)c->http_max_response;
+	o->max_retries = (int)c->http_max_retries;
+	o->max_connections = (long)c->http_max_connections;
+}
+
 static int
 run(struct rallyd *d)
 {
+	struct http_opts hopts;
 	const struct pgloop_cbs cbs = {
 		.connected_cb = db_connected_cb,
 		.disconnected_cb = db_disconnected_cb,
@@ -233,6 +288,9 @@ run(struct rallyd *d)
 	setup_signals(d);
 	d->db = pgloop_new(d->base, d->conf.db_conninfo, &cbs);
 	pgloop_listen(d->db, JOBS_CHANNEL);
+	http_opts_from_conf(&d->conf, &hopts);
+	d->http = http_new(d->base, &hopts);
+	d->google = google_new(d);
 	d->jobs = jobs_new(d);
 	d->sched = sched_new(d);
 	setup_watchdog(d);
@@ -246,6 +304,9 @@ run(struct rallyd *d)
 	log_emit(LOG_INFO, MSGID_STOPPED, NULL, "rallyd stopped");
 	sched_free(d->sched);
 	jobs_free(d->jobs);
+	/* No callback runs from here on: the loop has stopped. */
+	google_free(d->google);
+	http_free(d->http);
 	pgloop_free(d->db);
 	if (d->ev_watchdog != NULL)
 		event_free(d->ev_watchdog);
@@ -254,6 +315,7 @@ run(struct rallyd *d)
 	event_free(d->ev_sighup);
 	event_base_free(d->base);
 	free(d->instance);
+	keyring_free(d->keyring);
 	conf_clear(&d->conf);
 	return d->exit_code;
 }
@@ -313,5 +375,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	apply_log_settings(&d.conf, verbose);
+	if (load_keyring(&d) == -1) {
+		conf_clear(&d.conf);
+		return EX_CONFIG;
+	}
 	return run(&d);
 }

@@ -11,9 +11,12 @@
 
 #include "conf.h"
 
+struct http;
 struct jobs;
+struct keyring;
 struct pgloop;
 struct sched;
+struct google;
 
 struct rallyd {
 	struct event_base *base;
@@ -21,6 +24,9 @@ struct rallyd {
 	struct conf conf;
 	char *instance;			/* lease owner name */
 	struct pgloop *db;
+	struct http *http;		/* every call to Google */
+	struct keyring *keyring;	/* NULL until configured: Google work waits */
+	struct google *google;		/* token cache, quota buckets (google.c) */
 	struct jobs *jobs;
 	struct sched *sched;
 	bool ready_sent;

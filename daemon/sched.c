@@ -37,6 +37,13 @@ static const struct sched_entry entries[] = {
 	" ON CONFLICT (tenant_id, kind, dedupe_key)" \
 	"  WHERE state = 'pending' AND dedupe_key IS NOT NULL DO NOTHING"
 
+/*
+ * Calendar upkeep on every tick: a sync for connections not synced within
+ * calendar.poll_interval, and push channels opened or renewed.  The jobs'
+ * dedupe keys make this safe to run from every instance.
+ */
+#define SCHED_SQL_CALENDAR "SELECT rally.cal_queue_periodic($1::int, $2::boolean)"
+
 struct sched {
 	struct rallyd *d;
 	struct event *ev_tick;
@@ -50,6 +57,8 @@ enqueue_cb(const PGresult *res, const char *error, void *arg)
 	if (error != NULL)
 		log_warnx("could not queue periodic job %s: %s", s->kind, error);
 }
+
+static void sched_calendar(struct sched *);
 
 void
 sched_tick(struct sched *sc)
@@ -68,6 +77,25 @@ sched_tick(struct sched *sc)
 		pgloop_query(sc->d->db, SCHED_SQL_ENQUEUE, 2, params, enqueue_cb,
 		    (void *)s);
 	}
+	sched_calendar(sc);
+}
+
+static void
+calendar_cb(const PGresult *res, const char *error, void *arg)
+{
+	if (error != NULL)
+		log_warnx("could not queue periodic calendar work: %s", error);
+}
+
+static void
+sched_calendar(struct sched *sc)
+{
+	char poll[24];
+	const char *params[] = { poll,
+		sc->d->conf.calendar_push_url[0] != '\0' ? "true" : "false" };
+
+	snprintf(poll, sizeof poll, "%lld", (long long)sc->d->conf.calendar_poll_sec);
+	pgloop_query(sc->d->db, SCHED_SQL_CALENDAR, 2, params, calendar_cb, NULL);
 }
 
 static void

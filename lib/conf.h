@@ -66,6 +66,12 @@ struct conf {
 	char *google_calendar_url;
 	char *google_gmail_url;
 	char *google_push_token_file;	/* rally.cgi: Gmail Pub/Sub push secret */
+
+	/* [calendar] */
+	int64_t calendar_window_sec;	/* a full sync reaches this far back */
+	int64_t calendar_poll_sec;	/* sync at least this often, push or not */
+	char *calendar_push_url;	/* rally.cgi's public URL; "" = poll only */
+	int64_t calendar_channel_ttl_sec;
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */

@@ -251,7 +251,7 @@ $$;
 
 -- Gmail: the mailbox address from a Pub/Sub push the CGI has already
 -- authenticated; every active mail connection of that address is woken.
--- Returns how many.
+-- Returns how many jobs it queued (one already pending is not counted).
 create function rally.hook_gmail(p_email text) returns integer
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp

@@ -76,7 +76,10 @@ class Site:
 def site(tmp_path, pg, db, login_roles):
     s = Site(str(tmp_path), pg.conninfo(db, login_roles["web"]))
     yield s
+    logs = s.logs()
     s.server.close()
+    # In an --enable-asan --enable-ubsan build, rally.cgi reports here.
+    assert "Sanitizer" not in logs and "runtime error" not in logs, logs
 
 
 def calendar_headers(account, token=CHANNEL_TOKEN, state="exists", number=2, **override):

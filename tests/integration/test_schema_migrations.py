@@ -1,6 +1,7 @@
 """The migrations apply on an empty database, once, under the runner
 contract lib/db implements (and rallytest.schema mirrors)."""
 
+import re
 import subprocess
 import threading
 
@@ -172,3 +173,10 @@ def test_runner_needs_an_autocommit_connection(pg, empty_db):
     with psycopg.connect(pg.conninfo(empty_db)) as conn:
         with pytest.raises(MigrationError, match="autocommit"):
             apply_migrations(conn, migrations_dir())
+
+
+def test_every_migration_file_is_installed_by_the_build():
+    from rallytest import SRCDIR
+    text = (SRCDIR / "sql" / "Makemodule.am").read_text()
+    listed = sorted(re.findall(r"sql/migrations/([0-9]{4}_[a-z0-9_-]+\.sql)", text))
+    assert listed == [f"{v:04d}_{n}.sql" for v, n, _ in scan(str(SRCDIR / "sql" / "migrations"))]

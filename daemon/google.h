@@ -1,0 +1,119 @@
+/*
+ * google: how rallyd's jobs call Google's APIs for one connection.
+ *
+ * google_call() finds a usable access token for the connection (opening
+ * the sealed copy in rally.google_connections, refreshing it shortly before
+ * it expires and storing the new one sealed), sends the request with it,
+ * and on 401 refreshes once and retries.  When Google answers the refresh
+ * with invalid_grant the user revoked Rally's access: the connection
+ * becomes 'revoked' in the database (its tokens leave the row at once) and
+ * its synced data is queued for purging, as on a disconnect.
+ *
+ * Rate limits (429, 403 rateLimitExceeded/userRateLimitExceeded) and 5xx
+ * are retried by lib/http with backoff honouring Retry-After; what is still
+ * failing after that reaches the caller as a typed error.  403
+ * quotaExceeded (a daily quota) is not retried: it is GERR_RATE_LIMITED at
+ * once.
+ *
+ * The access token is cached in memory per connection (wiped when dropped),
+ * so a burst of calls costs one database read, not one per call; it is
+ * refreshed when it expires within 60 seconds.  Concurrent calls of one
+ * connection share one load or refresh (single flight).
+ *
+ * Fairness: at most GOOGLE_MAX_PER_CONNECTION calls of one connection are
+ * in progress at once (waiting for the token or with lib/http); the rest
+ * wait in FIFO order.  A huge account thus never holds more than that many
+ * of the http.max_connections connections, and other users' calls go on.
+ *
+ * Used by the job kinds that talk to Google; main() creates and frees the
+ * one struct google (d->google) after d->http and d->db.
+ */
+#ifndef RALLYD_GOOGLE_H
+#define RALLYD_GOOGLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* Calls of one connection in progress at once; the rest wait their turn. */
+#define GOOGLE_MAX_PER_CONNECTION 4
+/* Longest gresp.message, in bytes. */
+#define GOOGLE_MESSAGE_MAX 300
+
+struct keyring;
+struct rallyd;
+
+enum gerr {
+	GERR_OK,		/* 2xx */
+	GERR_REVOKED,		/* access revoked: the connection is now revoked */
+	GERR_NOT_CONNECTED,	/* no such active connection, or no tokens */
+	GERR_AUTH,		/* 401 even with a fresh token */
+	GERR_RATE_LIMITED,	/* 429 / 403 rate limits, after retries */
+	GERR_UNAVAILABLE,	/* 5xx, network, timeout, after retries */
+	GERR_NOT_FOUND,		/* 404 */
+	GERR_GONE,		/* 410 (fullSyncRequired, deleted) */
+	GERR_CONFLICT,		/* 409 (duplicate id) */
+	GERR_PRECONDITION,	/* 412 (If-Match failed) */
+	GERR_REJECTED,		/* any other 4xx */
+	GERR_MALFORMED,		/* unparseable, oversize or unexpected body */
+	GERR_CONFIG,		/* no keyring, no client secret */
+};
+
+struct gresp {
+	enum gerr err;
+	long status;
+	const char *body;	/* raw body, NUL-terminated; valid during the call */
+	size_t body_len;	/* (unparsed: a sync page goes to SQL as it is) */
+	const char *reason;	/* Google's errors[0].reason, or "" */
+	const char *message;	/* one line, safe to log and store */
+};
+
+/* The short name of an error kind, for last_error_kind columns and logs. */
+const char *gerr_kind(enum gerr);
+
+typedef void (*google_cb)(const struct gresp *, void *arg);
+
+/*
+ * Calls Google for connection (tenant_id, connection_id).  url is absolute;
+ * body (borrowed; may be NULL) is sent as JSON; if_match adds If-Match.
+ * cb is called exactly once, later, from the event loop.
+ */
+void google_call(struct rallyd *, const char *tenant_id,
+    const char *connection_id, const char *method, const char *url,
+    json_object *body, const char *if_match, google_cb cb, void *arg);
+
+/*
+ * Forgets every call made with arg (a job being cancelled): their
+ * callbacks are never called.  Safe from inside a google_cb.
+ */
+void google_cancel(struct rallyd *, void *arg);
+
+struct google *google_new(struct rallyd *);
+/* Wipes the cached tokens.  Before http_free() and pgloop_free(). */
+void google_free(struct google *);
+
+/*
+ * Sealed tokens as rally.google_connections and rally.token_revocations
+ * hold them, bound to (tenant_id, row_id, column) (lib/seal).
+ *
+ * google_token_open() opens the text form PostgreSQL returns for a bytea
+ * ("\x..."): *token is NUL-terminated, freed with secure_free(*token,
+ * *len).  google_token_seal() returns the bytea text ("\x...") to send
+ * as a parameter, or NULL with *cause.  Both fail with "no keyring" when kr
+ * is NULL.
+ */
+int google_token_open(const struct keyring *kr, const char *tenant_id,
+    const char *row_id, const char *column, const char *bytea, char **token,
+    size_t *len, char **cause);
+char *google_token_seal(const struct keyring *kr, const char *tenant_id,
+    const char *row_id, const char *column, const char *token, char **cause);
+/* "\x" and the hex digits of buf: a bytea query parameter; caller frees. */
+char *google_bytea_hex(const unsigned char *buf, size_t len);
+/*
+ * Google's or a server's text made safe to log and store: one line, at
+ * most GOOGLE_MESSAGE_MAX bytes, secrets masked (log_redact); caller frees.
+ */
+char *google_sanitize(const char *);
+
+#endif

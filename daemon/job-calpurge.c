@@ -1,0 +1,91 @@
+/*
+ * calpurge: after a calendar disconnect or a revoked grant, removes what
+ * was synced from that connection's calendar, a batch at a time so no
+ * lock is held long (rally.cal_purge_batch).  Activities created in the
+ * CRM stay, detached from Google; events that came from Google go.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "jobs.h"
+#include "pgloop.h"
+#include "rallyd.h"
+#include "util.h"
+
+#define CALPURGE_SQL "SELECT rally.cal_purge_batch($1, $2)"
+
+struct calpurge {
+	char *conn;
+	long touched;
+};
+
+static void calpurge_batch(struct job *);
+
+static void
+calpurge_done(struct job *job, enum job_outcome o, const char *error)
+{
+	struct calpurge *p = job->state;
+	json_object *result = NULL;
+
+	if (o == JOB_DONE) {
+		result = json_object_new_object();
+		json_object_object_add(result, "rows", json_object_new_int64(p->touched));
+	}
+	free(p->conn);
+	free(p);
+	job->state = NULL;
+	job_finish(job, o, error, result);
+}
+
+static void
+batch_cb(const PGresult *res, const char *error, void *arg)
+{
+	struct job *job = arg;
+	struct calpurge *p = job->state;
+	long n;
+
+	if (error != NULL) {
+		calpurge_done(job, JOB_RETRY, error);
+		return;
+	}
+	n = atol(PQgetvalue(res, 0, 0));
+	p->touched += n;
+	if (n > 0)
+		calpurge_batch(job);
+	else
+		calpurge_done(job, JOB_DONE, NULL);
+}
+
+static void
+calpurge_batch(struct job *job)
+{
+	struct calpurge *p = job->state;
+	const char *params[] = { job->tenant_id, p->conn };
+
+	pgloop_query(job->d->db, CALPURGE_SQL, 2, params, batch_cb, job);
+}
+
+static void
+calpurge_start(struct job *job)
+{
+	struct calpurge *p;
+	json_object *v;
+
+	if (!json_object_object_get_ex(job->payload, "connection_id", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
+		return;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->conn = xstrdup(json_object_get_string(v));
+	job->state = p;
+	job_set_connection(job, p->conn);
+	calpurge_batch(job);
+}
+
+const struct job_kind job_calpurge_kind = {
+	.name = "calpurge",
+	.start = calpurge_start,
+	.cancel = NULL,
+};

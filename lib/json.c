@@ -1,0 +1,207 @@
+#include "config.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+static bool
+json_is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
+ * U+10FFFF.  json-c's own check lets overlong forms through, and
+ * PostgreSQL would refuse them later, far from where they came in.
+ */
+static bool
+json_utf8_ok(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			n = 1, cp = c & 0x1f, min = 0x80;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2, cp = c & 0x0f, min = 0x800;
+		else if ((c & 0xf8) == 0xf0)
+			n = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return false;
+		if (len - i <= n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/*
+ * Runs the tokener over the whole input; *end is where the value ended.
+ * A number at the very end is left pending by json-c, which cannot tell
+ * whether more digits follow: a NUL says that none do.
+ */
+static json_object *
+json_run(json_tokener *tok, const char *buf, size_t len, size_t *end,
+    char **cause)
+{
+	enum json_tokener_error e;
+	json_object *obj;
+
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	*end = json_tokener_get_parse_end(tok);
+	e = json_tokener_get_error(tok);
+	if (obj == NULL && e == json_tokener_continue && *end == len) {
+		if ((obj = json_tokener_parse_ex(tok, "", 1)) == NULL) {
+			set_cause(cause, "truncated JSON");
+			return NULL;
+		}
+		return obj;
+	}
+	if (obj == NULL)
+		set_cause(cause, "%s", e == json_tokener_continue ?
+		    "truncated JSON" : json_tokener_error_desc(e));
+	return obj;
+}
+
+/*
+ * Whether every number in o is finite: json-c takes NaN and Infinity, which
+ * JSON has not, and turns 1e999 into Infinity.  depth bounds the recursion,
+ * as the tokener already bounded the nesting.
+ */
+static bool
+json_numbers_ok(json_object *o, int depth)
+{
+	if (depth < 0)
+		return false;
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!json_numbers_ok(json_object_array_get_idx(o, i),
+			    depth - 1))
+				return false;
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(o, key, v) {
+			(void)key;
+			if (!json_numbers_ok(v, depth - 1))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+json_object *
+json_parse_limited(const char *buf, size_t len, size_t max_len, int max_depth,
+    char **cause)
+{
+	json_tokener *tok;
+	json_object *obj;
+	size_t end;
+
+	if (len > max_len || len > INT_MAX - 1) {
+		set_cause(cause, "JSON document larger than %zu bytes", max_len);
+		return NULL;
+	}
+	if (max_depth < 1 || max_depth > JSON_MAX_DEPTH) {
+		set_cause(cause, "JSON nesting limit %d out of range", max_depth);
+		return NULL;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		set_cause(cause, "JSON document holds a NUL byte");
+		return NULL;
+	}
+	if (!json_utf8_ok((const unsigned char *)buf, len)) {
+		set_cause(cause, "JSON document is not valid UTF-8");
+		return NULL;
+	}
+	/* json-c counts the innermost value as a level too. */
+	if ((tok = json_tokener_new_ex(max_depth + 1)) == NULL)
+		fatalx("json: out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_run(tok, buf, len, &end, cause);
+	json_tokener_free(tok);
+	if (obj == NULL)
+		return NULL;
+	while (end < len && json_is_ws(buf[end]))
+		end++;
+	if (end < len) {
+		set_cause(cause, "data after the JSON value");
+		json_object_put(obj);
+		return NULL;
+	}
+	if (!json_numbers_ok(obj, max_depth)) {
+		set_cause(cause, "JSON number out of range (NaN or infinite)");
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+const char *
+json_get_string_len(json_object *obj, const char *key, size_t *len)
+{
+	json_object *v;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	*len = (size_t)json_object_get_string_len(v);
+	return json_object_get_string(v);
+}
+
+const char *
+json_get_string(json_object *obj, const char *key)
+{
+	size_t len;
+
+	return json_get_string_len(obj, key, &len);
+}
+
+int
+json_get_int64(json_object *obj, const char *key, int64_t *out)
+{
+	json_object *v;
+	int64_t n;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -1;
+	n = json_object_get_int64(v);
+	/*
+	 * json-c keeps 2^63.. as uint64 (clamped to INT64_MAX here) and turns
+	 * anything below INT64_MIN into INT64_MIN, so that one is refused too.
+	 */
+	if ((n == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX) ||
+	    n == INT64_MIN)
+		return -1;
+	*out = n;
+	return 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * json: json-c with the limits every document from outside needs (Google's
+ * answers, push bodies, files).  A document is parsed whole, strictly, with
+ * a cap on its size and nesting, and a few typed getters keep callers from
+ * taking a number for a string or a double for an integer.
+ */
+#ifndef RALLY_JSON_H
+#define RALLY_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* The deepest nesting json_parse_limited() can be asked to allow. */
+#define JSON_MAX_DEPTH 1024
+
+/*
+ * Parses exactly one JSON value from len bytes of buf (whitespace may
+ * surround it): NULL with *cause set when buf is longer than max_len, holds
+ * a NUL byte, is not strict JSON (json-c's JSON_TOKENER_STRICT) in valid
+ * UTF-8 (RFC 3629: no overlong forms or surrogates), has more than
+ * max_depth (1..JSON_MAX_DEPTH) arrays and objects nested, has anything
+ * after the value, or a number JSON cannot hold (NaN, Infinity, 1e999).  The caller json_object_put()s the result.
+ */
+json_object *json_parse_limited(const char *buf, size_t len, size_t max_len,
+    int max_depth, char **cause);
+
+/* The string member key of obj; NULL if obj is not an object, or key is
+ * absent or not a string.  Valid as long as obj. */
+const char *json_get_string(json_object *, const char *key);
+/* The same with the string's length (it may hold NUL bytes as \u0000). */
+const char *json_get_string_len(json_object *, const char *key, size_t *len);
+
+/*
+ * The integer member key of obj: 0 with *out set, or -1 when obj is not an
+ * object, key is absent, or its value is not an integer in
+ * INT64_MIN + 1..INT64_MAX (a double, a string or a boolean is not one;
+ * INT64_MIN is refused because json-c saturates smaller numbers to it).
+ */
+int json_get_int64(json_object *, const char *key, int64_t *out);
+
+#endif

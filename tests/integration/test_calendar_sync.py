@@ -1,0 +1,431 @@
+"""Google Calendar two-way sync, end to end: rallyd against the Google
+emulator and a real PostgreSQL.  Each test connects a fresh Google account
+with `rallyctl google connect` and watches what reaches the other side."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from rallytest import program
+from rallytest.daemon import Rallyd, wait_until, write_config
+
+PASSWORD = "correct horse battery staple 9"
+
+
+class Cal:
+    """One CRM user with a connected Google account and a running rallyd."""
+
+    def __init__(self, pg, db, login_roles, fakegoogle, tmp_path, name, push_url=None):
+        self.pg, self.db, self.fg = pg, db, fakegoogle
+        self.dir = tmp_path
+        self.google_email = f"{name}-{uuid.uuid4().hex[:8]}@gmail.test"
+        self.conn = pg.connect(db)
+        self.keyring = tmp_path / "keyring"
+        sections = fakegoogle.config_sections()
+        sections.setdefault("keys", {})["keyring"] = str(self.keyring)
+        sections.setdefault("calendar", {})["poll_interval"] = "1h"
+        if push_url:
+            sections["calendar"]["push_url"] = push_url
+        self.sections = sections
+        owner = dict(sections, database={"conninfo": pg.conninfo(db)})
+        self.ctl_conf = str(tmp_path / "rallyctl.conf")
+        write_config(self.ctl_conf, owner)
+        self.ctl("keys", "generate")
+        self.tenant = json.loads(self.ctl("--json", "tenant", "create", "Acme").stdout)["tenant_id"]
+        self.user_email = f"{name}@acme.test"
+        out = self.ctl("--json", "user", "create", "--tenant", self.tenant,
+                       "--email", self.user_email, "--name", name, input=PASSWORD + "\n")
+        self.user = json.loads(out.stdout)["user_id"]
+        self.daemon_conninfo = pg.conninfo(db, login_roles["daemon"])
+        self.daemons = []
+
+    def ctl(self, *args, input=None):
+        r = subprocess.run([program("rallyctl"), "-c", self.ctl_conf, *args], input=input,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"rallyctl {args}: {r.stderr}"
+        return r
+
+    def connect(self):
+        self.connection = self.fg.connect_user(self.pg, self.db, self.tenant, self.user_email,
+                                               self.google_email, calendar=True, mail=False,
+                                               rallyctl_config=self.ctl_conf)
+        return self.connection
+
+    def start(self, name="cal"):
+        extra = {k: v for k, v in self.sections.items() if k not in ("database",)}
+        d = Rallyd(self.daemon_conninfo, name=f"{name}-{len(self.daemons)}", extra=extra)
+        self.daemons.append(d)
+        return d.start()
+
+    def close(self):
+        for d in self.daemons:
+            d.close()
+        self.conn.close()
+
+    # --- the Google side, through the emulator's admin API ---------------
+    def g_events(self):
+        r = self.fg.admin("GET", f"/__admin/accounts/{self.google_email}/events")
+        return r["items"] if isinstance(r, dict) else r
+
+    def g_live(self):
+        return {e["id"]: e for e in self.g_events() if e.get("status") != "cancelled"}
+
+    def g_create(self, event):
+        return self.fg.admin("POST", f"/__admin/accounts/{self.google_email}/events", event)
+
+    def g_edit(self, event_id, patch):
+        return self.fg.admin("PATCH", f"/__admin/accounts/{self.google_email}/events/{event_id}", patch)
+
+    def g_delete(self, event_id):
+        return self.fg.admin("DELETE", f"/__admin/accounts/{self.google_email}/events/{event_id}")
+
+    # --- the CRM side -----------------------------------------------------
+    def activities(self):
+        cur = self.conn.execute(
+            "SELECT * FROM rally.activities WHERE tenant_id = %s ORDER BY created_at", (self.tenant,))
+        cols = [c.name for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def by_event(self):
+        return {a["google_event_id"]: a for a in self.activities() if a["google_event_id"]}
+
+    def jobs_idle(self, kinds=("calsync", "calpush", "calpurge", "calwatch")):
+        return self.conn.execute(
+            "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = ANY(%s)"
+            " AND state IN ('pending', 'running') AND run_at <= now()",
+            (self.tenant, list(kinds))).fetchone()[0] == 0
+
+    def sync(self, timeout=60):
+        """Queues an incremental sync and waits until all calendar work is done."""
+        self.conn.execute(
+            "INSERT INTO rally.jobs (tenant_id, kind, dedupe_key, payload) VALUES (%s, 'calsync', %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (self.tenant, str(self.connection), json.dumps({"connection_id": str(self.connection)})))
+        self.settle(timeout)
+
+    def settle(self, timeout=60):
+        wait_until(self.jobs_idle, timeout=timeout, interval=0.1, message="calendar jobs idle")
+        failed = self.conn.execute(
+            "SELECT kind, last_error FROM rally.jobs WHERE tenant_id = %s AND state = 'failed'",
+            (self.tenant,)).fetchall()
+        assert not failed, failed
+
+    def add_activity(self, **cols):
+        cols.setdefault("title", "Call with Bob")
+        cols.setdefault("start_at", "2026-12-01T10:00:00Z")
+        cols.setdefault("end_at", "2026-12-01T10:30:00Z")
+        names = ", ".join(cols)
+        marks = ", ".join(["%s"] * len(cols))
+        return self.conn.execute(
+            f"INSERT INTO rally.activities (tenant_id, owner_id, {names}) VALUES (%s, %s, {marks})"
+            " RETURNING id", (self.tenant, self.user, *cols.values())).fetchone()[0]
+
+    def event_id_of(self, activity_id):
+        return self.conn.execute("SELECT rally.cal_event_id(%s)", (activity_id,)).fetchone()[0]
+
+
+@pytest.fixture
+def cal(pg, db, login_roles, fakegoogle, tmp_path):
+    c = Cal(pg, db, login_roles, fakegoogle, tmp_path, "ada")
+    yield c
+    c.close()
+
+
+def assert_same_as_google(cal):
+    """The CRM holds exactly Google's live events, field for field."""
+    live = cal.g_live()
+    mine = cal.by_event()
+    assert set(mine) == set(live), (set(mine) ^ set(live))
+    for eid, e in live.items():
+        a = mine[eid]
+        assert a["title"] == e.get("summary", ""), eid
+        if "dateTime" in e["start"]:
+            got = cal.conn.execute("SELECT %s::timestamptz = %s::timestamptz",
+                                   (a["start_at"], e["start"]["dateTime"])).fetchone()[0]
+            assert got, (a["start_at"], e["start"])
+        else:
+            assert str(a["start_date"]) == e["start"]["date"]
+
+
+def test_full_sync_brings_every_event_over_short_and_empty_pages(cal, fakegoogle):
+    fakegoogle.admin("POST", "/__admin/settings", {"pageShortEvery": 2, "pageEmptyEvery": 3})
+    try:
+        cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+        cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed", {"events": 120, "seed": 7})
+        cal.connect()
+        cal.start()
+        cal.settle()
+        assert_same_as_google(cal)
+        state = cal.conn.execute("SELECT calendar_sync_token IS NOT NULL, full_sync_required,"
+                                 " last_full_sync_at IS NOT NULL FROM rally.sync_state"
+                                 " WHERE connection_id = %s AND resource = 'calendar'",
+                                 (cal.connection,)).fetchone()
+        assert state == (True, False, True)
+    finally:
+        fakegoogle.admin("POST", "/__admin/settings", {"pageShortEvery": 0, "pageEmptyEvery": 0})
+
+
+def test_incremental_sync_applies_creates_edits_and_deletes(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    keep = cal.g_create({"summary": "Kept", "start": {"dateTime": "2026-12-02T09:00:00Z"},
+                         "end": {"dateTime": "2026-12-02T10:00:00Z"}})
+    gone = cal.g_create({"summary": "Doomed", "start": {"dateTime": "2026-12-03T09:00:00Z"},
+                         "end": {"dateTime": "2026-12-03T10:00:00Z"}})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    assert set(cal.by_event()) == {keep["id"], gone["id"]}
+    new = cal.g_create({"summary": "Fresh", "location": "Room 4",
+                        "start": {"dateTime": "2026-12-04T09:00:00+01:00", "timeZone": "Europe/Paris"},
+                        "end": {"dateTime": "2026-12-04T10:00:00+01:00", "timeZone": "Europe/Paris"}})
+    cal.g_edit(keep["id"], {"summary": "Kept, renamed"})
+    cal.g_delete(gone["id"])
+    cal.sync()
+    acts = cal.by_event()
+    assert set(acts) == {keep["id"], new["id"]}
+    assert acts[keep["id"]]["title"] == "Kept, renamed"
+    assert acts[new["id"]]["location"] == "Room 4"
+    assert acts[new["id"]]["time_zone"] == "Europe/Paris"
+    assert acts[new["id"]]["origin"] == "google"
+    assert_same_as_google(cal)
+
+
+def test_expired_sync_token_triggers_full_resync_that_removes_what_google_lost(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.g_create({"summary": "Real", "start": {"date": "2026-12-10"}, "end": {"date": "2026-12-11"}})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    # A row Google never had (as after a missed deletion): only a full sync can see it.
+    cal.conn.execute("SELECT set_config('rally.origin', 'google', false)")
+    cal.conn.execute(
+        "INSERT INTO rally.activities (tenant_id, owner_id, origin, connection_id, google_event_id,"
+        " sync_state, title, start_date, end_date) VALUES (%s, %s, 'google', %s, 'ghost00001',"
+        " 'synced', 'Ghost', '2026-12-12', '2026-12-13')", (cal.tenant, cal.user, cal.connection))
+    cal.conn.execute("SELECT set_config('rally.origin', '', false)")
+    cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/expire-sync-tokens")
+    cal.sync()
+    assert "ghost00001" not in cal.by_event()
+    assert_same_as_google(cal)
+    result = cal.conn.execute("SELECT result FROM rally.jobs WHERE kind = 'calsync' AND state = 'done'"
+                              " ORDER BY finished_at DESC LIMIT 1").fetchone()[0]
+    assert result["mode"] == "full" and result["swept"] == 1
+
+
+def test_recurring_series_with_an_edited_and_a_cancelled_instance(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    series = cal.g_create({"summary": "Standup", "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"],
+                           "start": {"dateTime": "2026-12-07T09:00:00Z", "timeZone": "UTC"},
+                           "end": {"dateTime": "2026-12-07T09:15:00Z", "timeZone": "UTC"}})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    master = cal.by_event()[series["id"]]
+    assert master["recurrence"] == ["RRULE:FREQ=DAILY;COUNT=5"]
+    sid = series["id"]
+    cal.g_edit(f"{sid}_20261208T090000Z", {"summary": "Standup (long)"})
+    cal.g_delete(f"{sid}_20261209T090000Z")
+    cal.sync()
+    rows = [a for a in cal.activities() if a["recurring_event_id"] == sid]
+    by_status = {a["event_status"]: a for a in rows}
+    assert set(by_status) == {"confirmed", "cancelled"}, rows
+    assert by_status["confirmed"]["title"] == "Standup (long)"
+    for a in rows:
+        assert a["recurring_activity_id"] == master["id"]
+    # Cancelling the whole series removes the series and its exceptions.
+    cal.g_delete(sid)
+    cal.sync()
+    assert not [a for a in cal.activities() if sid in (a["google_event_id"], a["recurring_event_id"])]
+
+
+def test_all_day_and_zoned_events_keep_their_dates_and_zones(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    day = cal.g_create({"summary": "Offsite", "start": {"date": "2026-12-14"},
+                        "end": {"date": "2026-12-16"}})
+    ny = cal.g_create({"summary": "NY call",
+                       "start": {"dateTime": "2026-12-15T09:00:00-05:00", "timeZone": "America/New_York"},
+                       "end": {"dateTime": "2026-12-15T09:30:00-05:00", "timeZone": "America/New_York"},
+                       "attendees": [{"email": "Bob@Example.com", "responseStatus": "accepted"},
+                                     {"email": "eve@example.com"}]})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    acts = cal.by_event()
+    a = acts[day["id"]]
+    assert (str(a["start_date"]), str(a["end_date"]), a["start_at"]) == ("2026-12-14", "2026-12-16", None)
+    b = acts[ny["id"]]
+    assert b["time_zone"] == "America/New_York"
+    assert cal.conn.execute("SELECT %s = '2026-12-15T14:00:00Z'::timestamptz",
+                            (b["start_at"],)).fetchone()[0]
+    assert {(x["email"], x["responseStatus"]) for x in b["attendees"]} == {
+        ("bob@example.com", "accepted"), ("eve@example.com", "needsAction")}
+
+
+def test_outbound_create_edit_delete_reach_google(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    aid = cal.add_activity(title="Demo for Initech", location="Zoom",
+                           attendees=json.dumps([{"email": "peter@initech.test"}]))
+    cal.settle()
+    eid = cal.event_id_of(aid)
+    e = cal.g_live()[eid]
+    assert e["summary"] == "Demo for Initech" and e["location"] == "Zoom"
+    assert e["extendedProperties"]["private"]["rallyActivityId"] == str(aid)
+    assert [x["email"] for x in e["attendees"]] == ["peter@initech.test"]
+    row = cal.conn.execute("SELECT sync_state, google_event_id, etag FROM rally.activities WHERE id = %s",
+                           (aid,)).fetchone()
+    assert row[0] == "synced" and row[1] == eid and row[2] == e["etag"]
+
+    cal.conn.execute("UPDATE rally.activities SET title = 'Demo (moved)', start_at = start_at + interval '1 day',"
+                     " end_at = end_at + interval '1 day' WHERE id = %s", (aid,))
+    cal.settle()
+    e = cal.g_live()[eid]
+    assert e["summary"] == "Demo (moved)"
+    assert e["start"]["dateTime"].startswith("2026-12-02T10:00:00")
+
+    cal.conn.execute("DELETE FROM rally.activities WHERE id = %s", (aid,))
+    cal.settle()
+    assert eid not in cal.g_live()
+
+
+def test_soft_deleted_activity_is_deleted_at_google_then_forgotten(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    cal.start()
+    aid = cal.add_activity(title="Soon gone")
+    cal.settle()
+    eid = cal.event_id_of(aid)
+    assert eid in cal.g_live()
+    cal.conn.execute("UPDATE rally.activities SET deleted_at = now() WHERE id = %s", (aid,))
+    cal.settle()
+    assert eid not in cal.g_live()
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities WHERE id = %s", (aid,)).fetchone()[0] == 0
+
+
+def test_nothing_rally_wrote_comes_back_as_a_change(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    aid = cal.add_activity(title="Echo test")
+    cal.settle()
+    before = cal.conn.execute("SELECT updated_at, etag, sync_state FROM rally.activities WHERE id = %s",
+                              (aid,)).fetchone()
+    for _ in range(2):
+        cal.sync()
+    after = cal.conn.execute("SELECT updated_at, etag, sync_state FROM rally.activities WHERE id = %s",
+                             (aid,)).fetchone()
+    assert after == before and after[2] == "synced"
+    pushes = cal.conn.execute("SELECT count(*) FROM rally.jobs WHERE kind = 'calpush'").fetchone()[0]
+    assert pushes == 1
+    assert cal.conn.execute("SELECT count(*) FROM rally.merge_conflicts").fetchone()[0] == 0
+    last = cal.conn.execute("SELECT result FROM rally.jobs WHERE kind = 'calsync' AND state = 'done'"
+                            " ORDER BY finished_at DESC LIMIT 1").fetchone()[0]
+    assert last["applied"] == 0 and last["conflict"] == 0
+
+
+def test_concurrent_edits_merge_per_field_and_the_later_wins(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    d = cal.start()
+    aid = cal.add_activity(title="Kickoff", location="Room 1", description="agenda v1")
+    cal.settle()
+    eid = cal.event_id_of(aid)
+    d.stop()
+    # While rallyd is away: the CRM changes title and description...
+    cal.conn.execute("UPDATE rally.activities SET title = 'Kickoff (CRM)', description = 'agenda v2'"
+                     " WHERE id = %s", (aid,))
+    time.sleep(1.1)
+    # ...and, later, Google changes title and location.
+    cal.g_edit(eid, {"summary": "Kickoff (Google)", "location": "Room 9"})
+    cal.start("cal2")
+    cal.sync()
+    cal.settle()
+    e = cal.g_live()[eid]
+    a = cal.conn.execute("SELECT title, location, description, sync_state FROM rally.activities"
+                         " WHERE id = %s", (aid,)).fetchone()
+    assert a == ("Kickoff (Google)", "Room 9", "agenda v2", "synced")
+    assert (e["summary"], e["location"], e["description"]) == ("Kickoff (Google)", "Room 9", "agenda v2")
+    conflicts = cal.conn.execute("SELECT field, winner, local_value, remote_value FROM rally.merge_conflicts"
+                                 " WHERE activity_id = %s", (aid,)).fetchall()
+    assert conflicts == [("title", "remote", "Kickoff (CRM)", "Kickoff (Google)")]
+
+
+def test_insert_is_idempotent_when_rallyd_dies_between_google_and_commit(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    d = cal.start()
+    cal.settle()
+    # Hold the activity's row lock so the commit after Google's answer blocks.
+    locker = cal.pg.connect(cal.db, autocommit=False)
+    aid = cal.add_activity(title="Exactly once")
+    eid = cal.event_id_of(aid)
+    locker.execute("SELECT 1 FROM rally.activities WHERE id = %s FOR UPDATE", (aid,))
+    try:
+        wait_until(lambda: eid in cal.g_live(), timeout=30, message="insert reached Google")
+        d.kill()                                 # SIGKILL before rally.cal_push_done commits
+    finally:
+        locker.rollback()
+        locker.close()
+    assert cal.conn.execute("SELECT sync_state FROM rally.activities WHERE id = %s",
+                            (aid,)).fetchone()[0] == "pending"
+    cal.start("heir")
+    cal.settle(timeout=60)
+    events = [e for e in cal.g_events() if e["id"] == eid or
+              e.get("extendedProperties", {}).get("private", {}).get("rallyActivityId") == str(aid)]
+    assert len(events) == 1
+    row = cal.conn.execute("SELECT sync_state, google_event_id FROM rally.activities WHERE id = %s",
+                           (aid,)).fetchone()
+    assert row == ("synced", eid)
+
+
+def test_injected_faults_still_converge_to_googles_state(cal, fakegoogle):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed", {"events": 60, "seed": 3})
+    for kind in ("429", "503", "reset", "500"):
+        fakegoogle.admin("POST", "/__admin/faults", {"kind": kind, "probability": 0.025,
+                                                     "pathPrefix": "/calendar/", "retryAfter": 1})
+    try:
+        cal.connect()
+        cal.start()
+        ids = [cal.add_activity(title=f"Outbound {i}", start_at=f"2026-12-{10 + i:02d}T08:00:00Z",
+                                end_at=f"2026-12-{10 + i:02d}T09:00:00Z") for i in range(10)]
+        cal.settle(timeout=120)
+        cal.sync(timeout=120)
+        fired = sum(f.get("fired", 0) for f in fakegoogle.admin("GET", "/__admin/faults")["faults"])
+        assert fired > 0
+    finally:
+        fakegoogle.admin("DELETE", "/__admin/faults")
+    assert_same_as_google(cal)
+    assert all(cal.event_id_of(i) in cal.g_live() for i in ids)
+
+
+def test_revoked_grant_revokes_the_connection_and_purges_its_events(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.g_create({"summary": "Private", "start": {"date": "2026-12-20"}, "end": {"date": "2026-12-21"}})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    crm = cal.add_activity(title="Made in the CRM")
+    cal.settle()
+    assert len(cal.activities()) == 2
+    cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/revoke")
+    cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/expire-access-tokens")
+    cal.sync()
+    row = cal.conn.execute("SELECT status, refresh_token, access_token FROM rally.google_connections"
+                           " WHERE id = %s", (cal.connection,)).fetchone()
+    assert row == ("revoked", None, None)
+    wait_until(lambda: cal.jobs_idle(("calpurge", "token_revoke")), message="purge done")
+    assert cal.conn.execute("SELECT count(*) FROM rally.token_revocations").fetchone()[0] == 0
+    acts = cal.activities()
+    # The CRM's own activity stays, detached; Google's event is gone.
+    assert [(a["id"], a["connection_id"], a["sync_state"]) for a in acts] == [(crm, None, "local")]

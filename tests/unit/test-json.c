@@ -1,0 +1,251 @@
+/*
+ * json: the limits json_parse_limited() puts on outside documents, and the
+ * typed getters.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "tap.h"
+#include "util.h"
+
+#define LIMIT 4096
+
+/* Parses s whole; NULL when refused (the cause, if wanted, in *why). */
+static json_object *
+parse(const char *s, size_t len, size_t max, int depth, char **why)
+{
+	char *cause = NULL;
+	json_object *o = json_parse_limited(s, len, max, depth, &cause);
+
+	if (o == NULL && cause == NULL)
+		ok(0, "a refusal sets a cause");
+	if (o != NULL && cause != NULL)
+		ok(0, "a success leaves the cause alone");
+	if (why != NULL)
+		*why = cause;
+	else
+		free(cause);
+	return o;
+}
+
+static bool
+accepts(const char *s)
+{
+	json_object *o = parse(s, strlen(s), LIMIT, 32, NULL);
+
+	json_object_put(o);
+	return o != NULL;
+}
+
+/* Whether s is refused with a cause containing want. */
+static bool
+refuses(const char *s, size_t len, size_t max, int depth, const char *want)
+{
+	char *why = NULL;
+	json_object *o = parse(s, len, max, depth, &why);
+	bool r = o == NULL && why != NULL && strstr(why, want) != NULL;
+
+	if (!r)
+		printf("#   cause: %s\n", why != NULL ? why : "(none)");
+	json_object_put(o);
+	free(why);
+	return r;
+}
+
+/* n nested arrays around 1. */
+static char *
+nested(int n)
+{
+	char *s = xmalloc(2 * (size_t)n + 2);
+
+	memset(s, '[', n);
+	s[n] = '1';
+	memset(s + n + 1, ']', n);
+	s[2 * n + 1] = '\0';
+	return s;
+}
+
+static void
+test_whole_documents_are_accepted(void)
+{
+	ok(accepts("{\"a\": [1, 2, {\"b\": null}], \"c\": \"d\"}"),
+	    "an object with nested values parses");
+	ok(accepts("  {\"a\":1}\r\n\t "), "whitespace around the value is fine");
+	ok(accepts("123"), "a number that ends the input parses");
+	ok(accepts("-4.5e3 "), "a number followed by whitespace parses");
+	ok(accepts("\"\xc3\xa9t\xc3\xa9\""), "valid UTF-8 in a string parses");
+	ok(accepts("[]"), "an empty array parses");
+	ok(accepts("\"\xf0\x9f\x98\x80 \xe2\x82\xac\""),
+	    "4-byte and 3-byte UTF-8 sequences parse");
+}
+
+static void
+test_trailing_data_is_refused(void)
+{
+	const char *s;
+
+	s = "{\"a\":1} x";
+	ok(refuses(s, strlen(s), LIMIT, 32, "data after the JSON value"),
+	    "garbage after an object is refused");
+	s = "{} {}";
+	ok(refuses(s, strlen(s), LIMIT, 32, "data after the JSON value"),
+	    "a second document is refused");
+	s = "1 2";
+	ok(refuses(s, strlen(s), LIMIT, 32, "data after the JSON value"),
+	    "a second number is refused");
+}
+
+static void
+test_nul_bytes_are_refused(void)
+{
+	static const char in_string[] = "{\"a\":\"b\0c\"}";
+	static const char after[] = "{\"a\":1}\0";
+
+	ok(refuses(in_string, sizeof in_string - 1, LIMIT, 32, "NUL"),
+	    "a NUL byte inside a string is refused");
+	ok(refuses(after, sizeof after - 1, LIMIT, 32, "NUL"),
+	    "a NUL byte after the value is refused");
+}
+
+static void
+test_size_limit(void)
+{
+	const char *s = "{\"abc\":12345}";	/* 13 bytes */
+	json_object *o;
+
+	o = parse(s, strlen(s), strlen(s), 32, NULL);
+	ok(o != NULL, "a document exactly max_len long parses");
+	json_object_put(o);
+	ok(refuses(s, strlen(s), strlen(s) - 1, 32, "larger than 12 bytes"),
+	    "a document one byte over max_len is refused");
+}
+
+static void
+test_depth_limit(void)
+{
+	char *s = nested(8);
+	json_object *o;
+
+	o = parse(s, strlen(s), LIMIT, 8, NULL);
+	ok(o != NULL, "8 nested arrays parse with max_depth 8");
+	json_object_put(o);
+	ok(refuses(s, strlen(s), LIMIT, 7, "nesting too deep"),
+	    "8 nested arrays are refused with max_depth 7");
+	free(s);
+	s = nested(100000);
+	ok(refuses(s, strlen(s), 1000000, 32, "nesting too deep"),
+	    "100000 nested arrays are refused, not a stack overflow");
+	free(s);
+	ok(refuses("1", 1, LIMIT, 0, "out of range"), "max_depth 0 is refused");
+	ok(refuses("1", 1, LIMIT, JSON_MAX_DEPTH + 1, "out of range"),
+	    "max_depth over JSON_MAX_DEPTH is refused");
+}
+
+static void
+test_malformed_documents_are_refused(void)
+{
+	const char *bad[] = {
+		"", "   ", "{\"a\":", "{\"a\":'b'}", "{\"a\":1,}", "[1,]",
+		"\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+		"\"\xe2\x82\"", "NaN", "[Infinity]", "{\"a\":-Infinity}", "[1e999]",
+		"{a:1}", "01", "tru",
+	};
+
+	for (size_t i = 0; i < nitems(bad); i++) {
+		json_object *o = parse(bad[i], strlen(bad[i]), LIMIT, 32, NULL);
+
+		ok(o == NULL, "malformed document %zu is refused", i);
+		json_object_put(o);
+	}
+	ok(refuses("{\"a\":", 5, LIMIT, 32, "truncated"),
+	    "a truncated document says so");
+	ok(refuses("\"\xc0\xaf\"", 4, LIMIT, 32, "UTF-8"),
+	    "an overlong UTF-8 form is refused as such");
+}
+
+static json_object *
+doc(const char *s)
+{
+	json_object *o = parse(s, strlen(s), LIMIT, 32, NULL);
+
+	if (o == NULL)
+		abort();
+	return o;
+}
+
+static void
+test_get_string(void)
+{
+	json_object *o = doc("{\"s\":\"v\",\"n\":1,\"z\":null,\"a\":[\"x\"],"
+	    "\"nul\":\"a\\u0000b\"}");
+	json_object *arr = doc("[\"s\"]");
+	size_t len = 0;
+	const char *v;
+
+	is_str(json_get_string(o, "s"), "v", "a string member is returned");
+	ok(json_get_string(o, "missing") == NULL, "an absent key is NULL");
+	ok(json_get_string(o, "n") == NULL, "a number is not a string");
+	ok(json_get_string(o, "z") == NULL, "null is not a string");
+	ok(json_get_string(o, "a") == NULL, "an array is not a string");
+	ok(json_get_string(arr, "s") == NULL, "a non-object has no members");
+	ok(json_get_string(NULL, "s") == NULL, "NULL has no members");
+	v = json_get_string_len(o, "nul", &len);
+	ok(v != NULL && len == 3 && strlen(v) == 1,
+	    "an escaped NUL shows in the length, not in strlen");
+	json_object_put(arr);
+	json_object_put(o);
+}
+
+static void
+test_get_int64(void)
+{
+	json_object *o = doc("{\"i\":3599,\"neg\":-7,\"max\":9223372036854775807,"
+	    "\"min\":-9223372036854775808,\"min1\":-9223372036854775807,"
+	    "\"big\":9223372036854775808,\"under\":-99999999999999999999999,"
+	    "\"over\":99999999999999999999999,"
+	    "\"d\":1.5,\"e\":1e3,\"s\":\"5\",\"b\":true,\"z\":null}");
+	int64_t v = 42;
+
+	ok(json_get_int64(o, "i", &v) == 0 && v == 3599, "an integer is read");
+	ok(json_get_int64(o, "neg", &v) == 0 && v == -7, "a negative one too");
+	ok(json_get_int64(o, "max", &v) == 0 && v == INT64_MAX,
+	    "INT64_MAX is read");
+	ok(json_get_int64(o, "min1", &v) == 0 && v == INT64_MIN + 1,
+	    "INT64_MIN + 1 is read");
+	ok(json_get_int64(o, "min", &v) == -1,
+	    "INT64_MIN is refused (json-c saturates smaller numbers to it)");
+	ok(json_get_int64(o, "under", &v) == -1,
+	    "a number below INT64_MIN is refused");
+	ok(json_get_int64(o, "over", &v) == -1,
+	    "a number over UINT64_MAX is refused");
+	v = 42;
+	ok(json_get_int64(o, "big", &v) == -1 && v == 42,
+	    "2^63 does not fit and leaves *out alone");
+	ok(json_get_int64(o, "d", &v) == -1, "a fraction is not an integer");
+	ok(json_get_int64(o, "e", &v) == -1, "an exponent is not an integer");
+	ok(json_get_int64(o, "s", &v) == -1, "a string is not an integer");
+	ok(json_get_int64(o, "b", &v) == -1, "a boolean is not an integer");
+	ok(json_get_int64(o, "z", &v) == -1, "null is not an integer");
+	ok(json_get_int64(o, "missing", &v) == -1, "an absent key is -1");
+	ok(json_get_int64(NULL, "i", &v) == -1, "NULL has no members");
+	json_object_put(o);
+}
+
+int
+main(void)
+{
+	test_whole_documents_are_accepted();
+	test_trailing_data_is_refused();
+	test_nul_bytes_are_refused();
+	test_size_limit();
+	test_depth_limit();
+	test_malformed_documents_are_refused();
+	test_get_string();
+	test_get_int64();
+	return tap_done();
+}
