@@ -163,7 +163,8 @@ find_user(struct connect *c, PGconn *db)
 	int rc = 0;
 
 	res = db_exec(db, "SELECT u.tenant_id::text, u.id::text, u.status,"
-	    " t.status FROM rally.users u JOIN rally.tenants t USING (tenant_id)"
+	    " t.status FROM rally.users u"
+	    " JOIN rally.tenants t USING (tenant_id)"
 	    " WHERE lower(u.email) = lower($1)"
 	    " AND ($2::uuid IS NULL OR u.tenant_id = $2::uuid)"
 	    " ORDER BY u.tenant_id", 2, params, &cause);
@@ -219,10 +220,10 @@ print_auth_url(struct connect *c)
 	printf("%s\n", url);
 	fflush(stdout);
 	free(url);
-	fprintf(stderr, "Open the URL above in a browser, sign in as the Google "
-	    "account to connect for %s and allow access.\nThen paste the code, "
-	    "or the whole address the browser was sent to, and press Enter:\n",
-	    c->user_email);
+	fprintf(stderr, "Open the URL above in a browser, sign in as the "
+	    "Google account to connect for %s and allow access.\nThen paste "
+	    "the code, or the whole address the browser was sent to, and "
+	    "press Enter:\n", c->user_email);
 }
 
 /* The first line of stdin, trimmed; an exit status. */
@@ -236,8 +237,8 @@ read_reply(char *buf, size_t size)
 		if (ch == '\0' || n >= size - 1) {
 			while (ch != EOF && ch != '\n')
 				ch = getchar();
-			return ctl_error(EX_USAGE, "google connect: the line on "
-			    "stdin must be at most %zu bytes without NUL",
+			return ctl_error(EX_USAGE, "google connect: the line "
+			    "on stdin must be at most %zu bytes without NUL",
 			    size - 1);
 		}
 		buf[n++] = ch;
@@ -386,8 +387,9 @@ parse_reply(const struct connect *c, const char *line, char **code)
 	} else if (r.state != NULL && (strlen(r.state) != strlen(c->state) ||
 	    !secret_equal(r.state, c->state, strlen(c->state))))
 		rc = ctl_error(EX_DATAERR, "google connect: the state in the "
-		    "pasted address is not this run's: paste the address Google "
-		    "sent the browser to after opening the URL printed above");
+		    "pasted address is not this run's: paste the address "
+		    "Google sent the browser to after opening the URL printed "
+		    "above");
 	else if (r.code == NULL || !code_ok(r.code))
 		rc = ctl_error(EX_DATAERR, "google connect: no usable code in "
 		    "what was pasted");
@@ -442,12 +444,17 @@ fetched_response(const struct fetched *f)
 	return r;
 }
 
-/* Sends one request on a private loop and waits for its answer. */
-static void
+/*
+ * Sends one request on a private loop and waits for its answer; -1 when
+ * lib/http refused to send it (it said why: a URL that does not parse or
+ * is not https).
+ */
+static int
 fetch(const struct ctl *ctl, struct http_request *req, struct fetched *f)
 {
 	struct http_opts o = { 0 };
 	struct http *h;
+	int rc;
 
 	memset(f, 0, sizeof *f);
 	if ((f->base = event_base_new()) == NULL)
@@ -460,11 +467,20 @@ fetch(const struct ctl *ctl, struct http_request *req, struct fetched *f)
 	o.max_retries = (int)ctl->conf.http_max_retries;
 	o.retry_max_ms = CONNECT_RETRY_MAX_MS;
 	h = http_new(f->base, &o);
-	if (http_submit(h, req, fetched_cb, f) == 0)
+	rc = http_submit(h, req, fetched_cb, f);
+	if (rc == 0)
 		event_base_dispatch(f->base);
 	http_free(h);
 	event_base_free(f->base);
 	f->base = NULL;
+	return rc;
+}
+
+static int
+unsendable(const char *setting)
+{
+	return ctl_error(EX_CONFIG, "google connect: cannot send a request to "
+	    "google.%s", setting);
 }
 
 static int
@@ -501,8 +517,8 @@ exchange_failed(enum oauth_result res, const char *cause)
 		    "secret", cause);
 	if (res == OAUTH_TRANSIENT)
 		return ctl_error(status, "google connect: cannot reach Google "
-		    "(%s); the code may still be good for a few minutes, run the "
-		    "command again", cause);
+		    "(%s); the code may still be good for a few minutes: run "
+		    "the command again", cause);
 	return ctl_error(status, "google connect: code exchange failed: %s",
 	    cause);
 }
@@ -516,8 +532,9 @@ exchange(struct connect *c, const char *code)
 	char *cause = NULL;
 	int rc = 0;
 
-	fetch(c->ctl, oauth_exchange_request(&c->client, code, c->verifier),
-	    &f);
+	if (fetch(c->ctl, oauth_exchange_request(&c->client, code,
+	    c->verifier), &f) == -1)
+		return unsendable("token_url");
 	r = fetched_response(&f);
 	res = oauth_parse_token_response(&r, &c->tok, &cause);
 	fetched_clear(&f);
@@ -525,10 +542,11 @@ exchange(struct connect *c, const char *code)
 		rc = exchange_failed(res, cause);
 	else if (c->tok.refresh_token == NULL)
 		rc = ctl_error(EX_DATAERR, "google connect: Google sent no "
-		    "refresh token, so Rally could not keep access: this account "
-		    "granted access to this client before.  Remove the app's "
-		    "access at https://myaccount.google.com/permissions and run "
-		    "the command again");
+		    "refresh token, so Rally could not keep access: this "
+		    "account granted access to this client before.  Remove "
+		    "the app's access at "
+		    "https://myaccount.google.com/permissions and run the "
+		    "command again");
 	free(cause);
 	return rc;
 }
@@ -542,14 +560,15 @@ who_is_it(struct connect *c)
 	char *cause = NULL;
 	int rc = 0;
 
-	fetch(c->ctl, oauth_userinfo_request(&c->client, c->tok.access_token),
-	    &f);
+	if (fetch(c->ctl, oauth_userinfo_request(&c->client,
+	    c->tok.access_token), &f) == -1)
+		return unsendable("userinfo_url");
 	r = fetched_response(&f);
 	res = oauth_parse_userinfo(&r, &c->sub, &c->google_email, &cause);
 	fetched_clear(&f);
 	if (res != OAUTH_OK)
-		rc = ctl_error(oauth_status(res), "google connect: cannot learn "
-		    "which Google account this is: %s", cause);
+		rc = ctl_error(oauth_status(res), "google connect: cannot "
+		    "learn which Google account this is: %s", cause);
 	free(cause);
 	return rc;
 }
@@ -676,8 +695,9 @@ write_connection(struct connect *c, PGconn *db, bool update, char **cause)
 	if (res == NULL)
 		goto out;
 	if (PQntuples(res) != 1)
-		set_cause(cause, "the connection changed while this ran (another "
-		    "connect of the same account?): run the command again");
+		set_cause(cause, "the connection changed while this ran "
+		    "(another connect of the same account?): run the command "
+		    "again");
 	else
 		rc = 0;
 	PQclear(res);
@@ -700,7 +720,8 @@ start_sync(struct connect *c, PGconn *db, const char *resource,
 	const char *jparams[3] = { c->tenant_id, c->conn_id, kind };
 
 	if (db_command(db, "INSERT INTO rally.sync_state"
-	    " (tenant_id, connection_id, resource) VALUES ($1::uuid, $2::uuid, $3)"
+	    " (tenant_id, connection_id, resource)"
+	    " VALUES ($1::uuid, $2::uuid, $3)"
 	    " ON CONFLICT (tenant_id, connection_id, resource) DO UPDATE"
 	    " SET full_sync_required = true, calendar_sync_token = NULL,"
 	    " gmail_history_id = NULL, full_sync_page_token = NULL,"
@@ -709,8 +730,8 @@ start_sync(struct connect *c, PGconn *db, const char *resource,
 		return -1;
 	return db_command(db, "INSERT INTO rally.jobs"
 	    " (tenant_id, kind, dedupe_key, payload)"
-	    " VALUES ($1::uuid, $3, $2, jsonb_build_object('connection_id',"
-	    " $2::uuid))"
+	    " VALUES ($1::uuid, $3, $2::text,"
+	    " jsonb_build_object('connection_id', $2::text))"
 	    " ON CONFLICT (tenant_id, kind, dedupe_key)"
 	    " WHERE state = 'pending' AND dedupe_key IS NOT NULL DO NOTHING",
 	    3, jparams, cause);

@@ -44,7 +44,22 @@ const struct cmd_entry cmd_status_entry = {
 	"SELECT status, count(*) FROM rally.google_connections" \
 	" GROUP BY status ORDER BY status"
 
-enum { R_INSTANCES, R_JOBS, R_BACKLOG, R_CONNECTIONS, R_COUNT };
+/*
+ * Per connection and resource: how far behind it is (lag), how many CRM
+ * changes wait to go out (backlog), and its last error, typed.
+ */
+#define STATUS_SQL_SYNC \
+	"SELECT s.connection_id, c.status, s.resource," \
+	"  coalesce(s.lag_seconds, floor(extract(epoch FROM" \
+	"    now() - s.last_success_at)))::bigint," \
+	"  (SELECT count(*) FROM rally.activities a WHERE a.tenant_id = s.tenant_id" \
+	"    AND a.connection_id = s.connection_id AND a.sync_state = 'pending')," \
+	"  coalesce(s.last_error_kind, ''), coalesce(s.last_error, '')" \
+	" FROM rally.sync_state s JOIN rally.google_connections c" \
+	"  ON c.tenant_id = s.tenant_id AND c.id = s.connection_id" \
+	" ORDER BY s.connection_id, s.resource LIMIT 1000"
+
+enum { R_INSTANCES, R_JOBS, R_BACKLOG, R_CONNECTIONS, R_SYNC, R_COUNT };
 
 static const char *const instance_cols[] = {
 	"name", "host", "pid", "heartbeat_age_sec", "jobs_running", "state",
@@ -53,6 +68,10 @@ static const char *const job_cols[] = {
 	"kind", "state", "count", "oldest_due_age_sec",
 };
 static const char *const connection_cols[] = { "status", "count" };
+static const char *const sync_cols[] = {
+	"connection_id", "status", "resource", "lag_sec", "backlog",
+	"last_error_kind", "last_error",
+};
 
 /* Which columns are integers in JSON, per result. */
 static bool
@@ -63,6 +82,8 @@ is_int_col(int which, int col)
 		return col == 2 || col == 3 || col == 4;
 	case R_JOBS:
 		return col >= 2;
+	case R_SYNC:
+		return col == 3 || col == 4;
 	default:
 		return col == 1;
 	}
@@ -102,6 +123,8 @@ print_json(PGresult *const *res)
 	json_object_object_add(o, "backlog", b);
 	json_object_object_add(o, "connections",
 	    rows_json(res[R_CONNECTIONS], R_CONNECTIONS, connection_cols));
+	json_object_object_add(o, "sync",
+	    rows_json(res[R_SYNC], R_SYNC, sync_cols));
 	return ctl_print_json(o);
 }
 
@@ -116,6 +139,10 @@ print_human(PGresult *const *res)
 		"KIND", "STATE", "COUNT", "OLDEST DUE (s)",
 	};
 	static const char *const ch[] = { "STATUS", "COUNT" };
+	static const char *const sh[] = {
+		"CONNECTION", "STATUS", "RESOURCE", "LAG (s)", "BACKLOG",
+		"ERROR KIND", "LAST ERROR",
+	};
 	const PGresult *b = res[R_BACKLOG];
 
 	printf("Instances:\n");
@@ -127,10 +154,12 @@ print_human(PGresult *const *res)
 		printf(", the oldest waiting %s s", PQgetvalue(b, 0, 1));
 	printf("\n\nGoogle connections:\n");
 	ctl_print_table(res[R_CONNECTIONS], ch);
+	printf("\nSync, per connection:\n");
+	ctl_print_table(res[R_SYNC], sh);
 	return 0;
 }
 
-/* Runs the four queries in one snapshot so the figures agree. */
+/* Runs the queries in one snapshot so the figures agree. */
 static int
 status_query(PGconn *db, int64_t lease_sec, PGresult **res)
 {
@@ -147,7 +176,8 @@ status_query(PGconn *db, int64_t lease_sec, PGresult **res)
 	    (res[R_BACKLOG] = db_exec(db, STATUS_SQL_BACKLOG, 0, NULL,
 	    &cause)) == NULL ||
 	    (res[R_CONNECTIONS] = db_exec(db, STATUS_SQL_CONNECTIONS, 0, NULL,
-	    &cause)) == NULL) {
+	    &cause)) == NULL ||
+	    (res[R_SYNC] = db_exec(db, STATUS_SQL_SYNC, 0, NULL, &cause)) == NULL) {
 		db_rollback(db, NULL);
 		rc = ctl_error(CTL_FAILURE, "status: %s", cause);
 		free(cause);

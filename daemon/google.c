@@ -104,8 +104,7 @@
 	"   jsonb_build_object('connection_id', c.id," \
 	"    'calendar', c.calendar_enabled, 'mail', c.mail_enabled)" \
 	"  FROM c JOIN u ON u.id = c.id)" \
-	" SELECT c.calendar_enabled, c.mail_enabled," \
-	"  (SELECT string_agg(kind, ',' ORDER BY kind) FROM p) FROM c"
+	" SELECT c.calendar_enabled, c.mail_enabled FROM c"
 
 enum call_state {
 	CALL_INCOMING,
@@ -682,7 +681,10 @@ call_done_cb(const struct http_response *hr, void *arg)
 		call_need_token(call);
 		return;
 	}
-	gerror_parse(hr, &ge);
+	if (hr->err == HTTP_OK && (hr->status < 200 || hr->status >= 300))
+		gerror_parse(hr, &ge);
+	else
+		memset(&ge, 0, sizeof ge);
 	memset(&r, 0, sizeof r);
 	r.status = hr->status;
 	r.body = hr->body;
@@ -755,7 +757,6 @@ static void
 revoke_cb(const PGresult *res, const char *error, void *arg)
 {
 	struct gconn *c = arg;
-	const char *purges;
 
 	if (error != NULL) {
 		log_emit(LOG_WARNING, NULL, &c->log, "google: could not record "
@@ -765,14 +766,14 @@ revoke_cb(const PGresult *res, const char *error, void *arg)
 		    "recording it failed");
 		return;
 	}
-	if (PQntuples(res) == 1) {
-		purges = PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2);
+	/* No row: another instance, or a disconnect, got there first. */
+	if (PQntuples(res) == 1)
 		log_emit(LOG_NOTICE, MSGID_GOOGLE_REVOKED, &c->log,
 		    "google: access was revoked at Google (invalid_grant): "
-		    "connection revoked, tokens queued for revocation, "
-		    "synced data queued for purging%s%s",
-		    purges[0] != '\0' ? ": " : "", purges);
-	}
+		    "connection revoked, its tokens queued for revocation and "
+		    "its synced %s queued for purging",
+		    strcmp(PQgetvalue(res, 0, 1), "t") == 0 ?
+		    "calendar and mail" : "calendar");
 	conn_fail_all(c, GERR_REVOKED, "access was revoked at Google");
 }
 
@@ -1191,6 +1192,21 @@ google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
 	TAILQ_INSERT_TAIL(&g->calls, call, all);
 	TAILQ_INSERT_TAIL(&g->incoming, call, entry);
 	kick(g);
+}
+
+void
+google_forget(struct rallyd *d, const char *tenant_id,
+    const char *connection_id)
+{
+	struct google *g = d->google;
+	struct gconn *c;
+
+	LIST_FOREACH(c, &g->buckets[conn_hash(tenant_id, connection_id)], entry)
+		if (strcmp(c->id, connection_id) == 0 &&
+		    strcmp(c->tenant_id, tenant_id) == 0) {
+			conn_drop_token(c);
+			return;
+		}
 }
 
 void

@@ -116,6 +116,7 @@ apply_cb(const PGresult *res, const char *error, void *arg)
 {
 	struct calsync *cs = arg;
 	json_object *r, *v;
+	bool done;
 
 	if (error != NULL) {
 		/* A page PostgreSQL will not take as JSON is Google's fault. */
@@ -142,18 +143,18 @@ apply_cb(const PGresult *res, const char *error, void *arg)
 	if (json_object_object_get_ex(r, "next_page_token", &v) &&
 	    json_object_is_type(v, json_type_string))
 		cs->page_token = xstrdup(json_object_get_string(v));
-	json_object_object_get_ex(r, "done", &v);
-	if (json_object_get_boolean(v) || cs->page_token == NULL) {
-		json_object_put(r);
-		if (cs->page_token == NULL && !json_object_get_boolean(v)) {
-			calsync_fail(cs, "malformed",
-			    "a page with neither nextPageToken nor nextSyncToken");
-			return;
-		}
+	done = json_object_object_get_ex(r, "done", &v) &&
+	    json_object_get_boolean(v);
+	json_object_put(r);
+	if (done) {
 		calsync_finish(cs, JOB_DONE, NULL);
 		return;
 	}
-	json_object_put(r);
+	if (cs->page_token == NULL) {
+		calsync_fail(cs, "malformed",
+		    "a page with neither nextPageToken nor nextSyncToken");
+		return;
+	}
 	calsync_fetch(cs);
 }
 

@@ -448,6 +448,8 @@ revoke_start(struct job *job)
 	rv->log.job = job->id;
 	snprintf(rv->last_id, sizeof rv->last_id, "0");
 	job->state = rv;
+	/* The tokens left the connection: this instance forgets them too. */
+	google_forget(rv->d, rv->tenant_id, rv->connection_id);
 	read_page(rv);
 }
 

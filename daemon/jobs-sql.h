@@ -8,15 +8,25 @@
 #define RALLYD_JOBS_SQL_H
 
 /*
+ * Jobs that share a dedupe key never run at the same time: a pending job
+ * waits while its twin runs (two syncs of one calendar would only race).
+ */
+#define JOBS_SQL_NO_TWIN_RUNNING \
+	" AND (j.dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM rally.jobs t" \
+	"   WHERE t.state = 'running' AND t.tenant_id = j.tenant_id" \
+	"   AND t.kind = j.kind AND t.dedupe_key = j.dedupe_key" \
+	"   AND t.lease_expires >= now()))"
+
+/*
  * Claims due jobs and jobs whose lease expired.
  * $1 instance, $2 how many, $3 lease seconds, $4 default max attempts.
  */
 #define JOBS_SQL_CLAIM \
 	"WITH c AS (" \
 	"  SELECT tenant_id, id, state AS prev_state, lease_owner AS prev_owner" \
-	"  FROM rally.jobs" \
-	"  WHERE (state = 'pending' AND run_at <= now())" \
-	"     OR (state = 'running' AND lease_expires < now())" \
+	"  FROM rally.jobs j" \
+	"  WHERE ((state = 'pending' AND run_at <= now()" JOBS_SQL_NO_TWIN_RUNNING ")" \
+	"     OR (state = 'running' AND lease_expires < now()))" \
 	"  ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)," \
 	" u AS (" \
 	"  UPDATE rally.jobs j SET state = 'running', lease_owner = $1," \
@@ -115,10 +125,11 @@
  */
 #define JOBS_SQL_NEXT \
 	"SELECT extract(epoch FROM least(" \
-	"   (SELECT min(run_at) FROM rally.jobs WHERE state = 'pending')," \
+	"   (SELECT min(run_at) FROM rally.jobs j WHERE state = 'pending'" \
+	JOBS_SQL_NO_TWIN_RUNNING ")," \
 	"   (SELECT min(lease_expires) FROM rally.jobs WHERE state = 'running'" \
 	"      AND lease_owner <> $1)) - now())," \
-	" (SELECT count(*) FROM rally.jobs WHERE state = 'pending'" \
-	"   AND run_at <= now())"
+	" (SELECT count(*) FROM rally.jobs j WHERE state = 'pending'" \
+	"   AND run_at <= now()" JOBS_SQL_NO_TWIN_RUNNING ")"
 
 #endif

@@ -124,11 +124,13 @@ json_parse_limited(const char *buf, size_t len, size_t max_len, int max_depth,
 	size_t end;
 
 	if (len > max_len || len > INT_MAX - 1) {
-		set_cause(cause, "JSON document larger than %zu bytes", max_len);
+		set_cause(cause, "JSON document larger than %zu bytes",
+		    max_len);
 		return NULL;
 	}
 	if (max_depth < 1 || max_depth > JSON_MAX_DEPTH) {
-		set_cause(cause, "JSON nesting limit %d out of range", max_depth);
+		set_cause(cause, "JSON nesting limit %d out of range",
+		    max_depth);
 		return NULL;
 	}
 	if (memchr(buf, '\0', len) != NULL) {
@@ -199,8 +201,8 @@ json_get_int64(json_object *obj, const char *key, int64_t *out)
 	 * json-c keeps 2^63.. as uint64 (clamped to INT64_MAX here) and turns
 	 * anything below INT64_MIN into INT64_MIN, so that one is refused too.
 	 */
-	if ((n == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX) ||
-	    n == INT64_MIN)
+	if (n == INT64_MIN || (n == INT64_MAX &&
+	    json_object_get_uint64(v) != (uint64_t)INT64_MAX))
 		return -1;
 	*out = n;
 	return 0;

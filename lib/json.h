@@ -21,7 +21,8 @@
  * a NUL byte, is not strict JSON (json-c's JSON_TOKENER_STRICT) in valid
  * UTF-8 (RFC 3629: no overlong forms or surrogates), has more than
  * max_depth (1..JSON_MAX_DEPTH) arrays and objects nested, has anything
- * after the value, or a number JSON cannot hold (NaN, Infinity, 1e999).  The caller json_object_put()s the result.
+ * after the value, or a number JSON cannot hold (NaN, Infinity, 1e999).
+ * The caller json_object_put()s the result.
  */
 json_object *json_parse_limited(const char *buf, size_t len, size_t max_len,
     int max_depth, char **cause);

@@ -19,7 +19,7 @@
 
 #define OAUTH_SECRET_CREDENTIAL "google-client-secret"
 
-/* The credential when systemd passed one, else the configured file; caller frees. */
+/* systemd's credential if passed, else the configured file; caller frees. */
 static char *
 oauth_secret_path(const struct conf *cf)
 {
@@ -42,8 +42,8 @@ static int
 oauth_check_mode(const char *path, const struct stat *st, char **cause)
 {
 	if (!S_ISREG(st->st_mode))
-		return set_cause(cause, "client secret %s is not a regular file",
-		    path);
+		return set_cause(cause, "client secret %s is not a regular "
+		    "file", path);
 	if (st->st_mode & S_IROTH)
 		return set_cause(cause, "client secret %s is readable by "
 		    "others: chmod 600", path);
@@ -89,10 +89,13 @@ oauth_secret_line(const char *path, char *buf, size_t len, char **secret,
 		n--;
 	if (n == 0)
 		return set_cause(cause, "client secret %s is empty", path);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)buf[i] <= ' ' || (unsigned char)buf[i] > 0x7e)
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if (ch <= ' ' || ch > 0x7e)
 			return set_cause(cause, "client secret %s: the first "
 			    "line holds a blank or a control byte", path);
+	}
 	*secret = xstrndup(buf, n);
 	return 0;
 }
@@ -143,7 +146,9 @@ oauth_missing_setting(const struct conf *cf)
 	};
 
 	for (size_t i = 0; i < nitems(need); i++) {
-		const char *v = *(char *const *)((const char *)cf + need[i].off);
+		const char *v;
+
+		v = *(char *const *)((const char *)cf + need[i].off);
 
 		if (v == NULL || *v == '\0')
 			return need[i].name;

@@ -95,7 +95,8 @@ oauth_auth_url(const struct oauth_client *c, const char *state,
 	query = http_form_encode(kv);
 	/* Parameters go into the query, before any fragment. */
 	frag = strchr(c->auth_url, '#');
-	blen = frag != NULL ? (size_t)(frag - c->auth_url) : strlen(c->auth_url);
+	blen = frag != NULL ? (size_t)(frag - c->auth_url) :
+	    strlen(c->auth_url);
 	base = xstrndup(c->auth_url, blen);
 	if (memchr(base, '?', blen) == NULL)
 		sep = "?";
@@ -179,7 +180,7 @@ oauth_userinfo_request(const struct oauth_client *c, const char *access_token)
 	return req;
 }
 
-/* Whether s (len bytes) is 1..max bytes of printable ASCII, spaces only if allowed. */
+/* Whether s (len bytes) is 1..max printable ASCII bytes; spaces if allowed. */
 static bool
 oauth_text_ok(const char *s, size_t len, size_t max, bool spaces)
 {
@@ -201,9 +202,11 @@ oauth_safe_text(const char *s)
 	char buf[OAUTH_MAX_DESCRIPTION + 4];
 	size_t n = 0;
 
-	for (; *s != '\0' && n < OAUTH_MAX_DESCRIPTION; s++)
-		buf[n++] = (unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e ?
-		    '?' : *s;
+	for (; *s != '\0' && n < OAUTH_MAX_DESCRIPTION; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		buf[n++] = ch < 0x20 || ch > 0x7e ? '?' : (char)ch;
+	}
 	buf[n] = '\0';
 	if (*s != '\0')
 		strcat(buf, "...");
@@ -273,7 +276,7 @@ oauth_token_error(const struct http_response *r, char **cause)
 	const char *error = json_get_string(body, "error");
 	enum oauth_result res = OAUTH_REJECTED;
 
-	/* RFC 6749 5.2: 401 only ever means the client failed to authenticate. */
+	/* RFC 6749 5.2: a 401 only ever means our client failed to log in. */
 	if (r->status == 401 || (error != NULL &&
 	    strcmp(error, "invalid_client") == 0))
 		res = OAUTH_INVALID_CLIENT;
@@ -302,7 +305,7 @@ oauth_copy_token(json_object *o, const char *key, char **out)
 	return 0;
 }
 
-/* Fills t from a 200's object; -1 with *cause naming the field (never its value). */
+/* Fills t from a 200's object; -1 with *cause naming a field, never a value. */
 static int
 oauth_fill_tokens(json_object *o, struct oauth_tokens *t, char **cause)
 {
@@ -349,7 +352,7 @@ oauth_parse_token_response(const struct http_response *r,
 		return r->status >= 300 ? OAUTH_REJECTED : OAUTH_MALFORMED;
 	}
 	if ((o = oauth_body(r, &why)) == NULL) {
-		set_cause(cause, "token endpoint: %s", why);
+		set_cause(cause, "token endpoint: unusable answer: %s", why);
 		free(why);
 		return OAUTH_MALFORMED;
 	}
@@ -438,7 +441,7 @@ oauth_parse_userinfo(const struct http_response *r, char **sub, char **email,
 		return r->status == 401 ? OAUTH_INVALID_GRANT : OAUTH_REJECTED;
 	}
 	if ((o = oauth_body(r, &why)) == NULL) {
-		set_cause(cause, "userinfo endpoint: %s", why);
+		set_cause(cause, "userinfo endpoint: unusable answer: %s", why);
 		free(why);
 		return OAUTH_MALFORMED;
 	}

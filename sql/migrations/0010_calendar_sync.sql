@@ -553,10 +553,18 @@ begin
 end
 $$;
 
-grant execute on function rally.cal_fields(rally.activities),
-    rally.cal_fields_from_event(jsonb), rally.cal_event_id(uuid),
-    rally.cal_event_body(rally.activities), rally.cal_apply_page(uuid, uuid, jsonb, timestamptz),
-    rally.cal_push_done(uuid, uuid, jsonb, jsonb), rally.cal_merge(rally.activities, jsonb),
-    rally.cal_forget(uuid, uuid), rally.cal_merge_remote(uuid, uuid, jsonb),
-    rally.cal_purge_batch(uuid, uuid), rally.cal_queue_periodic(int, boolean)
+-- The schema grants nothing to PUBLIC: the daemon gets what it runs.
+grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
+    rally.cal_fields(rally.activities), rally.cal_fields_from_event(jsonb),
+    rally.cal_set_fields(uuid, uuid, jsonb), rally.cal_event_id(uuid),
+    rally.cal_event_body(rally.activities), rally.cal_queue_push(uuid, uuid, uuid),
+    rally.cal_merge(rally.activities, jsonb), rally.cal_apply_event(uuid, uuid, uuid, jsonb),
+    rally.cal_apply_page(uuid, uuid, jsonb, timestamptz),
+    rally.cal_push_done(uuid, uuid, jsonb, jsonb), rally.cal_forget(uuid, uuid),
+    rally.cal_merge_remote(uuid, uuid, jsonb), rally.cal_purge_batch(uuid, uuid),
+    rally.cal_queue_periodic(int, boolean)
     to rally_daemon;
+-- The web role edits activities, and the triggers' checks call these.
+grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
+    rally.cal_fields(rally.activities), rally.cal_event_id(uuid)
+    to rally_web;

@@ -57,3 +57,14 @@ def dbconn(pg, db):
     arranging and inspecting what the programs under test do."""
     with pg.connect(db) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def fakegoogle(tmp_path_factory):
+    """One Google emulator for the session (rallytest.google.FakeGoogle), its
+    OAuth client registered.  Tests call fakegoogle.reset() for an empty
+    world, or use account emails of their own."""
+    from rallytest.google import FakeGoogle
+    fg = FakeGoogle(tmp_path_factory.mktemp("fakegoogle")).start()
+    yield fg
+    fg.stop()

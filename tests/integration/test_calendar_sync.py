@@ -65,6 +65,12 @@ class Cal:
         return d.start()
 
     def close(self):
+        if os.environ.get("RALLY_TEST_DEBUG"):
+            for j in self.conn.execute("SELECT id, kind, state, attempts, last_error, result"
+                                       " FROM rally.jobs ORDER BY id").fetchall():
+                print("JOB", j)
+            for d in self.daemons:
+                print(d.output()[-6000:])
         for d in self.daemons:
             d.close()
         self.conn.close()
@@ -158,7 +164,7 @@ def test_full_sync_brings_every_event_over_short_and_empty_pages(cal, fakegoogle
     fakegoogle.admin("POST", "/__admin/settings", {"pageShortEvery": 2, "pageEmptyEvery": 3})
     try:
         cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
-        cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed", {"events": 120, "seed": 7})
+        cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed", {"events": 120, "seed": 7, "baseTime": int(time.time())})
         cal.connect()
         cal.start()
         cal.settle()
@@ -390,7 +396,7 @@ def test_insert_is_idempotent_when_rallyd_dies_between_google_and_commit(cal):
 
 def test_injected_faults_still_converge_to_googles_state(cal, fakegoogle):
     cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
-    cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed", {"events": 60, "seed": 3})
+    cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed", {"events": 60, "seed": 3, "baseTime": int(time.time())})
     for kind in ("429", "503", "reset", "500"):
         fakegoogle.admin("POST", "/__admin/faults", {"kind": kind, "probability": 0.025,
                                                      "pathPrefix": "/calendar/", "retryAfter": 1})

@@ -68,7 +68,8 @@ class Cluster:
         return f"host={self.sockdir} port={self.port} dbname={dbname} user={user}"
 
     def connect(self, dbname="postgres", user="postgres", **kw):
-        return psycopg.connect(self.conninfo(dbname, user), autocommit=True, **kw)
+        kw.setdefault("autocommit", True)
+        return psycopg.connect(self.conninfo(dbname, user), **kw)
 
     def create_database(self, template="template0"):
         """A new empty (or templated) database; returns its name."""
