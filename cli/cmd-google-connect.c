@@ -193,6 +193,38 @@ find_user(struct connect *c, PGconn *db)
 	return rc;
 }
 
+/*
+ * Refuses while tokens of one of the user's connections wait to be revoked:
+ * revoking them at Google ends the whole grant of the account to our
+ * client, so it would also end the one this run is about to get.
+ */
+static int
+revocation_pending(const struct connect *c, PGconn *db)
+{
+	const char *params[2] = { c->tenant_id, c->user_id };
+	char *cause = NULL;
+	PGresult *res;
+	int rc = 0;
+
+	res = db_exec(db, "SELECT count(*) FROM rally.token_revocations r"
+	    " JOIN rally.google_connections g"
+	    " ON g.tenant_id = r.tenant_id AND g.id = r.connection_id"
+	    " WHERE r.tenant_id = $1::uuid AND g.user_id = $2::uuid",
+	    2, params, &cause);
+	if (res == NULL) {
+		rc = ctl_error(CTL_FAILURE, "google connect: %s", cause);
+		free(cause);
+		return rc;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		rc = ctl_error(CTL_FAILURE, "google connect: earlier tokens of "
+		    "%s are still queued for revocation at Google, which would "
+		    "also end a new grant; rallyd does it within minutes: run "
+		    "the command again then", c->user_email);
+	PQclear(res);
+	return rc;
+}
+
 /* ---- the consent step ---- */
 
 static void
@@ -829,7 +861,9 @@ connect_account(struct connect *c)
 		return rc;
 	if ((db = ctl_db(c->ctl)) == NULL)
 		return EX_UNAVAILABLE;
-	if ((rc = find_user(c, db)) != 0 || (rc = authorize(c, &code)) != 0)
+	if ((rc = find_user(c, db)) != 0 ||
+	    (rc = revocation_pending(c, db)) != 0 ||
+	    (rc = authorize(c, &code)) != 0)
 		return rc;
 	rc = exchange(c, code);
 	secure_free(code, strlen(code));

@@ -51,6 +51,7 @@ struct calsync {
 	char *sync_token;	/* NULL: full sync */
 	char *full_started;	/* timestamptz of the full sync's start */
 	char *page_token;
+	char time_min[32];	/* fixed for a full sync: pages must repeat the query */
 	bool restarted;		/* a 410 already turned this into a full sync */
 	int pages;
 	int64_t counts[7];
@@ -209,19 +210,13 @@ static void
 calsync_fetch(struct calsync *cs)
 {
 	const struct conf *c = &cs->job->d->conf;
-	char *url = xasprintf("%s/calendars/primary/events?maxResults=2500",
-	    c->google_calendar_url);
+	char *url = xasprintf("%s/calendars/primary/events?maxResults=%lld",
+	    c->google_calendar_url, (long long)c->calendar_page_size);
 
 	if (cs->sync_token != NULL)
 		append_param(&url, "syncToken", cs->sync_token);
 	else {
-		char since[32];
-		time_t t = time(NULL) - (time_t)c->calendar_window_sec;
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		append_param(&url, "timeMin", since);
+		append_param(&url, "timeMin", cs->time_min);
 		append_param(&url, "singleEvents", "false");
 	}
 	if (cs->page_token != NULL)
@@ -249,7 +244,11 @@ static void
 calsync_start_full(struct calsync *cs)
 {
 	const char *p[] = { cs->job->tenant_id, cs->conn };
+	time_t t = time(NULL) - (time_t)cs->job->d->conf.calendar_window_sec;
+	struct tm tm;
 
+	gmtime_r(&t, &tm);
+	strftime(cs->time_min, sizeof cs->time_min, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	free(cs->sync_token);
 	cs->sync_token = NULL;
 	free(cs->page_token);

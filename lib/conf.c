@@ -75,6 +75,7 @@ static const struct conf_key keys[] = {
 	N("calendar", "poll_interval", T_DURATION, calendar_poll_sec, 10, DAY, "15m"),
 	S("calendar", "push_url", calendar_push_url, ""),
 	N("calendar", "channel_ttl", T_DURATION, calendar_channel_ttl_sec, 3600, 30 * DAY, "7d"),
+	N("calendar", "page_size", T_INT, calendar_page_size, 1, 2500, "2500"),
 };
 
 int

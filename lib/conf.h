@@ -72,6 +72,7 @@ struct conf {
 	int64_t calendar_poll_sec;	/* sync at least this often, push or not */
 	char *calendar_push_url;	/* rally.cgi's public URL; "" = poll only */
 	int64_t calendar_channel_ttl_sec;
+	int64_t calendar_page_size;	/* events.list maxResults */
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */

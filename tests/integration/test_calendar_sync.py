@@ -3,138 +3,12 @@ emulator and a real PostgreSQL.  Each test connects a fresh Google account
 with `rallyctl google connect` and watches what reaches the other side."""
 
 import json
-import os
-import signal
-import subprocess
-import threading
 import time
-import uuid
 
-import psycopg
 import pytest
 
-from rallytest import program
-from rallytest.daemon import Rallyd, wait_until, write_config
-
-PASSWORD = "correct horse battery staple 9"
-
-
-class Cal:
-    """One CRM user with a connected Google account and a running rallyd."""
-
-    def __init__(self, pg, db, login_roles, fakegoogle, tmp_path, name, push_url=None):
-        self.pg, self.db, self.fg = pg, db, fakegoogle
-        self.dir = tmp_path
-        self.google_email = f"{name}-{uuid.uuid4().hex[:8]}@gmail.test"
-        self.conn = pg.connect(db)
-        self.keyring = tmp_path / "keyring"
-        sections = fakegoogle.config_sections()
-        sections.setdefault("keys", {})["keyring"] = str(self.keyring)
-        sections.setdefault("calendar", {})["poll_interval"] = "1h"
-        if push_url:
-            sections["calendar"]["push_url"] = push_url
-        self.sections = sections
-        owner = dict(sections, database={"conninfo": pg.conninfo(db)})
-        self.ctl_conf = str(tmp_path / "rallyctl.conf")
-        write_config(self.ctl_conf, owner)
-        self.ctl("keys", "generate")
-        self.tenant = json.loads(self.ctl("--json", "tenant", "create", "Acme").stdout)["tenant_id"]
-        self.user_email = f"{name}@acme.test"
-        out = self.ctl("--json", "user", "create", "--tenant", self.tenant,
-                       "--email", self.user_email, "--name", name, input=PASSWORD + "\n")
-        self.user = json.loads(out.stdout)["user_id"]
-        self.daemon_conninfo = pg.conninfo(db, login_roles["daemon"])
-        self.daemons = []
-
-    def ctl(self, *args, input=None):
-        r = subprocess.run([program("rallyctl"), "-c", self.ctl_conf, *args], input=input,
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, f"rallyctl {args}: {r.stderr}"
-        return r
-
-    def connect(self):
-        self.connection = self.fg.connect_user(self.pg, self.db, self.tenant, self.user_email,
-                                               self.google_email, calendar=True, mail=False,
-                                               rallyctl_config=self.ctl_conf)
-        return self.connection
-
-    def start(self, name="cal"):
-        extra = {k: v for k, v in self.sections.items() if k not in ("database",)}
-        d = Rallyd(self.daemon_conninfo, name=f"{name}-{len(self.daemons)}", extra=extra)
-        self.daemons.append(d)
-        return d.start()
-
-    def close(self):
-        if os.environ.get("RALLY_TEST_DEBUG"):
-            for j in self.conn.execute("SELECT id, kind, state, attempts, last_error, result"
-                                       " FROM rally.jobs ORDER BY id").fetchall():
-                print("JOB", j)
-            for d in self.daemons:
-                print(d.output()[-6000:])
-        for d in self.daemons:
-            d.close()
-        self.conn.close()
-
-    # --- the Google side, through the emulator's admin API ---------------
-    def g_events(self):
-        r = self.fg.admin("GET", f"/__admin/accounts/{self.google_email}/events")
-        return r["items"] if isinstance(r, dict) else r
-
-    def g_live(self):
-        return {e["id"]: e for e in self.g_events() if e.get("status") != "cancelled"}
-
-    def g_create(self, event):
-        return self.fg.admin("POST", f"/__admin/accounts/{self.google_email}/events", event)
-
-    def g_edit(self, event_id, patch):
-        return self.fg.admin("PATCH", f"/__admin/accounts/{self.google_email}/events/{event_id}", patch)
-
-    def g_delete(self, event_id):
-        return self.fg.admin("DELETE", f"/__admin/accounts/{self.google_email}/events/{event_id}")
-
-    # --- the CRM side -----------------------------------------------------
-    def activities(self):
-        cur = self.conn.execute(
-            "SELECT * FROM rally.activities WHERE tenant_id = %s ORDER BY created_at", (self.tenant,))
-        cols = [c.name for c in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-    def by_event(self):
-        return {a["google_event_id"]: a for a in self.activities() if a["google_event_id"]}
-
-    def jobs_idle(self, kinds=("calsync", "calpush", "calpurge", "calwatch")):
-        return self.conn.execute(
-            "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = ANY(%s)"
-            " AND state IN ('pending', 'running') AND run_at <= now()",
-            (self.tenant, list(kinds))).fetchone()[0] == 0
-
-    def sync(self, timeout=60):
-        """Queues an incremental sync and waits until all calendar work is done."""
-        self.conn.execute(
-            "INSERT INTO rally.jobs (tenant_id, kind, dedupe_key, payload) VALUES (%s, 'calsync', %s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (self.tenant, str(self.connection), json.dumps({"connection_id": str(self.connection)})))
-        self.settle(timeout)
-
-    def settle(self, timeout=60):
-        wait_until(self.jobs_idle, timeout=timeout, interval=0.1, message="calendar jobs idle")
-        failed = self.conn.execute(
-            "SELECT kind, last_error FROM rally.jobs WHERE tenant_id = %s AND state = 'failed'",
-            (self.tenant,)).fetchall()
-        assert not failed, failed
-
-    def add_activity(self, **cols):
-        cols.setdefault("title", "Call with Bob")
-        cols.setdefault("start_at", "2026-12-01T10:00:00Z")
-        cols.setdefault("end_at", "2026-12-01T10:30:00Z")
-        names = ", ".join(cols)
-        marks = ", ".join(["%s"] * len(cols))
-        return self.conn.execute(
-            f"INSERT INTO rally.activities (tenant_id, owner_id, {names}) VALUES (%s, %s, {marks})"
-            " RETURNING id", (self.tenant, self.user, *cols.values())).fetchone()[0]
-
-    def event_id_of(self, activity_id):
-        return self.conn.execute("SELECT rally.cal_event_id(%s)", (activity_id,)).fetchone()[0]
+from rallytest.calendar import Cal
+from rallytest.daemon import wait_until, write_config
 
 
 @pytest.fixture
@@ -164,17 +38,27 @@ def test_full_sync_brings_every_event_over_short_and_empty_pages(cal, fakegoogle
     fakegoogle.admin("POST", "/__admin/settings", {"pageShortEvery": 2, "pageEmptyEvery": 3})
     try:
         cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
-        cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed", {"events": 120, "seed": 7, "baseTime": int(time.time())})
+        cal.fg.admin("POST", f"/__admin/accounts/{cal.google_email}/seed",
+                     {"events": 120, "seed": 7, "baseTime": int(time.time())})
+        cal.sections["calendar"]["page_size"] = "20"
+        # Slow pages: the full sync spans several seconds, and every page
+        # must still repeat the first page's query (timeMin included).
+        fakegoogle.admin("POST", "/__admin/faults", {"kind": "latency", "latencyMs": 700,
+                                                     "count": 4, "pathPrefix": "/calendar/"})
         cal.connect()
         cal.start()
         cal.settle()
         assert_same_as_google(cal)
+        result = cal.conn.execute("SELECT result FROM rally.jobs WHERE kind = 'calsync'"
+                                  " AND state = 'done' ORDER BY id LIMIT 1").fetchone()[0]
+        assert result["mode"] == "full" and result["pages"] >= 8, result
         state = cal.conn.execute("SELECT calendar_sync_token IS NOT NULL, full_sync_required,"
                                  " last_full_sync_at IS NOT NULL FROM rally.sync_state"
                                  " WHERE connection_id = %s AND resource = 'calendar'",
                                  (cal.connection,)).fetchone()
         assert state == (True, False, True)
     finally:
+        fakegoogle.admin("DELETE", "/__admin/faults")
         fakegoogle.admin("POST", "/__admin/settings", {"pageShortEvery": 0, "pageEmptyEvery": 0})
 
 
@@ -435,3 +319,38 @@ def test_revoked_grant_revokes_the_connection_and_purges_its_events(cal):
     acts = cal.activities()
     # The CRM's own activity stays, detached; Google's event is gone.
     assert [(a["id"], a["connection_id"], a["sync_state"]) for a in acts] == [(crm, None, "local")]
+
+
+def test_push_notification_brings_a_google_change_into_the_crm(pg, db, login_roles, fakegoogle,
+                                                               tmp_path):
+    from rallytest.web import Lighttpd
+    web_conf = str(tmp_path / "web.conf")
+    web = Lighttpd(web_conf)
+    write_config(web_conf, {"database": {"web_conninfo": pg.conninfo(db, login_roles["web"])},
+                            "log": {"level": "info", "target": "stderr"}})
+    web.start()
+    cal = Cal(pg, db, login_roles, fakegoogle, tmp_path, "pushy",
+              push_url=f"http://127.0.0.1:{web.port}")
+    try:
+        cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+        cal.connect()
+        cal.start()
+        cal.settle()
+        wait_until(lambda: cal.conn.execute(
+            "SELECT channel_id IS NOT NULL AND channel_expires_at > now() + interval '1 day'"
+            " FROM rally.sync_state WHERE connection_id = %s AND resource = 'calendar'",
+            (cal.connection,)).fetchone()[0], message="push channel open")
+        # Polling is hourly here: only the push can bring this in quickly.
+        e = cal.g_create({"summary": "Pushed in", "start": {"date": "2026-12-24"},
+                          "end": {"date": "2026-12-25"}})
+        wait_until(lambda: e["id"] in cal.by_event(), timeout=15, message="pushed event in the CRM")
+        deliveries = [p for p in fakegoogle.admin("GET", "/__admin/push-log")["deliveries"]
+                      if str(p.get("url", "")).startswith(f"http://127.0.0.1:{web.port}/")]
+        assert any(p.get("status") == 200 for p in deliveries), deliveries
+        token_hash = cal.conn.execute("SELECT channel_token_hash FROM rally.sync_state"
+                                      " WHERE connection_id = %s AND resource = 'calendar'",
+                                      (cal.connection,)).fetchone()[0]
+        assert token_hash is not None and len(token_hash) == 32
+    finally:
+        cal.close()
+        web.close()

@@ -203,6 +203,10 @@ def test_reconnecting_the_same_account_updates_the_same_row(pg, db, dbconn, site
                    " full_sync_required = false WHERE connection_id = %s", (cid,))
     dbconn.execute("UPDATE rally.google_connections SET calendar_enabled = false,"
                    " status = 'error', last_error = 'boom' WHERE id = %s", (cid,))
+    # Revoking those tokens at Google would end a new grant too: wait for rallyd.
+    r = rallyctl(site.conf, "google", "connect", "--user", USER, input="x\n")
+    assert r.returncode == 1 and "queued for revocation" in r.stderr and r.stdout == ""
+    dbconn.execute("DELETE FROM rally.token_revocations")
     dbconn.execute("DELETE FROM rally.jobs")
 
     again = fg.connect_user(pg, db, site.tenant, USER, ANN, rallyctl_config=site.conf)

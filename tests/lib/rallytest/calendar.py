@@ -1,0 +1,130 @@
+"""A CRM user with a connected Google Calendar and rallyd instances, for
+the calendar sync tests and bench/calendar."""
+
+import json
+import os
+import subprocess
+import uuid
+
+from . import program
+from .daemon import Rallyd, wait_until, write_config
+
+PASSWORD = "correct horse battery staple 9"
+
+
+class Cal:
+    """One CRM user with a connected Google account and a running rallyd."""
+
+    def __init__(self, pg, db, login_roles, fakegoogle, tmp_path, name, push_url=None):
+        self.pg, self.db, self.fg = pg, db, fakegoogle
+        self.dir = tmp_path
+        self.google_email = f"{name}-{uuid.uuid4().hex[:8]}@gmail.test"
+        self.conn = pg.connect(db)
+        self.keyring = tmp_path / "keyring"
+        sections = fakegoogle.config_sections()
+        sections.setdefault("keys", {})["keyring"] = str(self.keyring)
+        sections.setdefault("calendar", {})["poll_interval"] = "1h"
+        if push_url:
+            sections["calendar"]["push_url"] = push_url
+        self.sections = sections
+        owner = dict(sections, database={"conninfo": pg.conninfo(db)})
+        self.ctl_conf = str(tmp_path / "rallyctl.conf")
+        write_config(self.ctl_conf, owner)
+        self.ctl("keys", "generate")
+        self.tenant = json.loads(self.ctl("--json", "tenant", "create", "Acme").stdout)["tenant_id"]
+        self.user_email = f"{name}@acme.test"
+        out = self.ctl("--json", "user", "create", "--tenant", self.tenant,
+                       "--email", self.user_email, "--name", name, input=PASSWORD + "\n")
+        self.user = json.loads(out.stdout)["user_id"]
+        self.daemon_conninfo = pg.conninfo(db, login_roles["daemon"])
+        self.daemons = []
+
+    def ctl(self, *args, input=None):
+        r = subprocess.run([program("rallyctl"), "-c", self.ctl_conf, *args], input=input,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"rallyctl {args}: {r.stderr}"
+        return r
+
+    def connect(self):
+        self.connection = self.fg.connect_user(self.pg, self.db, self.tenant, self.user_email,
+                                               self.google_email, calendar=True, mail=False,
+                                               rallyctl_config=self.ctl_conf)
+        return self.connection
+
+    def start(self, name="cal"):
+        extra = {k: v for k, v in self.sections.items() if k not in ("database",)}
+        d = Rallyd(self.daemon_conninfo, name=f"{name}-{len(self.daemons)}", extra=extra)
+        self.daemons.append(d)
+        return d.start()
+
+    def close(self):
+        if os.environ.get("RALLY_TEST_DEBUG"):
+            for j in self.conn.execute("SELECT id, kind, state, attempts, last_error, result"
+                                       " FROM rally.jobs ORDER BY id").fetchall():
+                print("JOB", j)
+            for d in self.daemons:
+                print(d.output()[-6000:])
+        for d in self.daemons:
+            d.close()
+        self.conn.close()
+
+    # --- the Google side, through the emulator's admin API ---------------
+    def g_events(self):
+        r = self.fg.admin("GET", f"/__admin/accounts/{self.google_email}/events")
+        return r["items"] if isinstance(r, dict) else r
+
+    def g_live(self):
+        return {e["id"]: e for e in self.g_events() if e.get("status") != "cancelled"}
+
+    def g_create(self, event):
+        return self.fg.admin("POST", f"/__admin/accounts/{self.google_email}/events", event)
+
+    def g_edit(self, event_id, patch):
+        return self.fg.admin("PATCH", f"/__admin/accounts/{self.google_email}/events/{event_id}", patch)
+
+    def g_delete(self, event_id):
+        return self.fg.admin("DELETE", f"/__admin/accounts/{self.google_email}/events/{event_id}")
+
+    # --- the CRM side -----------------------------------------------------
+    def activities(self):
+        cur = self.conn.execute(
+            "SELECT * FROM rally.activities WHERE tenant_id = %s ORDER BY created_at", (self.tenant,))
+        cols = [c.name for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def by_event(self):
+        return {a["google_event_id"]: a for a in self.activities() if a["google_event_id"]}
+
+    def jobs_idle(self, kinds=("calsync", "calpush", "calpurge", "calwatch")):
+        return self.conn.execute(
+            "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = ANY(%s)"
+            " AND state IN ('pending', 'running') AND run_at <= now()",
+            (self.tenant, list(kinds))).fetchone()[0] == 0
+
+    def sync(self, timeout=60):
+        """Queues an incremental sync and waits until all calendar work is done."""
+        self.conn.execute(
+            "INSERT INTO rally.jobs (tenant_id, kind, dedupe_key, payload) VALUES (%s, 'calsync', %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (self.tenant, str(self.connection), json.dumps({"connection_id": str(self.connection)})))
+        self.settle(timeout)
+
+    def settle(self, timeout=60):
+        wait_until(self.jobs_idle, timeout=timeout, interval=0.1, message="calendar jobs idle")
+        failed = self.conn.execute(
+            "SELECT kind, last_error FROM rally.jobs WHERE tenant_id = %s AND state = 'failed'",
+            (self.tenant,)).fetchall()
+        assert not failed, failed
+
+    def add_activity(self, **cols):
+        cols.setdefault("title", "Call with Bob")
+        cols.setdefault("start_at", "2026-12-01T10:00:00Z")
+        cols.setdefault("end_at", "2026-12-01T10:30:00Z")
+        names = ", ".join(cols)
+        marks = ", ".join(["%s"] * len(cols))
+        return self.conn.execute(
+            f"INSERT INTO rally.activities (tenant_id, owner_id, {names}) VALUES (%s, %s, {marks})"
+            " RETURNING id", (self.tenant, self.user, *cols.values())).fetchone()[0]
+
+    def event_id_of(self, activity_id):
+        return self.conn.execute("SELECT rally.cal_event_id(%s)", (activity_id,)).fetchone()[0]
