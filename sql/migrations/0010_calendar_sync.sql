@@ -205,7 +205,7 @@ declare
 	a rally.activities;
 	v_id text := e->>'id';
 	v_rally text := e->'extendedProperties'->'private'->>'rallyActivityId';
-	v_new uuid;
+	v jsonb;
 begin
 	if v_id is null or length(v_id) > 1024 then
 		raise exception 'event without a usable id' using errcode = '22023';
@@ -227,20 +227,26 @@ begin
 		return 'deleted';
 	end if;
 
+	v := rally.cal_fields_from_event(e);
 	if a.id is null then
+		-- One write per new event: this is the bulk of a full sync.
 		insert into rally.activities (tenant_id, owner_id, origin, connection_id,
-		    google_event_id, sync_state)
-		values (p_tenant, p_owner, 'google', p_conn, v_id, 'synced')
-		returning id into v_new;
-		perform rally.cal_set_fields(p_tenant, v_new, rally.cal_fields_from_event(e));
-		update rally.activities set etag = e->>'etag',
-		    google_updated = (e->>'updated')::timestamptz,
-		    sequence = (e->>'sequence')::int, ical_uid = e->>'iCalUID',
-		    synced_snapshot = rally.cal_fields_from_event(e), google_seen_at = now(),
-		    recurring_event_id = e->>'recurringEventId',
-		    original_start_at = (e->'originalStartTime'->>'dateTime')::timestamptz,
-		    original_start_date = (e->'originalStartTime'->>'date')::date
-		where tenant_id = p_tenant and id = v_new;
+		    google_event_id, sync_state, title, description, location,
+		    start_at, end_at, start_date, end_date, time_zone, recurrence,
+		    attendees, event_status, etag, google_updated, sequence, ical_uid,
+		    synced_snapshot, google_seen_at, recurring_event_id,
+		    original_start_at, original_start_date)
+		values (p_tenant, p_owner, 'google', p_conn, v_id, 'synced',
+		    v->>'title', v->>'description', v->>'location',
+		    (v->>'start_at')::timestamptz, (v->>'end_at')::timestamptz,
+		    (v->>'start_date')::date, (v->>'end_date')::date, v->>'time_zone',
+		    case when jsonb_typeof(v->'recurrence') = 'array' then
+		        array(select jsonb_array_elements_text(v->'recurrence')) end,
+		    v->'attendees', v->>'event_status', e->>'etag',
+		    (e->>'updated')::timestamptz, (e->>'sequence')::int, e->>'iCalUID',
+		    v, now(), e->>'recurringEventId',
+		    (e->'originalStartTime'->>'dateTime')::timestamptz,
+		    (e->'originalStartTime'->>'date')::date);
 		return 'applied';
 	end if;
 
@@ -252,11 +258,16 @@ begin
 	if a.sync_state = 'pending' then
 		return case when rally.cal_merge(a, e) > 0 then 'conflict' else 'applied' end;
 	end if;
-	perform rally.cal_set_fields(p_tenant, a.id, rally.cal_fields_from_event(e));
-	update rally.activities set etag = e->>'etag',
-	    google_updated = (e->>'updated')::timestamptz,
+	update rally.activities set title = v->>'title', description = v->>'description',
+	    location = v->>'location', start_at = (v->>'start_at')::timestamptz,
+	    end_at = (v->>'end_at')::timestamptz, start_date = (v->>'start_date')::date,
+	    end_date = (v->>'end_date')::date, time_zone = v->>'time_zone',
+	    recurrence = case when jsonb_typeof(v->'recurrence') = 'array' then
+	        array(select jsonb_array_elements_text(v->'recurrence')) end,
+	    attendees = v->'attendees', event_status = v->>'event_status',
+	    etag = e->>'etag', google_updated = (e->>'updated')::timestamptz,
 	    sequence = (e->>'sequence')::int, google_event_id = v_id,
-	    synced_snapshot = rally.cal_fields_from_event(e), google_seen_at = now(),
+	    synced_snapshot = v, google_seen_at = now(),
 	    sync_state = 'synced', sync_error = null
 	where tenant_id = p_tenant and id = a.id;
 	return 'applied';
@@ -291,14 +302,25 @@ begin
 	if p_page ? 'items' and jsonb_typeof(p_page->'items') <> 'array' then
 		raise exception 'items is not an array' using errcode = '22023';
 	end if;
-	for item in select x from jsonb_array_elements(coalesce(p_page->'items', '[]')) x loop
-		begin
+	-- Fast path: the whole page in one go.  Should an event be unusable,
+	-- the page is rolled back to here and applied again one event at a
+	-- time, each in its own subtransaction, skipping the bad ones.
+	begin
+		for item in select x from jsonb_array_elements(coalesce(p_page->'items', '[]')) x loop
 			res := rally.cal_apply_event(p_tenant, p_conn, v_owner, item);
-		exception when data_exception or check_violation or not_null_violation then
-			res := 'skipped';
-		end;
-		n := jsonb_set(n, array[res], to_jsonb((n->>res)::int + 1));
-	end loop;
+			n := jsonb_set(n, array[res], to_jsonb((n->>res)::int + 1));
+		end loop;
+	exception when data_exception or check_violation or not_null_violation then
+		n := '{"applied":0,"unchanged":0,"deleted":0,"ignored":0,"conflict":0,"skipped":0}';
+		for item in select x from jsonb_array_elements(coalesce(p_page->'items', '[]')) x loop
+			begin
+				res := rally.cal_apply_event(p_tenant, p_conn, v_owner, item);
+			exception when data_exception or check_violation or not_null_violation then
+				res := 'skipped';
+			end;
+			n := jsonb_set(n, array[res], to_jsonb((n->>res)::int + 1));
+		end loop;
+	end;
 	-- Exceptions may arrive before their series: link them once both exist.
 	update rally.activities x set recurring_activity_id = m.id
 	from rally.activities m

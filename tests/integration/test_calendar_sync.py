@@ -354,3 +354,46 @@ def test_push_notification_brings_a_google_change_into_the_crm(pg, db, login_rol
     finally:
         cal.close()
         web.close()
+
+
+def test_garbage_page_fails_the_sync_typed_and_nothing_is_half_written(cal, fakegoogle):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.g_create({"summary": "One", "start": {"date": "2026-12-05"}, "end": {"date": "2026-12-06"}})
+    fakegoogle.admin("POST", "/__admin/faults", {"kind": "garbage", "count": 1,
+                                                 "pathPrefix": "/calendar/v3/calendars/primary/events"})
+    try:
+        cal.connect()
+        cal.start()
+        cal.settle()
+    finally:
+        fakegoogle.admin("DELETE", "/__admin/faults")
+    errors = [r[0] for r in cal.conn.execute(
+        "SELECT r.error FROM rally.job_runs r JOIN rally.jobs j ON j.id = r.job_id"
+        " WHERE j.kind = 'calsync' AND r.outcome = 'retry'").fetchall()]
+    assert errors and errors[0].startswith("malformed:"), errors
+    assert_same_as_google(cal)       # the retry then brought everything
+
+
+def test_an_unusable_event_is_skipped_and_counted_not_dropped_silently(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    page = {"items": [
+        {"id": "good00001", "etag": "\"1\"", "summary": "Fine",
+         "start": {"dateTime": "2026-12-01T10:00:00Z"}, "end": {"dateTime": "2026-12-01T11:00:00Z"}},
+        {"id": "bad000001", "etag": "\"2\"", "summary": "Broken date",
+         "start": {"dateTime": "2026-13-45T99:00:00Z"}, "end": {"dateTime": "2026-12-01T11:00:00Z"}},
+        {"id": "good00002", "etag": "\"3\"", "summary": "Also fine",
+         "start": {"date": "2026-12-02"}, "end": {"date": "2026-12-03"}}],
+        "nextSyncToken": "token-after-bad-page"}
+    with cal.pg.connect(cal.db, user="rally_test_daemon") as c:
+        r = c.execute("SELECT rally.cal_apply_page(%s, %s, %s::jsonb, NULL)",
+                      (cal.tenant, cal.connection, json.dumps(page))).fetchone()[0]
+    assert (r["applied"], r["skipped"], r["done"]) == (2, 1, True)
+    assert {"good00001", "good00002"} <= set(cal.by_event())
+    assert "bad000001" not in cal.by_event()
+    state = cal.conn.execute("SELECT skipped, calendar_sync_token FROM rally.sync_state"
+                             " WHERE connection_id = %s AND resource = 'calendar'",
+                             (cal.connection,)).fetchone()
+    assert state == ({"invalid_event": 1}, "token-after-bad-page")
