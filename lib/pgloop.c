@@ -202,18 +202,7 @@ collect_results(struct pgloop *p)
 	}
 }
 
-static void
-write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pgloop *p = arg;
-	int rc = PQflush(p->conn);
-
-	if (rc == -1)
-		pgl_break(p, PQerrorMessage(p->conn));
-	else if (rc == 1)
-		event_add(p->wr, NULL);
-}
-
+/* Sends what libpq buffered; if the socket is full, again when writable. */
 static void
 flush(struct pgloop *p)
 {
@@ -223,6 +212,12 @@ flush(struct pgloop *p)
 		pgl_break(p, PQerrorMessage(p->conn));
 	else if (rc == 1)
 		event_add(p->wr, NULL);
+}
+
+static void
+write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	flush(arg);
 }
 
 static void
