@@ -197,9 +197,12 @@ $$;
 -- Applies one event of a page.  Returns what happened: 'applied',
 -- 'unchanged' (an echo of Rally's own write, or nothing new), 'deleted',
 -- 'ignored', 'conflict'.
+-- Planned afresh on every call: a plan cached while the table was empty
+-- (the first page of the first sync) would scan it for every later event.
 create function rally.cal_apply_event(p_tenant uuid, p_conn uuid, p_owner uuid, e jsonb)
 returns text
 language plpgsql
+set plan_cache_mode = force_custom_plan
 as $$
 declare
 	a rally.activities;
