@@ -3,17 +3,28 @@
  * was synced from that connection's calendar, a batch at a time so no
  * lock is held long (rally.cal_purge_batch).  Activities created in the
  * CRM stay, detached from Google; events that came from Google go.
+ *
+ * First it stops the push channel at Google, which works while the
+ * connection keeps a token (mail still on).  When the disconnect took the
+ * last integration, the tokens were revoked at once, as promised, and the
+ * channel cannot be stopped any more: its notifications are then refused
+ * by the hook (the purge clears the channel's token hash) until it expires.
  */
 #include "config.h"
 
 #include <stdlib.h>
 
+#include "google.h"
 #include "jobs.h"
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
 
 #define CALPURGE_SQL "SELECT rally.cal_purge_batch($1, $2)"
+#define CALPURGE_SQL_CHANNEL \
+	"SELECT channel_id, channel_resource_id FROM rally.sync_state" \
+	" WHERE tenant_id = $1 AND connection_id = $2 AND resource = 'calendar'" \
+	"  AND channel_id IS NOT NULL AND channel_resource_id IS NOT NULL"
 
 struct calpurge {
 	char *conn;
@@ -67,10 +78,41 @@ calpurge_batch(struct job *job)
 }
 
 static void
+stopped_cb(const struct gresp *g, void *arg)
+{
+	/* Stopped, unknown to Google, or no token left: purge either way. */
+	calpurge_batch(arg);
+}
+
+static void
+channel_cb(const PGresult *res, const char *error, void *arg)
+{
+	struct job *job = arg;
+	struct calpurge *p = job->state;
+	json_object *body;
+	char *url;
+
+	if (error != NULL || PQntuples(res) == 0) {
+		calpurge_batch(job);
+		return;
+	}
+	body = json_object_new_object();
+	json_object_object_add(body, "id", json_object_new_string(PQgetvalue(res, 0, 0)));
+	json_object_object_add(body, "resourceId",
+	    json_object_new_string(PQgetvalue(res, 0, 1)));
+	url = xasprintf("%s/channels/stop", job->d->conf.google_calendar_url);
+	google_call(job->d, job->tenant_id, p->conn, "POST", url, body, NULL,
+	    stopped_cb, job);
+	json_object_put(body);
+	free(url);
+}
+
+static void
 calpurge_start(struct job *job)
 {
 	struct calpurge *p;
 	json_object *v;
+	const char *params[2];
 
 	if (!json_object_object_get_ex(job->payload, "connection_id", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
@@ -81,7 +123,9 @@ calpurge_start(struct job *job)
 	p->conn = xstrdup(json_object_get_string(v));
 	job->state = p;
 	job_set_connection(job, p->conn);
-	calpurge_batch(job);
+	params[0] = job->tenant_id;
+	params[1] = p->conn;
+	pgloop_query(job->d->db, CALPURGE_SQL_CHANNEL, 2, params, channel_cb, job);
 }
 
 const struct job_kind job_calpurge_kind = {

@@ -397,3 +397,38 @@ def test_an_unusable_event_is_skipped_and_counted_not_dropped_silently(cal):
                              " WHERE connection_id = %s AND resource = 'calendar'",
                              (cal.connection,)).fetchone()
     assert state == ({"invalid_event": 1}, "token-after-bad-page")
+
+
+def test_calendar_disconnect_stops_the_channel_and_purges_while_mail_stays(pg, db, login_roles,
+                                                                           fakegoogle, tmp_path):
+    # Push to a closed port: the channel exists at Google, deliveries fail.
+    cal = Cal(pg, db, login_roles, fakegoogle, tmp_path, "leaver", push_url="http://127.0.0.1:9")
+    try:
+        cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+        cal.g_create({"summary": "From Google", "start": {"date": "2026-12-21"},
+                      "end": {"date": "2026-12-22"}})
+        cal.connect(mail=True)
+        cal.start()
+        crm = cal.add_activity(title="From the CRM")
+        wait_until(lambda: cal.conn.execute(
+            "SELECT channel_id IS NOT NULL FROM rally.sync_state WHERE connection_id = %s"
+            " AND resource = 'calendar'", (cal.connection,)).fetchone()[0], message="channel")
+        cal.settle()
+        assert len(cal.activities()) == 2
+        since = max([r["seq"] for r in fakegoogle.requests_log()] or [0])
+        # What the CGI does when the user switches the calendar off.
+        cal.conn.execute("UPDATE rally.google_connections SET calendar_enabled = false"
+                         " WHERE id = %s", (cal.connection,))
+        wait_until(lambda: cal.jobs_idle(("calpurge",)), message="purge done")
+        stops = [r for r in fakegoogle.requests_log(since)
+                 if r["path"].endswith("/channels/stop") and r["status"] in (200, 204)]
+        assert len(stops) == 1, stops
+        acts = cal.activities()
+        assert [(a["id"], a["connection_id"], a["google_event_id"]) for a in acts] == [(crm, None, None)]
+        row = cal.conn.execute("SELECT status, mail_enabled, refresh_token IS NOT NULL,"
+                               " (SELECT channel_id FROM rally.sync_state WHERE connection_id = c.id"
+                               "  AND resource = 'calendar') FROM rally.google_connections c"
+                               " WHERE id = %s", (cal.connection,)).fetchone()
+        assert row == ("active", True, True, None)
+    finally:
+        cal.close()

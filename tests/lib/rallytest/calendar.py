@@ -45,9 +45,9 @@ class Cal:
         assert r.returncode == 0, f"rallyctl {args}: {r.stderr}"
         return r
 
-    def connect(self):
+    def connect(self, mail=False):
         self.connection = self.fg.connect_user(self.pg, self.db, self.tenant, self.user_email,
-                                               self.google_email, calendar=True, mail=False,
+                                               self.google_email, calendar=True, mail=mail,
                                                rallyctl_config=self.ctl_conf)
         return self.connection
 
