@@ -17,17 +17,41 @@
 	"   AND t.kind = j.kind AND t.dedupe_key = j.dedupe_key" \
 	"   AND t.lease_expires >= now()))"
 
+/* A job that may be claimed now: due, or its owner's lease expired. */
+#define JOBS_SQL_CLAIMABLE \
+	" ((j.state = 'pending' AND j.run_at <= now()" JOBS_SQL_NO_TWIN_RUNNING ")" \
+	"  OR (j.state = 'running' AND j.lease_expires < now()))"
+
 /*
- * Claims due jobs and jobs whose lease expired.
+ * Claims due jobs and jobs whose lease expired, fairly across tenants: each
+ * tenant's claimable jobs are numbered in run_at order after the jobs it
+ * already has running (its "turns"), and the claim takes turn 1 of every
+ * tenant before anyone's turn 2, so one tenant's backlog of thousands
+ * never holds up another's single job, across claims too.  The
+ * conditions are repeated where rows are locked, so a row another instance
+ * claimed in the meantime is re-checked and passed over.
  * $1 instance, $2 how many, $3 lease seconds, $4 default max attempts.
  */
 #define JOBS_SQL_CLAIM \
-	"WITH c AS (" \
-	"  SELECT tenant_id, id, state AS prev_state, lease_owner AS prev_owner" \
-	"  FROM rally.jobs j" \
-	"  WHERE ((state = 'pending' AND run_at <= now()" JOBS_SQL_NO_TWIN_RUNNING ")" \
-	"     OR (state = 'running' AND lease_expires < now()))" \
-	"  ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)," \
+	"WITH tenants AS (" \
+	"  SELECT t.tenant_id, (SELECT count(*) FROM rally.jobs r" \
+	"    WHERE r.tenant_id = t.tenant_id AND r.state = 'running'" \
+	"    AND r.lease_expires >= now()) AS busy" \
+	"  FROM (SELECT DISTINCT j.tenant_id FROM rally.jobs j" \
+	"    WHERE" JOBS_SQL_CLAIMABLE ") t)," \
+	" turns AS (" \
+	"  SELECT d.tenant_id, d.id, d.run_at, t.busy + row_number() OVER" \
+	"    (PARTITION BY d.tenant_id ORDER BY d.run_at, d.id) AS turn" \
+	"  FROM tenants t CROSS JOIN LATERAL (" \
+	"    SELECT j.tenant_id, j.id, j.run_at FROM rally.jobs j" \
+	"    WHERE j.tenant_id = t.tenant_id AND" JOBS_SQL_CLAIMABLE \
+	"    ORDER BY j.run_at, j.id LIMIT $2) d)," \
+	" c AS (" \
+	"  SELECT j.tenant_id, j.id, j.state AS prev_state, j.lease_owner AS prev_owner" \
+	"  FROM rally.jobs j JOIN turns USING (tenant_id, id)" \
+	"  WHERE" JOBS_SQL_CLAIMABLE \
+	"  ORDER BY turns.turn, turns.run_at, j.id LIMIT $2" \
+	"  FOR UPDATE OF j SKIP LOCKED)," \
 	" u AS (" \
 	"  UPDATE rally.jobs j SET state = 'running', lease_owner = $1," \
 	"    lease_expires = now() + make_interval(secs => $3::int)," \
