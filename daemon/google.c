@@ -163,6 +163,9 @@ struct gconn {
 	size_t new_token_len;
 	int64_t new_ttl;
 	unsigned slots_used;
+	double quota;		/* the per-user bucket: calls it may start now */
+	uint64_t quota_at;	/* monotonic usec of its last refill */
+	struct event *ev_quota;	/* pumps again once the bucket has refilled */
 	bool pump_pending;	/* on g->pumps */
 	TAILQ_ENTRY(gconn) pump_entry;
 	struct gcall_list queue;
@@ -523,6 +526,7 @@ static bool
 conn_idle(const struct gconn *c)
 {
 	return c->fetch == FETCH_IDLE && c->slots_used == 0 && !c->pump_pending &&
+	    (c->ev_quota == NULL || !evtimer_pending(c->ev_quota, NULL)) &&
 	    TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->waiting) &&
 	    TAILQ_EMPTY(&c->sending);
 }
@@ -533,6 +537,8 @@ conn_free(struct gconn *c)
 {
 	LIST_REMOVE(c, entry);
 	c->g->nconns--;
+	if (c->ev_quota != NULL)
+		event_free(c->ev_quota);
 	conn_drop_token(c);
 	conn_drop_new_token(c);
 	free(c->tenant_id);
@@ -1023,14 +1029,55 @@ call_need_token(struct gcall *call)
 	conn_fetch(c);
 }
 
-/* Starts queued calls while the connection has free slots. */
+static void
+quota_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_pump(arg);
+}
+
+/*
+ * The per-user quota bucket: google.user_rate calls a second on average,
+ * google.user_burst at once.  Returns whether a call may start now; if not,
+ * arms a timer to pump again when one may.
+ */
+static bool
+conn_quota_take(struct gconn *c)
+{
+	const struct conf *conf = &c->g->d->conf;
+	double rate = (double)conf->google_user_rate;
+	double burst = (double)conf->google_user_burst;
+	uint64_t now = now_usec();
+	struct timeval tv;
+	double wait;
+
+	if (c->quota_at == 0)
+		c->quota = burst;
+	else
+		c->quota += (double)(now - c->quota_at) / 1e6 * rate;
+	if (c->quota > burst)
+		c->quota = burst;
+	c->quota_at = now;
+	if (c->quota >= 1) {
+		c->quota -= 1;
+		return true;
+	}
+	if (c->ev_quota == NULL)
+		c->ev_quota = evtimer_new(c->g->d->base, quota_cb, c);
+	wait = (1 - c->quota) / rate;
+	tv.tv_sec = (long)wait;
+	tv.tv_usec = (long)((wait - (double)tv.tv_sec) * 1e6) + 1;
+	evtimer_add(c->ev_quota, &tv);
+	return false;
+}
+
+/* Starts queued calls while the connection has free slots and quota. */
 static void
 conn_pump(struct gconn *c)
 {
 	struct gcall *call;
 
 	while (c->slots_used < GOOGLE_MAX_PER_CONNECTION &&
-	    (call = TAILQ_FIRST(&c->queue)) != NULL) {
+	    (call = TAILQ_FIRST(&c->queue)) != NULL && conn_quota_take(c)) {
 		TAILQ_REMOVE(&c->queue, call, entry);
 		call->has_slot = true;
 		c->slots_used++;

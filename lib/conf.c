@@ -70,6 +70,8 @@ static const struct conf_key keys[] = {
 	S("google", "calendar_url", google_calendar_url, "https://www.googleapis.com/calendar/v3"),
 	S("google", "gmail_url", google_gmail_url, "https://gmail.googleapis.com/gmail/v1"),
 	S("google", "push_token_file", google_push_token_file, ""),
+	N("google", "user_rate", T_INT, google_user_rate, 1, 1000, "20"),
+	N("google", "user_burst", T_INT, google_user_burst, 1, 1000, "40"),
 
 	N("calendar", "window", T_DURATION, calendar_window_sec, DAY, 3650 * DAY, "365d"),
 	N("calendar", "poll_interval", T_DURATION, calendar_poll_sec, 10, DAY, "15m"),

@@ -66,6 +66,8 @@ struct conf {
 	char *google_calendar_url;
 	char *google_gmail_url;
 	char *google_push_token_file;	/* rally.cgi: Gmail Pub/Sub push secret */
+	int64_t google_user_rate;	/* requests per second, per connection */
+	int64_t google_user_burst;
 
 	/* [calendar] */
 	int64_t calendar_window_sec;	/* a full sync reaches this far back */

@@ -637,3 +637,23 @@ def test_probe_of_another_tenants_connection_finds_nothing(acct):
                                          (jid,)).fetchone()[0] == "done", message="probe done")
     r = acct.conn.execute("SELECT result FROM rally.jobs WHERE id = %s", (jid,)).fetchone()[0]
     assert r["err"] == "not_connected"
+
+
+def test_per_user_quota_bucket_paces_one_connection(acct):
+    acct.start(extra={"daemon": {"concurrency": "32"},
+                      "google": {"user_rate": "4", "user_burst": "2"}})
+    acct.result(acct.probe())                   # token loaded; bucket spent a little
+    since = acct.mark()
+    start = time.monotonic()
+    acct.conn.execute(
+        "INSERT INTO rally.jobs (tenant_id, kind, payload)"
+        " SELECT %s, 'google.probe', %s FROM generate_series(1, 12)",
+        (acct.tenant, json.dumps({"connection_id": acct.connection, "url": acct.url()})))
+    wait_until(lambda: acct.conn.execute(
+        "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'google.probe'"
+        " AND state = 'done'", (acct.tenant,)).fetchone()[0] == 13, timeout=60,
+        message="12 probes done")
+    elapsed = time.monotonic() - start
+    # 12 calls at 4 a second with a burst of 2: at least (12 - 2) / 4 s.
+    assert elapsed >= 2.3, elapsed
+    assert len(acct.probe_requests(since)) == 12

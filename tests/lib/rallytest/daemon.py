@@ -28,6 +28,9 @@ class Rallyd:
             "daemon": {"instance": name, "lease": "4s", "retry_base": "1s",
                        "retry_max": "2s", "shutdown_timeout": "3s", "safety_poll": "30s"},
             "log": {"level": "debug", "target": log_target},
+            # The per-user quota bucket has a test of its own; elsewhere it
+            # would only slow the tests down.
+            "google": {"user_rate": "1000", "user_burst": "1000"},
         }
         for section, keys in (extra or {}).items():
             sections.setdefault(section, {}).update(keys)
