@@ -103,23 +103,8 @@ retry(struct ctl *ctl, const char *id)
 static int
 cmd_jobs_retry_exec(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int64_t v;
-	int ch;
+	const char *id;
+	int rc = ctl_args_json_id(ctl, &cmd_jobs_retry_entry, argc, argv, &id);
 
-	optind = 0;
-	while ((ch = ctl_getopt(&cmd_jobs_retry_entry, argc, argv,
-	    longopts)) != -1) {
-		if (ch != 'j')
-			return cmd_usage(&cmd_jobs_retry_entry);
-		ctl->json = true;
-	}
-	if (argc - optind != 1)
-		return cmd_usage(&cmd_jobs_retry_entry);
-	if (ctl_parse_int("ID", argv[optind], 1, INT64_MAX, &v) == -1)
-		return EX_USAGE;
-	return retry(ctl, argv[optind]);
+	return rc != 0 ? rc : retry(ctl, id);
 }

@@ -153,6 +153,31 @@ ctl_parse_int(const char *option, const char *value, int64_t min, int64_t max,
 	return -1;
 }
 
+int
+ctl_args_json_id(struct ctl *ctl, const struct cmd_entry *entry, int argc,
+    char **argv, const char **id)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int64_t v;
+	int ch;
+
+	optind = 0;
+	while ((ch = ctl_getopt(entry, argc, argv, longopts)) != -1) {
+		if (ch != 'j')
+			return cmd_usage(entry);
+		ctl->json = true;
+	}
+	if (argc - optind != 1)
+		return cmd_usage(entry);
+	if (ctl_parse_int("ID", argv[optind], 1, INT64_MAX, &v) == -1)
+		return EX_USAGE;
+	*id = argv[optind];
+	return 0;
+}
+
 bool
 ctl_valid_uuid(const char *s)
 {

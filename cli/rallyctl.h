@@ -64,6 +64,12 @@ int ctl_print_json(struct json_object *);
 /* Parses an option's integer in [min, max] or prints why and returns -1. */
 int ctl_parse_int(const char *option, const char *value, int64_t min,
     int64_t max, int64_t *out);
+/*
+ * The arguments of a command that takes [--json] and one job id: sets
+ * ctl->json and *id; returns 0, or the exit status after printing why.
+ */
+int ctl_args_json_id(struct ctl *, const struct cmd_entry *, int argc,
+    char **argv, const char **id);
 /* Whether s is a uuid in its text form (8-4-4-4-12 hex digits). */
 bool ctl_valid_uuid(const char *s);
 /* A column of a result as a JSON value: NULL for SQL NULL, else a string. */
