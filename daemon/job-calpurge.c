@@ -110,17 +110,16 @@ channel_cb(const PGresult *res, const char *error, void *arg)
 static void
 calpurge_start(struct job *job)
 {
+	const char *conn = job_payload_string(job, "connection_id");
 	struct calpurge *p;
-	json_object *v;
 	const char *params[2];
 
-	if (!json_object_object_get_ex(job->payload, "connection_id", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
+	if (conn == NULL) {
 		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
 		return;
 	}
 	p = xcalloc(1, sizeof *p);
-	p->conn = xstrdup(json_object_get_string(v));
+	p->conn = xstrdup(conn);
 	job->state = p;
 	job_set_connection(job, p->conn);
 	params[0] = job->tenant_id;

@@ -319,23 +319,12 @@ calpush_load(struct calpush *cp)
 	pgloop_query(cp->job->d->db, CALPUSH_SQL_LOAD, 2, p, loaded_cb, cp);
 }
 
-static const char *
-payload_string(const struct job *job, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(job->payload, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static void
 calpush_start(struct job *job)
 {
-	const char *activity = payload_string(job, "activity_id");
-	const char *conn = payload_string(job, "connection_id");
-	const char *event = payload_string(job, "google_event_id");
+	const char *activity = job_payload_string(job, "activity_id");
+	const char *conn = job_payload_string(job, "connection_id");
+	const char *event = job_payload_string(job, "google_event_id");
 	struct calpush *cp;
 	json_object *v;
 

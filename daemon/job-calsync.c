@@ -280,18 +280,17 @@ state_cb(const PGresult *res, const char *error, void *arg)
 static void
 calsync_start(struct job *job)
 {
+	const char *conn = job_payload_string(job, "connection_id");
 	struct calsync *cs;
-	json_object *v;
 	const char *p[2];
 
-	if (!json_object_object_get_ex(job->payload, "connection_id", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
+	if (conn == NULL) {
 		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
 		return;
 	}
 	cs = xcalloc(1, sizeof *cs);
 	cs->job = job;
-	cs->conn = xstrdup(json_object_get_string(v));
+	cs->conn = xstrdup(conn);
 	job->state = cs;
 	job_set_connection(job, cs->conn);
 	p[0] = job->tenant_id;

@@ -154,8 +154,9 @@ static void
 calwatch_start(struct job *job)
 {
 	const struct conf *c = &job->d->conf;
+	const char *conn = job_payload_string(job, "connection_id");
 	struct calwatch *w;
-	json_object *v, *body, *params;
+	json_object *body, *params;
 	unsigned char secret[32];
 	char *url, *address, ttl[24];
 
@@ -163,14 +164,13 @@ calwatch_start(struct job *job)
 		job_finish(job, JOB_DONE, NULL, NULL);	/* polling only */
 		return;
 	}
-	if (!json_object_object_get_ex(job->payload, "connection_id", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
+	if (conn == NULL) {
 		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
 		return;
 	}
 	w = xcalloc(1, sizeof *w);
 	w->job = job;
-	w->conn = xstrdup(json_object_get_string(v));
+	w->conn = xstrdup(conn);
 	job->state = w;
 	job_set_connection(job, w->conn);
 	make_channel_id(w->channel);

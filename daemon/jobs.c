@@ -169,6 +169,17 @@ retry_delay(const struct conf *c, int attempt)
 	return d / 2 + random_unit() * d / 2;
 }
 
+const char *
+job_payload_string(const struct job *job, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(job->payload, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 void
 job_set_connection(struct job *job, const char *connection_id)
 {

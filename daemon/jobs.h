@@ -60,6 +60,8 @@ void jobs_free(struct jobs *);
 void jobs_connected(struct jobs *);
 /* A NOTIFY on rally_jobs arrived. */
 void jobs_wake(struct jobs *);
+/* A string member of the job's payload, or NULL when absent or not a string. */
+const char *job_payload_string(const struct job *, const char *key);
 /* Records the Google connection a job works for (copied; logged). */
 void job_set_connection(struct job *, const char *connection_id);
 /* Ends a job: outcome, an error for RETRY/FAIL, an optional result (taken). */
