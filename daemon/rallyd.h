@@ -29,6 +29,7 @@ struct rallyd {
 	struct google *google;		/* token cache, quota buckets (google.c) */
 	struct jobs *jobs;
 	struct sched *sched;
+	bool verbose;			/* -v: debug logging whatever the config says */
 	bool ready_sent;
 	bool stopping;
 	struct event *ev_watchdog;
