@@ -196,8 +196,7 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 
 		conf_clear(&d->conf);
 		d->conf = fresh;
-		apply_log_settings(&d->conf, log_max_priority() == LOG_DEBUG &&
-		    log_priority_from_name(d->conf.log_level) != LOG_DEBUG);
+		apply_log_settings(&d->conf, d->verbose);
 		if (conninfo_changed)
 			pgloop_set_conninfo(d->db, d->conf.db_conninfo);
 		jobs_reconfigure(d->jobs);
@@ -374,6 +373,7 @@ main(int argc, char **argv)
 		conf_clear(&d.conf);
 		return 0;
 	}
+	d.verbose = verbose;
 	apply_log_settings(&d.conf, verbose);
 	if (load_keyring(&d) == -1) {
 		conf_clear(&d.conf);
