@@ -255,14 +255,26 @@ def test_insert_is_idempotent_when_rallyd_dies_between_google_and_commit(cal):
     cal.connect()
     d = cal.start()
     cal.settle()
-    # Hold the activity's row lock so the commit after Google's answer blocks.
-    locker = cal.pg.connect(cal.db, autocommit=False)
+    d.stop()                                 # connected and synced, then away
+    since = max([r["seq"] for r in cal.fg.requests_log()] or [0])
     aid = cal.add_activity(title="Exactly once")
     eid = cal.event_id_of(aid)
+    # Hold the activity's row lock so the commit after Google's answer blocks.
+    locker = cal.pg.connect(cal.db, autocommit=False)
     locker.execute("SELECT 1 FROM rally.activities WHERE id = %s FOR UPDATE", (aid,))
     try:
+        d = cal.start("victim")
         wait_until(lambda: eid in cal.g_live(), timeout=30, message="insert reached Google")
         d.kill()                                 # SIGKILL before rally.cal_push_done commits
+        # A statement already sent would still commit once the lock is free:
+        # end the dead daemon's session too, as a crashed host's would end.
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%%cal_push_done%%'").fetchone()[0] == 1,
+            message="the push's commit waiting for the lock")
+        cal.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                         " AND query LIKE '%%cal_push_done%%'")
     finally:
         locker.rollback()
         locker.close()
@@ -276,6 +288,11 @@ def test_insert_is_idempotent_when_rallyd_dies_between_google_and_commit(cal):
     row = cal.conn.execute("SELECT sync_state, google_event_id FROM rally.activities WHERE id = %s",
                            (aid,)).fetchone()
     assert row == ("synced", eid)
+    # One insert succeeded; the heir adopted that event (by a 409 on its
+    # own insert, or by finding it in a sync first), never made a second.
+    inserts = [r for r in cal.fg.requests_log(since) if r["method"] == "POST"
+               and r["path"].endswith("/calendars/primary/events") and r["status"] == 200]
+    assert len(inserts) == 1, inserts
 
 
 def test_injected_faults_still_converge_to_googles_state(cal, fakegoogle):
