@@ -303,6 +303,14 @@ http_header_cb(char *line, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * Response bodies that can hold credentials (token endpoint answers) are a
+ * few KiB and are wiped when freed; bodies past this size are API data
+ * (pages of events, messages), and wiping megabytes per page would cost
+ * more CPU than the rest of a sync.
+ */
+#define HTTP_WIPE_MAX (64 * 1024)
+
 static void
 http_attempt_reset(struct http_request *req)
 {
@@ -314,7 +322,7 @@ http_attempt_reset(struct http_request *req)
 	free(req->content_type);
 	req->content_type = NULL;
 	req->retry_after_ms = -1;
-	if (req->buf != NULL)
+	if (req->buf != NULL && req->len <= HTTP_WIPE_MAX)
 		OPENSSL_cleanse(req->buf, req->len);
 	req->len = 0;
 	req->too_large = false;
@@ -527,7 +535,10 @@ http_request_destroy(struct http_request *req)
 	if (req->url != NULL)
 		secure_free(req->url, strlen(req->url));
 	secure_free(req->body, req->body_len);
-	secure_free(req->buf, req->cap);
+	if (req->cap <= HTTP_WIPE_MAX)
+		secure_free(req->buf, req->cap);
+	else
+		free(req->buf);
 	free(req->method);
 	free(req->log_name);
 	free(req->error);
