@@ -30,6 +30,7 @@
 #include "db.h"
 #include "log.h"
 #include "pubsub.h"
+#include "secretfile.h"
 
 /* rally.sync_state.channel_id; Google's limit on a channel token. */
 #define HOOK_MAX_CHANNEL_ID 256
@@ -153,35 +154,22 @@ const struct route route_hook_calendar = {
 
 /* --- Gmail -------------------------------------------------------------- */
 
-/* Reads the push secret file (caller secure_free()s *secret, *len bytes). */
+/*
+ * Reads the push secret file, which must be private like every secret
+ * file; the caller secure_free()s *secret, PUSH_TOKEN_MAX + 1 bytes.
+ */
 static int
 read_push_token(const char *path, char **secret, size_t *len, char **cause)
 {
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return set_cause(cause, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > PUSH_TOKEN_MAX) {
-		close(fd);
-		return set_cause(cause, "%s: not a regular file of at most %d "
-		    "bytes", path, PUSH_TOKEN_MAX);
-	}
-	buf = xmalloc(PUSH_TOKEN_MAX + 1);
-	do
-		n = read(fd, buf, PUSH_TOKEN_MAX + 1);
-	while (n == -1 && errno == EINTR);
-	close(fd);
-	if (n == -1) {
-		set_cause(cause, "%s: %s", path, strerror(errno));
-		secure_free(buf, PUSH_TOKEN_MAX + 1);
+	if (secretfile_read("push token", path, PUSH_TOKEN_MAX, secret, len,
+	    NULL, cause) == -1)
 		return -1;
+	if (*len > PUSH_TOKEN_MAX) {
+		secure_free(*secret, PUSH_TOKEN_MAX + 1);
+		*secret = NULL;
+		return set_cause(cause, "push token %s is larger than %d bytes",
+		    path, PUSH_TOKEN_MAX);
 	}
-	*secret = buf;
-	*len = (size_t)n;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "b64.h"
 #include "log.h"
 #include "seal.h"
+#include "secretfile.h"
 
 #define SEAL_DOMAIN "rally-seal-v1"
 /* Domain, version, key id and three fields, each length-prefixed. */
@@ -263,43 +264,6 @@ keyring_parse(const char *buf, size_t len, const char *name, char **cause)
 }
 
 /*
- * Group read is allowed for systemd credentials and files shared with
- * the service's group; anything that lets others read the keys, or lets
- * someone other than the owner replace them, is refused.
- */
-static int
-check_mode(const char *path, const struct stat *st, char **cause)
-{
-	if (!S_ISREG(st->st_mode))
-		return set_cause(cause, "keyring %s is not a regular file", path);
-	if (st->st_mode & S_IROTH)
-		return set_cause(cause, "keyring %s is readable by others: "
-		    "chmod 600", path);
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return set_cause(cause, "keyring %s is writable by group or "
-		    "others: chmod 600", path);
-	return 0;
-}
-
-/* Reads at most KEYRING_MAX_FILE + 1 bytes of fd into buf; the length or -1. */
-static ssize_t
-read_bounded(int fd, char *buf)
-{
-	size_t len = 0;
-	ssize_t r;
-
-	while (len <= KEYRING_MAX_FILE) {
-		r = read(fd, buf + len, KEYRING_MAX_FILE + 1 - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r == 0 ? (ssize_t)len : -1;
-		len += (size_t)r;
-	}
-	return (ssize_t)len;
-}
-
-/*
  * Reads a keyring file after checking its type and mode.  *buf (free it
  * with secure_free(*buf, KEYRING_MAX_FILE + 1)) holds the whole file.
  */
@@ -307,33 +271,8 @@ static int
 read_keyring(const char *path, char **buf, size_t *len, mode_t *mode,
     char **cause)
 {
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		return set_cause(cause, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1) {
-		set_cause(cause, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (check_mode(path, &st, cause) == -1) {
-		close(fd);
-		return -1;
-	}
-	*buf = xmalloc(KEYRING_MAX_FILE + 1);
-	n = read_bounded(fd, *buf);
-	if (n == -1)
-		set_cause(cause, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (n == -1) {
-		secure_free(*buf, KEYRING_MAX_FILE + 1);
-		return -1;
-	}
-	*len = (size_t)n;
-	*mode = st.st_mode & 0777;
-	return 0;
+	return secretfile_read("keyring", path, KEYRING_MAX_FILE, buf, len, mode,
+	    cause);
 }
 
 struct keyring *

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "google/oauth.h"
+#include "secretfile.h"
 
 #define OAUTH_SECRET_CREDENTIAL "google-client-secret"
 
@@ -36,44 +37,6 @@ oauth_secret_path(const struct conf *cf)
 	    *cf->google_client_secret_file == '\0')
 		return NULL;
 	return xstrdup(cf->google_client_secret_file);
-}
-
-static int
-oauth_check_mode(const char *path, const struct stat *st, char **cause)
-{
-	if (!S_ISREG(st->st_mode))
-		return set_cause(cause, "client secret %s is not a regular "
-		    "file", path);
-	if (st->st_mode & S_IROTH)
-		return set_cause(cause, "client secret %s is readable by "
-		    "others: chmod 600", path);
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return set_cause(cause, "client secret %s is writable by group "
-		    "or others: chmod 600", path);
-	if (st->st_size > OAUTH_MAX_SECRET_FILE)
-		return set_cause(cause, "client secret %s is larger than %d "
-		    "bytes", path, OAUTH_MAX_SECRET_FILE);
-	return 0;
-}
-
-/* Reads at most OAUTH_MAX_SECRET_FILE + 1 bytes; the length or -1. */
-static ssize_t
-oauth_read_bounded(int fd, char *buf)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	while (len <= OAUTH_MAX_SECRET_FILE) {
-		n = read(fd, buf + len, OAUTH_MAX_SECRET_FILE + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	return (ssize_t)len;
 }
 
 /* The first line of buf (len bytes) as the secret: printable, no blanks. */
@@ -103,29 +66,19 @@ oauth_secret_line(const char *path, char *buf, size_t len, char **secret,
 static int
 oauth_read_secret(const char *path, char **secret, char **cause)
 {
-	char buf[OAUTH_MAX_SECRET_FILE + 1];
-	struct stat st;
-	ssize_t n;
-	int fd, rc = -1;
+	char *buf;
+	size_t n;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		return set_cause(cause, "client secret %s: %s", path,
-		    strerror(errno));
-	if (fstat(fd, &st) == -1)
-		set_cause(cause, "client secret %s: %s", path, strerror(errno));
-	else if (oauth_check_mode(path, &st, cause) == 0) {
-		if ((n = oauth_read_bounded(fd, buf)) == -1)
-			set_cause(cause, "client secret %s: %s", path,
-			    strerror(errno));
-		else if (n > OAUTH_MAX_SECRET_FILE)
-			set_cause(cause, "client secret %s is larger than %d "
-			    "bytes", path, OAUTH_MAX_SECRET_FILE);
-		else
-			rc = oauth_secret_line(path, buf, (size_t)n, secret,
-			    cause);
-	}
-	close(fd);
-	explicit_bzero(buf, sizeof buf);
+	if (secretfile_read("client secret", path, OAUTH_MAX_SECRET_FILE, &buf,
+	    &n, NULL, cause) == -1)
+		return -1;
+	if (n > OAUTH_MAX_SECRET_FILE)
+		rc = set_cause(cause, "client secret %s is larger than %d bytes",
+		    path, OAUTH_MAX_SECRET_FILE);
+	else
+		rc = oauth_secret_line(path, buf, n, secret, cause);
+	secure_free(buf, OAUTH_MAX_SECRET_FILE + 1);
 	return rc;
 }
 

@@ -48,6 +48,7 @@ class Site:
         self.token_file = os.path.join(directory, "push-token")
         with open(self.token_file, "w") as f:
             f.write(PUSH_TOKEN + "\n")
+        os.chmod(self.token_file, 0o600)
         self.configure(web_conninfo)
         self.server = Lighttpd(self.conf).start()
 
@@ -327,3 +328,12 @@ def test_gmail_logs_never_contain_the_push_secret(site, account):
     assert "wrong token" in logs, logs
     assert PUSH_TOKEN not in logs, logs
     assert PUSH_TOKEN[:-1] not in logs, logs
+
+
+def test_gmail_push_secret_readable_by_others_is_refused(site, account, dbconn):
+    os.chmod(site.token_file, 0o644)
+    r = gmail_post(site, pubsub_body())
+    assert r.status == 500, r
+    assert jobs(dbconn, "mailsync") == []
+    assert "is readable by others: chmod 600" in site.logs()
+    assert PUSH_TOKEN not in site.logs()
