@@ -5,7 +5,7 @@ distributed by tenant fails here."""
 import pytest
 
 # The runner's bookkeeping table (lib/db creates it) is not tenant data.
-NOT_TENANT_DATA = ("schema_migrations",)
+NOT_TENANT_DATA = ("schema_migrations", "schema_functions")
 
 # Tables that hold a user's data and must go with the user.
 PER_USER = ("sessions", "google_connections", "oauth_pending", "activities", "merge_conflicts",

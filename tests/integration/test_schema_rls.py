@@ -21,7 +21,7 @@ def _tables(conn):
     """Every table of schema rally but the runner's bookkeeping table."""
     return [r[0] for r in conn.execute(
         "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'rally'::regnamespace "
-        "AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations' ORDER BY 1")]
+        "AND c.relkind IN ('r', 'p') AND c.relname NOT IN ('schema_migrations', 'schema_functions') ORDER BY 1")]
 
 
 def _web_can(conn, table, priv):

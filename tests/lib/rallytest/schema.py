@@ -102,9 +102,11 @@ def _apply_one(conn, version, name, path):
         raise
 
 
-def apply_migrations(conn, directory):
-    """Applies what is not yet recorded; returns the file names applied.
-    conn must be in autocommit mode (the runner issues BEGIN/COMMIT)."""
+def apply_migrations(conn, directory, functions=None):
+    """Applies what is not yet recorded, then every file of the functions
+    directory (functions_dir(directory) unless given; False skips them);
+    returns the migration file names applied.  conn must be in autocommit
+    mode (the runner issues BEGIN/COMMIT)."""
     if not conn.autocommit:
         raise MigrationError("apply_migrations needs an autocommit connection")
     files = scan(directory)
@@ -120,7 +122,75 @@ def apply_migrations(conn, directory):
     for version, name, path in files:
         if _apply_one(conn, version, name, path):
             applied.append(os.path.basename(path))
+    if functions is not False:
+        apply_functions(conn, functions or functions_dir(directory))
     return applied
+
+
+_FUNC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.sql$")
+
+
+def scan_functions(directory):
+    """[path] in name order; every non-dot entry must be <area>.sql."""
+    found = []
+    for entry in sorted(os.listdir(directory)):
+        if entry.startswith("."):
+            continue
+        if not _FUNC_NAME.match(entry) or len(entry) > MAX_NAME:
+            raise MigrationError(f"{entry}: not a functions file name (<area>.sql)")
+        path = os.path.join(directory, entry)
+        if not os.path.isfile(path):
+            raise MigrationError(f"{entry}: not a regular file")
+        found.append(path)
+    return found
+
+
+def functions_digest(paths):
+    """What rally.schema_functions records: SHA-256 over each file's name,
+    a NUL, its bytes and a NUL, in name order (lowercase hex)."""
+    import hashlib
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(os.path.basename(path).encode() + b"\0")
+        h.update(_read(path).encode() + b"\0")
+    return h.hexdigest()
+
+
+def apply_functions(conn, directory):
+    """Re-applies every functions file (CREATE OR REPLACE, idempotent) in
+    one transaction under the migrations lock, and records their digest."""
+    paths = scan_functions(directory)
+    _locked(conn)
+    try:
+        conn.execute("SET LOCAL check_function_bodies = off")
+        for path in paths:
+            try:
+                conn.execute(_read(path))
+            except Exception as e:
+                raise MigrationError(f"functions/{os.path.basename(path)}: {e}") from e
+            if conn.info.transaction_status != TransactionStatus.INTRANS:
+                raise MigrationError(f"functions/{os.path.basename(path)}: ends the "
+                                     "transaction it runs in")
+            conn.execute("RESET ROLE")  # each file starts with its own SET LOCAL ROLE
+        # rally.schema_functions (migration 0012) is rally_owner's.
+        conn.execute("SET LOCAL ROLE rally_owner")
+        conn.execute("INSERT INTO rally.schema_functions (id, digest, files) "
+                     "VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                     "digest = excluded.digest, files = excluded.files, applied_at = now()",
+                     (functions_digest(paths), [os.path.basename(p) for p in paths]))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def functions_dir(migrations=None):
+    """$RALLY_FUNCTIONS_DIR, else the functions directory beside the
+    migrations directory (as lib/db's db_functions_dir())."""
+    return (os.environ.get("RALLY_FUNCTIONS_DIR")
+            or os.path.join(os.path.dirname(os.path.abspath(migrations or migrations_dir())),
+                            "functions"))
 
 
 def migrations_dir():
