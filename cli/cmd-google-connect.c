@@ -740,8 +740,9 @@ out:
 }
 
 /*
- * The sync state of one resource, and its first sync job.  A resource that
- * was off starts over with a full sync: what it synced before was purged.
+ * The sync state of one resource, and its first sync job (kind NULL: none
+ * yet, for mail until its sync exists).  A resource that was off starts
+ * over with a full sync: what it synced before was purged.
  */
 static int
 start_sync(struct connect *c, PGconn *db, const char *resource,
@@ -760,12 +761,10 @@ start_sync(struct connect *c, PGconn *db, const char *resource,
 	    " full_sync_started_at = NULL, updated_at = now()"
 	    " WHERE NOT $4::boolean", 4, params, cause) == -1)
 		return -1;
-	return db_command(db, "INSERT INTO rally.jobs"
-	    " (tenant_id, kind, dedupe_key, payload)"
-	    " VALUES ($1::uuid, $3, $2::text,"
-	    " jsonb_build_object('connection_id', $2::text))"
-	    " ON CONFLICT (tenant_id, kind, dedupe_key)"
-	    " WHERE state = 'pending' AND dedupe_key IS NOT NULL DO NOTHING",
+	if (kind == NULL)
+		return 0;
+	return db_command(db, "SELECT rally.job_enqueue($1::uuid, $3,"
+	    " $2::uuid::text, jsonb_build_object('connection_id', $2::uuid))",
 	    3, jparams, cause);
 }
 
@@ -792,7 +791,7 @@ store(struct connect *c, PGconn *db)
 	if (write_connection(c, db, p.found, &cause) == -1 ||
 	    (c->calendar && start_sync(c, db, "calendar", "calsync",
 	    p.calendar, &cause) == -1) ||
-	    (c->mail && start_sync(c, db, "mail", "mailsync", p.mail,
+	    (c->mail && start_sync(c, db, "mail", NULL, p.mail,
 	    &cause) == -1) || db_commit(db, &cause) == -1)
 		goto fail;
 	return 0;

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "rallyctl.h"
+#include "uuid.h"
 
 static const struct cmd_entry *const cmd_table[] = {
 	&cmd_migrate_entry,
@@ -181,14 +182,9 @@ ctl_args_json_id(struct ctl *ctl, const struct cmd_entry *entry, int argc,
 bool
 ctl_valid_uuid(const char *s)
 {
-	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	char canonical[UUID_STR_LEN];
 
-	if (strlen(s) != sizeof shape - 1)
-		return false;
-	for (size_t i = 0; i < sizeof shape - 1; i++)
-		if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
+	return uuid_canonical(s, canonical);
 }
 
 struct json_object *

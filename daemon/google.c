@@ -40,6 +40,7 @@
 #include "rallyd.h"
 #include "seal.h"
 #include "util.h"
+#include "uuid.h"
 
 /* A token that expires sooner than this is refreshed before use. */
 #define GOOGLE_REFRESH_MARGIN_SEC 60
@@ -79,7 +80,7 @@
  * The user took Rally's access away at Google: in one statement the
  * connection becomes revoked with no integration left (the release_tokens
  * trigger moves its tokens to rally.token_revocations and queues
- * token_revoke), its synced data is queued for purging as on a disconnect,
+ * token_revoke, the calendar_off trigger queues the purge of its synced data),
  * and the audit log says so.  $3 the error recorded on the connection.
  */
 #define SQL_REVOKE \
@@ -90,15 +91,6 @@
 	"  calendar_enabled = false, mail_enabled = false, last_error = $3," \
 	"  last_error_kind = 'revoked', last_error_at = now(), updated_at = now()" \
 	"  FROM c WHERE g.tenant_id = c.tenant_id AND g.id = c.id RETURNING g.id)," \
-	" p AS (INSERT INTO rally.jobs (tenant_id, kind, dedupe_key, payload)" \
-	"  SELECT c.tenant_id, k.kind, c.id::text," \
-	"   jsonb_build_object('connection_id', c.id)" \
-	"  FROM c JOIN u ON u.id = c.id," \
-	"   (VALUES ('calpurge', true), ('mailpurge', false)) k(kind, always)" \
-	"  WHERE k.always OR c.mail_enabled" \
-	"  ON CONFLICT (tenant_id, kind, dedupe_key)" \
-	"   WHERE state = 'pending' AND dedupe_key IS NOT NULL DO NOTHING" \
-	"  RETURNING kind)," \
 	" a AS (INSERT INTO rally.audit_log (tenant_id, actor, action, detail)" \
 	"  SELECT c.tenant_id, 'google', 'google.access_revoked'," \
 	"   jsonb_build_object('connection_id', c.id," \
@@ -259,6 +251,23 @@ google_token_open(const struct keyring *kr, const char *tenant_id,
 	*token = (char *)pt;
 	*len = ptlen;
 	return 0;
+}
+
+bool
+google_token_key_missing(const struct keyring *kr, const char *bytea)
+{
+	unsigned char *raw;
+	size_t rawlen;
+	uint32_t id;
+	bool missing;
+
+	if (kr == NULL || bytea == NULL)
+		return false;
+	if ((raw = PQunescapeBytea((const unsigned char *)bytea, &rawlen)) == NULL)
+		return false;
+	missing = seal_key_id(raw, rawlen, &id) == 0 && !keyring_has(kr, id);
+	PQfreemem(raw);
+	return missing;
 }
 
 char *
@@ -1219,11 +1228,18 @@ google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
 {
 	struct google *g = d->google;
 	struct gcall *call = xcalloc(1, sizeof *call);
+	char tid[UUID_STR_LEN], cid[UUID_STR_LEN];
 	const char *json;
 
+	/*
+	 * The ids go into a token's associated data, which only the
+	 * canonical spelling opens; anything else finds no connection.
+	 */
+	uuid_canonical(tenant_id, tid);
+	uuid_canonical(connection_id, cid);
 	call->g = g;
-	call->tenant_id = xstrdup(tenant_id != NULL ? tenant_id : "");
-	call->connection_id = xstrdup(connection_id != NULL ? connection_id : "");
+	call->tenant_id = xstrdup(tid);
+	call->connection_id = xstrdup(cid);
 	call->method = xstrdup(method != NULL ? method : "");
 	call->url = xstrdup(url != NULL ? url : "");
 	if (if_match != NULL)

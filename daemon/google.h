@@ -112,6 +112,11 @@ void google_free(struct google *);
  * as a parameter, or NULL with *cause.  Both fail with "no keyring" when kr
  * is NULL.
  */
+/*
+ * Whether a sealed token (bytea text; NULL is not) names a key id the
+ * keyring lacks: a keyring to fix or reload, not a token to throw away.
+ */
+bool google_token_key_missing(const struct keyring *, const char *bytea);
 int google_token_open(const struct keyring *kr, const char *tenant_id,
     const char *row_id, const char *column, const char *bytea, char **token,
     size_t *len, char **cause);

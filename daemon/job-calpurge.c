@@ -9,6 +9,10 @@
  * last integration, the tokens were revoked at once, as promised, and the
  * channel cannot be stopped any more: its notifications are then refused
  * by the hook (the purge clears the channel's token hash) until it expires.
+ *
+ * The payload only names the connection: the purge happens, and the
+ * channel is stopped, only when the database says that connection's
+ * calendar is off or its grant revoked (rally.cal_purge_batch checks it).
  */
 #include "config.h"
 
@@ -19,12 +23,17 @@
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "uuid.h"
 
 #define CALPURGE_SQL "SELECT rally.cal_purge_batch($1, $2)"
 #define CALPURGE_SQL_CHANNEL \
-	"SELECT channel_id, channel_resource_id FROM rally.sync_state" \
-	" WHERE tenant_id = $1 AND connection_id = $2 AND resource = 'calendar'" \
-	"  AND channel_id IS NOT NULL AND channel_resource_id IS NOT NULL"
+	"SELECT s.channel_id, s.channel_resource_id FROM rally.sync_state s" \
+	" JOIN rally.google_connections c" \
+	"  ON c.tenant_id = s.tenant_id AND c.id = s.connection_id" \
+	" WHERE s.tenant_id = $1 AND s.connection_id = $2" \
+	"  AND s.resource = 'calendar' AND s.channel_id IS NOT NULL" \
+	"  AND s.channel_resource_id IS NOT NULL" \
+	"  AND NOT (c.calendar_enabled AND c.status <> 'revoked')"
 
 struct calpurge {
 	char *conn;
@@ -61,6 +70,11 @@ batch_cb(const PGresult *res, const char *error, void *arg)
 		return;
 	}
 	n = atol(PQgetvalue(res, 0, 0));
+	if (n < 0) {
+		calpurge_done(job, JOB_FAIL, "the calendar of this connection is "
+		    "still on: nothing purged");
+		return;
+	}
 	p->touched += n;
 	if (n > 0)
 		calpurge_batch(job);
@@ -110,12 +124,14 @@ channel_cb(const PGresult *res, const char *error, void *arg)
 static void
 calpurge_start(struct job *job)
 {
-	const char *conn = job_payload_string(job, "connection_id");
+	char buf[UUID_STR_LEN];
+	const char *conn = job_payload_uuid(job, "connection_id", buf);
 	struct calpurge *p;
 	const char *params[2];
 
 	if (conn == NULL) {
-		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
+		job_finish(job, JOB_FAIL, "payload: connection_id is not a uuid",
+		    NULL);
 		return;
 	}
 	p = xcalloc(1, sizeof *p);

@@ -8,6 +8,11 @@
  * too, and the two are merged field by field (rally.cal_merge) before the
  * patch is tried again.  A deletion is done when Google says the event is
  * gone (204, 404 or 410).
+ *
+ * The payload names only the activity; everything else comes from the
+ * database.  A hard-deleted activity is deleted at Google only from the
+ * tombstone its DELETE trigger wrote (the event and the connection it
+ * lives in), never from what a job claims.
  */
 #include "config.h"
 
@@ -22,6 +27,7 @@
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "uuid.h"
 
 /* A push racing with edits at Google gives up after this many merges. */
 #define CALPUSH_MAX_MERGES 3
@@ -33,6 +39,10 @@
 	"  rally.cal_fields(a)" \
 	" FROM rally.activities a WHERE a.tenant_id = $1 AND a.id = $2"
 
+#define CALPUSH_SQL_TOMBSTONE \
+	"SELECT connection_id::text, google_event_id FROM rally.activity_tombstones" \
+	" WHERE tenant_id = $1 AND activity_id = $2"
+#define CALPUSH_SQL_TOMBSTONE_DONE "SELECT rally.cal_tombstone_done($1, $2)"
 #define CALPUSH_SQL_DONE "SELECT rally.cal_push_done($1, $2, $3::jsonb, $4::jsonb)"
 #define CALPUSH_SQL_FORGET "SELECT rally.cal_forget($1, $2)"
 #define CALPUSH_SQL_MERGE "SELECT rally.cal_merge_remote($1, $2, $3::jsonb)"
@@ -136,11 +146,8 @@ forget(struct calpush *cp)
 {
 	const char *p[] = { cp->job->tenant_id, cp->activity };
 
-	if (cp->row_gone) {
-		calpush_finish(cp, JOB_DONE, NULL, "deleted");
-		return;
-	}
-	pgloop_query(cp->job->d->db, CALPUSH_SQL_FORGET, 2, p, sql_done_cb, cp);
+	pgloop_query(cp->job->d->db, cp->row_gone ? CALPUSH_SQL_TOMBSTONE_DONE :
+	    CALPUSH_SQL_FORGET, 2, p, sql_done_cb, cp);
 }
 
 static void
@@ -270,8 +277,9 @@ dup_or_null(const PGresult *res, int col)
 	return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
 }
 
+/* Hard-deleted in the CRM: only Google's copy, named by the tombstone, is left. */
 static void
-loaded_cb(const PGresult *res, const char *error, void *arg)
+tombstone_cb(const PGresult *res, const char *error, void *arg)
 {
 	struct calpush *cp = arg;
 
@@ -279,8 +287,36 @@ loaded_cb(const PGresult *res, const char *error, void *arg)
 		calpush_finish(cp, JOB_RETRY, error, NULL);
 		return;
 	}
-	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+	if (PQntuples(res) == 0) {
 		calpush_finish(cp, JOB_DONE, NULL, "gone");
+		return;
+	}
+	free(cp->conn);
+	free(cp->event_id);
+	cp->conn = xstrdup(PQgetvalue(res, 0, 0));
+	cp->event_id = xstrdup(PQgetvalue(res, 0, 1));
+	job_set_connection(cp->job, cp->conn);
+	cp->deleted = cp->row_gone = true;
+	send_push(cp);
+}
+
+static void
+loaded_cb(const PGresult *res, const char *error, void *arg)
+{
+	struct calpush *cp = arg;
+	const char *p[] = { cp->job->tenant_id, cp->activity };
+
+	if (error != NULL) {
+		calpush_finish(cp, JOB_RETRY, error, NULL);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		pgloop_query(cp->job->d->db, CALPUSH_SQL_TOMBSTONE, 2, p,
+		    tombstone_cb, cp);
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		calpush_finish(cp, JOB_DONE, NULL, "not synced");
 		return;
 	}
 	if (strcmp(PQgetvalue(res, 0, 4), "pending") != 0) {
@@ -293,6 +329,7 @@ loaded_cb(const PGresult *res, const char *error, void *arg)
 	free(cp->fields);
 	json_object_put(cp->body);
 	cp->conn = xstrdup(PQgetvalue(res, 0, 0));
+	job_set_connection(cp->job, cp->conn);
 	cp->event_id = dup_or_null(res, 1);
 	cp->etag = dup_or_null(res, 2);
 	cp->deleted = PQgetvalue(res, 0, 3)[0] == 't';
@@ -322,31 +359,19 @@ calpush_load(struct calpush *cp)
 static void
 calpush_start(struct job *job)
 {
-	const char *activity = job_payload_string(job, "activity_id");
-	const char *conn = job_payload_string(job, "connection_id");
-	const char *event = job_payload_string(job, "google_event_id");
+	char buf[UUID_STR_LEN];
+	const char *activity = job_payload_uuid(job, "activity_id", buf);
 	struct calpush *cp;
-	json_object *v;
 
-	if (activity == NULL || conn == NULL) {
-		job_finish(job, JOB_FAIL, "payload needs activity_id and connection_id",
+	if (activity == NULL) {
+		job_finish(job, JOB_FAIL, "payload: activity_id is not a uuid",
 		    NULL);
 		return;
 	}
 	cp = xcalloc(1, sizeof *cp);
 	cp->job = job;
 	cp->activity = xstrdup(activity);
-	cp->conn = xstrdup(conn);
 	job->state = cp;
-	job_set_connection(job, conn);
-	if (json_object_object_get_ex(job->payload, "deleted", &v) &&
-	    json_object_get_boolean(v)) {
-		/* Hard-deleted in the CRM: only Google's copy is left. */
-		cp->deleted = cp->row_gone = true;
-		cp->event_id = event != NULL ? xstrdup(event) : NULL;
-		send_push(cp);
-		return;
-	}
 	calpush_load(cp);
 }
 

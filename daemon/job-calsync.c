@@ -22,6 +22,7 @@
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "uuid.h"
 
 #define CALSYNC_SQL_STATE \
 	"SELECT s.calendar_sync_token, s.full_sync_required" \
@@ -280,12 +281,14 @@ state_cb(const PGresult *res, const char *error, void *arg)
 static void
 calsync_start(struct job *job)
 {
-	const char *conn = job_payload_string(job, "connection_id");
+	char buf[UUID_STR_LEN];
+	const char *conn = job_payload_uuid(job, "connection_id", buf);
 	struct calsync *cs;
 	const char *p[2];
 
 	if (conn == NULL) {
-		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
+		job_finish(job, JOB_FAIL, "payload: connection_id is not a uuid",
+		    NULL);
 		return;
 	}
 	cs = xcalloc(1, sizeof *cs);

@@ -20,6 +20,7 @@
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "uuid.h"
 
 #define CALWATCH_SQL_RECORD \
 	"WITH old AS (SELECT channel_id, channel_resource_id FROM rally.sync_state" \
@@ -154,7 +155,8 @@ static void
 calwatch_start(struct job *job)
 {
 	const struct conf *c = &job->d->conf;
-	const char *conn = job_payload_string(job, "connection_id");
+	char buf[UUID_STR_LEN];
+	const char *conn = job_payload_uuid(job, "connection_id", buf);
 	struct calwatch *w;
 	json_object *body, *params;
 	unsigned char secret[32];
@@ -165,7 +167,8 @@ calwatch_start(struct job *job)
 		return;
 	}
 	if (conn == NULL) {
-		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
+		job_finish(job, JOB_FAIL, "payload: connection_id is not a uuid",
+		    NULL);
 		return;
 	}
 	w = xcalloc(1, sizeof *w);

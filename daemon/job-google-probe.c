@@ -48,13 +48,8 @@ probe_problem(struct job *job, const char **conn, const char **url)
 	json_object *v;
 	const char *method = "GET";
 
-	*conn = *url = NULL;
-	if (json_object_object_get_ex(job->payload, "connection_id", &v) &&
-	    json_object_is_type(v, json_type_string))
-		*conn = json_object_get_string(v);
-	if (json_object_object_get_ex(job->payload, "url", &v) &&
-	    json_object_is_type(v, json_type_string))
-		*url = json_object_get_string(v);
+	*conn = job_payload_string(job, "connection_id");
+	*url = job_payload_string(job, "url");
 	if (json_object_object_get_ex(job->payload, "method", &v))
 		method = json_object_is_type(v, json_type_string) ?
 		    json_object_get_string(v) : "";

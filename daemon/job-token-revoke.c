@@ -14,8 +14,12 @@
  * copy Rally promised to delete does not outlive the promise because Google
  * is down.  (The job queues its own next run rather than returning
  * JOB_RETRY because the engine's backoff and max_attempts know nothing of
- * that deadline.)  A row whose tokens do not open (a lost key) is deleted
- * with a warning.
+ * that deadline.)  The associated data that opens a row's tokens is built
+ * from the row's own ids, never from the payload.  A key id missing from
+ * this instance's keyring (rotated on another host) is transient too, and
+ * critical: another instance, or this one after a reload, may have the key.
+ * A row whose tokens do not open with the key they name is deleted with a
+ * warning: no retry can open it.
  */
 #include "config.h"
 
@@ -28,9 +32,11 @@
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
+#include "msgid.h"
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "uuid.h"
 
 #define REVOKE_DEADLINE_SEC 600
 #define REVOKE_BACKOFF_BASE_SEC 5
@@ -41,7 +47,8 @@
 /* $1 tenant, $2 connection, $3 the last id seen. */
 #define SQL_ROWS \
 	"SELECT id, refresh_token, access_token," \
-	" extract(epoch FROM now() - queued_at)::float8, attempts" \
+	" extract(epoch FROM now() - queued_at)::float8, attempts," \
+	" tenant_id::text, connection_id::text" \
 	" FROM rally.token_revocations" \
 	" WHERE tenant_id = $1 AND connection_id = $2 AND id > $3::bigint" \
 	" ORDER BY id LIMIT " REVOKE_PAGE
@@ -57,16 +64,13 @@
 
 /* $3 seconds until the next run.  A pending twin is brought forward. */
 #define SQL_REQUEUE \
-	"INSERT INTO rally.jobs (tenant_id, kind, dedupe_key, payload, run_at)" \
-	" VALUES ($1, 'token_revoke', $2::uuid::text," \
+	"SELECT rally.job_enqueue($1, 'token_revoke', $2::uuid::text," \
 	"  jsonb_build_object('connection_id', $2::uuid)," \
-	"  now() + make_interval(secs => $3::float8))" \
-	" ON CONFLICT (tenant_id, kind, dedupe_key)" \
-	"  WHERE state = 'pending' AND dedupe_key IS NOT NULL" \
-	" DO UPDATE SET run_at = least(rally.jobs.run_at, excluded.run_at)"
+	"  now() + make_interval(secs => $3::float8))"
 
 struct row {
 	char id[REVOKE_ID_MAX];
+	char tenant_id[UUID_STR_LEN], connection_id[UUID_STR_LEN];
 	char *refresh, *access;		/* bytea text, or NULL */
 	double age;			/* seconds since queued, when read */
 	uint64_t read_at;		/* monotonic usec */
@@ -241,12 +245,14 @@ open_token(struct revoke *rv, char **cause)
 	const struct keyring *kr = rv->d->keyring;
 	char *why = NULL;
 
-	if (rv->row.refresh != NULL && google_token_open(kr, rv->tenant_id,
-	    rv->connection_id, "refresh_token", rv->row.refresh, &rv->token,
+	const struct row *r = &rv->row;
+
+	if (r->refresh != NULL && google_token_open(kr, r->tenant_id,
+	    r->connection_id, "refresh_token", r->refresh, &rv->token,
 	    &rv->token_len, &why) == 0)
 		return 0;
-	if (rv->row.access != NULL && google_token_open(kr, rv->tenant_id,
-	    rv->connection_id, "access_token", rv->row.access, &rv->token,
+	if (r->access != NULL && google_token_open(kr, r->tenant_id,
+	    r->connection_id, "access_token", r->access, &rv->token,
 	    &rv->token_len, why == NULL ? &why : NULL) == 0) {
 		if (why != NULL)
 			log_emit(LOG_WARNING, NULL, &rv->log, "token_revoke: "
@@ -268,6 +274,15 @@ row_revoke(struct revoke *rv)
 
 	if (rv->d->keyring == NULL) {
 		row_transient(rv, "no keyring");
+		return;
+	}
+	if (google_token_key_missing(rv->d->keyring, rv->row.refresh) ||
+	    google_token_key_missing(rv->d->keyring, rv->row.access)) {
+		log_emit(LOG_CRIT, MSGID_KEY_MISSING, &rv->log, "token_revoke: "
+		    "entry %s was sealed with a key this instance's keyring "
+		    "does not have (was it rotated on another host?): kept for "
+		    "another attempt", rv->row.id);
+		row_transient(rv, "sealed with a key not in the keyring");
 		return;
 	}
 	if (open_token(rv, &cause) == -1) {
@@ -314,6 +329,9 @@ take_row(struct revoke *rv, const PGresult *res, int i)
 	r->age = atof(PQgetvalue(res, i, 3));
 	r->read_at = now_usec();
 	r->attempts = atoi(PQgetvalue(res, i, 4));
+	snprintf(r->tenant_id, sizeof r->tenant_id, "%s", PQgetvalue(res, i, 5));
+	snprintf(r->connection_id, sizeof r->connection_id, "%s",
+	    PQgetvalue(res, i, 6));
 }
 
 /* When to try the rows kept again: backoff, but by the deadline. */
@@ -410,32 +428,16 @@ read_page(struct revoke *rv)
 	pgloop_query(rv->d->db, SQL_ROWS, 3, params, page_cb, rv);
 }
 
-static bool
-uuid_shaped(const char *s)
-{
-	static const char tmpl[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-	if (strlen(s) != sizeof tmpl - 1)
-		return false;
-	for (size_t i = 0; i < sizeof tmpl - 1; i++)
-		if (tmpl[i] == '-' ? s[i] != '-' : strchr("0123456789abcdef"
-		    "ABCDEF", s[i]) == NULL)
-			return false;
-	return true;
-}
-
 static void
 revoke_start(struct job *job)
 {
 	struct revoke *rv;
-	json_object *v;
-	const char *conn = NULL;
+	char buf[UUID_STR_LEN];
+	const char *conn = job_payload_uuid(job, "connection_id", buf);
 
-	if (json_object_object_get_ex(job->payload, "connection_id", &v) &&
-	    json_object_is_type(v, json_type_string))
-		conn = json_object_get_string(v);
-	if (conn == NULL || !uuid_shaped(conn)) {
-		job_finish(job, JOB_FAIL, "payload has no connection_id", NULL);
+	if (conn == NULL) {
+		job_finish(job, JOB_FAIL, "payload: connection_id is not a uuid",
+		    NULL);
 		return;
 	}
 	rv = xcalloc(1, sizeof *rv);

@@ -14,6 +14,7 @@
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "uuid.h"
 
 /* Sleep between attempts when the claim query itself failed. */
 #define CLAIM_ERROR_DELAY_SEC 5
@@ -40,6 +41,8 @@ job_free(struct job *job)
 {
 	if (job == NULL)
 		return;
+	for (int i = 0; i < job->end_nparams; i++)
+		free(job->end_params[i]);
 	json_object_put(job->payload);
 	free(job->connection_id);
 	free(job->tenant_id);
@@ -61,6 +64,29 @@ unlink_job(struct jobs *e, struct job *job)
 		}
 }
 
+/*
+ * The ids of the jobs this process holds, as a PostgreSQL array ("{1,2}"):
+ * the only leases it extends or hands back.  Finished jobs whose end is
+ * not recorded yet are still held.
+ */
+static char *
+held_ids(const struct jobs *e, bool unfinished_only)
+{
+	char *s = xstrdup("{"), *tmp;
+	const struct job *job;
+
+	for (job = e->running; job != NULL; job = job->next) {
+		if (unfinished_only && job->finished)
+			continue;
+		tmp = xasprintf("%s%s%s", s, s[1] != '\0' ? "," : "", job->id);
+		free(s);
+		s = tmp;
+	}
+	tmp = xasprintf("%s}", s);
+	free(s);
+	return tmp;
+}
+
 static void
 unregister_cb(const PGresult *res, const char *error, void *arg)
 {
@@ -78,26 +104,40 @@ release_cb(const PGresult *res, const char *error, void *arg)
 	if (error != NULL)
 		log_warnx("could not release job leases at shutdown (they "
 		    "expire by themselves): %s", error);
-	else if (PQcmdTuples((PGresult *)res)[0] != '0')
+	else if (res != NULL && PQcmdTuples((PGresult *)res)[0] != '0')
 		log_info("released %s job lease(s) for other instances",
 		    PQcmdTuples((PGresult *)res));
 	pgloop_query(e->d->db, JOBS_SQL_UNREGISTER, 1, params, unregister_cb, e);
 }
 
-/* The last step of a graceful stop: hand back whatever is still ours. */
+/*
+ * The last step of a graceful stop: hand back the jobs in ids (those not
+ * finished when the shutdown timeout struck; NULL for none), then leave.
+ */
 static void
-release_and_exit(struct jobs *e)
+release_and_exit(struct jobs *e, char *ids)
 {
-	const char *params[] = { e->d->instance };
+	char max[24];
+	const char *params[] = { e->d->instance, ids, max };
 
-	if (e->releasing)
+	if (e->releasing) {
+		free(ids);
 		return;
+	}
 	e->releasing = true;
 	if (!pgloop_connected(e->d->db)) {
+		free(ids);
 		rallyd_exit(e->d, 0);
 		return;
 	}
-	pgloop_query(e->d->db, JOBS_SQL_RELEASE, 1, params, release_cb, e);
+	if (ids == NULL || strcmp(ids, "{}") == 0) {
+		free(ids);
+		release_cb(NULL, NULL, e);
+		return;
+	}
+	snprintf(max, sizeof max, "%lld", (long long)e->d->conf.max_attempts);
+	pgloop_query(e->d->db, JOBS_SQL_RELEASE, 3, params, release_cb, e);
+	free(ids);
 }
 
 static void
@@ -105,6 +145,7 @@ shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct jobs *e = arg;
 	struct job *job, *next;
+	char *ids = held_ids(e, true);
 
 	log_notice("shutdown timeout: cancelling %u running job(s)", e->nrunning);
 	for (job = e->running; job != NULL; job = next) {
@@ -120,7 +161,7 @@ shutdown_cb(evutil_socket_t fd, short what, void *arg)
 		unlink_job(e, job);
 		job_free(job);
 	}
-	release_and_exit(e);
+	release_and_exit(e, ids);
 }
 
 static void
@@ -130,11 +171,21 @@ after_job(struct jobs *e)
 	if (e->stopping) {
 		if (e->nrunning == 0) {
 			event_del(e->ev_shutdown);
-			release_and_exit(e);
+			release_and_exit(e, NULL);
 		}
 		return;
 	}
 	claim(e);
+}
+
+static void finish_cb(const PGresult *, const char *, void *);
+
+static void
+send_end(struct job *job)
+{
+	job->end_waiting = false;
+	pgloop_query(job->d->db, job->end_sql, job->end_nparams,
+	    (const char *const *)job->end_params, finish_cb, job);
 }
 
 static void
@@ -143,6 +194,18 @@ finish_cb(const PGresult *res, const char *error, void *arg)
 	struct job *job = arg;
 	struct jobs *e = job->engine;
 
+	if (error != NULL && !pgloop_connected(e->d->db) && !e->releasing) {
+		/*
+		 * Held, and its lease kept by the heartbeats, until the end is
+		 * recorded after reconnecting: dropping it would leave a
+		 * finished job 'running' until its lease lapsed.
+		 */
+		log_emit(LOG_WARNING, NULL, &job->log, "job %s (%s): could not "
+		    "record its end, will retry once reconnected: %s", job->id,
+		    job->kind_name, error);
+		job->end_waiting = true;
+		return;
+	}
 	if (error != NULL)
 		log_emit(LOG_WARNING, NULL, &job->log, "job %s (%s): could not "
 		    "record its end, its lease will expire: %s", job->id,
@@ -180,6 +243,12 @@ job_payload_string(const struct job *job, const char *key)
 	return json_object_get_string(v);
 }
 
+const char *
+job_payload_uuid(const struct job *job, const char *key, char *out)
+{
+	return uuid_canonical(job_payload_string(job, key), out) ? out : NULL;
+}
+
 void
 job_set_connection(struct job *job, const char *connection_id)
 {
@@ -197,6 +266,7 @@ job_finish(struct job *job, enum job_outcome outcome, const char *error,
 	char attempt[16], delay[32];
 	const char *p[6] = { job->tenant_id, job->id, e->d->instance, attempt };
 	const char *sql;
+	int np;
 
 	if (job->finished)
 		fatalx("job %s finished twice", job->id);
@@ -226,9 +296,13 @@ job_finish(struct job *job, enum job_outcome outcome, const char *error,
 		    job->attempt, error);
 		break;
 	}
-	pgloop_query(e->d->db, sql, outcome == JOB_RETRY ? 6 : 5, p, finish_cb,
-	    job);
+	np = outcome == JOB_RETRY ? 6 : 5;
+	job->end_sql = sql;
+	job->end_nparams = np;
+	for (int i = 0; i < np; i++)
+		job->end_params[i] = p[i] != NULL ? xstrdup(p[i]) : NULL;
 	json_object_put(result);
+	send_end(job);
 }
 
 static struct job *
@@ -314,9 +388,11 @@ next_cb(const PGresult *res, const char *error, void *arg)
 static void
 schedule_next_wake(struct jobs *e)
 {
-	const char *params[] = { e->d->instance };
+	char *ids = held_ids(e, false);
+	const char *params[] = { ids };
 
 	pgloop_query(e->d->db, JOBS_SQL_NEXT, 1, params, next_cb, e);
+	free(ids);
 }
 
 static void
@@ -384,14 +460,16 @@ static void
 heartbeat(struct jobs *e)
 {
 	char lease[24], pid[24], nrun[24];
+	char *ids = held_ids(e, false);
 	const char *params[] = { e->d->instance, lease, e->host, pid,
-		PACKAGE_VERSION, nrun };
+		PACKAGE_VERSION, nrun, ids };
 
 	snprintf(lease, sizeof lease, "%lld", (long long)e->d->conf.lease_sec);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	snprintf(nrun, sizeof nrun, "%u", e->nrunning);
-	pgloop_query(e->d->db, JOBS_SQL_HEARTBEAT, 6, params, heartbeat_done_cb,
+	pgloop_query(e->d->db, JOBS_SQL_HEARTBEAT, 7, params, heartbeat_done_cb,
 	    e);
+	free(ids);
 }
 
 static void
@@ -455,7 +533,12 @@ jobs_free(struct jobs *e)
 void
 jobs_connected(struct jobs *e)
 {
+	struct job *job;
+
 	heartbeat(e);
+	for (job = e->running; job != NULL; job = job->next)
+		if (job->end_waiting)
+			send_end(job);
 	/* Whatever was queued or expired while we were away is claimed now. */
 	claim(e);
 }
@@ -476,7 +559,7 @@ jobs_stop(struct jobs *e)
 	e->stopping = true;
 	event_del(e->ev_wake);
 	if (e->nrunning == 0) {
-		release_and_exit(e);
+		release_and_exit(e, NULL);
 		return;
 	}
 	log_notice("waiting up to %lld s for %u running job(s)",

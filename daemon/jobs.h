@@ -51,6 +51,11 @@ struct job {
 	char *connection_id;	/* set by job_set_connection(); may be NULL */
 	void *state;		/* the handler's own */
 	bool finished;
+	/* The statement that records the end, kept until it succeeds. */
+	const char *end_sql;
+	char *end_params[6];
+	int end_nparams;
+	bool end_waiting;	/* the database was down: replay on reconnect */
 	struct job *next;	/* the engine's list of running jobs */
 };
 
@@ -62,6 +67,11 @@ void jobs_connected(struct jobs *);
 void jobs_wake(struct jobs *);
 /* A string member of the job's payload, or NULL when absent or not a string. */
 const char *job_payload_string(const struct job *, const char *key);
+/*
+ * A uuid member of the payload in canonical form (lib/uuid), written into
+ * out (UUID_STR_LEN bytes); NULL when absent, not a string or not a uuid.
+ */
+const char *job_payload_uuid(const struct job *, const char *key, char *out);
 /* Records the Google connection a job works for (copied; logged). */
 void job_set_connection(struct job *, const char *connection_id);
 /* Ends a job: outcome, an error for RETRY/FAIL, an optional result (taken). */

@@ -30,12 +30,9 @@ static const struct sched_entry entries[] = {
  * any state: $1 kind, $2 dedupe key.
  */
 #define SCHED_SQL_ENQUEUE \
-	"INSERT INTO rally.jobs (tenant_id, kind, dedupe_key)" \
-	" SELECT '" SYSTEM_TENANT "', $1, $2 WHERE NOT EXISTS (" \
-	"  SELECT 1 FROM rally.jobs WHERE tenant_id = '" SYSTEM_TENANT "'" \
-	"  AND kind = $1 AND dedupe_key = $2)" \
-	" ON CONFLICT (tenant_id, kind, dedupe_key)" \
-	"  WHERE state = 'pending' AND dedupe_key IS NOT NULL DO NOTHING"
+	"SELECT rally.job_enqueue('" SYSTEM_TENANT "', $1, $2)" \
+	" WHERE NOT EXISTS (SELECT 1 FROM rally.jobs" \
+	"  WHERE tenant_id = '" SYSTEM_TENANT "' AND kind = $1 AND dedupe_key = $2)"
 
 /*
  * Calendar upkeep on every tick: a sync for connections not synced within

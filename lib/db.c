@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "uuid.h"
 
 /* Parameters this short are masked only where the server quotes them. */
 #define DB_MASK_MIN_BARE 4
@@ -250,14 +251,9 @@ db_rollback(PGconn *conn, char **cause)
 static bool
 valid_id(const char *s)
 {
-	size_t n = strlen(s);
+	char canonical[UUID_STR_LEN];
 
-	if (n > 36)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]) && s[i] != '-')
-			return false;
-	return true;
+	return *s == '\0' || uuid_canonical(s, canonical);
 }
 
 int

@@ -152,8 +152,17 @@ def test_shutdown_timeout_releases_the_lease_for_another_instance(daemons, dbcon
     assert d.stop() == 0
     assert time.monotonic() - t0 < 10
     j = job(dbconn, jid)
-    assert (j["state"], j["attempts"], j["lease_owner"]) == ("pending", 0, None)
+    # The attempt keeps its number and its run row; it does not count
+    # against the job, which gets one more attempt instead.
+    assert (j["state"], j["attempts"], j["lease_owner"]) == ("pending", 1, None)
     assert runs(dbconn, jid) == [(1, "slowstop", "released", None)]
+    # Work goes on: another instance runs the released job and new ones.
+    dbconn.execute("UPDATE rally.jobs SET payload = '{\"sleep_ms\": 10}' WHERE id = %s", (jid,))
+    daemons("nextone")
+    other = add_job(dbconn)
+    wait_until(lambda: job(dbconn, jid)["state"] == "done" and job(dbconn, other)["state"] == "done",
+               message="both jobs done on the next instance")
+    assert runs(dbconn, jid) == [(1, "slowstop", "released", None), (2, "nextone", "done", None)]
 
 
 def test_second_sigterm_stops_at_once(daemons, dbconn):

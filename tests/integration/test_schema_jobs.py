@@ -157,27 +157,61 @@ def test_bringing_a_pending_job_forward_notifies_and_postponing_does_not(conn, l
     assert listener.count() == 1
 
 
-def test_web_queues_jobs_for_its_own_tenant_only(pg, db, login_roles, listener):
+def test_web_cannot_queue_jobs_at_all(pg, db, login_roles, listener):
     t = uuid.uuid4()
     listener.reset()
     with pg.connect(db, user=login_roles["web"]) as web:
         set_context(web, t)
-        insert(web, "jobs", tenant_id=t, kind="export", dedupe_key="u1", payload={"u": 1})
-        # The CGI cannot name the arbiter (that needs SELECT on its
-        # columns): a bare ON CONFLICT DO NOTHING uses the dedupe index.
-        assert web.execute("INSERT INTO rally.jobs (tenant_id, kind, dedupe_key) "
-                           "VALUES (%s, 'export', 'u1') ON CONFLICT DO NOTHING",
-                           (t,)).rowcount == 0
-        for row in (dict(tenant_id=uuid.uuid4(), kind="export"),
-                    dict(tenant_id=NIL_TENANT, kind="backup"),
-                    dict(tenant_id=t, kind="export", state="running"),
-                    dict(tenant_id=t, kind="export", lease_owner="me")):
+        for row in (dict(tenant_id=t, kind="calsync", dedupe_key="u1", payload={"u": 1}),
+                    dict(tenant_id=t, kind="calpush",
+                         payload={"deleted": True, "connection_id": str(uuid.uuid4())}),
+                    dict(tenant_id=uuid.uuid4(), kind="calpurge"),
+                    dict(tenant_id=NIL_TENANT, kind="jobs.prune")):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 insert(web, "jobs", **row)
-    assert listener.count() == 1
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            web.execute("SELECT rally.job_enqueue(%s, 'calsync')", (t,))
+    assert listener.count() == 0
     with pg.connect(db) as su:
-        assert su.execute("SELECT tenant_id, kind, state FROM rally.jobs").fetchall() == [
-            (t, "export", "pending")]
+        assert su.execute("SELECT count(*) FROM rally.jobs").fetchone()[0] == 0
+
+
+def test_job_enqueue_folds_twins_and_brings_them_forward(conn, listener):
+    t = uuid.uuid4()
+    listener.reset()
+    a = conn.execute("SELECT rally.job_enqueue(%s, 'calsync', 'c1', '{}',"
+                     " now() + interval '1 hour')", (t,)).fetchone()[0]
+    b = conn.execute("SELECT rally.job_enqueue(%s, 'calsync', 'c1')", (t,)).fetchone()[0]
+    assert a == b
+    due = conn.execute("SELECT run_at <= now() FROM rally.jobs WHERE id = %s", (a,)).fetchone()[0]
+    assert due
+    c = conn.execute("SELECT rally.job_enqueue(%s, 'calsync', 'c2')", (t,)).fetchone()[0]
+    assert c != a
+    assert listener.count() >= 2
+
+
+@pytest.mark.parametrize("kind, payload, error", [
+    ("mailsync", {}, "no handler knows job kind"),
+    (None, {}, "no handler knows job kind"),
+    ("calsync", [], "must be an object"),
+    ("calsync", "x", "must be an object"),
+])
+def test_job_enqueue_refuses_unknown_kinds_and_bad_payloads(conn, kind, payload, error):
+    from psycopg.types.json import Jsonb
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match=error):
+        conn.execute("SELECT rally.job_enqueue(%s, %s, NULL, %s)",
+                     (uuid.uuid4(), kind, Jsonb(payload)))
+    assert conn.execute("SELECT count(*) FROM rally.jobs").fetchone()[0] == 0
+
+
+def test_the_kinds_sql_accepts_are_the_kinds_rallyd_handles(conn):
+    from rallytest import SRCDIR
+    import re
+    src = (SRCDIR / "daemon").glob("job-*.c")
+    handled = {m.group(1) for f in src
+               for m in re.finditer(r'\.name = "([^"]+)"', f.read_text())}
+    sql = set(conn.execute("SELECT unnest(rally.job_kinds())").fetchall())
+    assert {k for (k,) in sql} == handled
 
 
 def test_job_runs_go_with_their_job(conn):

@@ -1,0 +1,211 @@
+-- Calendar, CRM → Google: what a CRM edit queues (daemon/job-calpush.c
+-- sends it), the purge after a disconnect, and the periodic upkeep.  The
+-- first definitions were in migration 0010; these supersede them.
+set local role rally_owner;
+
+-- Whether this transaction writes on Google's behalf, so that the CRM-edit
+-- triggers queue nothing (no echo).  rally.origin is a setting anyone may
+-- set, so it counts only for a session of the daemon (or an operator):
+-- a web session that sets it still has its edits tracked and pushed.
+create or replace function rally.origin_is_google() returns boolean
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+	select coalesce(current_setting('rally.origin', true), '') = 'google'
+	    and pg_has_role(session_user, 'rally_daemon', 'MEMBER')
+$$;
+
+-- Queues the push of an activity's unsent edits.  The payload names only
+-- the activity: calpush reads the connection from the row.
+create or replace function rally.cal_queue_push(p_tenant uuid, p_id uuid, p_conn uuid)
+returns void
+language sql
+as $$
+	select rally.job_enqueue(p_tenant, 'calpush', p_id::text,
+	    jsonb_build_object('activity_id', p_id))
+$$;
+
+-- CRM edits.  BEFORE: a dated activity of a user with a calendar
+-- connection joins that connection; a change of a synced field marks the
+-- activity 'pending'.
+create or replace function rally.activities_track_local() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	if rally.origin_is_google() then
+		return new;
+	end if;
+	if tg_op = 'INSERT' then
+		if new.connection_id is null
+		    and (new.start_at is not null or new.start_date is not null) then
+			select c.id into new.connection_id from rally.google_connections c
+			where c.tenant_id = new.tenant_id and c.user_id = new.owner_id
+			    and c.status = 'active' and c.calendar_enabled
+			order by c.connected_at limit 1;
+		end if;
+		if new.connection_id is not null then
+			new.sync_state := 'pending';
+		end if;
+		return new;
+	end if;
+	if new.connection_id is not null
+	    and (rally.cal_fields(new) is distinct from rally.cal_fields(old)
+	        or new.deleted_at is distinct from old.deleted_at) then
+		new.sync_state := 'pending';
+		new.updated_at := now();
+	end if;
+	return new;
+end
+$$;
+create or replace trigger track_local before insert or update on rally.activities
+    for each row execute function rally.activities_track_local();
+
+-- AFTER: a pending activity queues its push; a deleted one that Google
+-- knows leaves a tombstone (the event to delete, with the connection it
+-- lives in) and queues the push that deletes it.
+create or replace function rally.activities_queue_push() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	if rally.origin_is_google() then
+		return null;
+	end if;
+	if tg_op = 'DELETE' then
+		-- Only while the calendar is on: after a disconnect the purge owns
+		-- the connection's rows, and in the cascade of a connection's own
+		-- deletion there is nothing left to delete with.
+		if old.connection_id is not null and old.google_event_id is not null
+		    and exists (select 1 from rally.google_connections c
+		        where c.tenant_id = old.tenant_id and c.id = old.connection_id
+		            and c.calendar_enabled and c.status = 'active') then
+			insert into rally.activity_tombstones (tenant_id, activity_id,
+			    connection_id, owner_id, google_event_id)
+			values (old.tenant_id, old.id, old.connection_id, old.owner_id,
+			    old.google_event_id)
+			on conflict (tenant_id, activity_id) do update
+			    set connection_id = excluded.connection_id,
+			        owner_id = excluded.owner_id,
+			        google_event_id = excluded.google_event_id,
+			        deleted_at = now();
+			perform rally.cal_queue_push(old.tenant_id, old.id, old.connection_id);
+		end if;
+		return null;
+	end if;
+	if new.sync_state = 'pending' and new.connection_id is not null then
+		perform rally.cal_queue_push(new.tenant_id, new.id, new.connection_id);
+	end if;
+	return null;
+end
+$$;
+create or replace trigger queue_push after insert or update or delete on rally.activities
+    for each row execute function rally.activities_queue_push();
+
+-- A deletion at Google is done (or Google no longer has the event).
+create or replace function rally.cal_tombstone_done(p_tenant uuid, p_id uuid) returns void
+language sql
+as $$
+	delete from rally.activity_tombstones where tenant_id = p_tenant and activity_id = p_id
+$$;
+
+-- Disconnect: one batch of the purge of a connection's calendar data.
+-- Events that came from Google go; activities created in the CRM stay in
+-- the CRM, detached from Google.  Returns how many rows it touched, or -1
+-- when the calendar is still on (a purge is only for a connection whose
+-- calendar was switched off or whose grant was revoked: the job's word
+-- for it is not enough).
+create or replace function rally.cal_purge_batch(p_tenant uuid, p_conn uuid) returns int
+language plpgsql
+as $$
+declare
+	n int;
+	m int;
+begin
+	if exists (select 1 from rally.google_connections
+	    where tenant_id = p_tenant and id = p_conn
+	        and calendar_enabled and status <> 'revoked') then
+		return -1;
+	end if;
+	perform pg_catalog.set_config('rally.origin', 'google', true);
+	delete from rally.activities where (tenant_id, id) in (
+	    select tenant_id, id from rally.activities
+	    where tenant_id = p_tenant and connection_id = p_conn and origin = 'google'
+	    limit 1000);
+	get diagnostics n = row_count;
+	update rally.activities set connection_id = null, google_event_id = null,
+	    etag = null, google_updated = null, sequence = null, synced_snapshot = null,
+	    ical_uid = null, google_seen_at = null, sync_state = 'local', sync_error = null
+	where (tenant_id, id) in (
+	    select tenant_id, id from rally.activities
+	    where tenant_id = p_tenant and connection_id = p_conn limit 1000);
+	get diagnostics m = row_count;
+	if n + m = 0 then
+		delete from rally.activity_tombstones
+		where tenant_id = p_tenant and connection_id = p_conn;
+		update rally.sync_state set calendar_sync_token = null, full_sync_required = true,
+		    channel_id = null, channel_resource_id = null, channel_token_hash = null,
+		    channel_expires_at = null, updated_at = now()
+		where tenant_id = p_tenant and connection_id = p_conn and resource = 'calendar';
+	end if;
+	return n + m;
+end
+$$;
+
+-- Calendar switched off or access revoked: purge what was synced.
+create or replace function rally.google_connections_calendar_off() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	if old.calendar_enabled and (not new.calendar_enabled or new.status = 'revoked') then
+		perform rally.job_enqueue(new.tenant_id, 'calpurge', new.id::text,
+		    jsonb_build_object('connection_id', new.id));
+	end if;
+	return null;
+end
+$$;
+create or replace trigger calendar_off after update of calendar_enabled, status
+    on rally.google_connections
+    for each row execute function rally.google_connections_calendar_off();
+
+-- Periodic: a sync for every calendar connection not synced for p_poll
+-- seconds, and a push channel for those without a live one (p_push).
+create or replace function rally.cal_queue_periodic(p_poll int, p_push boolean) returns int
+language plpgsql
+as $$
+declare
+	n int;
+	m int := 0;
+begin
+	select count(rally.job_enqueue(s.tenant_id, 'calsync', s.connection_id::text,
+	    jsonb_build_object('connection_id', s.connection_id, 'reason', 'poll')))
+	into n
+	from rally.sync_state s
+	join rally.google_connections c on c.tenant_id = s.tenant_id and c.id = s.connection_id
+	where s.resource = 'calendar' and c.status = 'active' and c.calendar_enabled
+	    and (s.last_sync_at is null
+	        or s.last_sync_at < now() - make_interval(secs => p_poll))
+	    and not exists (select 1 from rally.jobs j
+	        where j.tenant_id = s.tenant_id and j.kind = 'calsync'
+	            and j.dedupe_key = s.connection_id::text and j.state = 'pending');
+	if p_push then
+		select count(rally.job_enqueue(s.tenant_id, 'calwatch', s.connection_id::text,
+		    jsonb_build_object('connection_id', s.connection_id)))
+		into m
+		from rally.sync_state s
+		join rally.google_connections c on c.tenant_id = s.tenant_id and c.id = s.connection_id
+		where s.resource = 'calendar' and c.status = 'active' and c.calendar_enabled
+		    and (s.channel_expires_at is null
+		        or s.channel_expires_at < now() + interval '1 day')
+		    and not exists (select 1 from rally.jobs j
+		        where j.tenant_id = s.tenant_id and j.kind = 'calwatch'
+		            and j.dedupe_key = s.connection_id::text
+		            and j.state in ('pending', 'running'));
+	end if;
+	return n + m;
+end
+$$;
+
+grant execute on function rally.origin_is_google(), rally.cal_tombstone_done(uuid, uuid)
+    to rally_daemon;

@@ -1,0 +1,44 @@
+-- Tokens leave a connection the moment it is no longer in use.  The first
+-- definition was in migration 0004; this supersedes it.
+set local role rally_owner;
+
+-- Whenever tokens leave a connection (its last integration switched off,
+-- the connection revoked or deleted, which includes the cascade from an
+-- account or tenant deletion), they are queued for revocation in the same
+-- transaction and a job wakes the daemon.  Being a trigger, this holds for
+-- every caller: the CGI switches an integration off without ever being able
+-- to read the tokens.  Runs as rally_owner because rally_web may not write
+-- token_revocations.
+create or replace function rally.google_connections_release_tokens() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	r rally.google_connections;
+begin
+	if tg_op = 'DELETE' then
+		r := old;
+	else
+		r := new;
+		if (new.calendar_enabled or new.mail_enabled) and new.status <> 'revoked' then
+			return new;
+		end if;
+	end if;
+	if r.refresh_token is null and r.access_token is null then
+		return case when tg_op = 'DELETE' then old else new end;
+	end if;
+	insert into rally.token_revocations (tenant_id, connection_id, refresh_token, access_token)
+	    values (r.tenant_id, r.id, r.refresh_token, r.access_token);
+	perform rally.job_enqueue(r.tenant_id, 'token_revoke', r.id::text,
+	    jsonb_build_object('connection_id', r.id));
+	if tg_op = 'DELETE' then
+		return old;
+	end if;
+	new.refresh_token := null;
+	new.access_token := null;
+	new.access_token_expires_at := null;
+	return new;
+end
+$$;
+create or replace trigger release_tokens before update or delete on rally.google_connections
+    for each row execute function rally.google_connections_release_tokens();
