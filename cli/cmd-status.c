@@ -1,23 +1,26 @@
 /*
  * rallyctl status: what the daemons are doing: instances and their
- * heartbeats, jobs by kind and state with the backlog, and Google
- * connections by status.
+ * heartbeats, jobs by kind and state with the backlog, Google
+ * connections by status, and whether the database's SQL functions are the
+ * installed ones (lib/migrate.h).
  */
 #include "config.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
+#include "migrate.h"
 #include "rallyctl.h"
 
 static int cmd_status_exec(struct ctl *, int, char **);
 
 const struct cmd_entry cmd_status_entry = {
 	"status", "[--json]",
-	"show rallyd instances, jobs by kind and state, the backlog and "
-	"Google connections by status",
+	"show rallyd instances, jobs by kind and state, the backlog, "
+	"Google connections by status and whether the functions are current",
 	cmd_status_exec,
 };
 
@@ -58,6 +61,9 @@ const struct cmd_entry cmd_status_entry = {
 	" FROM rally.sync_state s JOIN rally.google_connections c" \
 	"  ON c.tenant_id = s.tenant_id AND c.id = s.connection_id" \
 	" ORDER BY s.connection_id, s.resource LIMIT 1000"
+
+/* How much of a digest the human output shows, as rallyctl migrate does. */
+#define STATUS_SHORT_DIGEST 12
 
 enum { R_INSTANCES, R_JOBS, R_BACKLOG, R_CONNECTIONS, R_SYNC, R_COUNT };
 
@@ -107,8 +113,93 @@ rows_json(const PGresult *res, int which, const char *const *names)
 	return a;
 }
 
+/* The recorded digest against the installed functions directory's. */
+struct status_functions {
+	char *dir;
+	char *database;		/* NULL: never applied */
+	char *installed;	/* NULL: unreadable, see error */
+	char *error;
+};
+
+static void
+status_functions_clear(struct status_functions *sf)
+{
+	free(sf->dir);
+	free(sf->database);
+	free(sf->installed);
+	free(sf->error);
+}
+
+static bool
+functions_current(const struct status_functions *sf)
+{
+	return sf->database != NULL && sf->installed != NULL &&
+	    strcmp(sf->database, sf->installed) == 0;
+}
+
+/* An unreadable directory is reported, not fatal: the rest still shows. */
 static int
-print_json(PGresult *const *res)
+status_functions(PGconn *db, struct status_functions *sf)
+{
+	struct db_functions *fs;
+	char *cause = NULL;
+	int rc;
+
+	if (db_functions_recorded(db, &sf->database, &cause) == -1) {
+		rc = ctl_error(CTL_FAILURE, "status: functions: %s", cause);
+		free(cause);
+		return rc;
+	}
+	sf->dir = db_functions_dir(NULL, db_migrations_dir(NULL));
+	if ((fs = db_functions_load(sf->dir, &sf->error)) != NULL)
+		sf->installed = xstrdup(fs->digest);
+	db_functions_free(fs);
+	return 0;
+}
+
+static struct json_object *
+json_string_or_null(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *
+functions_json(const struct status_functions *sf)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "up_to_date",
+	    json_object_new_boolean(functions_current(sf)));
+	json_object_object_add(o, "database",
+	    json_string_or_null(sf->database));
+	json_object_object_add(o, "installed",
+	    json_string_or_null(sf->installed));
+	json_object_object_add(o, "dir", json_object_new_string(sf->dir));
+	if (sf->error != NULL)
+		json_object_object_add(o, "error",
+		    json_object_new_string(sf->error));
+	return o;
+}
+
+static void
+functions_human(const struct status_functions *sf)
+{
+	if (sf->installed == NULL)
+		printf("functions: cannot tell: %s\n", sf->error);
+	else if (functions_current(sf))
+		printf("functions: up to date\n");
+	else if (sf->database == NULL)
+		printf("functions: out of date (never applied, installed "
+		    "%.*s): run rallyctl migrate\n", STATUS_SHORT_DIGEST,
+		    sf->installed);
+	else
+		printf("functions: out of date (database %.*s, installed "
+		    "%.*s): run rallyctl migrate\n", STATUS_SHORT_DIGEST,
+		    sf->database, STATUS_SHORT_DIGEST, sf->installed);
+}
+
+static int
+print_json(PGresult *const *res, const struct status_functions *sf)
 {
 	struct json_object *o = json_object_new_object(), *b;
 
@@ -125,11 +216,12 @@ print_json(PGresult *const *res)
 	    rows_json(res[R_CONNECTIONS], R_CONNECTIONS, connection_cols));
 	json_object_object_add(o, "sync",
 	    rows_json(res[R_SYNC], R_SYNC, sync_cols));
+	json_object_object_add(o, "functions", functions_json(sf));
 	return ctl_print_json(o);
 }
 
 static int
-print_human(PGresult *const *res)
+print_human(PGresult *const *res, const struct status_functions *sf)
 {
 	static const char *const ih[] = {
 		"NAME", "HOST", "PID", "HEARTBEAT AGE (s)", "JOBS RUNNING",
@@ -156,6 +248,8 @@ print_human(PGresult *const *res)
 	ctl_print_table(res[R_CONNECTIONS], ch);
 	printf("\nSync, per connection:\n");
 	ctl_print_table(res[R_SYNC], sh);
+	printf("\n");
+	functions_human(sf);
 	return 0;
 }
 
@@ -195,6 +289,7 @@ cmd_status_exec(struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	PGresult *res[R_COUNT] = { NULL };
+	struct status_functions sf = { NULL, NULL, NULL, NULL };
 	PGconn *db;
 	int ch, rc;
 
@@ -209,9 +304,11 @@ cmd_status_exec(struct ctl *ctl, int argc, char **argv)
 		return cmd_usage(&cmd_status_entry);
 	if ((db = ctl_db(ctl)) == NULL)
 		return EX_UNAVAILABLE;
-	if ((rc = status_query(db, ctl->conf.lease_sec, res)) == 0)
-		rc = ctl->json ? print_json(res) : print_human(res);
+	if ((rc = status_query(db, ctl->conf.lease_sec, res)) == 0 &&
+	    (rc = status_functions(db, &sf)) == 0)
+		rc = ctl->json ? print_json(res, &sf) : print_human(res, &sf);
 	for (int i = 0; i < R_COUNT; i++)
 		PQclear(res[i]);
+	status_functions_clear(&sf);
 	return rc;
 }

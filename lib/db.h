@@ -2,8 +2,8 @@
  * db: synchronous PostgreSQL for the programs that may block (rallyctl,
  * rally.cgi, rallyd's start-up checks and worker threads): connecting,
  * queries with parameters, transactions, the tenant context row-level
- * security keys on, and the migrations runner.  rallyd's event loop uses
- * pgloop instead.
+ * security keys on.  rallyd's event loop uses pgloop instead; the
+ * migrations runner is lib/migrate.
  *
  * SQL always names the schema ("rally.jobs"); db never sets search_path.
  * Error messages set through cause are the server's primary message only,
@@ -21,12 +21,6 @@
 
 /* Connection timeout unless conninfo or PGCONNECT_TIMEOUT says otherwise. */
 #define DB_CONNECT_TIMEOUT_SEC 10
-
-/* Migration files: NNNN_name.sql, at most this large. */
-#define DB_MIGRATION_MAX_FILE (1024 * 1024)
-#define DB_MIGRATION_MAX_NAME 128
-/* The advisory lock every migration run holds while it looks and applies. */
-#define DB_MIGRATE_LOCK_KEY INT64_C(0x72616c6c796d6967)	/* "rallymig" */
 
 /*
  * Connects (blocking, at most DB_CONNECT_TIMEOUT_SEC unless conninfo says
@@ -52,6 +46,11 @@ PGresult *db_exec(PGconn *, const char *sql, int nparams,
 PGresult *db_exec_params(PGconn *, const char *sql, int nparams,
     const char *const *params, const int *lengths, const int *formats,
     int result_format, char **cause);
+/*
+ * The server's primary message for a failed res (libpq's own when res is
+ * NULL or has none), on one line, parameters not masked; caller frees.
+ */
+char *db_result_message(PGconn *, const PGresult *);
 /* Runs a command whose result is not needed; 0 or -1. */
 int db_command(PGconn *, const char *sql, int nparams,
     const char *const *params, char **cause) MUST_CHECK;
@@ -71,25 +70,5 @@ int db_rollback(PGconn *, char **cause);
  */
 int db_set_tenant(PGconn *, const char *tenant_id, const char *user_id,
     char **cause) MUST_CHECK;
-
-/* Called with each migration file's name after it has been committed. */
-typedef void (*db_migrate_cb)(const char *name, void *arg);
-
-/*
- * Applies the migrations in dir that the database has not recorded in
- * rally.schema_migrations, in version order, each in its own transaction
- * under an advisory lock (so concurrent runs serialize and apply each file
- * once).  *applied is the number applied, also when a file fails; the
- * files before it stay applied and the message names the failing file.
- */
-int db_migrate(PGconn *, const char *dir, int *applied, char **cause) MUST_CHECK;
-int db_migrate_each(PGconn *, const char *dir, db_migrate_cb, void *arg,
-    int *applied, char **cause) MUST_CHECK;
-
-/*
- * The migrations directory to use: arg (a --dir option) when not NULL,
- * else $RALLY_MIGRATIONS_DIR, else the installed PKGDATADIR/migrations.
- */
-const char *db_migrations_dir(const char *arg);
 
 #endif

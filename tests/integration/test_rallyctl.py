@@ -5,6 +5,7 @@ import json
 import os
 import re
 import select
+import shutil
 import stat
 import subprocess
 import threading
@@ -13,7 +14,7 @@ import psycopg
 import pytest
 
 from rallytest import BUILDDIR, program
-from rallytest.schema import migrations_dir
+from rallytest.schema import functions_digest, functions_dir, migrations_dir, scan_functions
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SYSTEM = "00000000-0000-0000-0000-000000000000"
@@ -34,6 +35,7 @@ def write_conf(path, conninfo, keyring, lease="60s", extra=""):
 def run(conf, *args, input=None, env=None):
     e = dict(os.environ)
     e.pop("RALLY_MIGRATIONS_DIR", None)
+    e.pop("RALLY_FUNCTIONS_DIR", None)
     e.pop("CREDENTIALS_DIRECTORY", None)
     e.update(env or {})
     r = subprocess.run([program("rallyctl"), "-c", conf, *args], input=input,
@@ -93,6 +95,10 @@ def migration_files():
     return sorted(f for f in os.listdir(migrations_dir()) if f.endswith(".sql"))
 
 
+def tree_functions():
+    return [os.path.basename(p) for p in scan_functions(functions_dir(migrations_dir()))]
+
+
 # --- migrate ------------------------------------------------------------------
 
 
@@ -100,21 +106,26 @@ def test_migrate_applies_every_file_on_an_empty_database_then_nothing(pg, empty_
     first = ok(empty_conf, "migrate", "--dir", migrations_dir())
     files = migration_files()
     assert files, "the source tree has migrations"
-    assert first.stdout.splitlines() == [f"applied {f}" for f in files]
+    lines = first.stdout.splitlines()
+    assert lines[:-1] == [f"applied {f}" for f in files]
+    assert re.match(r"^functions: \d+ file\(s\) applied, digest [0-9a-f]{12}$", lines[-1])
     assert applied_versions(pg, empty_db) == [int(f[:4]) for f in files]
 
     again = ok(empty_conf, "migrate", "--dir", migrations_dir())
-    assert "applied" not in again.stdout.replace("nothing to apply", "")
+    assert not re.search(r"^applied ", again.stdout, re.M)
     assert "up to date" in again.stdout
-    assert json.loads(ok(empty_conf, "--json", "migrate", "--dir",
-                         migrations_dir()).stdout) == {"applied": []}
+    out = json.loads(ok(empty_conf, "--json", "migrate", "--dir", migrations_dir()).stdout)
+    assert out["applied"] == []
+    assert out["functions"]["files"] == tree_functions()
 
 
 def test_migrate_takes_its_directory_from_the_environment(pg, empty_db, empty_conf, tmp_path):
     d = tmp_path / "m"
     d.mkdir()
     (d / "0001_one.sql").write_text("create table rally.one (x int);\n")
-    r = ok(empty_conf, "migrate", "--json", env={"RALLY_MIGRATIONS_DIR": str(d)})
+    # Not Rally's schema: no functions to apply after it.
+    r = ok(empty_conf, "migrate", "--json", "--no-functions",
+           env={"RALLY_MIGRATIONS_DIR": str(d)})
     assert json.loads(r.stdout) == {"applied": ["0001_one.sql"]}
     assert table_exists(pg, empty_db, "rally.one")
 
@@ -127,7 +138,7 @@ def test_a_failing_migration_is_named_rolled_back_and_earlier_ones_stay(pg, empt
     (d / "0002_broken.sql").write_text("create table rally.second (x int);\n\n"
                                        "create tabel rally.oops (x int);\n")
     (d / "0003_third.sql").write_text("create table rally.third (x int);\n")
-    r = run(empty_conf, "migrate", "--dir", str(d))
+    r = run(empty_conf, "migrate", "--no-functions", "--dir", str(d))
     assert r.returncode == 1
     assert "0002_broken.sql" in r.stderr and "syntax error" in r.stderr
     assert "(line 3)" in r.stderr
@@ -139,7 +150,7 @@ def test_a_failing_migration_is_named_rolled_back_and_earlier_ones_stay(pg, empt
 
     # Fixed, the run resumes where it stopped.
     (d / "0002_broken.sql").write_text("create table rally.second (x int);\n")
-    r = ok(empty_conf, "migrate", "--dir", str(d))
+    r = ok(empty_conf, "migrate", "--no-functions", "--dir", str(d))
     assert r.stdout.splitlines() == ["applied 0002_broken.sql", "applied 0003_third.sql"]
     assert applied_versions(pg, empty_db) == [1, 2, 3]
 
@@ -161,7 +172,7 @@ def test_migrate_refuses_a_malformed_directory_and_applies_nothing(pg, empty_db,
     d.mkdir()
     for name, text in files.items():
         (d / name).write_text(text)
-    r = run(empty_conf, "migrate", "--dir", str(d))
+    r = run(empty_conf, "migrate", "--no-functions", "--dir", str(d))
     assert r.returncode == 1
     assert message in r.stderr
     if table_exists(pg, empty_db, "rally.schema_migrations"):
@@ -172,9 +183,9 @@ def test_migrate_refuses_a_renamed_applied_migration(pg, empty_db, empty_conf, t
     d = tmp_path / "m"
     d.mkdir()
     (d / "0001_first.sql").write_text("select 1;\n")
-    ok(empty_conf, "migrate", "--dir", str(d))
+    ok(empty_conf, "migrate", "--no-functions", "--dir", str(d))
     os.rename(d / "0001_first.sql", d / "0001_renamed.sql")
-    r = run(empty_conf, "migrate", "--dir", str(d))
+    r = run(empty_conf, "migrate", "--no-functions", "--dir", str(d))
     assert r.returncode == 1
     assert 'version 1 was applied as "first"' in r.stderr
 
@@ -190,7 +201,7 @@ def test_concurrent_migrate_runs_both_succeed_and_apply_each_file_once(pg, empty
     results = [None, None]
 
     def go(k):
-        results[k] = run(empty_conf, "migrate", "--dir", str(d))
+        results[k] = run(empty_conf, "migrate", "--no-functions", "--dir", str(d))
 
     threads = [threading.Thread(target=go, args=(k,)) for k in range(2)]
     for t in threads:
@@ -203,6 +214,120 @@ def test_concurrent_migrate_runs_both_succeed_and_apply_each_file_once(pg, empty
                    if line.startswith("applied "))
     assert lines == [f"applied {i:04d}_step{i}.sql" for i in range(1, 5)]
     assert applied_versions(pg, empty_db) == [1, 2, 3, 4]
+
+
+# --- functions ----------------------------------------------------------------
+
+
+def copy_functions(tmp_path):
+    """A copy of the tree's functions directory, to change."""
+    d = tmp_path / "functions"
+    shutil.copytree(functions_dir(migrations_dir()), d)
+    return d
+
+
+def recorded_functions(pg, dbname):
+    with pg.connect(dbname) as c:
+        return c.execute("SELECT digest, files, applied_at FROM rally.schema_functions"
+                         " WHERE id = 1").fetchone()
+
+
+def test_migrate_records_the_functions_digest_the_python_runner_computes(pg, empty_db,
+                                                                        empty_conf, db):
+    out = json.loads(ok(empty_conf, "--json", "migrate", "--dir", migrations_dir()).stdout)
+    want = functions_digest(scan_functions(functions_dir(migrations_dir())))
+    digest, files, _ = recorded_functions(pg, empty_db)
+    assert digest == want == out["functions"]["digest"]
+    assert files == tree_functions() == out["functions"]["files"]
+    assert recorded_functions(pg, db)[:2] == (digest, files), \
+        "the tests' Python runner records what rallyctl migrate records"
+
+
+def test_migrate_reapplies_the_functions_on_every_run(pg, empty_db, empty_conf):
+    ok(empty_conf, "migrate", "--dir", migrations_dir())
+    before = recorded_functions(pg, empty_db)
+    with pg.connect(empty_db) as c:
+        c.execute("CREATE OR REPLACE FUNCTION rally.job_kinds() RETURNS text[]"
+                  " LANGUAGE sql IMMUTABLE AS $$ SELECT array['tampered'] $$")
+    again = ok(empty_conf, "migrate", "--dir", migrations_dir())
+    assert "nothing to apply" in again.stdout and "functions: " in again.stdout
+    with pg.connect(empty_db) as c:
+        assert "ping" in c.execute("SELECT rally.job_kinds()").fetchone()[0]
+    after = recorded_functions(pg, empty_db)
+    assert after[:2] == before[:2] and after[2] > before[2]
+
+
+def test_a_broken_functions_file_fails_migrate_and_keeps_the_previous_functions(
+        pg, empty_db, empty_conf, tmp_path):
+    f = copy_functions(tmp_path)
+    ok(empty_conf, "migrate", "--dir", migrations_dir(), "--functions-dir", str(f))
+    before = recorded_functions(pg, empty_db)
+    (f / "aaa-probe.sql").write_text(
+        "set local role rally_owner;\n"
+        "create or replace function rally.probe() returns int language sql as $$ select 1 $$;\n")
+    (f / "zzz-broken.sql").write_text("set local role rally_owner;\n\n"
+                                      "create functoin rally.oops() returns int;\n")
+    r = run(empty_conf, "migrate", "--dir", migrations_dir(), "--functions-dir", str(f))
+    assert r.returncode == 1
+    assert "functions/zzz-broken.sql: syntax error" in r.stderr and "(line 3)" in r.stderr
+    assert recorded_functions(pg, empty_db) == before
+    with pg.connect(empty_db) as c:
+        assert c.execute("SELECT to_regprocedure('rally.probe()')").fetchone()[0] is None, \
+            "the files before the broken one are rolled back with it"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("Jobs.sql", "Jobs.sql: not a functions file name"),
+    ("-jobs.sql", "-jobs.sql: not a functions file name"),
+    ("job_kinds.sql", "job_kinds.sql: not a functions file name"),
+    ("README", "README: not a functions file name"),
+    ("dir.sql/", "dir.sql: not a regular file"),
+    ("nul.sql", "nul.sql: contains a NUL byte"),
+])
+def test_migrate_refuses_a_malformed_functions_directory_before_any_migration(
+        pg, empty_db, empty_conf, tmp_path, name, message):
+    f = copy_functions(tmp_path)
+    if name.endswith("/"):
+        (f / name).mkdir()
+    else:
+        (f / name).write_text("select 1;\0" if name == "nul.sql" else "select 1;\n")
+    r = run(empty_conf, "migrate", "--dir", migrations_dir(), "--functions-dir", str(f))
+    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert not table_exists(pg, empty_db, "rally.schema_migrations")
+
+
+def test_migrate_without_a_functions_directory_says_where_it_looked(empty_conf, tmp_path):
+    missing = tmp_path / "none"
+    r = run(empty_conf, "migrate", "--dir", migrations_dir(),
+            env={"RALLY_FUNCTIONS_DIR": str(missing)})
+    assert r.returncode == 1
+    assert f"functions directory {missing}: No such file or directory" in r.stderr
+
+
+def test_status_says_whether_the_functions_are_the_installed_ones(conf, tmp_path):
+    f = copy_functions(tmp_path)
+    env = {"RALLY_FUNCTIONS_DIR": str(f)}
+    assert "functions: up to date" in ok(conf, "status", env=env).stdout
+    s = json.loads(ok(conf, "--json", "status", env=env).stdout)["functions"]
+    assert s["up_to_date"] and s["database"] == s["installed"]
+
+    with open(f / "jobs.sql", "a") as fh:
+        fh.write("-- changed\n")
+    new = functions_digest(scan_functions(str(f)))
+    human = ok(conf, "status", env=env).stdout
+    assert (f"functions: out of date (database {s['database'][:12]}, installed {new[:12]}): "
+            "run rallyctl migrate") in human
+    s = json.loads(ok(conf, "--json", "status", env=env).stdout)["functions"]
+    assert not s["up_to_date"] and s["installed"] == new and s["dir"] == str(f)
+
+    ok(conf, "migrate", "--dir", migrations_dir(), env=env)
+    assert "functions: up to date" in ok(conf, "status", env=env).stdout
+
+
+def test_status_reports_an_unreadable_functions_directory_and_still_shows_the_rest(conf,
+                                                                                  tmp_path):
+    r = ok(conf, "status", env={"RALLY_FUNCTIONS_DIR": str(tmp_path / "none")})
+    assert "Instances:" in r.stdout and "functions: cannot tell: functions directory" in r.stdout
 
 
 # --- tenants and users --------------------------------------------------------

@@ -1,6 +1,6 @@
 """What an operator installs besides the programs: the systemd unit, the
-sysusers.d and tmpfiles.d entries, the journal message catalog and the
-manual pages.  Each is installed with `make install DESTDIR=...` and then
+sysusers.d and tmpfiles.d entries, the journal message catalog, the
+manual pages and the SQL (migrations and functions).  Each is installed with `make install DESTDIR=...` and then
 checked by the tool that consumes it (systemd-analyze, systemd-sysusers,
 systemd-tmpfiles, journalctl, groff, mandoc, man), so a test fails the way
 the file would fail on a real host."""
@@ -22,7 +22,7 @@ JOURNAL_FIELDS = {
 }
 INSTALL_DIRS = [
     "sbindir", "sysconfdir", "mandir", "systemdsystemunitdir", "sysusersdir",
-    "tmpfilesdir", "catalogdir",
+    "tmpfilesdir", "catalogdir", "pkgdatadir",
 ]
 
 
@@ -315,6 +315,18 @@ def test_man_page_is_installed_in_its_section(destdir, dirs, page):
     section = page.rsplit(".", 1)[1]
     path = installed(destdir, dirs, "mandir", f"man{section}/{page}")
     assert path.read_text() == (SRCDIR / "man" / page).read_text()
+
+
+def test_functions_are_installed_beside_the_migrations(destdir, dirs):
+    """rallyctl migrate and status find them there by default
+    (db_functions_dir()), and record the digest the tree's files have."""
+    from rallytest.schema import functions_digest, scan_functions
+    share = installed(destdir, dirs, "pkgdatadir", "")
+    assert (share / "migrations").is_dir()
+    tree = scan_functions(str(SRCDIR / "sql" / "functions"))
+    got = scan_functions(str(share / "functions"))
+    assert [os.path.basename(p) for p in got] == [os.path.basename(p) for p in tree]
+    assert functions_digest(got) == functions_digest(tree)
 
 
 def man_sections(text):

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "migrate.h"
 #include "tap.h"
 
 static char *
@@ -166,6 +167,36 @@ test_migrations_dir(void)
 }
 
 static void
+check_functions_dir(const char *arg, const char *migrations, const char *want,
+    const char *what)
+{
+	char *d = db_functions_dir(arg, migrations);
+
+	is_str(d, want, what);
+	free(d);
+}
+
+static void
+test_functions_dir(void)
+{
+	unsetenv("RALLY_FUNCTIONS_DIR");
+	check_functions_dir(NULL, PKGDATADIR "/migrations",
+	    PKGDATADIR "/functions", "installed: beside the migrations");
+	check_functions_dir(NULL, "/src/sql/migrations/", "/src/sql/functions",
+	    "a trailing slash is not a directory level");
+	check_functions_dir(NULL, "migrations", "functions",
+	    "a relative migrations directory");
+	check_functions_dir(NULL, "/migrations", "/functions",
+	    "a migrations directory at the root");
+	setenv("RALLY_FUNCTIONS_DIR", "/env/f", 1);
+	check_functions_dir(NULL, "/x/migrations", "/env/f",
+	    "RALLY_FUNCTIONS_DIR overrides it");
+	check_functions_dir("/arg", "/x/migrations", "/arg",
+	    "--functions-dir overrides both");
+	unsetenv("RALLY_FUNCTIONS_DIR");
+}
+
+static void
 test_migrate_in_transaction(PGconn *db)
 {
 	char *cause = NULL;
@@ -203,6 +234,7 @@ main(int argc, char **argv)
 	test_transactions(db);
 	test_tenant(db);
 	test_migrations_dir();
+	test_functions_dir();
 	test_migrate_in_transaction(db);
 	db_close(db);
 	return tap_done();

@@ -1,5 +1,5 @@
 """The migration runner in Python, for tests and the harness: the same
-contract as lib/db's db_migrate().
+contract as lib/migrate's db_migrate() and db_functions_apply().
 
 Files NNNN_name.sql (name in a-z 0-9 _ -) are applied in version order,
 each once, each in its own transaction holding the advisory lock
@@ -12,7 +12,7 @@ import re
 
 from psycopg.pq import TransactionStatus
 
-# lib/db.h DB_MIGRATE_LOCK_KEY: "rallymig".
+# lib/migrate.h DB_MIGRATE_LOCK_KEY: "rallymig".
 MIGRATE_LOCK_KEY = 0x72616C6C796D6967
 MAX_FILE = 1024 * 1024
 MAX_NAME = 128
@@ -187,14 +187,14 @@ def apply_functions(conn, directory):
 
 def functions_dir(migrations=None):
     """$RALLY_FUNCTIONS_DIR, else the functions directory beside the
-    migrations directory (as lib/db's db_functions_dir())."""
+    migrations directory (as lib/migrate's db_functions_dir())."""
     return (os.environ.get("RALLY_FUNCTIONS_DIR")
             or os.path.join(os.path.dirname(os.path.abspath(migrations or migrations_dir())),
                             "functions"))
 
 
 def migrations_dir():
-    """$RALLY_MIGRATIONS_DIR (as for lib/db's db_migrations_dir()), else
+    """$RALLY_MIGRATIONS_DIR (as for lib/migrate's db_migrations_dir()), else
     the source tree's sql/migrations."""
     from rallytest import SRCDIR
     return os.environ.get("RALLY_MIGRATIONS_DIR") or str(SRCDIR / "sql" / "migrations")
