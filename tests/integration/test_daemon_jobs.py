@@ -165,6 +165,45 @@ def test_shutdown_timeout_releases_the_lease_for_another_instance(daemons, dbcon
     assert runs(dbconn, jid) == [(1, "slowstop", "released", None), (2, "nextone", "done", None)]
 
 
+def test_a_restart_under_the_same_name_does_not_renew_the_dead_process_leases(daemons,
+                                                                              dbconn):
+    """systemd restarts a crashed rallyd under its configured name: the new
+    process must let the dead one's leases lapse and take the job over."""
+    d = daemons("fixed")
+    jid = add_job(dbconn, payload={"sleep_ms": 60000}, dedupe="k")
+    wait_state(dbconn, jid, "running")
+    d.kill()
+    dbconn.execute("UPDATE rally.jobs SET payload = '{\"sleep_ms\": 10}' WHERE id = %s", (jid,))
+    daemons("fixed")
+    twin = add_job(dbconn, payload={"sleep_ms": 10}, dedupe="k")
+    wait_state(dbconn, jid, "done", timeout=3 * 4)      # within three 4 s leases
+    wait_state(dbconn, twin, "done")
+    assert runs(dbconn, jid) == [(1, "fixed", "lease_expired", None), (2, "fixed", "done", None)]
+
+
+def test_twins_never_run_together_even_after_a_lease_expired(daemons, dbconn):
+    """A running twin whose lease expired still blocks the pending one, and
+    one claim never takes both."""
+    stale = dbconn.execute(
+        "INSERT INTO rally.jobs (tenant_id, kind, dedupe_key, payload, state, attempts,"
+        " lease_owner, lease_expires, started_at) VALUES (%s, 'ping', 'k',"
+        " '{\"sleep_ms\": 1500}', 'running', 1, 'ghost', now() - interval '1 minute',"
+        " now() - interval '2 minutes') RETURNING id", (SYSTEM,)).fetchone()[0]
+    dbconn.execute("INSERT INTO rally.job_runs (tenant_id, job_id, attempt, instance)"
+                   " VALUES (%s, %s, 1, 'ghost')", (SYSTEM, stale))
+    pending = add_job(dbconn, payload={"sleep_ms": 1500}, dedupe="k")
+    daemons("left")
+    daemons("right")
+    wait_state(dbconn, stale, "done")
+    wait_state(dbconn, pending, "done")
+    spans = dbconn.execute(
+        "SELECT job_id, started_at, finished_at FROM rally.job_runs"
+        " WHERE job_id IN (%s, %s) AND outcome = 'done' ORDER BY started_at",
+        (stale, pending)).fetchall()
+    assert [s[0] for s in spans] == [stale, pending]
+    assert spans[0][2] <= spans[1][1], spans
+
+
 def test_second_sigterm_stops_at_once(daemons, dbconn):
     d = daemons("impatient", extra={"daemon": {"shutdown_timeout": "60s"}})
     jid = add_job(dbconn, payload={"sleep_ms": 60000})

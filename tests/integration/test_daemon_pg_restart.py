@@ -37,3 +37,35 @@ def test_database_restart_under_a_running_daemon(pg, db, daemon_conninfo):
         assert d.stop() == 0
     finally:
         d.close()
+
+
+def _job(c, jid):
+    return c.execute("SELECT state, lease_owner FROM rally.jobs WHERE id = %s", (jid,)).fetchone()
+
+
+def test_database_down_while_a_job_finishes_neither_jams_it_nor_its_twin(pg, db, daemon_conninfo):
+    """The job's end could not be recorded while PostgreSQL was down; it is
+    recorded after the reconnect, and its twin (same dedupe key) runs then,
+    instead of both waiting on a lease the heartbeat renewed for ever."""
+    d = Rallyd(daemon_conninfo, name="finisher")       # 4 s leases
+    try:
+        d.start()
+        with pg.connect(db) as c:
+            jid = c.execute("SELECT rally.job_enqueue(%s, 'ping', 'twin', "
+                            "'{\"sleep_ms\": 2500}')", (SYSTEM,)).fetchone()[0]
+            wait_until(lambda: _job(c, jid)[0] == "running", message="job running")
+        pg.stop("fast")                    # the job ends while the database is away
+        time.sleep(6.0)
+        pg.pg_ctl("start", "-w", "-l", pg.dir + "/server.log")
+        with pg.connect(db) as c:
+            twin = c.execute("SELECT rally.job_enqueue(%s, 'ping', 'twin', "
+                             "'{\"sleep_ms\": 10}')", (SYSTEM,)).fetchone()[0]
+            assert twin != jid
+            wait_until(lambda: _job(c, jid)[0] == "done" and _job(c, twin)[0] == "done",
+                       timeout=4 * 4, message="the job recorded done and its twin run")
+            runs = c.execute("SELECT attempt, outcome FROM rally.job_runs WHERE job_id = %s",
+                             (jid,)).fetchall()
+            assert runs == [(1, "done")]
+        assert "will retry once reconnected" in d.output()
+    finally:
+        d.close()

@@ -104,8 +104,7 @@ class Cal:
     def sync(self, timeout=60):
         """Queues an incremental sync and waits until all calendar work is done."""
         self.conn.execute(
-            "INSERT INTO rally.jobs (tenant_id, kind, dedupe_key, payload) VALUES (%s, 'calsync', %s, %s)"
-            " ON CONFLICT DO NOTHING",
+            "SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
             (self.tenant, str(self.connection), json.dumps({"connection_id": str(self.connection)})))
         self.settle(timeout)
 
