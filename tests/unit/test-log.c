@@ -1,8 +1,11 @@
 /* log: redaction of secrets and the plain stderr format. */
 #include "config.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "tap.h"
@@ -92,6 +95,50 @@ test_escaping(void)
 	redacts("a\nb", "a\nb", "log_redact itself leaves control bytes");
 }
 
+/* What one log_emit() through target writes to stderr, in buf. */
+static void
+logged(enum log_target target, char *buf, size_t size)
+{
+	char path[] = "/tmp/rally-test-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct log_ctx ctx = { "t\n1", NULL, "j\x1b" };
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	log_init("test", target, LOG_INFO);
+	log_emit(LOG_WARNING, NULL, &ctx, "job failed: %s",
+	    "boom\nrallyd[1]: crit: forged token=abc");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+static void
+test_log_lines_are_one_line(void)
+{
+	char buf[1024];
+
+	logged(LOG_TARGET_STDERR, buf, sizeof buf);
+	ok(strchr(buf, '\n') == buf + strlen(buf) - 1 &&
+	    strstr(buf, "boom\\nrallyd[1]: crit: forged token=[REDACTED]") !=
+	    NULL && strstr(buf, "tenant=t\\n1") != NULL &&
+	    strstr(buf, "job=j\\x1b") != NULL,
+	    "on stderr a message and its context are one line, escaped");
+	/* Without journald, the journal path falls back to stderr. */
+	logged(LOG_TARGET_JOURNAL, buf, sizeof buf);
+	if (buf[0] == '\0')
+		ok(1, "# SKIP journald took the entry");
+	else
+		ok(strchr(buf, '\n') == buf + strlen(buf) - 1 &&
+		    strstr(buf, "boom\\nrallyd") != NULL,
+		    "the journal's fallback line is escaped too");
+}
+
 static void
 test_length_limit(void)
 {
@@ -150,6 +197,7 @@ main(void)
 	test_redaction_shapes();
 	test_escaping();
 	test_length_limit();
+	test_log_lines_are_one_line();
 	ok(log_priority_from_name("debug") == LOG_DEBUG, "debug priority");
 	ok(log_priority_from_name("warning") == LOG_WARNING, "warning priority");
 	ok(log_priority_from_name("loud") == -1, "unknown priority");
