@@ -155,14 +155,15 @@ const struct route route_hook_calendar = {
 /* --- Gmail -------------------------------------------------------------- */
 
 /*
- * Reads the push secret file, which must be private like every secret
- * file; the caller secure_free()s *secret, PUSH_TOKEN_MAX + 1 bytes.
+ * Reads the push secret file; the caller secure_free()s *secret,
+ * PUSH_TOKEN_MAX + 1 bytes.  Group read is allowed: rally.cgi runs as the
+ * web server's user, which reads the file through group rally.
  */
 static int
 read_push_token(const char *path, char **secret, size_t *len, char **cause)
 {
-	if (secretfile_read("push token", path, PUSH_TOKEN_MAX, secret, len,
-	    NULL, cause) == -1)
+	if (secretfile_read("push token", path, SECRETFILE_GROUP_READ,
+	    PUSH_TOKEN_MAX, secret, len, NULL, cause) == -1)
 		return -1;
 	if (*len > PUSH_TOKEN_MAX) {
 		secure_free(*secret, PUSH_TOKEN_MAX + 1);

@@ -18,10 +18,13 @@
 #include <string.h>
 
 #include "db.h"
+#include "lockfile.h"
 #include "rallyctl.h"
 #include "seal.h"
 
 #define ROTATE_PAGE 500
+/* Adding a key takes milliseconds: a longer wait means something is stuck. */
+#define ROTATE_LOCK_WAIT 10
 
 static int cmd_keys_rotate_exec(struct ctl *, int, char **);
 
@@ -286,6 +289,32 @@ reseal_column(struct rotate *r, const struct sealed_column *sc)
 	return 0;
 }
 
+/*
+ * Adds key newest+1 under <keyring>.lock, held from reading the keyring to
+ * renaming the new one into place: two rotations at once would otherwise
+ * both write the same id with different keys, and one key would be lost
+ * with every secret sealed under it.  An exit status.
+ */
+static int
+add_key_locked(const char *path, uint32_t *id)
+{
+	char *cause = NULL;
+	int fd, rc = 0;
+
+	if ((fd = lockfile_acquire(path, ROTATE_LOCK_WAIT, &cause)) == -1) {
+		rc = ctl_error(EX_TEMPFAIL, "keys rotate: %s (is another keys "
+		    "rotate running?)", cause);
+		free(cause);
+		return rc;
+	}
+	if (keyring_add_key(path, id, &cause) == -1) {
+		rc = ctl_error(EX_CONFIG, "keys rotate: %s", cause);
+		free(cause);
+	}
+	lockfile_release(fd);
+	return rc;
+}
+
 /* Adds a key unless asked not to, then loads the keyring; an exit status. */
 static int
 rotate_keyring(struct rotate *r, bool add)
@@ -295,8 +324,8 @@ rotate_keyring(struct rotate *r, bool add)
 	uint32_t id;
 	int rc;
 
-	if (add && keyring_add_key(path, &id, &cause) == -1)
-		goto fail;
+	if (add && (rc = add_key_locked(path, &id)) != 0)
+		return rc;
 	if ((r->kr = keyring_load(path, &cause)) == NULL)
 		goto fail;
 	r->newest = keyring_newest_id(r->kr);

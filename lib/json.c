@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -206,4 +208,46 @@ json_get_int64(json_object *obj, const char *key, int64_t *out)
 		return -1;
 	*out = n;
 	return 0;
+}
+
+/* depth bounds the recursion; parsed documents are already that shallow. */
+static void
+json_wipe_at(json_object *o, int depth)
+{
+	if (depth < 0)
+		return;
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		/* json-c hands out its own storage; the cast is what frees it. */
+		OPENSSL_cleanse((char *)json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			json_wipe_at(json_object_array_get_idx(o, i), depth - 1);
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, key, v) {
+			(void)key;
+			json_wipe_at(v, depth - 1);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void
+json_wipe_strings(json_object *o)
+{
+	if (o != NULL)
+		json_wipe_at(o, JSON_MAX_DEPTH);
+}
+
+void
+json_put_wiped(json_object *o)
+{
+	json_wipe_strings(o);
+	json_object_put(o);
 }

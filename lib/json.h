@@ -41,4 +41,14 @@ const char *json_get_string_len(json_object *, const char *key, size_t *len);
  */
 int json_get_int64(json_object *, const char *key, int64_t *out);
 
+/*
+ * Overwrites with zeros, in place, the bytes of every string value in o
+ * (recursively through arrays and objects, keys excepted), so that tokens
+ * do not linger in freed memory.  Only for an object the caller holds the
+ * sole reference to.  NULL is fine.
+ */
+void json_wipe_strings(json_object *o);
+/* json_wipe_strings(o), then json_object_put(o): for token bodies. */
+void json_put_wiped(json_object *o);
+
 #endif

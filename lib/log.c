@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -86,152 +85,25 @@ log_priority_from_name(const char *name)
 	return -1;
 }
 
-/* --- redaction ---------------------------------------------------------- */
-
-static const char *const secret_words[] = {
-	"token", "access_token", "refresh_token", "id_token", "password",
-	"passwd", "secret", "client_secret", "session", "session_id", "sid",
-	"authorization", "cookie", "set-cookie", "code_verifier", "apikey",
-	"api_key", "x-goog-channel-token",
-};
-static const char *const secret_suffixes[] = {
-	"_token", "-token", "_secret", "_password",
-};
-/* Shapes of Google credentials that are secret wherever they appear. */
-static const char *const secret_prefixes[] = {
-	"ya29.", "1//", "GOCSPX-", "Bearer ", "bearer ",
-};
-
-static bool
-is_word_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_' || c == '-';
-}
-
-static bool
-is_value_end(char c)
-{
-	return c == '\0' || isspace((unsigned char)c) || strchr("&\"',;})]<>", c);
-}
-
-static bool
-is_secret_key(const char *w, size_t n)
-{
-	for (size_t i = 0; i < nitems(secret_words); i++)
-		if (strlen(secret_words[i]) == n &&
-		    strncasecmp(w, secret_words[i], n) == 0)
-			return true;
-	for (size_t i = 0; i < nitems(secret_suffixes); i++) {
-		size_t sl = strlen(secret_suffixes[i]);
-
-		if (n > sl && strncasecmp(w + n - sl, secret_suffixes[i], sl) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * If s[k...] is a secret key followed by a separator, returns the offset of
- * its value and sets *keylen; else 0.  "code" counts only as a URL parameter
- * so that "exit code: 78" stays readable.
- */
-static size_t
-secret_value_at(const char *s, size_t k, size_t *keylen)
-{
-	size_t n = 0, j;
-
-	while (is_word_char(s[k + n]))
-		n++;
-	*keylen = n;
-	if (n == 0)
-		return 0;
-	j = k + n;
-	if (n == 4 && strncasecmp(s + k, "code", 4) == 0)
-		return s[j] == '=' ? j + 1 : 0;
-	if (!is_secret_key(s + k, n))
-		return 0;
-	if (s[j] == '"' || s[j] == '\'')
-		j++;
-	while (s[j] == ' ')
-		j++;
-	if (s[j] != '=' && s[j] != ':')
-		return 0;
-	j++;
-	while (s[j] == ' ')
-		j++;
-	if (s[j] == '"' || s[j] == '\'')
-		j++;
-	return j;
-}
-
-static size_t
-skip_value(const char *s, size_t j)
-{
-	/* A scheme word ("Bearer xyz", "Basic xyz") belongs to the value. */
-	if (strncasecmp(s + j, "bearer ", 7) == 0 ||
-	    strncasecmp(s + j, "basic ", 6) == 0)
-		j = strchr(s + j, ' ') - s + 1;
-	while (!is_value_end(s[j]))
-		j++;
-	return j;
-}
-
-static size_t
-secret_prefix_at(const char *s, size_t k)
-{
-	for (size_t i = 0; i < nitems(secret_prefixes); i++) {
-		size_t pl = strlen(secret_prefixes[i]);
-
-		if (strncmp(s + k, secret_prefixes[i], pl) == 0 &&
-		    !is_value_end(s[k + pl]))
-			return pl;
-	}
-	return 0;
-}
-
-char *
-log_redact(const char *s)
-{
-	static const char mask[] = "[REDACTED]";
-	size_t len = strlen(s), o = 0, k = 0;
-	/* Each masked value is at least one byte; the mask at most adds this. */
-	char *out = xmalloc(len * (sizeof mask) + 1);
-
-	while (s[k] != '\0') {
-		bool boundary = k == 0 || !is_word_char(s[k - 1]);
-		size_t keylen = 0, v = 0, pl;
-
-		if (boundary && (pl = secret_prefix_at(s, k)) > 0) {
-			memcpy(out + o, s + k, pl);
-			o += pl;
-			memcpy(out + o, mask, sizeof mask - 1);
-			o += sizeof mask - 1;
-			k = skip_value(s, k + pl);
-			continue;
-		}
-		if (boundary)
-			v = secret_value_at(s, k, &keylen);
-		if (v > 0 && !is_value_end(s[v])) {
-			memcpy(out + o, s + k, v - k);
-			o += v - k;
-			memcpy(out + o, mask, sizeof mask - 1);
-			o += sizeof mask - 1;
-			k = skip_value(s, v);
-			continue;
-		}
-		if (boundary && keylen > 0) {
-			memcpy(out + o, s + k, keylen);
-			o += keylen;
-			k += keylen;
-			continue;
-		}
-		out[o++] = s[k++];
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* --- output ------------------------------------------------------------- */
+
+/* ctx's fields come from the database and from outside too. */
+static void
+sanitize_ctx(const struct log_ctx *in, struct log_ctx *out)
+{
+	out->tenant = in->tenant != NULL ? log_sanitize(in->tenant) : NULL;
+	out->connection = in->connection != NULL ?
+	    log_sanitize(in->connection) : NULL;
+	out->job = in->job != NULL ? log_sanitize(in->job) : NULL;
+}
+
+static void
+free_ctx(struct log_ctx *c)
+{
+	free((char *)c->tenant);
+	free((char *)c->connection);
+	free((char *)c->job);
+}
 
 static void
 emit_stderr(int priority, const char *msg, const struct log_ctx *ctx)
@@ -288,18 +160,23 @@ static void PRINTFLIKE(4, 0)
 log_vemit(int priority, const char *msgid, const struct log_ctx *ctx,
     const char *fmt, va_list ap)
 {
+	struct log_ctx safe = { NULL, NULL, NULL };
 	char *raw, *msg;
 	int saved = errno;
 
 	if ((priority & 7) > logger.max_priority)
 		return;
 	raw = xvasprintf(fmt, ap);
-	msg = log_redact(raw);
+	/* Masked and escaped: no secret, and no forged line, in either output. */
+	msg = log_sanitize(raw);
 	free(raw);
+	if (ctx != NULL)
+		sanitize_ctx(ctx, &safe);
 	if (logger.journal)
-		emit_journal(priority, msgid, msg, ctx);
+		emit_journal(priority, msgid, msg, ctx != NULL ? &safe : NULL);
 	else
-		emit_stderr(priority, msg, ctx);
+		emit_stderr(priority, msg, ctx != NULL ? &safe : NULL);
+	free_ctx(&safe);
 	free(msg);
 	errno = saved;
 }

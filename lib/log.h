@@ -3,9 +3,11 @@
  * names our stderr) or when asked, entries go to journald over its native
  * protocol with structured fields; otherwise they are plain lines on stderr.
  *
- * Every message passes through log_redact() first, so a token, password or
- * session id that slips into a format argument is masked before it leaves
- * the process.  The logger is process-wide state, set once by main().
+ * Every message and context field passes through log_sanitize() first, so
+ * a token, password or session id that slips into a format argument is
+ * masked before it leaves the process, and a newline or an escape sequence
+ * in text from outside cannot forge a line.  The logger is process-wide
+ * state, set once by main(); lib/log-redact.c holds the pure functions.
  */
 #ifndef RALLY_LOG_H
 #define RALLY_LOG_H
@@ -46,11 +48,26 @@ void log_debug(const char *, ...) PRINTFLIKE(1, 2);
 void fatal(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 void fatalx(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 
+/* The longest text log_redact() and log_sanitize() return, NUL aside. */
+#define LOG_REDACT_MAX 8192
+
 /*
- * Returns a copy of s (caller frees) with secrets masked: values of token, password, secret, session,
- * cookie and authorization keys (key=value, "key": "value", key: value),
- * bearer credentials and strings shaped like Google tokens.
+ * Returns a copy of s (caller frees) with secrets masked as [REDACTED]:
+ * values of token, password, secret, session, cookie, authorization, api
+ * key and OAuth code keys, matched without case and with refresh_token,
+ * refresh-token and refreshToken alike, in JSON ("key": "value", also
+ * with \" quotes), query strings and form bodies (key=value, key%3Dvalue)
+ * and key: value or key = value text (to the end of the line, or to one
+ * of & , ; }); bearer credentials; and strings shaped like Google tokens.
+ * Longer results are cut, ending in "[truncated]".  Control bytes are
+ * left as they are.
  */
 char *log_redact(const char *s);
+/*
+ * log_redact(), and control bytes (C0, DEL, C1) and bytes that are not
+ * UTF-8 escaped as \n, \t, \r or \xNN: what log lines carry.  A
+ * backslash is not escaped.
+ */
+char *log_sanitize(const char *s);
 
 #endif

@@ -271,8 +271,8 @@ static int
 read_keyring(const char *path, char **buf, size_t *len, mode_t *mode,
     char **cause)
 {
-	return secretfile_read("keyring", path, KEYRING_MAX_FILE, buf, len, mode,
-	    cause);
+	return secretfile_read("keyring", path, 0, KEYRING_MAX_FILE, buf, len,
+	    mode, cause);
 }
 
 struct keyring *

@@ -2,24 +2,50 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "secretfile.h"
 
+/*
+ * Whether path is a file directly in $CREDENTIALS_DIRECTORY.  systemd makes
+ * that directory the service's alone and grants the service read through
+ * an ACL, whose mask shows as the group bits (0440): group read there is
+ * not the file's group reading it.
+ */
+static bool
+is_credential(const char *path)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	size_t n;
+
+	if (dir == NULL || *dir == '\0')
+		return false;
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && path[n] == '/' &&
+	    path[n + 1] != '\0' && strchr(path + n + 1, '/') == NULL;
+}
+
 static int
-check_mode(const char *what, const char *path, const struct stat *st,
-    char **cause)
+check_mode(const char *what, const char *path, int flags,
+    const struct stat *st, char **cause)
 {
 	if (!S_ISREG(st->st_mode))
 		return set_cause(cause, "%s %s is not a regular file", what, path);
 	if (st->st_mode & S_IROTH)
-		return set_cause(cause, "%s %s is readable by others: chmod 600",
-		    what, path);
+		return set_cause(cause, "%s %s is readable by others: chmod 600 %s",
+		    what, path, path);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return set_cause(cause, "%s %s is writable by group or others: "
-		    "chmod 600", what, path);
+		    "chmod 600 %s", what, path, path);
+	if ((st->st_mode & S_IRGRP) && !(flags & SECRETFILE_GROUP_READ) &&
+	    !is_credential(path))
+		return set_cause(cause, "%s %s is readable by group: chmod 600 %s",
+		    what, path, path);
 	return 0;
 }
 
@@ -42,8 +68,8 @@ read_bounded(int fd, char *buf, size_t n)
 }
 
 int
-secretfile_read(const char *what, const char *path, size_t max, char **buf,
-    size_t *len, mode_t *mode, char **cause)
+secretfile_read(const char *what, const char *path, int flags, size_t max,
+    char **buf, size_t *len, mode_t *mode, char **cause)
 {
 	struct stat st;
 	ssize_t n;
@@ -56,7 +82,7 @@ secretfile_read(const char *what, const char *path, size_t max, char **buf,
 		close(fd);
 		return -1;
 	}
-	if (check_mode(what, path, &st, cause) == -1) {
+	if (check_mode(what, path, flags, &st, cause) == -1) {
 		close(fd);
 		return -1;
 	}

@@ -70,8 +70,8 @@ oauth_read_secret(const char *path, char **secret, char **cause)
 	size_t n;
 	int rc;
 
-	if (secretfile_read("client secret", path, OAUTH_MAX_SECRET_FILE, &buf,
-	    &n, NULL, cause) == -1)
+	if (secretfile_read("client secret", path, 0, OAUTH_MAX_SECRET_FILE,
+	    &buf, &n, NULL, cause) == -1)
 		return -1;
 	if (n > OAUTH_MAX_SECRET_FILE)
 		rc = set_cause(cause, "client secret %s is larger than %d bytes",

@@ -242,7 +242,7 @@ oauth_body(const struct http_response *r, char **why)
 	o = json_parse_limited(r->body, r->body_len, OAUTH_MAX_RESPONSE,
 	    OAUTH_MAX_DEPTH, why);
 	if (o != NULL && !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
+		json_put_wiped(o);
 		set_cause(why, "not a JSON object");
 		return NULL;
 	}
@@ -284,7 +284,7 @@ oauth_token_error(const struct http_response *r, char **cause)
 	    strcmp(error, "invalid_grant") == 0)
 		res = OAUTH_INVALID_GRANT;
 	oauth_error_cause(r, body, cause);
-	json_object_put(body);
+	json_put_wiped(body);
 	return res;
 }
 
@@ -359,11 +359,12 @@ oauth_parse_token_response(const struct http_response *r,
 	if (oauth_fill_tokens(o, t, &why) == -1) {
 		set_cause(cause, "token endpoint: %s", why);
 		free(why);
-		json_object_put(o);
+		json_put_wiped(o);
 		oauth_tokens_clear(t);
 		return OAUTH_MALFORMED;
 	}
-	json_object_put(o);
+	/* The tokens are copied out; json-c's copies must not linger. */
+	json_put_wiped(o);
 	return OAUTH_OK;
 }
 

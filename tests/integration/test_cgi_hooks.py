@@ -337,3 +337,9 @@ def test_gmail_push_secret_readable_by_others_is_refused(site, account, dbconn):
     assert jobs(dbconn, "mailsync") == []
     assert "is readable by others: chmod 600" in site.logs()
     assert PUSH_TOKEN not in site.logs()
+
+
+def test_gmail_push_secret_readable_by_group_is_accepted(site, account, dbconn):
+    # rally.cgi reads the push token as the web server, through group rally.
+    os.chmod(site.token_file, 0o640)
+    assert gmail_post(site, pubsub_body()).status == 204

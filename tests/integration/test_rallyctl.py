@@ -1,6 +1,8 @@
 """rallyctl, the operators' CLI, against a real PostgreSQL: migrations,
 tenants and users, status and jobs, keys, and its exit codes."""
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -9,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import threading
+import time
 
 import psycopg
 import pytest
@@ -19,7 +22,7 @@ from rallytest.schema import functions_digest, functions_dir, migrations_dir, sc
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SYSTEM = "00000000-0000-0000-0000-000000000000"
 PASSWORD = "correct horse battery staple 7"
-EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_CONFIG = 64, 65, 69, 78
+EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 64, 65, 69, 75, 78
 
 
 def write_conf(path, conninfo, keyring, lease="60s", extra=""):
@@ -32,14 +35,18 @@ def write_conf(path, conninfo, keyring, lease="60s", extra=""):
     return str(path)
 
 
-def run(conf, *args, input=None, env=None):
+def ctl_env(env=None):
     e = dict(os.environ)
     e.pop("RALLY_MIGRATIONS_DIR", None)
     e.pop("RALLY_FUNCTIONS_DIR", None)
     e.pop("CREDENTIALS_DIRECTORY", None)
     e.update(env or {})
+    return e
+
+
+def run(conf, *args, input=None, env=None):
     r = subprocess.run([program("rallyctl"), "-c", conf, *args], input=input,
-                       capture_output=True, text=True, env=e, timeout=120)
+                       capture_output=True, text=True, env=ctl_env(env), timeout=120)
     # Under --enable-asan/--enable-ubsan, whatever the exit status was meant to be.
     assert "Sanitizer" not in r.stderr and "runtime error:" not in r.stderr, r.stderr
     return r
@@ -688,6 +695,72 @@ def test_keys_rotate_reports_a_value_that_does_not_open_and_finishes_the_others(
     out = json.loads(js.stdout)
     assert out["failed"] == 1 and out["resealed"] == 0
     assert out["failures"][0]["id"] == bad
+
+
+def start_rotate(conf):
+    return subprocess.Popen([program("rallyctl"), "-c", conf, "keys", "rotate"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ctl_env())
+
+
+def finish(p):
+    out, err = p.communicate(timeout=120)
+    assert "Sanitizer" not in err and "runtime error:" not in err, err
+    return p.returncode, out, err
+
+
+def keyring_ids(keyring):
+    return [int(line.split()[0]) for line in keyring.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def test_concurrent_keys_rotations_each_add_a_distinct_key(conf, tmp_path):
+    keyring = tmp_path / "keyring"
+    ok(conf, "keys", "generate")
+    results = [finish(p) for p in [start_rotate(conf) for _ in range(4)]]
+    added = []
+    for rc, out, err in results:
+        assert rc == 0, err
+        added += [int(m) for m in re.findall(r"added key (\d+)", out)]
+    assert sorted(added) == [2, 3, 4, 5], results
+    assert sorted(keyring_ids(keyring)) == [1, 2, 3, 4, 5]
+    # The keyring still loads, and seals with the newest key.
+    assert key_id(seal(keyring, SYSTEM, "r", "refresh_token", "x")) == 5
+    assert stat.S_IMODE(os.stat(keyring).st_mode) == 0o600
+
+
+@contextlib.contextmanager
+def keyring_locked(keyring):
+    """Holds <keyring>.lock as another rotation would."""
+    with open(f"{keyring}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def test_keys_rotate_waits_for_the_keyring_lock(conf, tmp_path):
+    keyring = tmp_path / "keyring"
+    ok(conf, "keys", "generate")
+    before = keyring.read_bytes()
+    with keyring_locked(keyring):
+        p = start_rotate(conf)
+        time.sleep(1.5)
+        assert p.poll() is None, "the rotation waits while another holds the lock"
+        assert keyring.read_bytes() == before
+    rc, out, err = finish(p)
+    assert rc == 0 and "added key 2" in out, err
+    assert keyring_ids(keyring) == [1, 2]
+
+
+def test_keys_rotate_gives_up_when_the_keyring_lock_stays_held(conf, tmp_path):
+    keyring = tmp_path / "keyring"
+    ok(conf, "keys", "generate")
+    before = keyring.read_bytes()
+    with keyring_locked(keyring):
+        rc, out, err = finish(start_rotate(conf))
+    assert rc == EX_TEMPFAIL, err
+    assert f"{keyring}.lock is held by another process" in err
+    assert "is another keys rotate running?" in err
+    assert keyring.read_bytes() == before
 
 
 def test_keys_rotate_without_a_keyring_is_a_configuration_error(conf):

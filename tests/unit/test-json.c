@@ -236,6 +236,63 @@ test_get_int64(void)
 	json_object_put(o);
 }
 
+static bool
+all_zero(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\0')
+			return false;
+	return true;
+}
+
+/*
+ * The bytes are checked through pointers taken before the wipe and before
+ * the put, so the check reads json-c's own storage while it is still live.
+ */
+static void
+test_wipe_strings(void)
+{
+	static const char doc[] = "{\"access_token\":\"ya29.secret\","
+	    "\"expires_in\":3599,\"more\":[{\"refresh_token\":\"1//0gabc\"},"
+	    "\"id-token-in-array\",null,true]}";
+	json_object *o = parse(doc, strlen(doc), LIMIT, 32, NULL), *more, *inner;
+	const char *at, *rt, *it, *long_s;
+	size_t atl, rtl, itl, long_l;
+	char big[300];
+	int64_t n;
+
+	more = json_object_object_get(o, "more");
+	inner = json_object_array_get_idx(more, 0);
+	at = json_get_string_len(o, "access_token", &atl);
+	rt = json_get_string_len(inner, "refresh_token", &rtl);
+	it = json_object_get_string(json_object_array_get_idx(more, 1));
+	itl = (size_t)json_object_get_string_len(json_object_array_get_idx(more,
+	    1));
+	/* A string json-c keeps out of line (set after creation, longer). */
+	memset(big, 'z', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	json_object_object_add(o, "set", json_object_new_string("x"));
+	json_object_set_string(json_object_object_get(o, "set"), big);
+	long_s = json_get_string_len(o, "set", &long_l);
+	ok(at != NULL && strcmp(at, "ya29.secret") == 0 && rt != NULL &&
+	    strcmp(rt, "1//0gabc") == 0 && long_l == sizeof big - 1,
+	    "the strings are there before the wipe");
+	json_wipe_strings(o);
+	ok(all_zero(at, atl), "a top-level string's bytes are zeroed");
+	ok(all_zero(rt, rtl), "a string in an object in an array is zeroed");
+	ok(all_zero(it, itl), "a string in an array is zeroed");
+	ok(all_zero(long_s, long_l), "a string stored out of line is zeroed");
+	ok(json_get_int64(o, "expires_in", &n) == 0 && n == 3599 &&
+	    json_object_object_get_ex(o, "access_token", NULL),
+	    "numbers and keys are left alone");
+	json_object_put(o);
+	json_wipe_strings(NULL);
+	json_put_wiped(NULL);
+	o = parse(doc, strlen(doc), LIMIT, 32, NULL);
+	json_put_wiped(o);
+	ok(1, "json_put_wiped frees (ASan and valgrind see leaks)");
+}
+
 int
 main(void)
 {
@@ -247,5 +304,6 @@ main(void)
 	test_malformed_documents_are_refused();
 	test_get_string();
 	test_get_int64();
+	test_wipe_strings();
 	return tap_done();
 }

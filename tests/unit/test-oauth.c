@@ -724,8 +724,11 @@ test_client_secret_file(void)
 	    NULL, "the secret is the first line without its newline");
 	expect_secret("s2", "GOCSPX-abc\r\nsecond line\n", 24, 0400,
 	    "GOCSPX-abc", NULL, "a CRLF is trimmed and later lines ignored");
-	expect_secret("s3", "GOCSPX-abc", 10, 0640, "GOCSPX-abc", NULL,
-	    "a group-readable file without a newline is fine");
+	expect_secret("s3", "GOCSPX-abc", 10, 0600, "GOCSPX-abc", NULL,
+	    "a file without a newline is fine");
+	expect_secret("s3g", "GOCSPX-abc\n", 11, 0640, NULL,
+	    "readable by group: chmod 600 ",
+	    "a group-readable file is refused: the web server is in the group");
 	expect_secret("s4", "GOCSPX-abc\n", 11, 0644, NULL,
 	    "readable by others", "a world-readable file is refused");
 	expect_secret("s5", "GOCSPX-abc\n", 11, 0620, NULL,
