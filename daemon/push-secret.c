@@ -12,7 +12,8 @@
 
 /* Changes the row only when the hash changed, so the log says when it did. */
 #define PUSH_SECRET_UPSERT \
-	"INSERT INTO rally.push_secrets (name, sha256) VALUES ('gmail', $1::bytea) " \
+	"INSERT INTO rally.push_secrets (name, sha256)" \
+	" VALUES ('gmail', $1::bytea) " \
 	"ON CONFLICT (tenant_id, name) DO UPDATE " \
 	"SET sha256 = excluded.sha256, updated_at = now() " \
 	"WHERE push_secrets.sha256 <> excluded.sha256"
