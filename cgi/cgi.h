@@ -11,6 +11,7 @@
 #ifndef RALLY_CGI_H
 #define RALLY_CGI_H
 
+#include <stdbool.h>
 
 #include <libpq-fe.h>
 
@@ -39,9 +40,15 @@ typedef void (*route_fn)(struct cgi *, struct request *, struct response *);
 
 struct route {
 	const char *method;
+	/* Matched exactly, unless segment is set. */
 	const char *path;
 	/* Reads the body itself (request_read_body()) when it wants one. */
 	route_fn handler;
+	/*
+	 * path ends in '/' and matches only followed by one more segment:
+	 * non-empty, without '/', which route_segment() gives the handler.
+	 */
+	bool segment;
 };
 
 /*
@@ -50,8 +57,12 @@ struct route {
  */
 const struct route *routes_find(const struct request *, struct response *);
 
+/* The segment after a segment route's path, in the request it matched. */
+const char *route_segment(const struct route *, const struct request *);
+
 /* page-hooks.c: Google push notifications. */
 extern const struct route route_hook_calendar;
 extern const struct route route_hook_gmail;
+extern const struct route route_hook_gmail_bare;
 
 #endif

@@ -7,10 +7,12 @@
  * retries only on 5xx, so an unknown channel gets 404 (never retried) and
  * an unreachable database 503 (retried).
  *
- * POST /hooks/google/gmail?token=SECRET: a Pub/Sub push of a Gmail watch
- * notification, authenticated by the secret in google.push_token_file;
- * rally.hook_gmail() queues a mailsync job for each active connection of
- * the mailbox.
+ * POST /hooks/google/gmail/SECRET: a Pub/Sub push of a Gmail watch
+ * notification, authenticated by the secret in google.push_token_file (in
+ * the path, not the query, which access logs keep; docs/operations.md says
+ * how to mask the path).  rally.hook_gmail() checks the secret again and
+ * will queue the mailbox's sync; it answers nothing, so neither does this
+ * about the address.
  *
  * Neither reads anything from Google: the daemon's sync does that.  Tokens
  * are never logged; channel ids and Pub/Sub message ids are not secret.
@@ -24,13 +26,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "cgi.h"
 #include "db.h"
 #include "log.h"
 #include "pubsub.h"
-#include "secretfile.h"
+#include "pushtoken.h"
 
 /* rally.sync_state.channel_id; Google's limit on a channel token. */
 #define HOOK_MAX_CHANNEL_ID 256
@@ -38,10 +38,6 @@
 #define HOOK_MAX_RESOURCE_ID 256
 #define HOOK_MAX_RESOURCE_STATE 16
 #define HOOK_MAX_MESSAGE_NUMBER 20
-
-/* The push secret file: one line of printable ASCII. */
-#define PUSH_TOKEN_MIN 16
-#define PUSH_TOKEN_MAX 1024
 
 /* --- Calendar ----------------------------------------------------------- */
 
@@ -149,68 +145,28 @@ hook_calendar(struct cgi *cgi, struct request *req, struct response *resp)
 }
 
 const struct route route_hook_calendar = {
-	"POST", "/hooks/google/calendar", hook_calendar,
+	.method = "POST", .path = "/hooks/google/calendar",
+	.handler = hook_calendar,
 };
 
 /* --- Gmail -------------------------------------------------------------- */
-
-/*
- * Reads the push secret file; the caller secure_free()s *secret,
- * PUSH_TOKEN_MAX + 1 bytes.  Group read is allowed: rally.cgi runs as the
- * web server's user, which reads the file through group rally.
- */
-static int
-read_push_token(const char *path, char **secret, size_t *len, char **cause)
-{
-	if (secretfile_read("push token", path, SECRETFILE_GROUP_READ,
-	    PUSH_TOKEN_MAX, secret, len, NULL, cause) == -1)
-		return -1;
-	if (*len > PUSH_TOKEN_MAX) {
-		secure_free(*secret, PUSH_TOKEN_MAX + 1);
-		*secret = NULL;
-		return set_cause(cause, "push token %s is larger than %d bytes",
-		    path, PUSH_TOKEN_MAX);
-	}
-	return 0;
-}
-
-/* The secret is one line of printable ASCII; a final newline is not part. */
-static int
-check_push_token(const char *path, char *secret, size_t *len, char **cause)
-{
-	while (*len > 0 &&
-	    (secret[*len - 1] == '\n' || secret[*len - 1] == '\r'))
-		(*len)--;
-	secret[*len] = '\0';
-	if (*len < PUSH_TOKEN_MIN || *len > PUSH_TOKEN_MAX)
-		return set_cause(cause, "%s: the secret must be %d to %d bytes",
-		    path, PUSH_TOKEN_MIN, PUSH_TOKEN_MAX);
-	for (size_t i = 0; i < *len; i++)
-		if (secret[i] <= 0x20 || secret[i] >= 0x7f)
-			return set_cause(cause, "%s: the secret must be one "
-			    "line of printable ASCII without blanks", path);
-	return 0;
-}
 
 /* SHA-256 of both sides, so the comparison's time says nothing of either. */
 static bool
 push_token_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
-	unsigned char da[EVP_MAX_MD_SIZE], db[EVP_MAX_MD_SIZE];
-	unsigned int la, lb;
+	unsigned char da[PUSH_TOKEN_SHA256_LEN], db[PUSH_TOKEN_SHA256_LEN];
 
-	if (EVP_Digest(a, alen, da, &la, EVP_sha256(), NULL) != 1 ||
-	    EVP_Digest(b, blen, db, &lb, EVP_sha256(), NULL) != 1)
-		fatalx("push token: SHA-256 failed");
-	return la == lb && secret_equal(da, db, la);
+	pushtoken_sha256(a, alen, da);
+	pushtoken_sha256(b, blen, db);
+	return secret_equal(da, db, sizeof da);
 }
 
-/* 0 when the request's ?token= is the configured secret, else a status. */
+/* 0 when the path's last segment is the configured secret, else a status. */
 static int
-gmail_authenticate(struct cgi *cgi, const struct request *req)
+gmail_authenticate(struct cgi *cgi, const char *given)
 {
 	const char *path = cgi->conf.google_push_token_file;
-	const char *given = req_params_get(&req->params, "token");
 	char *secret = NULL, *cause = NULL;
 	size_t len = 0;
 	int status = 0;
@@ -219,28 +175,27 @@ gmail_authenticate(struct cgi *cgi, const struct request *req)
 		log_warnx("gmail push: google.push_token_file is not set");
 		return 403;
 	}
-	if (read_push_token(path, &secret, &len, &cause) == -1 ||
-	    check_push_token(path, secret, &len, &cause) == -1) {
+	if (pushtoken_read(path, &secret, &len, &cause) == -1) {
 		log_warnx("gmail push: google.push_token_file: %s", cause);
 		status = 500;
-	} else if (given == NULL) {
-		log_notice("gmail push: no token, or more than one");
-		status = 403;
-	} else if (!push_token_equal(given, strlen(given), secret, len)) {
-		log_notice("gmail push: wrong token");
+	} else if (strlen(given) > PUSH_TOKEN_MAX ||
+	    !push_token_equal(given, strlen(given), secret, len)) {
+		log_notice("gmail push: wrong secret");
 		status = 403;
 	}
 	free(cause);
-	if (secret != NULL)
-		secure_free(secret, PUSH_TOKEN_MAX + 1);
+	pushtoken_free(secret);
 	return status;
 }
 
-/* Runs rally.hook_gmail(); 0 when done, else the status to answer. */
+/*
+ * Runs rally.hook_gmail(), which checks the secret again against the hash
+ * rallyd stored and tells nothing back; 0 when done, else the status.
+ */
 static int
-gmail_queue(struct cgi *cgi, const struct gmail_push *push)
+gmail_queue(struct cgi *cgi, const struct gmail_push *push, const char *secret)
 {
-	const char *params[] = { push->email };
+	const char *params[] = { push->email, secret };
 	char *cause = NULL;
 	PGresult *res;
 	PGconn *conn;
@@ -250,20 +205,14 @@ gmail_queue(struct cgi *cgi, const struct gmail_push *push)
 		free(cause);
 		return 503;
 	}
-	if ((res = db_exec(conn, "SELECT rally.hook_gmail($1)", 1, params,
+	if ((res = db_exec(conn, "SELECT rally.hook_gmail($1, $2)", 2, params,
 	    &cause)) == NULL) {
 		log_warnx("gmail push: rally.hook_gmail: %s", cause);
 		free(cause);
 		return cgi_db_error_status(cgi);
 	}
-	/*
-	 * No job queued is no error: the mailbox has no active connection, or
-	 * a sync is already pending.  Pub/Sub would only retry it.
-	 */
-	log_debug("gmail push: message %s: %s sync job(s) queued",
-	    push->message_id,
-	    PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?");
 	PQclear(res);
+	log_debug("gmail push: message %s accepted", push->message_id);
 	return 0;
 }
 
@@ -291,22 +240,60 @@ gmail_read(struct request *req, struct gmail_push *push)
 	return 0;
 }
 
+/*
+ * The secret was once a ?token= parameter, which every access log records:
+ * a subscription still configured so is refused loudly, never accepted.
+ */
+static bool
+gmail_query_refused(const struct request *req, struct response *resp)
+{
+	if (*req->query == '\0')
+		return false;
+	log_notice("gmail push: refused a query string: the secret goes in "
+	    "the path, /hooks/google/gmail/SECRET");
+	response_plain(resp, 400, "the Gmail hook takes no query string: "
+	    "push to /hooks/google/gmail/SECRET");
+	return true;
+}
+
 static void
 hook_gmail(struct cgi *cgi, struct request *req, struct response *resp)
 {
+	const char *secret = route_segment(&route_hook_gmail, req);
 	struct gmail_push push = { 0 };
 	int status;
 
-	/* Authenticated before the body is even read. */
-	if ((status = gmail_authenticate(cgi, req)) != 0 ||
+	if (gmail_query_refused(req, resp))
+		return;
+	/*
+	 * Authenticated before the body is even read; the same answer
+	 * whether or not the address is connected anywhere.
+	 */
+	if ((status = gmail_authenticate(cgi, secret)) != 0 ||
 	    (status = gmail_read(req, &push)) != 0 ||
-	    (status = gmail_queue(cgi, &push)) != 0)
+	    (status = gmail_queue(cgi, &push, secret)) != 0)
 		response_plain(resp, status, NULL);
 	else
 		response_plain(resp, 204, NULL);
 	gmail_push_clear(&push);
 }
 
+/* No secret in the path: an old ?token= subscription, or a mistake. */
+static void
+hook_gmail_bare(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	if (gmail_query_refused(req, resp))
+		return;
+	log_notice("gmail push: no secret in the path");
+	response_plain(resp, 404, NULL);
+}
+
 const struct route route_hook_gmail = {
-	"POST", "/hooks/google/gmail", hook_gmail,
+	.method = "POST", .path = "/hooks/google/gmail/", .handler = hook_gmail,
+	.segment = true,
+};
+
+const struct route route_hook_gmail_bare = {
+	.method = "POST", .path = "/hooks/google/gmail",
+	.handler = hook_gmail_bare,
 };

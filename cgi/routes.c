@@ -1,15 +1,41 @@
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cgi.h"
 
-/* Every route rally.cgi serves; paths match exactly. */
+/* Every route rally.cgi serves. */
 static const struct route *const routes[] = {
 	&route_hook_calendar,
 	&route_hook_gmail,
+	&route_hook_gmail_bare,
 };
+
+/*
+ * Exact, or for a segment route its path and then one segment: the Gmail
+ * hook's secret, which must not make any other path match.
+ */
+static bool
+route_matches(const struct route *r, const char *path)
+{
+	size_t len = strlen(r->path);
+	const char *rest;
+
+	if (!r->segment)
+		return strcmp(r->path, path) == 0;
+	if (strncmp(r->path, path, len) != 0)
+		return false;
+	rest = path + len;
+	return *rest != '\0' && strchr(rest, '/') == NULL;
+}
+
+const char *
+route_segment(const struct route *r, const struct request *req)
+{
+	return req->path + strlen(r->path);
+}
 
 /* The methods the path accepts, "GET, POST", or NULL for an unknown path. */
 static char *
@@ -18,7 +44,7 @@ allowed_methods(const char *path)
 	char *allow = NULL, *tmp;
 
 	for (size_t i = 0; i < nitems(routes); i++) {
-		if (strcmp(routes[i]->path, path) != 0)
+		if (!route_matches(routes[i], path))
 			continue;
 		if (allow == NULL)
 			allow = xstrdup(routes[i]->method);
@@ -37,7 +63,7 @@ routes_find(const struct request *req, struct response *resp)
 	char *allow;
 
 	for (size_t i = 0; i < nitems(routes); i++)
-		if (strcmp(routes[i]->path, req->path) == 0 &&
+		if (route_matches(routes[i], req->path) &&
 		    strcmp(routes[i]->method, req->method) == 0)
 			return routes[i];
 	if ((allow = allowed_methods(req->path)) == NULL) {

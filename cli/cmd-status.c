@@ -1,8 +1,10 @@
 /*
  * rallyctl status: what the daemons are doing: instances and their
  * heartbeats, jobs by kind and state with the backlog, Google
- * connections by status, and whether the database's SQL functions are the
- * installed ones (lib/migrate.h).
+ * connections by status, whether the database's SQL functions are the
+ * installed ones (lib/migrate.h), and the head of the audit log's hash
+ * chain, for operators to record elsewhere (sql/README.md: the chain
+ * shows a rewrite only against a head kept out of the rewriter's reach).
  */
 #include "config.h"
 
@@ -65,7 +67,14 @@ const struct cmd_entry cmd_status_entry = {
 /* How much of a digest the human output shows, as rallyctl migrate does. */
 #define STATUS_SHORT_DIGEST 12
 
-enum { R_INSTANCES, R_JOBS, R_BACKLOG, R_CONNECTIONS, R_SYNC, R_COUNT };
+/* One row: the head (NULLs for an empty chain) and the first broken seq. */
+#define STATUS_SQL_AUDIT \
+	"SELECT h.seq, encode(h.hash, 'hex'), rally.audit_verify()" \
+	" FROM rally.audit_head() h"
+
+enum {
+	R_INSTANCES, R_JOBS, R_BACKLOG, R_CONNECTIONS, R_SYNC, R_AUDIT, R_COUNT
+};
 
 static const char *const instance_cols[] = {
 	"name", "host", "pid", "heartbeat_age_sec", "jobs_running", "state",
@@ -217,7 +226,28 @@ print_json(PGresult *const *res, const struct status_functions *sf)
 	json_object_object_add(o, "sync",
 	    rows_json(res[R_SYNC], R_SYNC, sync_cols));
 	json_object_object_add(o, "functions", functions_json(sf));
+	b = json_object_new_object();
+	json_object_object_add(b, "seq", ctl_json_int(res[R_AUDIT], 0, 0));
+	json_object_object_add(b, "head", ctl_json_string(res[R_AUDIT], 0, 1));
+	json_object_object_add(b, "broken_at",
+	    ctl_json_int(res[R_AUDIT], 0, 2));
+	json_object_object_add(o, "audit_chain", b);
 	return ctl_print_json(o);
+}
+
+static void
+print_audit(const PGresult *a)
+{
+	if (PQgetisnull(a, 0, 0)) {
+		printf("\nAudit chain: empty\n");
+		return;
+	}
+	printf("\nAudit chain: seq %s, head %s, ", PQgetvalue(a, 0, 0),
+	    PQgetvalue(a, 0, 1));
+	if (PQgetisnull(a, 0, 2))
+		printf("intact\n");
+	else
+		printf("BROKEN at seq %s\n", PQgetvalue(a, 0, 2));
 }
 
 static int
@@ -250,6 +280,7 @@ print_human(PGresult *const *res, const struct status_functions *sf)
 	ctl_print_table(res[R_SYNC], sh);
 	printf("\n");
 	functions_human(sf);
+	print_audit(res[R_AUDIT]);
 	return 0;
 }
 
@@ -271,7 +302,9 @@ status_query(PGconn *db, int64_t lease_sec, PGresult **res)
 	    &cause)) == NULL ||
 	    (res[R_CONNECTIONS] = db_exec(db, STATUS_SQL_CONNECTIONS, 0, NULL,
 	    &cause)) == NULL ||
-	    (res[R_SYNC] = db_exec(db, STATUS_SQL_SYNC, 0, NULL, &cause)) == NULL) {
+	    (res[R_SYNC] = db_exec(db, STATUS_SQL_SYNC, 0, NULL, &cause)) == NULL ||
+	    (res[R_AUDIT] = db_exec(db, STATUS_SQL_AUDIT, 0, NULL,
+	    &cause)) == NULL) {
 		db_rollback(db, NULL);
 		rc = ctl_error(CTL_FAILURE, "status: %s", cause);
 		free(cause);

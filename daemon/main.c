@@ -26,6 +26,7 @@
 #include "log.h"
 #include "msgid.h"
 #include "pgloop.h"
+#include "push-secret.h"
 #include "rallyd.h"
 #include "sched.h"
 #include "seal.h"
@@ -79,6 +80,7 @@ db_connected_cb(struct pgloop *p, void *arg)
 		    d->instance);
 	}
 	jobs_connected(d->jobs);
+	push_secret_publish(d);
 	sched_tick(d->sched);
 	rallyd_update_status(d);
 }
@@ -206,6 +208,8 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	if (load_keyring(d) == -1 && d->keyring != NULL)
 		log_notice("keeping the keyring loaded before");
+	push_secret_load(d);
+	push_secret_publish(d);
 	sd_notify(0, "READY=1");
 	rallyd_update_status(d);
 }
@@ -379,5 +383,6 @@ main(int argc, char **argv)
 		conf_clear(&d.conf);
 		return EX_CONFIG;
 	}
+	push_secret_load(&d);
 	return run(&d);
 }

@@ -29,6 +29,9 @@ struct rallyd {
 	struct google *google;		/* token cache, quota buckets (google.c) */
 	struct jobs *jobs;
 	struct sched *sched;
+	/* SHA-256 of google.push_token_file, once read (push-secret.c). */
+	unsigned char push_sha256[32];
+	bool push_sha256_set;
 	bool verbose;			/* -v: debug logging whatever the config says */
 	bool ready_sent;
 	bool stopping;

@@ -106,6 +106,43 @@ def test_bad_config_on_reload_keeps_running(daemon_conninfo, dbconn):
         d.close()
 
 
+def _push_secret_hash(dbconn):
+    row = dbconn.execute("SELECT sha256 FROM rally.push_secrets WHERE name = 'gmail'").fetchone()
+    return bytes(row[0]) if row else None
+
+
+def test_rallyd_stores_the_push_secrets_hash_and_updates_it_on_sighup(
+        daemon_conninfo, dbconn, tmp_path):
+    import hashlib
+    token = tmp_path / "push-token"
+    token.write_text("first-secret-0123456789abcdef\n")
+    token.chmod(0o640)
+    d = Rallyd(daemon_conninfo, name="pushsecret",
+               extra={"google": {"push_token_file": str(token)}})
+    try:
+        d.start()
+        first = hashlib.sha256(b"first-secret-0123456789abcdef").digest()
+        wait_until(lambda: _push_secret_hash(dbconn) == first, message="hash stored")
+        token.write_text("second-secret-0123456789abcdef\n")
+        n = len(d.notify.messages)
+        d.signal(signal.SIGHUP)
+        d.notify.wait_for("READY", "1", start=n)
+        second = hashlib.sha256(b"second-secret-0123456789abcdef").digest()
+        wait_until(lambda: _push_secret_hash(dbconn) == second, message="hash updated")
+        # A file others may read is refused, and the hash loaded before kept.
+        token.write_text("third-secret-0123456789abcdef\n")
+        token.chmod(0o644)
+        n = len(d.notify.messages)
+        d.signal(signal.SIGHUP)
+        d.notify.wait_for("READY", "1", start=n)
+        wait_until(lambda: "keeping the secret loaded before" in d.output(),
+                   message="refusal logged")
+        assert _push_secret_hash(dbconn) == second
+        assert "secret-0123456789abcdef" not in d.output()
+    finally:
+        d.close()
+
+
 def test_watchdog_pings_at_half_the_interval(daemon_conninfo):
     d = Rallyd(daemon_conninfo, name="watchdog", env={"WATCHDOG_USEC": "400000"})
     try:

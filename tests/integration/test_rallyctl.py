@@ -491,6 +491,28 @@ def test_status_shows_instances_jobs_backlog_and_connections(conf, conn):
     assert {c["status"]: c["count"] for c in s["connections"]} == {"active": 2, "revoked": 1}
 
 
+def test_status_shows_the_audit_chains_head_and_a_break(conf, conn):
+    empty = json.loads(ok(conf, "status", "--json").stdout)["audit_chain"]
+    head = conn.execute("SELECT seq, encode(hash, 'hex') FROM rally.audit_log "
+                        "WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone()
+    if head is None:
+        assert empty == {"seq": None, "head": None, "broken_at": None}
+        assert "Audit chain: empty" in ok(conf, "status").stdout
+    tid = make_tenant(conf)
+    for n in range(3):
+        conn.execute("INSERT INTO rally.audit_log (tenant_id, actor, action) "
+                     "VALUES (%s, 'operator', %s)", (tid, f"test.{n}"))
+    seq, hexhash = conn.execute("SELECT seq, encode(hash, 'hex') FROM rally.audit_log "
+                                "ORDER BY seq DESC LIMIT 1").fetchone()
+    s = json.loads(ok(conf, "status", "--json").stdout)["audit_chain"]
+    assert s == {"seq": seq, "head": hexhash, "broken_at": None}
+    assert f"Audit chain: seq {seq}, head {hexhash}, intact" in ok(conf, "status").stdout
+    conn.execute("ALTER TABLE rally.audit_log DISABLE TRIGGER ALL")
+    conn.execute("UPDATE rally.audit_log SET action = 'forged' WHERE seq = %s", (seq - 1,))
+    assert json.loads(ok(conf, "status", "--json").stdout)["audit_chain"]["broken_at"] == seq - 1
+    assert f"BROKEN at seq {seq - 1}" in ok(conf, "status").stdout
+
+
 def test_status_marks_an_instance_stale_after_two_leases(pg, db, conn, tmp_path):
     conf = write_conf(tmp_path / "short.conf", pg.conninfo(db), tmp_path / "kr", lease="10s")
     conn.execute("INSERT INTO rally.instances (name, heartbeat_at)"

@@ -34,7 +34,7 @@ def test_the_data_model_has_every_table_of_the_design(conn):
         "activities", "merge_conflicts", "mail_threads", "mail_messages", "mail_outbox",
         "mail_label_ops", "sync_state", "oauth_pending", "token_revocations", "jobs",
         "job_runs", "instances", "deletion_ledger", "exports", "backups", "notices",
-        "usage_events", "usage_daily", "audit_log", "activity_tombstones"}
+        "usage_events", "usage_daily", "audit_log", "activity_tombstones", "push_secrets"}
 
 
 def test_every_table_has_a_non_null_uuid_tenant_id(conn):

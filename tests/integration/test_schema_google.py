@@ -159,15 +159,79 @@ def test_calendar_push_for_a_disconnected_calendar_is_refused(su, web):
     assert web.execute("SELECT rally.hook_calendar('chan-1', 's3cret')").fetchone()[0] is False
 
 
-def test_gmail_push_wakes_every_mail_connection_of_the_address(su, web):
+PUSH_SECRET = "push-secret-" + "Hk3Jd8Sm2Qp5Lx9Vb7Nc4Wz1"
+NIL = "00000000-0000-0000-0000-000000000000"
+# What a void function's one row reads as, and no error.
+VOID = ([("",)], None)
+
+
+def _push_secret(su, secret=PUSH_SECRET):
+    """What rallyd stores from google.push_token_file."""
+    su.execute("INSERT INTO rally.push_secrets (tenant_id, name, sha256) "
+               "VALUES (%s, 'gmail', %s)", (NIL, hashlib.sha256(secret.encode()).digest()))
+
+
+def _hook_gmail(web, email, secret):
+    """Calls rally.hook_gmail as the CGI does; (rows, error class) so that
+    tests can compare every observable outcome."""
+    try:
+        rows = web.execute("SELECT rally.hook_gmail(%s, %s)", (email, secret)).fetchall()
+        return rows, None
+    except psycopg.Error as e:
+        return None, type(e).__name__
+
+
+def _other_tenants_mailbox(su, web):
+    """A mail connection in tenant 2 and a web session set to tenant 1."""
     t1, u1 = _user(su)
     t2, u2 = _user(su)
-    c1, _, _ = _connection(su, t1, u1, email="Shared@Gmail.example")
-    c2, _, _ = _connection(su, t2, u2, email="shared@gmail.example")
-    _connection(su, t2, u2, mail=False, email="shared@gmail.example")
-    assert web.execute("SELECT rally.hook_gmail('shared@gmail.example')").fetchone()[0] == 2
-    assert web.execute("SELECT rally.hook_gmail('nobody@gmail.example')").fetchone()[0] == 0
-    assert {(r[0], r[1]) for r in _jobs(su, "mailsync")} == {(t1, str(c1)), (t2, str(c2))}
+    _connection(su, t2, u2, email="Shared@Gmail.example")
+    set_context(web, t1, u1)
+    return t2
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret-Hk3Jd8Sm2Qp5Lx9Vb7Nc4Wz1", "", None])
+def test_gmail_hook_without_the_push_secret_tells_nothing_of_another_tenant(su, web, secret):
+    _other_tenants_mailbox(su, web)
+    _push_secret(su)
+    known = _hook_gmail(web, "shared@gmail.example", secret)
+    unknown = _hook_gmail(web, "nobody@gmail.example", secret)
+    assert known == unknown == VOID
+    assert su.execute("SELECT count(*) FROM rally.jobs").fetchone()[0] == 0
+
+
+def test_gmail_hook_with_no_secret_stored_accepts_no_secret(su, web):
+    _other_tenants_mailbox(su, web)
+    for secret in (PUSH_SECRET, "", None):
+        assert _hook_gmail(web, "shared@gmail.example", secret) == VOID
+    assert su.execute("SELECT count(*) FROM rally.jobs").fetchone()[0] == 0
+
+
+def test_gmail_hook_with_the_push_secret_still_tells_nothing(su, web):
+    _other_tenants_mailbox(su, web)
+    _push_secret(su)
+    known = _hook_gmail(web, "shared@gmail.example", PUSH_SECRET)
+    unknown = _hook_gmail(web, "nobody@gmail.example", PUSH_SECRET)
+    assert known == unknown == VOID
+    # Gmail sync has no job kind yet: an authentic push queues nothing.
+    assert "mailsync" not in su.execute("SELECT rally.job_kinds()").fetchone()[0]
+    assert su.execute("SELECT count(*) FROM rally.jobs").fetchone()[0] == 0
+
+
+def test_gmail_hook_returns_no_count_and_the_old_signature_is_gone(su):
+    rows = su.execute("SELECT p.oid::regprocedure::text, p.prorettype::regtype::text "
+                      "FROM pg_proc p WHERE p.proname = 'hook_gmail' "
+                      "AND p.pronamespace = 'rally'::regnamespace").fetchall()
+    assert rows == [("rally.hook_gmail(text,text)", "void")]
+
+
+def test_web_cannot_read_or_write_the_push_secret(su, web):
+    _push_secret(su)
+    for stmt in ("SELECT sha256 FROM rally.push_secrets",
+                 "DELETE FROM rally.push_secrets",
+                 "UPDATE rally.push_secrets SET sha256 = sha256('x')"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            web.execute(stmt)
 
 
 def test_login_lookup_finds_active_accounts_across_tenants(su, web):

@@ -110,6 +110,7 @@ def world(pg, db, login_roles):
         insert(conn, "job_runs", tenant_id=NIL_TENANT, job_id=j, attempt=1, instance="test")
         insert(conn, "instances", name="test", host="h", pid=1)
         insert(conn, "backups", file_name="20260101T000000Z.rbk", status="running")
+        insert(conn, "push_secrets", name="gmail", sha256=os.urandom(32))
         w.tables = _tables(conn)
         empty = [t for t in w.tables
                  if conn.execute(f"SELECT count(*) FROM rally.{t}").fetchone()[0] == 0]

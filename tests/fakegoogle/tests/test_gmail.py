@@ -307,6 +307,21 @@ def test_watch_pushes_pubsub_envelope_coalesced(fg, receiver):
     assert fg.api("POST", U + "/watch", token, {"topicName": "bad"}).status == 400
 
 
+def test_push_goes_to_the_endpoints_exact_path_with_a_secret_segment(fg, receiver):
+    # Rally's receiver takes its secret as the last path segment
+    # (/hooks/google/gmail/SECRET): it must arrive as configured, unchanged.
+    secret = "0f3a9c" * 8
+    fg.admin("POST", "pubsub", {"topic": "projects/rally/topics/gmail-path",
+                                "pushEndpoint": receiver.url + "/google/gmail/" + secret})
+    token = fg.token()
+    fg.api("POST", U + "/watch", token, {"topicName": "projects/rally/topics/gmail-path"})
+    _deliver(fg)
+    got = receiver.wait_for(1)
+    assert got and got[0]["path"] == "/hook/google/gmail/" + secret
+    assert "?" not in got[0]["path"]
+    fg.api("POST", U + "/stop", token)
+
+
 def test_other_users_mailbox_is_refused(fg):
     token = fg.token()
     assert fg.api("GET", "/gmail/v1/users/alice@example.com/profile", token).status == 200
