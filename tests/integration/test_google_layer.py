@@ -19,6 +19,7 @@ from rallytest.daemon import Rallyd, wait_until, write_config
 PASSWORD = "correct horse battery staple 11"
 MSGID_GOOGLE_REVOKED = "fff667d254494fffb53455d77601ae0c"
 MSGID_KEYRING_INVALID = "15a9a4166f4c4c2296ca7963aba44209"
+MSGID_KEY_MISSING = "0c5d0e4f7a8b4e6f9d3c2b1a49e8f7d6"
 EX_CONFIG = 78
 EVENTS = "/calendar/v3/calendars/primary/events"
 
@@ -546,6 +547,59 @@ def test_token_revoke_deletes_the_row_when_google_rejects_the_token(acct):
     assert r["kept"] == 0 and r["revoked"] + r["deleted_unrevoked"] == 1
     assert [e["status"] for e in acct.requests(since, "/revoke")] == [400]
     assert acct.conn.execute("SELECT count(*) FROM rally.token_revocations").fetchone()[0] == 0
+
+
+def test_token_revoke_opens_by_the_rows_own_ids_not_the_payloads_spelling(acct):
+    """An upper-case connection id in the payload still finds the row, and
+    the associated data comes from the row: the token is revoked, not
+    thrown away unrevoked."""
+    acct.start()
+    refresh, _ = acct.tokens()
+    gone = str(uuid.uuid4())
+    queue_revocation(acct, gone, refresh=refresh)
+    since = acct.mark()
+    r = acct.result(acct.add_job("token_revoke", {"connection_id": gone.upper()}))
+    assert r == {"revoked": 1, "deleted_unrevoked": 0, "kept": 0}
+    assert [e["status"] for e in acct.requests(since, "/revoke")] == [200]
+
+
+def test_token_revoke_keeps_a_row_sealed_with_a_key_this_keyring_lacks(acct, journald):
+    """After `keys rotate` on another host: the entry is kept (a crit entry
+    says why) until an instance with the key revokes it."""
+    import base64
+    newer = acct.dir / "keyring-rotated"
+    newer.write_text(acct.keyring.read_text() +
+                     f"2 {base64.b64encode(os.urandom(32)).decode()}\n")
+    newer.chmod(0o600)
+    before = journal.cursor()
+    d = acct.start(log_target="journal")
+    refresh, _ = acct.tokens()
+    gone = str(uuid.uuid4())
+    rid = acct.conn.execute(
+        "INSERT INTO rally.token_revocations (tenant_id, connection_id, refresh_token)"
+        " VALUES (%s, %s, %s) RETURNING id",
+        (acct.tenant, gone, seal(newer, acct.tenant, gone, "refresh_token", refresh))
+    ).fetchone()[0]
+    since = acct.mark()
+    r = acct.result(acct.add_job("token_revoke", {"connection_id": gone}))
+    assert r == {"revoked": 0, "deleted_unrevoked": 0, "kept": 1}
+    assert acct.conn.execute("SELECT attempts FROM rally.token_revocations WHERE id = %s",
+                             (rid,)).fetchone()[0] == 1
+    assert acct.requests(since, "/revoke") == []
+    found = journal.wait_entries("SYSLOG_IDENTIFIER=rallyd", f"MESSAGE_ID={MSGID_KEY_MISSING}",
+                                 since_cursor=before)
+    assert found and found[0]["PRIORITY"] == "2"
+    # The operator brings the new keyring and reloads: the retry revokes it.
+    shutil.copy(newer, acct.keyring)
+    d.signal(signal.SIGHUP)
+
+    def revoked():
+        acct.conn.execute("UPDATE rally.jobs SET run_at = now() WHERE kind = 'token_revoke'"
+                          " AND state = 'pending'")
+        return acct.conn.execute("SELECT count(*) FROM rally.token_revocations"
+                                 ).fetchone()[0] == 0
+    wait_until(revoked, timeout=30, message="revoked once the keyring has the key")
+    assert [e["status"] for e in acct.requests(since, "/revoke")] == [200]
 
 
 # --- the keyring ------------------------------------------------------------------
