@@ -620,7 +620,8 @@ call_end(struct gcall *call, const struct gresp *r)
 static void
 call_end_err(struct gcall *call, enum gerr err, const char *message)
 {
-	struct gresp r = { .err = err, .body = "", .reason = "" };
+	struct gresp r = { .err = err, .body = "", .reason = "",
+		.retry_after_ms = -1 };
 	char *msg = google_sanitize(message);
 
 	r.message = msg;
@@ -701,6 +702,7 @@ call_done_cb(const struct http_response *hr, void *arg)
 	else
 		memset(&ge, 0, sizeof ge);
 	memset(&r, 0, sizeof r);
+	r.retry_after_ms = hr->retry_after_ms;
 	r.status = hr->status;
 	r.body = hr->body;
 	r.body_len = hr->body_len;

@@ -67,6 +67,8 @@ struct gresp {
 	size_t body_len;	/* (unparsed: a sync page goes to SQL as it is) */
 	const char *reason;	/* Google's errors[0].reason, or "" */
 	const char *message;	/* one line, safe to log and store */
+	long retry_after_ms;	/* Google's Retry-After, -1 if none: a job
+				   retries no earlier (job_defer) */
 };
 
 /* The short name of an error kind, for last_error_kind columns and logs. */

@@ -98,6 +98,7 @@ calpush_fail(struct calpush *cp, const struct gresp *g)
 	const char *p[] = { cp->job->tenant_id, cp->activity, msg };
 	enum job_outcome o = JOB_RETRY;
 
+	job_defer(cp->job, g->retry_after_ms);
 	if (!cp->row_gone)
 		pgloop_query(cp->job->d->db, CALPUSH_SQL_ERROR, 3, p, ignore_cb, NULL);
 	/* Google refusing the event as it is will not change by retrying. */

@@ -186,6 +186,7 @@ page_cb(const struct gresp *g, void *arg)
 		calsync_finish(cs, JOB_DONE, NULL);	/* nothing to sync any more */
 		return;
 	default:
+		job_defer(cs->job, g->retry_after_ms);
 		calsync_fail(cs, gerr_kind(g->err), g->message);
 		return;
 	}

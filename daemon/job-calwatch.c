@@ -109,6 +109,7 @@ watched_cb(const struct gresp *g, void *arg)
 	if (g->err != GERR_OK) {
 		char *msg = xasprintf("%s: %s", gerr_kind(g->err), g->message);
 
+		job_defer(w->job, g->retry_after_ms);
 		calwatch_finish(w, g->err == GERR_REVOKED ||
 		    g->err == GERR_NOT_CONNECTED ? JOB_FAIL : JOB_RETRY, msg);
 		free(msg);

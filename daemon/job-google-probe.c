@@ -70,6 +70,7 @@ probe_cb(const struct gresp *r, void *arg)
 	json_object *result;
 
 	if (r->err == GERR_UNAVAILABLE || r->err == GERR_RATE_LIMITED) {
+		job_defer(job, r->retry_after_ms);
 		job_finish(job, JOB_RETRY, r->message, NULL);
 		return;
 	}

@@ -258,6 +258,13 @@ job_set_connection(struct job *job, const char *connection_id)
 }
 
 void
+job_defer(struct job *job, long ms)
+{
+	if (ms >= 0 && (double)ms / 1000 > job->retry_not_before)
+		job->retry_not_before = (double)ms / 1000;
+}
+
+void
 job_finish(struct job *job, enum job_outcome outcome, const char *error,
     json_object *result)
 {
@@ -266,6 +273,7 @@ job_finish(struct job *job, enum job_outcome outcome, const char *error,
 	char attempt[16], delay[32];
 	const char *p[6] = { job->tenant_id, job->id, e->d->instance, attempt };
 	const char *sql;
+	double wait;
 	int np;
 
 	if (job->finished)
@@ -280,7 +288,10 @@ job_finish(struct job *job, enum job_outcome outcome, const char *error,
 		p[4] = result != NULL ? json_object_to_json_string(result) : NULL;
 		break;
 	case JOB_RETRY:
-		snprintf(delay, sizeof delay, "%.3f", retry_delay(c, job->attempt));
+		wait = retry_delay(c, job->attempt);
+		if (wait < job->retry_not_before)
+			wait = job->retry_not_before;
+		snprintf(delay, sizeof delay, "%.3f", wait);
 		sql = JOBS_SQL_RETRY;
 		p[4] = error;
 		p[5] = delay;

@@ -51,6 +51,7 @@ struct job {
 	char *connection_id;	/* set by job_set_connection(); may be NULL */
 	void *state;		/* the handler's own */
 	bool finished;
+	double retry_not_before;	/* seconds from the end; 0: backoff only */
 	/* The statement that records the end, kept until it succeeds. */
 	const char *end_sql;
 	char *end_params[6];
@@ -74,6 +75,11 @@ const char *job_payload_string(const struct job *, const char *key);
 const char *job_payload_uuid(const struct job *, const char *key, char *out);
 /* Records the Google connection a job works for (copied; logged). */
 void job_set_connection(struct job *, const char *connection_id);
+/*
+ * The next attempt, should this one end in JOB_RETRY, starts no earlier
+ * than ms from now (a server's Retry-After); ms < 0 is ignored.
+ */
+void job_defer(struct job *, long ms);
 /* Ends a job: outcome, an error for RETRY/FAIL, an optional result (taken). */
 void job_finish(struct job *, enum job_outcome, const char *error,
     json_object *result);

@@ -574,6 +574,13 @@ http_should_retry(const struct http_request *req, const struct http_response *r)
 		return false;
 	if (req->err == HTTP_ERR_CANCELLED)
 		return false;
+	/*
+	 * A wait longer than this layer sleeps is the caller's to honour
+	 * (a job is rescheduled for then): cutting it short would only
+	 * earn another refusal.
+	 */
+	if (r->retry_after_ms > req->h->opts.retry_max_ms)
+		return false;
 	if (req->retry_cb != NULL)
 		return req->retry_cb(r, req->arg);
 	return http_default_should_retry(r);
@@ -588,8 +595,7 @@ http_retry_delay(const struct http_request *req, const struct http_response *r)
 	int shift = req->attempts - 1;
 
 	if (r->retry_after_ms >= 0)
-		return r->retry_after_ms < o->retry_max_ms ? r->retry_after_ms :
-		    o->retry_max_ms;
+		return r->retry_after_ms;	/* at most retry_max_ms here */
 	if (shift > 30)
 		shift = 30;
 	ceiling = (double)o->retry_base_ms * (double)(1L << shift);

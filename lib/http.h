@@ -57,7 +57,9 @@ struct http_response {
 	const char *body;	/* never NULL, NUL-terminated */
 	size_t body_len;
 	const char *content_type; /* NULL when absent */
-	long retry_after_ms;	/* parsed Retry-After, -1 if none */
+	long retry_after_ms;	/* parsed Retry-After, -1 if none; one
+				   longer than retry_max_ms is not waited
+				   for here but handed to the caller */
 	int attempts;		/* 1 + retries made */
 	int http_version;	/* 10, 11, 20, 30; 0 when no response */
 	const char *error;	/* NULL when err is HTTP_OK; never holds the

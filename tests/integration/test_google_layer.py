@@ -357,6 +357,24 @@ def test_retry_after_of_a_429_is_honoured(acct):
     assert (j["finished_at"] - j["started_at"]).total_seconds() >= 2.0
 
 
+def test_a_retry_after_longer_than_http_waits_reschedules_the_job(acct):
+    """Google asks for 90 s, more than lib/http sleeps (60 s): the wait is
+    not cut short, and no process sleeps through it: the job is put back
+    for then."""
+    acct.start()
+    acct.result(acct.probe())
+    acct.admin("POST", "faults", {"kind": "429", "count": 1, "retryAfter": 90,
+                                  "pathPrefix": "/calendar/"})
+    since = acct.mark()
+    jid = acct.probe()
+    wait_until(lambda: acct.job(jid)["attempts"] == 1 and acct.job(jid)["state"] == "pending",
+               timeout=10, message="the probe put back")
+    wait = acct.conn.execute("SELECT extract(epoch FROM run_at - now()) FROM rally.jobs"
+                             " WHERE id = %s", (jid,)).fetchone()[0]
+    assert 80 <= float(wait) <= 91, wait
+    assert [e["status"] for e in acct.probe_requests(since)] == [429]
+
+
 def test_403_rate_limit_is_retried_after_its_retry_after(acct):
     acct.start()
     acct.result(acct.probe())
