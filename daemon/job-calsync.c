@@ -55,11 +55,12 @@ struct calsync {
 	char time_min[32];	/* fixed for a full sync: pages must repeat the query */
 	bool restarted;		/* a 410 already turned this into a full sync */
 	int pages;
-	int64_t counts[7];
+	int64_t counts[9];
 };
 
 static const char *const count_names[] = {
 	"applied", "unchanged", "deleted", "ignored", "conflict", "skipped", "swept",
+	"merged", "one_by_one",
 };
 
 static void calsync_fetch(struct calsync *);

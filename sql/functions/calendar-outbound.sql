@@ -1,6 +1,7 @@
 -- Calendar, CRM → Google: what a CRM edit queues (daemon/job-calpush.c
--- sends it), the purge after a disconnect, and the periodic upkeep.  The
--- first definitions were in migration 0010; these supersede them.
+-- sends it), what a push's answer does to the row, the purge after a
+-- disconnect, and the periodic upkeep.  The first definitions were in
+-- migration 0010; these supersede them.
 set local role rally_owner;
 
 -- Whether this transaction writes on Google's behalf, so that the CRM-edit
@@ -62,8 +63,10 @@ create or replace trigger track_local before insert or update on rally.activitie
     for each row execute function rally.activities_track_local();
 
 -- AFTER: a pending activity queues its push; a deleted one that Google
--- knows leaves a tombstone (the event to delete, with the connection it
--- lives in) and queues the push that deletes it.
+-- knows, or may know (its first push may be in flight: the event id is
+-- the one Rally chose, rally.cal_event_id), leaves a tombstone (the event
+-- to delete, with the connection it lives in) and queues the push that
+-- deletes it; for an event that never reached Google that is one 404.
 create or replace function rally.activities_queue_push() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -76,14 +79,15 @@ begin
 		-- Only while the calendar is on: after a disconnect the purge owns
 		-- the connection's rows, and in the cascade of a connection's own
 		-- deletion there is nothing left to delete with.
-		if old.connection_id is not null and old.google_event_id is not null
+		if old.connection_id is not null
+		    and (old.google_event_id is not null or old.sync_state = 'pending')
 		    and exists (select 1 from rally.google_connections c
 		        where c.tenant_id = old.tenant_id and c.id = old.connection_id
 		            and c.calendar_enabled and c.status = 'active') then
 			insert into rally.activity_tombstones (tenant_id, activity_id,
 			    connection_id, owner_id, google_event_id)
 			values (old.tenant_id, old.id, old.connection_id, old.owner_id,
-			    old.google_event_id)
+			    coalesce(old.google_event_id, rally.cal_event_id(old.id)))
 			on conflict (tenant_id, activity_id) do update
 			    set connection_id = excluded.connection_id,
 			        owner_id = excluded.owner_id,
@@ -101,6 +105,41 @@ end
 $$;
 create or replace trigger queue_push after insert or update or delete on rally.activities
     for each row execute function rally.activities_queue_push();
+
+-- After a successful insert or patch: the answer becomes the new snapshot;
+-- the activity is 'synced' unless it changed meanwhile (its fields are no
+-- longer those sent, or it was deleted in the CRM while the push was in
+-- flight), in which case another push follows.
+create or replace function rally.cal_push_done(p_tenant uuid, p_id uuid, e jsonb, p_sent jsonb)
+returns text
+language plpgsql
+as $$
+declare
+	a rally.activities;
+	v_same boolean;
+begin
+	perform pg_catalog.set_config('rally.origin', 'google', true);
+	select * into a from rally.activities where tenant_id = p_tenant and id = p_id for update;
+	if a.id is null then
+		return 'gone';
+	end if;
+	v_same := rally.cal_fields(a) = p_sent and a.deleted_at is null;
+	if v_same then
+		perform rally.cal_set_fields(p_tenant, p_id, rally.cal_fields_from_event(e));
+	end if;
+	update rally.activities set google_event_id = e->>'id', etag = e->>'etag',
+	    google_updated = (e->>'updated')::timestamptz, sequence = (e->>'sequence')::int,
+	    ical_uid = e->>'iCalUID', synced_snapshot = rally.cal_fields_from_event(e),
+	    google_seen_at = now(), sync_error = null,
+	    sync_state = case when v_same then 'synced' else 'pending' end
+	where tenant_id = p_tenant and id = p_id;
+	if not v_same then
+		perform rally.cal_queue_push(p_tenant, p_id, a.connection_id);
+		return 'pending';
+	end if;
+	return 'synced';
+end
+$$;
 
 -- A deletion at Google is done (or Google no longer has the event).
 create or replace function rally.cal_tombstone_done(p_tenant uuid, p_id uuid) returns void
@@ -207,5 +246,7 @@ begin
 end
 $$;
 
-grant execute on function rally.origin_is_google(), rally.cal_tombstone_done(uuid, uuid)
+grant execute on function rally.origin_is_google(), rally.cal_tombstone_done(uuid, uuid),
+    rally.cal_queue_push(uuid, uuid, uuid), rally.cal_push_done(uuid, uuid, jsonb, jsonb),
+    rally.cal_purge_batch(uuid, uuid), rally.cal_queue_periodic(int, boolean)
     to rally_daemon;

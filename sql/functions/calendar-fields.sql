@@ -1,0 +1,143 @@
+-- Calendar: what the synced fields of an activity are, and how an event
+-- and an activity are compared (docs/calendar-sync.md).  Comparing the two
+-- sides goes through one canonical form of the fields, a jsonb object:
+-- rally.cal_fields (from a row) and rally.cal_fields_from_event (from an
+-- event); rally.cal_columns turns that form back into the columns, and is
+-- the one place that does.  Times are compared in UTC, empty text equals
+-- absent text, attendees keep only what both sides share.  First defined
+-- in migration 0010; these supersede it.
+set local role rally_owner;
+
+create or replace function rally.cal_utc(t timestamptz) returns jsonb
+language sql immutable parallel safe
+as $$ select to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) $$;
+
+create or replace function rally.cal_attendees(a jsonb) returns jsonb
+language sql immutable parallel safe
+as $$
+	select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+	    'email', lower(x->>'email'),
+	    'displayName', nullif(x->>'displayName', ''),
+	    'responseStatus', coalesce(x->>'responseStatus', 'needsAction'),
+	    'organizer', case when (x->>'organizer')::boolean then true end,
+	    'optional', case when (x->>'optional')::boolean then true end))
+	    order by lower(x->>'email')), '[]'::jsonb)
+	from jsonb_array_elements(coalesce(a, '[]'::jsonb)) x
+	where x->>'email' is not null
+$$;
+
+-- The canonical fields of an activity.
+create or replace function rally.cal_fields(a rally.activities) returns jsonb
+language sql stable parallel safe
+as $$
+	select jsonb_build_object(
+	    'title', coalesce(a.title, ''),
+	    'description', nullif(a.description, ''),
+	    'location', nullif(a.location, ''),
+	    'start_at', rally.cal_utc(a.start_at),
+	    'end_at', rally.cal_utc(a.end_at),
+	    'start_date', to_jsonb(a.start_date),
+	    'end_date', to_jsonb(a.end_date),
+	    'time_zone', a.time_zone,
+	    'recurrence', to_jsonb(a.recurrence),
+	    'attendees', rally.cal_attendees(a.attendees),
+	    'event_status', a.event_status)
+$$;
+
+-- The canonical fields of a Google event (events resource, Calendar v3).
+create or replace function rally.cal_fields_from_event(e jsonb) returns jsonb
+language sql stable parallel safe
+as $$
+	select jsonb_build_object(
+	    'title', coalesce(e->>'summary', ''),
+	    'description', nullif(e->>'description', ''),
+	    'location', nullif(e->>'location', ''),
+	    'start_at', rally.cal_utc((e->'start'->>'dateTime')::timestamptz),
+	    'end_at', rally.cal_utc((e->'end'->>'dateTime')::timestamptz),
+	    'start_date', to_jsonb((e->'start'->>'date')::date),
+	    'end_date', to_jsonb((e->'end'->>'date')::date),
+	    'time_zone', nullif(e->'start'->>'timeZone', ''),
+	    'recurrence', case when jsonb_typeof(e->'recurrence') = 'array'
+	        and jsonb_array_length(e->'recurrence') > 0 then e->'recurrence' end,
+	    'attendees', rally.cal_attendees(e->'attendees'),
+	    'event_status', coalesce(e->>'status', 'confirmed'))
+$$;
+
+-- The canonical fields as the activity's columns, in this order.  Every
+-- statement that writes the synced fields takes them from here.
+create or replace function rally.cal_columns(v jsonb)
+returns table (title text, description text, location text, start_at timestamptz,
+    end_at timestamptz, start_date date, end_date date, time_zone text,
+    recurrence text[], attendees jsonb, event_status text)
+language sql stable parallel safe
+as $$
+	select coalesce(v->>'title', ''), v->>'description', v->>'location',
+	    (v->>'start_at')::timestamptz, (v->>'end_at')::timestamptz,
+	    (v->>'start_date')::date, (v->>'end_date')::date, v->>'time_zone',
+	    case when jsonb_typeof(v->'recurrence') = 'array' then
+	        array(select jsonb_array_elements_text(v->'recurrence')) end,
+	    coalesce(v->'attendees', '[]'::jsonb), coalesce(v->>'event_status', 'confirmed')
+$$;
+
+-- Writes a canonical field set into one activity.
+create or replace function rally.cal_set_fields(p_tenant uuid, p_id uuid, v jsonb) returns void
+language sql
+as $$
+	update rally.activities set (title, description, location, start_at, end_at,
+	    start_date, end_date, time_zone, recurrence, attendees, event_status) =
+	    (select * from rally.cal_columns(v))
+	where tenant_id = p_tenant and id = p_id
+$$;
+
+-- The client-chosen event id of an activity: its uuid in base32hex
+-- (Google allows a-v and 0-9, 5 to 1024 characters), so a retried insert
+-- of the same activity collides (409) instead of duplicating.
+create or replace function rally.cal_event_id(p uuid) returns text
+language sql immutable parallel safe
+as $$
+	select string_agg(substr('0123456789abcdefghijklmnopqrstuv',
+	    substring(b from i * 5 + 1 for 5)::bit(5)::int + 1, 1), '' order by i)
+	from (select (('x' || replace(p::text, '-', ''))::bit(128) || b'00') as b) s,
+	    generate_series(0, 25) i
+$$;
+
+-- The event Rally sends for an activity (insert body; patch sends the same).
+create or replace function rally.cal_event_body(a rally.activities) returns jsonb
+language sql stable
+as $$
+	select jsonb_strip_nulls(jsonb_build_object(
+	    'summary', coalesce(a.title, ''),
+	    'start', case when a.start_date is not null
+	        then jsonb_build_object('date', a.start_date)
+	        else jsonb_build_object('dateTime', rally.cal_utc(a.start_at),
+	            'timeZone', a.time_zone) end,
+	    'end', case when a.start_date is not null
+	        then jsonb_build_object('date', coalesce(a.end_date, a.start_date + 1))
+	        else jsonb_build_object('dateTime',
+	            rally.cal_utc(coalesce(a.end_at, a.start_at + interval '30 minutes')),
+	            'timeZone', a.time_zone) end,
+	    'recurrence', to_jsonb(a.recurrence),
+	    'status', a.event_status,
+	    'extendedProperties', jsonb_build_object('private',
+	        jsonb_build_object('rallyActivityId', a.id::text))))
+	    -- Present even when empty, so an edit that clears them reaches Google.
+	    || jsonb_build_object(
+	        'description', coalesce(a.description, ''),
+	        'location', coalesce(a.location, ''),
+	        'attendees', (select coalesce(jsonb_agg(jsonb_strip_nulls(
+	            jsonb_build_object('email', x->>'email',
+	                'displayName', x->>'displayName',
+	                'responseStatus', x->>'responseStatus',
+	                'optional', x->'optional'))), '[]'::jsonb)
+	            from jsonb_array_elements(rally.cal_attendees(a.attendees)) x))
+$$;
+
+grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
+    rally.cal_fields(rally.activities), rally.cal_fields_from_event(jsonb),
+    rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
+    rally.cal_event_id(uuid), rally.cal_event_body(rally.activities)
+    to rally_daemon;
+-- The web role edits activities, and the triggers' checks call these.
+grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
+    rally.cal_fields(rally.activities), rally.cal_event_id(uuid)
+    to rally_web;

@@ -1,0 +1,293 @@
+-- Calendar, Google → CRM.  rallyd fetches pages of events and hands each
+-- page, as Google sent it, to rally.cal_apply_page: the database applies
+-- it in one transaction together with the sync token of the last page, so
+-- a crash anywhere repeats work but never loses it, and the daemon stays a
+-- thin, cheap pump.  A page is applied as a set (a handful of statements
+-- over all its events, docs/calendar-sync.md "Cost"); only the events of
+-- activities with unsent CRM edits go through the per-event three-way
+-- merge, and a page holding an unusable event is applied again one event
+-- at a time so only that event is skipped.  First defined in migration
+-- 0010; these supersede it.
+set local role rally_owner;
+
+-- Sums two objects of counts key by key.
+create or replace function rally.cal_counts_add(a jsonb, b jsonb) returns jsonb
+language sql immutable parallel safe
+as $$
+	select coalesce(jsonb_object_agg(k, coalesce((a->>k)::int, 0) + coalesce((b->>k)::int, 0)),
+	    '{}'::jsonb)
+	from (select jsonb_object_keys(a || b) k) s
+$$;
+
+-- Applies a set of events (an items array) to a connection's activities.
+-- Every statement works on the whole set through the session's scratch
+-- table pg_temp.cal_page_items, whose rows live until the end of the
+-- transaction.  Each statement reaches activities by key only: the match
+-- by the unique (tenant, connection, event) key, row by row from the set,
+-- the writes by primary key from arrays of the matched ids (whose length
+-- the planner knows), so the cost follows the page, not the table, and no
+-- plan can turn into a scan of it (plans are made per call anyway: one
+-- made while the table was empty is never reused).  The activities a page touches are locked before they are
+-- classified, so a CRM edit that commits meanwhile waits and is then seen
+-- as an unsent edit to merge, not overwritten.  Returns counts by outcome.
+create or replace function rally.cal_apply_items(p_tenant uuid, p_conn uuid, p_owner uuid,
+    p_items jsonb)
+returns jsonb
+language plpgsql
+set plan_cache_mode = force_custom_plan
+as $$
+declare
+	n_applied int := 0;
+	n_unchanged int;
+	n_deleted int;
+	n_ignored int;
+	n_conflict int := 0;
+	n_merged int := 0;
+	k int;
+	r record;
+	v_gone uuid[];
+	v_seen uuid[];
+	v_changed uuid[];
+	v_merge uuid[];
+begin
+	if exists (select 1 from jsonb_array_elements(p_items) x
+	    where jsonb_typeof(x) <> 'object' or x->>'id' is null or length(x->>'id') > 1024) then
+		raise exception 'event without a usable id' using errcode = '22023';
+	end if;
+	if to_regclass('pg_temp.cal_page_items') is null then
+		create temp table cal_page_items (
+			ord bigint not null,
+			eid text not null,
+			rally_id uuid,
+			e jsonb not null,
+			v jsonb,
+			gone boolean not null,
+			act_id uuid,
+			act_etag text,
+			act_state text
+		) on commit delete rows;
+	end if;
+	delete from pg_temp.cal_page_items;
+	-- The same event twice in one set: its last state wins.
+	insert into pg_temp.cal_page_items (ord, eid, rally_id, e, v, gone)
+	select distinct on (x.e->>'id') x.ord, x.e->>'id',
+	    case when x.e->'extendedProperties'->'private'->>'rallyActivityId'
+	        ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid end,
+	    x.e, case when not g.gone then rally.cal_fields_from_event(x.e) end, g.gone
+	from jsonb_array_elements(p_items) with ordinality x(e, ord)
+	cross join lateral (select coalesce(x.e->>'status', 'confirmed') = 'cancelled'
+	    and x.e->>'recurringEventId' is null as gone) g
+	order by x.e->>'id', x.ord desc;
+
+	-- Which activity each event is, locked: by its event id, or (an insert
+	-- of Rally's whose answer was lost in a crash) by the activity id Rally
+	-- put in the event.
+	update pg_temp.cal_page_items i set act_id = m.id, act_etag = m.etag,
+	    act_state = m.sync_state
+	from (select j.eid, a.id, a.etag, a.sync_state from pg_temp.cal_page_items j
+	    cross join lateral (select x.id, x.etag, x.sync_state from rally.activities x
+	        where x.tenant_id = p_tenant and x.connection_id = p_conn
+	            and x.google_event_id = j.eid
+	        for update) a) m
+	where m.eid = i.eid;
+	update pg_temp.cal_page_items i set act_id = m.id, act_etag = m.etag,
+	    act_state = m.sync_state
+	from (select j.eid, a.id, a.etag, a.sync_state from pg_temp.cal_page_items j
+	    cross join lateral (select x.id, x.etag, x.sync_state from rally.activities x
+	        where x.tenant_id = p_tenant and x.id = j.rally_id and x.owner_id = p_owner
+	            and x.connection_id = p_conn and x.google_event_id is null
+	        for update) a
+	    where j.act_id is null and j.rally_id is not null) m
+	where m.eid = i.eid;
+
+	select coalesce(array_agg(act_id) filter (where gone), '{}'),
+	    coalesce(array_agg(act_id) filter (where not gone
+	        and act_etag is not distinct from e->>'etag'), '{}'),
+	    coalesce(array_agg(act_id) filter (where not gone and act_state <> 'pending'
+	        and act_etag is distinct from e->>'etag'), '{}'),
+	    coalesce(array_agg(act_id) filter (where not gone and act_state = 'pending'
+	        and act_etag is distinct from e->>'etag'), '{}'),
+	    count(*) filter (where gone and act_id is null)
+	into v_gone, v_seen, v_changed, v_merge, n_ignored
+	from pg_temp.cal_page_items where act_id is not null or gone;
+
+	delete from rally.activities where tenant_id = p_tenant and id = any (v_gone);
+	get diagnostics n_deleted = row_count;
+
+	-- An echo of Rally's own write, or nothing new.
+	update rally.activities set google_seen_at = now()
+	where tenant_id = p_tenant and id = any (v_seen);
+	get diagnostics n_unchanged = row_count;
+
+	update rally.activities a set (title, description, location, start_at, end_at,
+	    start_date, end_date, time_zone, recurrence, attendees, event_status) =
+	    (select * from rally.cal_columns(i.v)),
+	    etag = i.e->>'etag', google_updated = (i.e->>'updated')::timestamptz,
+	    sequence = (i.e->>'sequence')::int, google_event_id = i.eid,
+	    synced_snapshot = i.v, google_seen_at = now(), sync_state = 'synced',
+	    sync_error = null
+	from pg_temp.cal_page_items i
+	where a.tenant_id = p_tenant and a.id = any (v_changed) and i.act_id = a.id;
+	get diagnostics k = row_count;
+	n_applied := n_applied + k;
+
+	insert into rally.activities (tenant_id, owner_id, origin, connection_id,
+	    google_event_id, sync_state, title, description, location, start_at, end_at,
+	    start_date, end_date, time_zone, recurrence, attendees, event_status, etag,
+	    google_updated, sequence, ical_uid, synced_snapshot, google_seen_at,
+	    recurring_event_id, original_start_at, original_start_date)
+	select p_tenant, p_owner, 'google', p_conn, i.eid, 'synced', c.*, i.e->>'etag',
+	    (i.e->>'updated')::timestamptz, (i.e->>'sequence')::int, i.e->>'iCalUID', i.v,
+	    now(), i.e->>'recurringEventId',
+	    (i.e->'originalStartTime'->>'dateTime')::timestamptz,
+	    (i.e->'originalStartTime'->>'date')::date
+	from pg_temp.cal_page_items i cross join lateral rally.cal_columns(i.v) c
+	where not i.gone and i.act_id is null
+	order by i.ord;
+	get diagnostics k = row_count;
+	n_applied := n_applied + k;
+
+	-- Unsent CRM edits on both sides: the per-field merge, one at a time.
+	for r in select a as act, i.e as ev from rally.activities a
+	    join pg_temp.cal_page_items i on i.act_id = a.id
+	    where a.tenant_id = p_tenant and a.id = any (v_merge)
+	    order by i.ord loop
+		if rally.cal_merge(r.act, r.ev) > 0 then
+			n_conflict := n_conflict + 1;
+		else
+			n_applied := n_applied + 1;
+		end if;
+		n_merged := n_merged + 1;
+	end loop;
+	return jsonb_build_object('applied', n_applied, 'unchanged', n_unchanged,
+	    'deleted', n_deleted, 'ignored', n_ignored, 'conflict', n_conflict,
+	    'merged', n_merged);
+end
+$$;
+
+-- Applies one page of events.list for a connection, in the caller's
+-- transaction.  p_full_started is the start of the full sync this page
+-- belongs to (NULL for an incremental sync): when the page carries the
+-- sync token, everything of the connection Google did not send since then
+-- is gone at Google and is removed here.  A malformed event is skipped and
+-- counted in sync_state.skipped, never silently dropped.
+create or replace function rally.cal_apply_page(p_tenant uuid, p_conn uuid, p_page jsonb,
+    p_full_started timestamptz)
+returns jsonb
+language plpgsql
+set plan_cache_mode = force_custom_plan
+as $$
+declare
+	v_owner uuid;
+	v_items jsonb := coalesce(p_page->'items', '[]');
+	v_ids text[];
+	v_links uuid[];
+	v_masters uuid[];
+	item jsonb;
+	n jsonb := '{"applied":0,"unchanged":0,"deleted":0,"ignored":0,"conflict":0,"merged":0}';
+	v_skipped int := 0;
+	v_one_by_one int := 0;
+	v_swept int := 0;
+begin
+	perform pg_catalog.set_config('rally.origin', 'google', true);
+	select user_id into v_owner from rally.google_connections
+	where tenant_id = p_tenant and id = p_conn and status = 'active' and calendar_enabled
+	for share;
+	if v_owner is null then
+		return jsonb_build_object('gone', true);
+	end if;
+	if jsonb_typeof(v_items) <> 'array' then
+		raise exception 'items is not an array' using errcode = '22023';
+	end if;
+	if jsonb_array_length(v_items) > 0 then
+		begin
+			n := rally.cal_apply_items(p_tenant, p_conn, v_owner, v_items);
+		exception when data_exception or check_violation or not_null_violation then
+			-- Rolled back to here: again one event at a time, each in
+			-- its own subtransaction, skipping the unusable ones.
+			for item in select x from jsonb_array_elements(v_items) x loop
+				begin
+					n := rally.cal_counts_add(n, rally.cal_apply_items(p_tenant,
+					    p_conn, v_owner, jsonb_build_array(item)));
+				exception when data_exception or check_violation
+				    or not_null_violation then
+					v_skipped := v_skipped + 1;
+				end;
+				v_one_by_one := v_one_by_one + 1;
+			end loop;
+		end;
+		-- Exceptions may arrive before their series: link them once both
+		-- exist, looking only at what this page brought (an exception of
+		-- the page to its series, a series of the page to its exceptions),
+		-- each lookup by key (OFFSET 0 keeps the planner from flattening
+		-- the lookups into a join it might order the other way round).
+		select array_agg(x->>'id') into v_ids from jsonb_array_elements(v_items) x;
+		select coalesce(array_agg(l.id), '{}'), coalesce(array_agg(l.master), '{}')
+		into v_links, v_masters
+		from (select a.id, m.id as master from unnest(v_ids) p(eid)
+		    cross join lateral (select y.id, y.recurring_event_id, y.recurring_activity_id
+		        from rally.activities y
+		        where y.tenant_id = p_tenant and y.connection_id = p_conn
+		            and y.google_event_id = p.eid offset 0) a
+		    cross join lateral (select z.id from rally.activities z
+		        where z.tenant_id = p_tenant and z.connection_id = p_conn
+		            and z.google_event_id = a.recurring_event_id offset 0) m
+		    where a.recurring_event_id is not null and a.recurring_activity_id is null
+		    union
+		    select a.id, m.id from unnest(v_ids) p(eid)
+		    cross join lateral (select z.id, z.google_event_id from rally.activities z
+		        where z.tenant_id = p_tenant and z.connection_id = p_conn
+		            and z.google_event_id = p.eid offset 0) m
+		    cross join lateral (select y.id from rally.activities y
+		        where y.tenant_id = p_tenant and y.connection_id = p_conn
+		            and y.recurring_event_id = m.google_event_id
+		            and y.recurring_activity_id is null offset 0) a) l;
+		update rally.activities x set recurring_activity_id = u.master
+		from unnest(v_links, v_masters) u(id, master)
+		where x.tenant_id = p_tenant and x.id = u.id;
+	end if;
+	if p_page ? 'nextSyncToken' and p_full_started is not null then
+		delete from rally.activities
+		where tenant_id = p_tenant and connection_id = p_conn
+		    and google_event_id is not null and sync_state <> 'pending'
+		    and (google_seen_at is null or google_seen_at < p_full_started);
+		get diagnostics v_swept = row_count;
+	end if;
+	update rally.sync_state set
+	    calendar_sync_token = case when p_page ? 'nextSyncToken'
+	        then p_page->>'nextSyncToken' else calendar_sync_token end,
+	    full_sync_required = case when p_page ? 'nextSyncToken' then false
+	        else full_sync_required end,
+	    last_full_sync_at = case when p_page ? 'nextSyncToken' and p_full_started is not null
+	        then now() else last_full_sync_at end,
+	    last_sync_at = now(),
+	    last_success_at = case when p_page ? 'nextSyncToken' then now() else last_success_at end,
+	    lag_seconds = case when p_page ? 'nextSyncToken' then 0 else lag_seconds end,
+	    skipped = case when v_skipped > 0 then jsonb_set(skipped, '{invalid_event}',
+	        to_jsonb(coalesce((skipped->>'invalid_event')::int, 0) + v_skipped))
+	        else skipped end,
+	    last_error = null, last_error_kind = null, consecutive_errors = 0,
+	    updated_at = now()
+	where tenant_id = p_tenant and connection_id = p_conn and resource = 'calendar';
+	return n || jsonb_build_object('skipped', v_skipped, 'one_by_one', v_one_by_one,
+	    'swept', v_swept, 'next_page_token', p_page->>'nextPageToken',
+	    'done', p_page ? 'nextSyncToken');
+end
+$$;
+
+-- Removes an activity on Google's behalf (deleted there, or deleted here
+-- and now at Google too) without queueing anything.
+create or replace function rally.cal_forget(p_tenant uuid, p_id uuid) returns void
+language plpgsql
+as $$
+begin
+	perform pg_catalog.set_config('rally.origin', 'google', true);
+	delete from rally.activities where tenant_id = p_tenant and id = p_id;
+end
+$$;
+
+grant execute on function rally.cal_counts_add(jsonb, jsonb),
+    rally.cal_apply_items(uuid, uuid, uuid, jsonb),
+    rally.cal_apply_page(uuid, uuid, jsonb, timestamptz), rally.cal_forget(uuid, uuid)
+    to rally_daemon;
