@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +27,10 @@
 #include "log.h"
 #include "rallyctl.h"
 #include "seal.h"
+#include "token-seal.h"
 
 /* What is pasted back: a code, or a redirect URL holding one. */
 #define CONNECT_LINE_MAX 8192
-#define CONNECT_CODE_MAX 2048
 /* OAuth answers are small; a bigger one is refused, not buffered. */
 #define CONNECT_MAX_RESPONSE (1024 * 1024)
 #define CONNECT_RETRY_MAX_MS 5000
@@ -262,175 +261,40 @@ print_auth_url(struct connect *c)
 static int
 read_reply(char *buf, size_t size)
 {
-	size_t n = 0, start = 0;
-	int ch;
-
-	while ((ch = getchar()) != EOF && ch != '\n') {
-		if (ch == '\0' || n >= size - 1) {
-			while (ch != EOF && ch != '\n')
-				ch = getchar();
-			return ctl_error(EX_USAGE, "google connect: the line "
-			    "on stdin must be at most %zu bytes without NUL",
-			    size - 1);
-		}
-		buf[n++] = ch;
-	}
-	while (n > 0 && isspace((unsigned char)buf[n - 1]))
-		n--;
-	buf[n] = '\0';
-	while (isspace((unsigned char)buf[start]))
-		start++;
-	memmove(buf, buf + start, n - start + 1);
+	if (oauth_reply_read(stdin, buf, size) == -1)
+		return ctl_error(EX_USAGE, "google connect: the line on stdin "
+		    "must be at most %zu bytes without NUL", size - 1);
 	if (buf[0] == '\0')
 		return ctl_error(EX_USAGE, "google connect: no code on stdin");
 	return 0;
-}
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* Form-decodes n bytes of s ('+' is a space); NULL if an escape is broken. */
-static char *
-form_decode(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *w = out;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+')
-			*w++ = ' ';
-		else if (s[i] != '%')
-			*w++ = s[i];
-		else if (i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			*w++ = (char)(hexval((unsigned char)s[i + 1]) << 4 |
-			    hexval((unsigned char)s[i + 2]));
-			i += 2;
-		} else {
-			free(out);
-			return NULL;
-		}
-	}
-	*w = '\0';
-	return out;
-}
-
-struct reply {
-	char *code, *state, *error;
-};
-
-static void
-reply_clear(struct reply *r)
-{
-	if (r->code != NULL)
-		secure_free(r->code, strlen(r->code));
-	free(r->state);
-	free(r->error);
-	memset(r, 0, sizeof *r);
-}
-
-/* Takes code, state and error out of a query string; -1 if malformed. */
-static int
-reply_from_query(const char *q, struct reply *r)
-{
-	static const char *const names[] = { "code", "state", "error" };
-	char **slots[] = { &r->code, &r->state, &r->error };
-	const char *end = q + strcspn(q, "#");
-
-	while (q < end) {
-		size_t len = strcspn(q, "&#"), k;
-
-		for (k = 0; k < nitems(names); k++) {
-			size_t nl = strlen(names[k]);
-
-			if (len > nl && strncmp(q, names[k], nl) == 0 &&
-			    q[nl] == '=')
-				break;
-		}
-		if (k < nitems(names)) {
-			size_t nl = strlen(names[k]);
-
-			if (*slots[k] != NULL)
-				return -1;	/* a parameter twice */
-			if ((*slots[k] = form_decode(q + nl + 1,
-			    len - nl - 1)) == NULL)
-				return -1;
-		}
-		q += len;
-		if (*q == '&')
-			q++;
-	}
-	return 0;
-}
-
-/* A code as Google issues them: printable ASCII without blanks. */
-static bool
-code_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CONNECT_CODE_MAX)
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || (unsigned char)*s > 0x7e)
-			return false;
-	return true;
-}
-
-/* Google's error= value, safe to print. */
-static void
-print_denied(const char *error)
-{
-	char buf[65];
-	size_t n = 0;
-
-	for (; *error != '\0' && n < sizeof buf - 1; error++)
-		buf[n++] = isalnum((unsigned char)*error) || *error == '_' ?
-		    *error : '?';
-	buf[n] = '\0';
-	ctl_error(EX_DATAERR, "google connect: Google answered error=%s%s",
-	    buf, strcmp(buf, "access_denied") == 0 ?
-	    ": access was not allowed" : "");
 }
 
 /* The code from what was pasted, its state checked; an exit status. */
 static int
 parse_reply(const struct connect *c, const char *line, char **code)
 {
-	struct reply r = { NULL, NULL, NULL };
-	const char *q = strchr(line, '?');
-	int rc = 0;
+	char error[OAUTH_REPLY_ERROR_MAX + 1];
 
-	if (q == NULL && strchr(line, '=') == NULL)
-		r.code = form_decode(line, strlen(line));
-	else if (reply_from_query(q != NULL ? q + 1 : line, &r) == -1) {
-		reply_clear(&r);
+	switch (oauth_reply_parse(line, c->state, code, error)) {
+	case OAUTH_REPLY_CODE:
+		return 0;
+	case OAUTH_REPLY_MALFORMED:
 		return ctl_error(EX_DATAERR, "google connect: the address "
 		    "pasted is malformed");
-	}
-	if (r.error != NULL) {
-		print_denied(r.error);
-		rc = EX_DATAERR;
-	} else if (r.state != NULL && (strlen(r.state) != strlen(c->state) ||
-	    !secret_equal(r.state, c->state, strlen(c->state))))
-		rc = ctl_error(EX_DATAERR, "google connect: the state in the "
+	case OAUTH_REPLY_DENIED:
+		return ctl_error(EX_DATAERR, "google connect: Google answered "
+		    "error=%s%s", error, strcmp(error, "access_denied") == 0 ?
+		    ": access was not allowed" : "");
+	case OAUTH_REPLY_WRONG_STATE:
+		return ctl_error(EX_DATAERR, "google connect: the state in the "
 		    "pasted address is not this run's: paste the address "
 		    "Google sent the browser to after opening the URL printed "
 		    "above");
-	else if (r.code == NULL || !code_ok(r.code))
-		rc = ctl_error(EX_DATAERR, "google connect: no usable code in "
-		    "what was pasted");
-	else {
-		*code = r.code;
-		r.code = NULL;
+	case OAUTH_REPLY_NO_CODE:
+		break;
 	}
-	reply_clear(&r);
-	return rc;
+	return ctl_error(EX_DATAERR, "google connect: no usable code in "
+	    "what was pasted");
 }
 
 /* ---- talking to Google ---- */
@@ -662,15 +526,6 @@ decide_integrations(struct connect *c, const struct previous *p)
 	c->mail = mail && (c->want_mail || p->mail);
 }
 
-static int
-seal_token(const struct connect *c, const char *column, const char *token,
-    unsigned char **out, size_t *outlen, char **cause)
-{
-	struct seal_ad ad = { c->tenant_id, c->conn_id, column };
-
-	return seal_seal(c->kr, &ad, token, strlen(token), out, outlen, cause);
-}
-
 static const char sql_insert[] =
     "INSERT INTO rally.google_connections (tenant_id, id, user_id,"
     " google_email, google_subject, scopes, calendar_enabled, mail_enabled,"
@@ -695,17 +550,15 @@ static const char sql_update[] =
 static int
 write_connection(struct connect *c, PGconn *db, bool update, char **cause)
 {
-	unsigned char *rt = NULL, *at = NULL;
-	size_t rtlen = 0, atlen = 0;
-	char expires[24];
+	char *rt = NULL, *at = NULL, expires[24];
 	const char *params[11];
-	int lengths[11] = { 0 }, formats[11] = { 0 };
 	PGresult *res;
 	int rc = -1;
 
-	if (seal_token(c, "refresh_token", c->tok.refresh_token, &rt, &rtlen,
-	    cause) == -1 || seal_token(c, "access_token", c->tok.access_token,
-	    &at, &atlen, cause) == -1)
+	if (token_seal(c->kr, c->tenant_id, c->conn_id, "refresh_token",
+	    c->tok.refresh_token, &rt, cause) == -1 || token_seal(c->kr,
+	    c->tenant_id, c->conn_id, "access_token", c->tok.access_token, &at,
+	    cause) == -1)
 		goto out;
 	snprintf(expires, sizeof expires, "%lld", (long long)c->tok.expires_in);
 	params[0] = c->tenant_id;
@@ -716,14 +569,10 @@ write_connection(struct connect *c, PGconn *db, bool update, char **cause)
 	params[5] = c->tok.scope != NULL ? c->tok.scope : "";
 	params[6] = c->calendar ? "true" : "false";
 	params[7] = c->mail ? "true" : "false";
-	params[8] = (const char *)rt;
-	params[9] = (const char *)at;
+	params[8] = rt;
+	params[9] = at;
 	params[10] = expires;
-	lengths[8] = (int)rtlen;
-	lengths[9] = (int)atlen;
-	formats[8] = formats[9] = 1;
-	res = db_exec_params(db, update ? sql_update : sql_insert, 11, params,
-	    lengths, formats, 0, cause);
+	res = db_exec(db, update ? sql_update : sql_insert, 11, params, cause);
 	if (res == NULL)
 		goto out;
 	if (PQntuples(res) != 1)

@@ -20,7 +20,7 @@
 #include "msgid.h"
 #include "pgloop.h"
 #include "rallyd.h"
-#include "seal.h"
+#include "token-seal.h"
 #include "util.h"
 
 #define SQL_LOAD \
@@ -131,7 +131,7 @@ conn_store(struct gconn *c, struct oauth_tokens *tok)
 {
 	const struct keyring *kr = c->g->d->keyring;
 	uint64_t elapsed = (now_usec() - c->refresh_sent) / 1000000;
-	char *at_hex, *rt_hex = NULL, *cause = NULL, ttl[32];
+	char *at_hex = NULL, *rt_hex = NULL, *cause = NULL, ttl[32];
 	const char *params[5];
 	int64_t lifetime = tok->expires_in;
 
@@ -142,12 +142,10 @@ conn_store(struct gconn *c, struct oauth_tokens *tok)
 	/* Counted from when the request left: Google's clock started then. */
 	if ((uint64_t)lifetime > elapsed + 1)
 		lifetime -= (int64_t)elapsed;
-	at_hex = google_token_seal(kr, c->tenant_id, c->id, "access_token",
-	    tok->access_token, &cause);
-	if (at_hex != NULL && tok->refresh_token != NULL)
-		rt_hex = google_token_seal(kr, c->tenant_id, c->id,
-		    "refresh_token", tok->refresh_token, &cause);
-	if (at_hex == NULL || (tok->refresh_token != NULL && rt_hex == NULL)) {
+	if (token_seal(kr, c->tenant_id, c->id, "access_token",
+	    tok->access_token, &at_hex, &cause) == -1 ||
+	    (tok->refresh_token != NULL && token_seal(kr, c->tenant_id, c->id,
+	    "refresh_token", tok->refresh_token, &rt_hex, &cause) == -1)) {
 		gconn_fail_all(c, GERR_CONFIG, cause);
 		free(cause);
 		free(at_hex);
@@ -222,7 +220,7 @@ conn_refresh(struct gconn *c, const char *refresh_bytea)
 	char *rt = NULL, *secret = NULL, *cause = NULL;
 	size_t rtlen;
 
-	if (google_token_open(c->g->d->keyring, c->tenant_id, c->id,
+	if (token_open(c->g->d->keyring, c->tenant_id, c->id,
 	    "refresh_token", refresh_bytea, &rt, &rtlen, &cause) == -1) {
 		log_emit(LOG_WARNING, NULL, &c->log, "google: the stored refresh "
 		    "token does not open: %s", cause);
@@ -264,7 +262,7 @@ conn_take_stored(struct gconn *c, const PGresult *res)
 	ttl = atof(PQgetvalue(res, 0, 2));
 	if (ttl <= GOOGLE_REFRESH_MARGIN_SEC || ttl > GOOGLE_TOKEN_MAX_TTL_SEC)
 		return -1;
-	if (google_token_open(c->g->d->keyring, c->tenant_id, c->id,
+	if (token_open(c->g->d->keyring, c->tenant_id, c->id,
 	    "access_token", PQgetvalue(res, 0, 1), &token, &len,
 	    &cause) == -1) {
 		log_emit(LOG_WARNING, NULL, &c->log, "google: the stored access "

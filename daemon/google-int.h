@@ -4,7 +4,7 @@
  * google-call.c a call's life with lib/http, google-conn.c the table of
  * connections with their cached token and quota, google-fetch.c getting a
  * token (load, refresh, store, revoke), google-error.c what Google's
- * answers mean.
+ * answers mean.  Sealed tokens are lib/token-seal's.
  *
  * Each connection rallyd has called Google for recently has a struct gconn
  * in a hash table: its access token in memory, the calls queued for it,

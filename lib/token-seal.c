@@ -1,6 +1,5 @@
 /*
- * google-token: sealed tokens as rally.google_connections and
- * rally.token_revocations hold them (see google.h).
+ * token-seal: see token-seal.h.
  */
 #include "config.h"
 
@@ -9,12 +8,13 @@
 
 #include <libpq-fe.h>
 
-#include "google.h"
 #include "seal.h"
+#include "token-seal.h"
 #include "util.h"
 
-char *
-google_bytea_hex(const unsigned char *buf, size_t len)
+/* "\x" and the hex digits of buf: a bytea query parameter; caller frees. */
+static char *
+bytea_hex(const unsigned char *buf, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	char *out = xmalloc(2 + 2 * len + 1), *p = out;
@@ -30,7 +30,26 @@ google_bytea_hex(const unsigned char *buf, size_t len)
 }
 
 int
-google_token_open(const struct keyring *kr, const char *tenant_id,
+token_seal(const struct keyring *kr, const char *tenant_id,
+    const char *row_id, const char *column, const char *token, char **bytea,
+    char **cause)
+{
+	struct seal_ad ad = { tenant_id, row_id, column };
+	unsigned char *sealed;
+	size_t len;
+
+	if (kr == NULL)
+		return set_cause(cause, "no keyring");
+	if (seal_seal(kr, &ad, token, strlen(token), &sealed, &len,
+	    cause) == -1)
+		return -1;
+	*bytea = bytea_hex(sealed, len);
+	free(sealed);
+	return 0;
+}
+
+int
+token_open(const struct keyring *kr, const char *tenant_id,
     const char *row_id, const char *column, const char *bytea, char **token,
     size_t *len, char **cause)
 {
@@ -58,7 +77,7 @@ google_token_open(const struct keyring *kr, const char *tenant_id,
 }
 
 bool
-google_token_key_missing(const struct keyring *kr, const char *bytea)
+token_key_missing(const struct keyring *kr, const char *bytea)
 {
 	unsigned char *raw;
 	size_t rawlen;
@@ -67,31 +86,10 @@ google_token_key_missing(const struct keyring *kr, const char *bytea)
 
 	if (kr == NULL || bytea == NULL)
 		return false;
-	if ((raw = PQunescapeBytea((const unsigned char *)bytea, &rawlen)) == NULL)
+	raw = PQunescapeBytea((const unsigned char *)bytea, &rawlen);
+	if (raw == NULL)
 		return false;
 	missing = seal_key_id(raw, rawlen, &id) == 0 && !keyring_has(kr, id);
 	PQfreemem(raw);
 	return missing;
 }
-
-char *
-google_token_seal(const struct keyring *kr, const char *tenant_id,
-    const char *row_id, const char *column, const char *token, char **cause)
-{
-	struct seal_ad ad = { tenant_id, row_id, column };
-	unsigned char *sealed;
-	size_t len;
-	char *hex;
-
-	if (kr == NULL) {
-		set_cause(cause, "no keyring");
-		return NULL;
-	}
-	if (seal_seal(kr, &ad, token, strlen(token), &sealed, &len,
-	    cause) == -1)
-		return NULL;
-	hex = google_bytea_hex(sealed, len);
-	free(sealed);
-	return hex;
-}
-
