@@ -6,14 +6,14 @@
  * whole address Google redirected to) from stdin, exchanges it and asks
  * userinfo who the account is, on a private event loop with lib/http, then
  * stores the connection, sealed tokens, sync state and first sync jobs in
- * one transaction.  Without --calendar or --mail it connects the calendar.
+ * one transaction (lib/google/connection-store).  Without --calendar or
+ * --mail it connects the calendar.
  *
  * Tokens only ever leave this process sealed, into the database: nothing
  * printed, logged or put into an error message holds one.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 
 #include "b64.h"
 #include "db.h"
+#include "google/connection-store.h"
 #include "google/oauth.h"
 #include "http.h"
 #include "log.h"
@@ -31,10 +32,6 @@
 
 /* What is pasted back: a code, or a redirect URL holding one. */
 #define CONNECT_LINE_MAX 8192
-#define CONNECT_CODE_MAX 2048
-/* OAuth answers are small; a bigger one is refused, not buffered. */
-#define CONNECT_MAX_RESPONSE (1024 * 1024)
-#define CONNECT_RETRY_MAX_MS 5000
 #define CONNECT_STATE_BYTES 32
 /* How many tenants an ambiguous address lists. */
 #define CONNECT_TENANTS_SHOWN 10
@@ -68,17 +65,6 @@ struct connect {
 
 	char *conn_id;
 	bool calendar, mail;	/* enabled on the stored connection */
-};
-
-/* One finished request, copied out of the callback. */
-struct fetched {
-	bool done;
-	enum http_err err;
-	long status;
-	char *body;
-	size_t body_len;
-	char *error;
-	struct event_base *base;
 };
 
 /* ---- arguments and set-up ---- */
@@ -262,251 +248,43 @@ print_auth_url(struct connect *c)
 static int
 read_reply(char *buf, size_t size)
 {
-	size_t n = 0, start = 0;
-	int ch;
-
-	while ((ch = getchar()) != EOF && ch != '\n') {
-		if (ch == '\0' || n >= size - 1) {
-			while (ch != EOF && ch != '\n')
-				ch = getchar();
-			return ctl_error(EX_USAGE, "google connect: the line "
-			    "on stdin must be at most %zu bytes without NUL",
-			    size - 1);
-		}
-		buf[n++] = ch;
-	}
-	while (n > 0 && isspace((unsigned char)buf[n - 1]))
-		n--;
-	buf[n] = '\0';
-	while (isspace((unsigned char)buf[start]))
-		start++;
-	memmove(buf, buf + start, n - start + 1);
+	if (oauth_reply_read(stdin, buf, size) == -1)
+		return ctl_error(EX_USAGE, "google connect: the line on stdin "
+		    "must be at most %zu bytes without NUL", size - 1);
 	if (buf[0] == '\0')
 		return ctl_error(EX_USAGE, "google connect: no code on stdin");
 	return 0;
-}
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* Form-decodes n bytes of s ('+' is a space); NULL if an escape is broken. */
-static char *
-form_decode(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *w = out;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+')
-			*w++ = ' ';
-		else if (s[i] != '%')
-			*w++ = s[i];
-		else if (i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			*w++ = (char)(hexval((unsigned char)s[i + 1]) << 4 |
-			    hexval((unsigned char)s[i + 2]));
-			i += 2;
-		} else {
-			free(out);
-			return NULL;
-		}
-	}
-	*w = '\0';
-	return out;
-}
-
-struct reply {
-	char *code, *state, *error;
-};
-
-static void
-reply_clear(struct reply *r)
-{
-	if (r->code != NULL)
-		secure_free(r->code, strlen(r->code));
-	free(r->state);
-	free(r->error);
-	memset(r, 0, sizeof *r);
-}
-
-/* Takes code, state and error out of a query string; -1 if malformed. */
-static int
-reply_from_query(const char *q, struct reply *r)
-{
-	static const char *const names[] = { "code", "state", "error" };
-	char **slots[] = { &r->code, &r->state, &r->error };
-	const char *end = q + strcspn(q, "#");
-
-	while (q < end) {
-		size_t len = strcspn(q, "&#"), k;
-
-		for (k = 0; k < nitems(names); k++) {
-			size_t nl = strlen(names[k]);
-
-			if (len > nl && strncmp(q, names[k], nl) == 0 &&
-			    q[nl] == '=')
-				break;
-		}
-		if (k < nitems(names)) {
-			size_t nl = strlen(names[k]);
-
-			if (*slots[k] != NULL)
-				return -1;	/* a parameter twice */
-			if ((*slots[k] = form_decode(q + nl + 1,
-			    len - nl - 1)) == NULL)
-				return -1;
-		}
-		q += len;
-		if (*q == '&')
-			q++;
-	}
-	return 0;
-}
-
-/* A code as Google issues them: printable ASCII without blanks. */
-static bool
-code_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CONNECT_CODE_MAX)
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || (unsigned char)*s > 0x7e)
-			return false;
-	return true;
-}
-
-/* Google's error= value, safe to print. */
-static void
-print_denied(const char *error)
-{
-	char buf[65];
-	size_t n = 0;
-
-	for (; *error != '\0' && n < sizeof buf - 1; error++)
-		buf[n++] = isalnum((unsigned char)*error) || *error == '_' ?
-		    *error : '?';
-	buf[n] = '\0';
-	ctl_error(EX_DATAERR, "google connect: Google answered error=%s%s",
-	    buf, strcmp(buf, "access_denied") == 0 ?
-	    ": access was not allowed" : "");
 }
 
 /* The code from what was pasted, its state checked; an exit status. */
 static int
 parse_reply(const struct connect *c, const char *line, char **code)
 {
-	struct reply r = { NULL, NULL, NULL };
-	const char *q = strchr(line, '?');
-	int rc = 0;
+	char error[OAUTH_REPLY_ERROR_MAX + 1];
 
-	if (q == NULL && strchr(line, '=') == NULL)
-		r.code = form_decode(line, strlen(line));
-	else if (reply_from_query(q != NULL ? q + 1 : line, &r) == -1) {
-		reply_clear(&r);
+	switch (oauth_reply_parse(line, c->state, code, error)) {
+	case OAUTH_REPLY_CODE:
+		return 0;
+	case OAUTH_REPLY_MALFORMED:
 		return ctl_error(EX_DATAERR, "google connect: the address "
 		    "pasted is malformed");
-	}
-	if (r.error != NULL) {
-		print_denied(r.error);
-		rc = EX_DATAERR;
-	} else if (r.state != NULL && (strlen(r.state) != strlen(c->state) ||
-	    !secret_equal(r.state, c->state, strlen(c->state))))
-		rc = ctl_error(EX_DATAERR, "google connect: the state in the "
+	case OAUTH_REPLY_DENIED:
+		return ctl_error(EX_DATAERR, "google connect: Google answered "
+		    "error=%s%s", error, strcmp(error, "access_denied") == 0 ?
+		    ": access was not allowed" : "");
+	case OAUTH_REPLY_WRONG_STATE:
+		return ctl_error(EX_DATAERR, "google connect: the state in the "
 		    "pasted address is not this run's: paste the address "
 		    "Google sent the browser to after opening the URL printed "
 		    "above");
-	else if (r.code == NULL || !code_ok(r.code))
-		rc = ctl_error(EX_DATAERR, "google connect: no usable code in "
-		    "what was pasted");
-	else {
-		*code = r.code;
-		r.code = NULL;
+	case OAUTH_REPLY_NO_CODE:
+		break;
 	}
-	reply_clear(&r);
-	return rc;
+	return ctl_error(EX_DATAERR, "google connect: no usable code in "
+	    "what was pasted");
 }
 
 /* ---- talking to Google ---- */
-
-static void
-fetched_cb(const struct http_response *r, void *arg)
-{
-	struct fetched *f = arg;
-
-	f->done = true;
-	f->err = r->err;
-	f->status = r->status;
-	f->body = xmalloc(r->body_len + 1);
-	memcpy(f->body, r->body, r->body_len);
-	f->body[r->body_len] = '\0';
-	f->body_len = r->body_len;
-	f->error = r->error != NULL ? xstrdup(r->error) : NULL;
-	event_base_loopbreak(f->base);
-}
-
-static void
-fetched_clear(struct fetched *f)
-{
-	if (f->body != NULL)
-		secure_free(f->body, f->body_len);
-	free(f->error);
-	memset(f, 0, sizeof *f);
-}
-
-/* The response as lib/google/oauth parses it, borrowing from f. */
-static struct http_response
-fetched_response(const struct fetched *f)
-{
-	struct http_response r = { 0 };
-
-	r.err = f->done ? f->err : HTTP_ERR_CANCELLED;
-	r.status = f->status;
-	r.body = f->body != NULL ? f->body : "";
-	r.body_len = f->body_len;
-	r.retry_after_ms = -1;
-	r.attempts = 1;
-	r.error = f->done ? f->error : "the request never finished";
-	return r;
-}
-
-/*
- * Sends one request on a private loop and waits for its answer; -1 when
- * lib/http refused to send it (it said why: a URL that does not parse or
- * is not https).
- */
-static int
-fetch(const struct ctl *ctl, struct http_request *req, struct fetched *f)
-{
-	struct http_opts o = { 0 };
-	struct http *h;
-	int rc;
-
-	memset(f, 0, sizeof *f);
-	if ((f->base = event_base_new()) == NULL)
-		fatalx("google connect: cannot create an event loop");
-	o.ca_file = ctl->conf.http_ca_file;
-	o.connect_timeout_ms = ctl->conf.http_connect_timeout_sec * 1000;
-	o.timeout_ms = ctl->conf.http_timeout_sec * 1000;
-	o.max_response = ctl->conf.http_max_response < CONNECT_MAX_RESPONSE ?
-	    (size_t)ctl->conf.http_max_response : CONNECT_MAX_RESPONSE;
-	o.max_retries = (int)ctl->conf.http_max_retries;
-	o.retry_max_ms = CONNECT_RETRY_MAX_MS;
-	h = http_new(f->base, &o);
-	rc = http_submit(h, req, fetched_cb, f);
-	if (rc == 0)
-		event_base_dispatch(f->base);
-	http_free(h);
-	event_base_free(f->base);
-	f->base = NULL;
-	return rc;
-}
 
 static int
 unsendable(const char *setting)
@@ -558,18 +336,18 @@ exchange_failed(enum oauth_result res, const char *cause)
 static int
 exchange(struct connect *c, const char *code)
 {
-	struct fetched f;
+	struct ctl_fetched f;
 	struct http_response r;
 	enum oauth_result res;
 	char *cause = NULL;
 	int rc = 0;
 
-	if (fetch(c->ctl, oauth_exchange_request(&c->client, code,
+	if (ctl_fetch(c->ctl, oauth_exchange_request(&c->client, code,
 	    c->verifier), &f) == -1)
 		return unsendable("token_url");
-	r = fetched_response(&f);
+	r = ctl_fetched_response(&f);
 	res = oauth_parse_token_response(&r, &c->tok, &cause);
-	fetched_clear(&f);
+	ctl_fetched_clear(&f);
 	if (res != OAUTH_OK)
 		rc = exchange_failed(res, cause);
 	else if (c->tok.refresh_token == NULL)
@@ -586,18 +364,18 @@ exchange(struct connect *c, const char *code)
 static int
 who_is_it(struct connect *c)
 {
-	struct fetched f;
+	struct ctl_fetched f;
 	struct http_response r;
 	enum oauth_result res;
 	char *cause = NULL;
 	int rc = 0;
 
-	if (fetch(c->ctl, oauth_userinfo_request(&c->client,
+	if (ctl_fetch(c->ctl, oauth_userinfo_request(&c->client,
 	    c->tok.access_token), &f) == -1)
 		return unsendable("userinfo_url");
-	r = fetched_response(&f);
+	r = ctl_fetched_response(&f);
 	res = oauth_parse_userinfo(&r, &c->sub, &c->google_email, &cause);
-	fetched_clear(&f);
+	ctl_fetched_clear(&f);
 	if (res != OAUTH_OK)
 		rc = ctl_error(oauth_status(res), "google connect: cannot "
 		    "learn which Google account this is: %s", cause);
@@ -607,196 +385,36 @@ who_is_it(struct connect *c)
 
 /* ---- storing the connection ---- */
 
-struct previous {
-	bool found, calendar, mail;	/* integrations on and not revoked */
-};
-
-/* Locks the user's connection to this Google account, if any. */
-static int
-lock_previous(struct connect *c, PGconn *db, struct previous *p,
-    char **cause)
-{
-	const char *params[3] = { c->tenant_id, c->user_id, c->sub };
-	PGresult *res;
-
-	memset(p, 0, sizeof *p);
-	res = db_exec(db, "SELECT id::text,"
-	    " calendar_enabled AND status <> 'revoked',"
-	    " mail_enabled AND status <> 'revoked'"
-	    " FROM rally.google_connections WHERE tenant_id = $1::uuid"
-	    " AND user_id = $2::uuid AND google_subject = $3 FOR UPDATE",
-	    3, params, cause);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1) {
-		p->found = true;
-		c->conn_id = xstrdup(PQgetvalue(res, 0, 0));
-		p->calendar = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		p->mail = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-	}
-	PQclear(res);
-	if (p->found)
-		return 0;
-	/* The id is bound into the sealed tokens, so it is chosen first. */
-	if ((res = db_exec(db, "SELECT gen_random_uuid()::text", 0, NULL,
-	    cause)) == NULL)
-		return -1;
-	c->conn_id = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
-}
-
-/*
- * Which integrations the connection has: those asked for, and those it
- * had, as far as Google granted their scopes.  Mail needs both of its.
- */
-static void
-decide_integrations(struct connect *c, const struct previous *p)
-{
-	const char *g = c->tok.scope;
-	bool cal = oauth_scope_granted(g, GOOGLE_SCOPE_CALENDAR);
-	bool mail = oauth_scope_granted(g, GOOGLE_SCOPE_GMAIL_MODIFY) &&
-	    oauth_scope_granted(g, GOOGLE_SCOPE_GMAIL_SEND);
-
-	c->calendar = cal && (c->want_calendar || p->calendar);
-	c->mail = mail && (c->want_mail || p->mail);
-}
-
-static int
-seal_token(const struct connect *c, const char *column, const char *token,
-    unsigned char **out, size_t *outlen, char **cause)
-{
-	struct seal_ad ad = { c->tenant_id, c->conn_id, column };
-
-	return seal_seal(c->kr, &ad, token, strlen(token), out, outlen, cause);
-}
-
-static const char sql_insert[] =
-    "INSERT INTO rally.google_connections (tenant_id, id, user_id,"
-    " google_email, google_subject, scopes, calendar_enabled, mail_enabled,"
-    " status, refresh_token, access_token, access_token_expires_at)"
-    " VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5,"
-    " array_remove(string_to_array($6, ' '), ''), $7::boolean, $8::boolean,"
-    " 'active', $9, $10, now() + make_interval(secs => $11::int))"
-    " ON CONFLICT DO NOTHING RETURNING id";
-
-static const char sql_update[] =
-    "UPDATE rally.google_connections SET google_email = $4,"
-    " scopes = array_remove(string_to_array($6, ' '), ''),"
-    " calendar_enabled = $7::boolean, mail_enabled = $8::boolean,"
-    " status = 'active', last_error = NULL, last_error_kind = NULL,"
-    " last_error_at = NULL, refresh_token = $9, access_token = $10,"
-    " access_token_expires_at = now() + make_interval(secs => $11::int),"
-    " updated_at = now()"
-    " WHERE tenant_id = $1::uuid AND id = $2::uuid AND user_id = $3::uuid"
-    " AND google_subject = $5 RETURNING id";
-
-/* Inserts or updates the connection row with sealed tokens. */
-static int
-write_connection(struct connect *c, PGconn *db, bool update, char **cause)
-{
-	unsigned char *rt = NULL, *at = NULL;
-	size_t rtlen = 0, atlen = 0;
-	char expires[24];
-	const char *params[11];
-	int lengths[11] = { 0 }, formats[11] = { 0 };
-	PGresult *res;
-	int rc = -1;
-
-	if (seal_token(c, "refresh_token", c->tok.refresh_token, &rt, &rtlen,
-	    cause) == -1 || seal_token(c, "access_token", c->tok.access_token,
-	    &at, &atlen, cause) == -1)
-		goto out;
-	snprintf(expires, sizeof expires, "%lld", (long long)c->tok.expires_in);
-	params[0] = c->tenant_id;
-	params[1] = c->conn_id;
-	params[2] = c->user_id;
-	params[3] = c->google_email;
-	params[4] = c->sub;
-	params[5] = c->tok.scope != NULL ? c->tok.scope : "";
-	params[6] = c->calendar ? "true" : "false";
-	params[7] = c->mail ? "true" : "false";
-	params[8] = (const char *)rt;
-	params[9] = (const char *)at;
-	params[10] = expires;
-	lengths[8] = (int)rtlen;
-	lengths[9] = (int)atlen;
-	formats[8] = formats[9] = 1;
-	res = db_exec_params(db, update ? sql_update : sql_insert, 11, params,
-	    lengths, formats, 0, cause);
-	if (res == NULL)
-		goto out;
-	if (PQntuples(res) != 1)
-		set_cause(cause, "the connection changed while this ran "
-		    "(another connect of the same account?): run the command "
-		    "again");
-	else
-		rc = 0;
-	PQclear(res);
-out:
-	free(rt);
-	free(at);
-	return rc;
-}
-
-/*
- * The sync state of one resource, and its first sync job (kind NULL: none
- * yet, for mail until its sync exists).  A resource that was off starts
- * over with a full sync: what it synced before was purged.
- */
-static int
-start_sync(struct connect *c, PGconn *db, const char *resource,
-    const char *kind, bool was_on, char **cause)
-{
-	const char *params[4] = { c->tenant_id, c->conn_id, resource,
-	    was_on ? "true" : "false" };
-	const char *jparams[3] = { c->tenant_id, c->conn_id, kind };
-
-	if (db_command(db, "INSERT INTO rally.sync_state"
-	    " (tenant_id, connection_id, resource)"
-	    " VALUES ($1::uuid, $2::uuid, $3)"
-	    " ON CONFLICT (tenant_id, connection_id, resource) DO UPDATE"
-	    " SET full_sync_required = true, calendar_sync_token = NULL,"
-	    " gmail_history_id = NULL, full_sync_page_token = NULL,"
-	    " full_sync_started_at = NULL, updated_at = now()"
-	    " WHERE NOT $4::boolean", 4, params, cause) == -1)
-		return -1;
-	if (kind == NULL)
-		return 0;
-	return db_command(db, "SELECT rally.job_enqueue($1::uuid, $3,"
-	    " $2::uuid::text, jsonb_build_object('connection_id', $2::uuid))",
-	    3, jparams, cause);
-}
-
-/* Everything in one transaction; an exit status. */
+/* One transaction (lib/google/connection-store); an exit status. */
 static int
 store(struct connect *c, PGconn *db)
 {
-	struct previous p;
+	struct google_connection_in in = {
+		.tenant_id = c->tenant_id,
+		.user_id = c->user_id,
+		.google_email = c->google_email,
+		.google_subject = c->sub,
+		.want_calendar = c->want_calendar,
+		.want_mail = c->want_mail,
+		.tokens = &c->tok,
+	};
+	struct google_connection_out out = { NULL, false, false };
 	char *cause = NULL;
 	int rc;
 
-	if (db_begin(db, &cause) == -1)
-		goto fail;
-	if (db_set_tenant(db, c->tenant_id, c->user_id, &cause) == -1 ||
-	    lock_previous(c, db, &p, &cause) == -1)
-		goto fail;
-	decide_integrations(c, &p);
-	if (!c->calendar && !c->mail) {
-		db_rollback(db, NULL);
+	switch (google_connection_store(db, c->kr, &in, &out, &cause)) {
+	case GOOGLE_STORE_OK:
+		c->conn_id = out.connection_id;
+		c->calendar = out.calendar;
+		c->mail = out.mail;
+		return 0;
+	case GOOGLE_STORE_NOT_GRANTED:
 		return ctl_error(EX_DATAERR, "google connect: Google granted "
 		    "none of the access asked for (granted: %s); nothing was "
 		    "stored", c->tok.scope != NULL ? c->tok.scope : "nothing");
+	case GOOGLE_STORE_FAILED:
+		break;
 	}
-	if (write_connection(c, db, p.found, &cause) == -1 ||
-	    (c->calendar && start_sync(c, db, "calendar", "calsync",
-	    p.calendar, &cause) == -1) ||
-	    (c->mail && start_sync(c, db, "mail", NULL, p.mail,
-	    &cause) == -1) || db_commit(db, &cause) == -1)
-		goto fail;
-	return 0;
-fail:
-	db_rollback(db, NULL);
 	rc = ctl_error(CTL_FAILURE, "google connect: %s", cause);
 	free(cause);
 	return rc;

@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "conf.h"
+#include "http.h"
 #include "util.h"
 
 #define CTL_FAILURE 1	/* anything that is not one of the sysexits below */
@@ -99,5 +100,27 @@ extern const struct cmd_entry cmd_jobs_retry_entry;
 extern const struct cmd_entry cmd_keys_generate_entry;
 extern const struct cmd_entry cmd_keys_rotate_entry;
 extern const struct cmd_entry cmd_google_connect_entry;
+
+/* fetch.c: one request on a private loop; the finished one copied out. */
+struct event_base;
+
+struct ctl_fetched {
+	bool done;
+	enum http_err err;
+	long status;
+	char *body;
+	size_t body_len;
+	char *error;
+	struct event_base *base;
+};
+
+/*
+ * Sends req and waits for its answer; -1 when lib/http refused to send it
+ * (it said why: a URL that does not parse or is not https).
+ */
+int ctl_fetch(const struct ctl *, struct http_request *, struct ctl_fetched *);
+/* The answer as lib/google/oauth parses it, borrowing from f. */
+struct http_response ctl_fetched_response(const struct ctl_fetched *f);
+void ctl_fetched_clear(struct ctl_fetched *);
 
 #endif

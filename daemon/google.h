@@ -41,7 +41,6 @@
 /* Longest gresp.message, in bytes. */
 #define GOOGLE_MESSAGE_MAX 300
 
-struct keyring;
 struct rallyd;
 
 enum gerr {
@@ -104,28 +103,6 @@ struct google *google_new(struct rallyd *);
 /* Wipes the cached tokens.  Before http_free() and pgloop_free(). */
 void google_free(struct google *);
 
-/*
- * Sealed tokens as rally.google_connections and rally.token_revocations
- * hold them, bound to (tenant_id, row_id, column) (lib/seal).
- *
- * google_token_open() opens the text form PostgreSQL returns for a bytea
- * ("\x..."): *token is NUL-terminated, freed with secure_free(*token,
- * *len).  google_token_seal() returns the bytea text ("\x...") to send
- * as a parameter, or NULL with *cause.  Both fail with "no keyring" when kr
- * is NULL.
- */
-/*
- * Whether a sealed token (bytea text; NULL is not) names a key id the
- * keyring lacks: a keyring to fix or reload, not a token to throw away.
- */
-bool google_token_key_missing(const struct keyring *, const char *bytea);
-int google_token_open(const struct keyring *kr, const char *tenant_id,
-    const char *row_id, const char *column, const char *bytea, char **token,
-    size_t *len, char **cause);
-char *google_token_seal(const struct keyring *kr, const char *tenant_id,
-    const char *row_id, const char *column, const char *token, char **cause);
-/* "\x" and the hex digits of buf: a bytea query parameter; caller frees. */
-char *google_bytea_hex(const unsigned char *buf, size_t len);
 /*
  * Google's or a server's text made safe to log and store: one line, at
  * most GOOGLE_MESSAGE_MAX bytes, secrets masked (log_redact); caller frees.

@@ -35,6 +35,7 @@
 #include "msgid.h"
 #include "pgloop.h"
 #include "rallyd.h"
+#include "token-seal.h"
 #include "util.h"
 #include "uuid.h"
 
@@ -247,11 +248,11 @@ open_token(struct revoke *rv, char **cause)
 
 	const struct row *r = &rv->row;
 
-	if (r->refresh != NULL && google_token_open(kr, r->tenant_id,
+	if (r->refresh != NULL && token_open(kr, r->tenant_id,
 	    r->connection_id, "refresh_token", r->refresh, &rv->token,
 	    &rv->token_len, &why) == 0)
 		return 0;
-	if (r->access != NULL && google_token_open(kr, r->tenant_id,
+	if (r->access != NULL && token_open(kr, r->tenant_id,
 	    r->connection_id, "access_token", r->access, &rv->token,
 	    &rv->token_len, why == NULL ? &why : NULL) == 0) {
 		if (why != NULL)
@@ -276,8 +277,8 @@ row_revoke(struct revoke *rv)
 		row_transient(rv, "no keyring");
 		return;
 	}
-	if (google_token_key_missing(rv->d->keyring, rv->row.refresh) ||
-	    google_token_key_missing(rv->d->keyring, rv->row.access)) {
+	if (token_key_missing(rv->d->keyring, rv->row.refresh) ||
+	    token_key_missing(rv->d->keyring, rv->row.access)) {
 		log_emit(LOG_CRIT, MSGID_KEY_MISSING, &rv->log, "token_revoke: "
 		    "entry %s was sealed with a key this instance's keyring "
 		    "does not have (was it rotated on another host?): kept for "

@@ -8,7 +8,9 @@
 #ifndef RALLY_GOOGLE_OAUTH_H
 #define RALLY_GOOGLE_OAUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "http.h"
@@ -99,5 +101,38 @@ struct conf;
  */
 int oauth_client_from_conf(const struct conf *, struct oauth_client *,
     char **secret_out, char **cause);
+
+/*
+ * What the user pastes back after consent when no redirect reaches Rally
+ * (oauth-reply.c): the code alone, or the address Google sent the browser
+ * to, holding code, state or error in its query.
+ */
+#define OAUTH_CODE_MAX 2048		/* longest code accepted */
+#define OAUTH_REPLY_ERROR_MAX 64	/* longest error= kept */
+
+enum oauth_reply_result {
+	OAUTH_REPLY_CODE,	/* *code set */
+	OAUTH_REPLY_MALFORMED,	/* a query string that does not parse */
+	OAUTH_REPLY_DENIED,	/* Google sent error= (error set) */
+	OAUTH_REPLY_WRONG_STATE, /* a state that is not the one expected */
+	OAUTH_REPLY_NO_CODE,	/* no code, or one Google does not issue */
+};
+
+/*
+ * Reads the first line of fp into buf (size bytes), trimmed of blanks;
+ * -1, with the rest of the line read, when it holds a NUL or does not fit.
+ */
+int oauth_reply_read(FILE *, char *buf, size_t size);
+/*
+ * Parses a pasted line against this run's state.  On OAUTH_REPLY_CODE the
+ * caller frees *code with secure_free(*code, strlen(*code)); on
+ * OAUTH_REPLY_DENIED error holds Google's error= cut to
+ * OAUTH_REPLY_ERROR_MAX bytes, all but letters, digits and '_' as '?'.
+ * A line without state is accepted: a bare code carries none.
+ */
+enum oauth_reply_result oauth_reply_parse(const char *line,
+    const char *state, char **code, char error[OAUTH_REPLY_ERROR_MAX + 1]);
+/* A code as Google issues them: 1..OAUTH_CODE_MAX printable ASCII bytes, no blanks. */
+bool oauth_code_ok(const char *);
 
 #endif

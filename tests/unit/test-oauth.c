@@ -797,6 +797,106 @@ test_client_from_conf_settings(void)
 	free(path);
 }
 
+/* ---- the pasted reply ---- */
+
+static const char reply_state[] = "St4te_-x";
+
+static void
+reply_is(const char *line, enum oauth_reply_result want, const char *want_code,
+    const char *name)
+{
+	char *code = NULL, error[OAUTH_REPLY_ERROR_MAX + 1];
+	enum oauth_reply_result got = oauth_reply_parse(line, reply_state,
+	    &code, error);
+
+	if (!ok(got == want, "%s", name))
+		printf("#   got %d, want %d\n", got, want);
+	if (want == OAUTH_REPLY_CODE)
+		is_str(code, want_code, "  and the code is the one pasted");
+	else
+		ok(code == NULL, "  and no code is handed back");
+	if (code != NULL)
+		secure_free(code, strlen(code));
+}
+
+static void
+test_reply_parse(void)
+{
+	char *code, error[OAUTH_REPLY_ERROR_MAX + 1], longcode[OAUTH_CODE_MAX + 2];
+
+	reply_is("4/0Ab-c_d", OAUTH_REPLY_CODE, "4/0Ab-c_d",
+	    "a bare code is taken as it is");
+	reply_is("4%2F0Abc", OAUTH_REPLY_CODE, "4/0Abc",
+	    "a bare code is percent-decoded");
+	reply_is("https://crm.example.com/cb?state=St4te_-x&code=4%2F0Abc"
+	    "&scope=email", OAUTH_REPLY_CODE, "4/0Abc",
+	    "the redirect address gives its code when the state is this run's");
+	reply_is("https://crm.example.com/cb?code=4%2F0Abc#state=other",
+	    OAUTH_REPLY_CODE, "4/0Abc",
+	    "the fragment is not part of the query");
+	reply_is("code=abc&state=St4te_-x", OAUTH_REPLY_CODE, "abc",
+	    "a query string alone is read too");
+	reply_is("https://x/cb?state=St4te_-y&code=abc",
+	    OAUTH_REPLY_WRONG_STATE, NULL, "another run's state is refused");
+	reply_is("https://x/cb?state=St4te_&code=abc",
+	    OAUTH_REPLY_WRONG_STATE, NULL, "a prefix of the state is refused");
+	reply_is("https://x/cb?code=a&code=b", OAUTH_REPLY_MALFORMED, NULL,
+	    "a code given twice is malformed");
+	reply_is("https://x/cb?code=a%2", OAUTH_REPLY_MALFORMED, NULL,
+	    "a broken escape is malformed");
+	reply_is("https://x/cb?state=St4te_-x", OAUTH_REPLY_NO_CODE, NULL,
+	    "an address without a code has no code");
+	reply_is("https://x/cb?code=a+b", OAUTH_REPLY_NO_CODE, NULL,
+	    "a code with a blank is not one Google issues");
+	memset(longcode, 'a', OAUTH_CODE_MAX + 1);
+	longcode[OAUTH_CODE_MAX + 1] = '\0';
+	reply_is(longcode, OAUTH_REPLY_NO_CODE, NULL,
+	    "a code over OAUTH_CODE_MAX bytes is refused");
+	longcode[OAUTH_CODE_MAX] = '\0';
+	reply_is(longcode, OAUTH_REPLY_CODE, longcode,
+	    "a code of OAUTH_CODE_MAX bytes is taken");
+
+	ok(oauth_reply_parse("https://x/cb?error=access_denied&state=nope",
+	    reply_state, &code, error) == OAUTH_REPLY_DENIED && code == NULL,
+	    "error= wins over a wrong state and hands back no code");
+	is_str(error, "access_denied", "  and Google's error is kept");
+	ok(oauth_reply_parse("https://x/cb?error=%3Cb%3E%0Aevil", reply_state,
+	    &code, error) == OAUTH_REPLY_DENIED, "an unusual error= is denied");
+	is_str(error, "?b??evil", "  and only letters, digits and '_' are kept");
+}
+
+static int
+reply_read_n(const char *in, size_t len, char *buf, size_t size)
+{
+	FILE *fp = fmemopen((void *)in, len, "r");
+	int rc = oauth_reply_read(fp, buf, size);
+
+	fclose(fp);
+	return rc;
+}
+
+#define reply_read(lit, buf, size) reply_read_n(lit, sizeof lit - 1, buf, size)
+
+static void
+test_reply_read(void)
+{
+	char buf[16];
+
+	ok(reply_read("  abc def \t\nsecond\n", buf, sizeof buf) == 0,
+	    "the first line is read");
+	is_str(buf, "abc def", "  trimmed of blanks at both ends");
+	ok(reply_read("no newline", buf, sizeof buf) == 0 &&
+	    strcmp(buf, "no newline") == 0, "a line without newline is read");
+	ok(reply_read("   \n", buf, sizeof buf) == 0 && buf[0] == '\0',
+	    "a blank line reads as empty");
+	ok(reply_read("123456789012345\n", buf, sizeof buf) == 0,
+	    "a line filling the buffer is read");
+	ok(reply_read("1234567890123456\n", buf, sizeof buf) == -1,
+	    "a line one byte longer is refused");
+	ok(reply_read("ab\0cd\n", buf, sizeof buf) == -1,
+	    "a line holding a NUL is refused");
+}
+
 static void
 cleanup(void)
 {
@@ -824,6 +924,8 @@ main(void)
 	test_revoke();
 	test_userinfo();
 	test_scope_granted();
+	test_reply_parse();
+	test_reply_read();
 	if (mkdtemp(dir) == NULL) {
 		ok(0, "mkdtemp");
 		return tap_done();

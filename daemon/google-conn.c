@@ -1,0 +1,180 @@
+/*
+ * google-conn: the connections rallyd calls Google for: a hash table of
+ * struct gconn, each with its access token cached in memory (wiped when
+ * dropped) and its per-user quota bucket, and the pump that starts its
+ * queued calls while it has a free slot and quota.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "google-int.h"
+#include "rallyd.h"
+#include "util.h"
+
+uint32_t
+gconn_hash(const char *tenant_id, const char *id)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const char *s = tenant_id; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const char *s = id; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % GOOGLE_BUCKETS;
+}
+
+void
+gconn_drop_token(struct gconn *c)
+{
+	if (c->token != NULL)
+		secure_free(c->token, c->token_len);
+	c->token = NULL;
+	c->token_len = 0;
+	c->usable_until = 0;
+}
+
+void
+gconn_drop_new_token(struct gconn *c)
+{
+	if (c->new_token != NULL)
+		secure_free(c->new_token, c->new_token_len);
+	c->new_token = NULL;
+	c->new_token_len = 0;
+}
+
+/* Takes token (a secure_free()able string) as the connection's token. */
+void
+gconn_set_token(struct gconn *c, char *token, size_t len,
+    int64_t ttl_sec)
+{
+	int64_t margin = GOOGLE_REFRESH_MARGIN_SEC;
+
+	gconn_drop_token(c);
+	if (margin > ttl_sec / 2)
+		margin = ttl_sec / 2;
+	c->token = token;
+	c->token_len = len;
+	c->usable_until = now_usec() + (uint64_t)(ttl_sec - margin) * 1000000;
+	c->gen++;
+	/* A new token is not the one a 401 condemned. */
+	c->force_refresh = false;
+}
+
+bool
+gconn_token_usable(const struct gconn *c)
+{
+	return c->token != NULL && now_usec() < c->usable_until;
+}
+
+struct gconn *
+gconn_get(struct google *g, const char *tenant_id, const char *id)
+{
+	struct gconn_bucket *b = &g->buckets[gconn_hash(tenant_id, id)];
+	struct gconn *c;
+
+	LIST_FOREACH(c, b, entry)
+		if (strcmp(c->id, id) == 0 && strcmp(c->tenant_id, tenant_id) == 0)
+			return c;
+	c = xcalloc(1, sizeof *c);
+	c->g = g;
+	c->tenant_id = xstrdup(tenant_id);
+	c->id = xstrdup(id);
+	c->log.tenant = c->tenant_id;
+	c->log.connection = c->id;
+	TAILQ_INIT(&c->queue);
+	TAILQ_INIT(&c->waiting);
+	TAILQ_INIT(&c->sending);
+	LIST_INSERT_HEAD(b, c, entry);
+	g->nconns++;
+	return c;
+}
+
+bool
+gconn_idle(const struct gconn *c)
+{
+	return c->fetch == FETCH_IDLE && c->slots_used == 0 && !c->pump_pending &&
+	    (c->ev_quota == NULL || !evtimer_pending(c->ev_quota, NULL)) &&
+	    TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->waiting) &&
+	    TAILQ_EMPTY(&c->sending);
+}
+
+/* Requests and queries still in flight are dropped by http_free and pgloop_free. */
+void
+gconn_free(struct gconn *c)
+{
+	LIST_REMOVE(c, entry);
+	c->g->nconns--;
+	if (c->ev_quota != NULL)
+		event_free(c->ev_quota);
+	gconn_drop_token(c);
+	gconn_drop_new_token(c);
+	free(c->tenant_id);
+	free(c->id);
+	free(c);
+}
+
+
+/* ---- quota and slots ---- */
+
+static void
+quota_cb(evutil_socket_t fd, short what, void *arg)
+{
+	gconn_pump(arg);
+}
+
+/*
+ * The per-user quota bucket: google.user_rate calls a second on average,
+ * google.user_burst at once.  Returns whether a call may start now; if not,
+ * arms a timer to pump again when one may.
+ */
+static bool
+conn_quota_take(struct gconn *c)
+{
+	const struct conf *conf = &c->g->d->conf;
+	double rate = (double)conf->google_user_rate;
+	double burst = (double)conf->google_user_burst;
+	uint64_t now = now_usec();
+	struct timeval tv;
+	double wait;
+
+	if (c->quota_at == 0)
+		c->quota = burst;
+	else
+		c->quota += (double)(now - c->quota_at) / 1e6 * rate;
+	if (c->quota > burst)
+		c->quota = burst;
+	c->quota_at = now;
+	if (c->quota >= 1) {
+		c->quota -= 1;
+		return true;
+	}
+	if (c->ev_quota == NULL)
+		c->ev_quota = evtimer_new(c->g->d->base, quota_cb, c);
+	wait = (1 - c->quota) / rate;
+	tv.tv_sec = (long)wait;
+	tv.tv_usec = (long)((wait - (double)tv.tv_sec) * 1e6) + 1;
+	evtimer_add(c->ev_quota, &tv);
+	return false;
+}
+
+/* Starts queued calls while the connection has free slots and quota. */
+void
+gconn_pump(struct gconn *c)
+{
+	struct gcall *call;
+
+	while (c->slots_used < GOOGLE_MAX_PER_CONNECTION &&
+	    (call = TAILQ_FIRST(&c->queue)) != NULL && conn_quota_take(c)) {
+		TAILQ_REMOVE(&c->queue, call, entry);
+		call->has_slot = true;
+		c->slots_used++;
+		gcall_need_token(call);
+	}
+}
+
