@@ -163,10 +163,16 @@ http_parse_retry_after(const char *value, time_t now)
 		return -1;
 	while (*value == ' ' || *value == '\t')
 		value++;
+	/*
+	 * Judged before trimming: trimming the first bytes of a longer value
+	 * would parse "9<blanks>garbage" as its prefix.
+	 */
 	len = strnlen(value, HTTP_MAX_RETRY_AFTER_LEN + 1);
+	if (len > HTTP_MAX_RETRY_AFTER_LEN)
+		return -1;
 	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
 		len--;
-	if (len == 0 || len > HTTP_MAX_RETRY_AFTER_LEN)
+	if (len == 0)
 		return -1;
 	memcpy(buf, value, len);
 	buf[len] = '\0';

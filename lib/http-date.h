@@ -17,8 +17,9 @@
 /*
  * Parses a Retry-After value (delay-seconds or an HTTP-date, RFC 9110
  * 10.2.3) into milliseconds from now: -1 for anything else, including a
- * value over HTTP_MAX_RETRY_AFTER_LEN bytes less surrounding blanks; a date
- * in the past is 0; values over HTTP_RETRY_AFTER_MAX_MS are capped.
+ * value longer than HTTP_MAX_RETRY_AFTER_LEN bytes once leading blanks are
+ * skipped; a date in the past is 0; values over HTTP_RETRY_AFTER_MAX_MS are
+ * capped.
  */
 long http_parse_retry_after(const char *value, time_t now);
 

@@ -91,6 +91,11 @@ test_length_limit_is_refused_before_parsing(void)
 	    "one byte over HTTP_MAX_RETRY_AFTER_LEN is refused");
 	ok(http_parse_retry_after(edge + 1, now) == 7000,
 	    "HTTP_MAX_RETRY_AFTER_LEN bytes are read");
+	memset(longv, ' ', sizeof longv - 1);
+	longv[0] = '9';
+	longv[sizeof longv - 2] = 'x';
+	ok(http_parse_retry_after(longv, now) == -1,
+	    "an overlong value is not parsed as its first bytes (fuzz-http-date)");
 }
 
 int
