@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "request.h"
+#include "urlenc.h"
 
 struct request *
 request_new(request_env_fn env, void *arg)
@@ -90,55 +91,24 @@ req_utf8_valid(const void *p, size_t len)
 	return true;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * Decodes len bytes of s (%XX escapes; '+' as a space when plus) into a new
- * string.  NULL with *why set (a constant) when an escape is malformed, the
- * result is longer than max bytes, holds a NUL or is not UTF-8.
+ * string.  NULL with *why set (a constant) when urlenc_decode() refuses it
+ * (a malformed escape, longer than max bytes, a NUL) or it is not UTF-8.
  */
 static char *
 pct_decode(const char *s, size_t len, bool plus, size_t max, const char **why)
 {
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
-	int hi, lo;
+	char *out;
 
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%') {
-			if (len - i < 3 || (hi = hexval(s[i + 1])) == -1 ||
-			    (lo = hexval(s[i + 2])) == -1) {
-				*why = "malformed %-escape";
-				goto fail;
-			}
-			out[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (s[i] == '+' && plus)
-			out[o++] = ' ';
-		else
-			out[o++] = s[i];
-	}
-	out[o] = '\0';
-	if (o > max)
-		*why = "too long";
-	else if (memchr(out, '\0', o) != NULL)
-		*why = "NUL byte";
-	else if (!req_utf8_valid(out, o))
+	if (urlenc_decode(s, len, plus ? URLENC_PLUS : 0, max, &out, why) == -1)
+		return NULL;
+	if (!req_utf8_valid(out, strlen(out))) {
 		*why = "not UTF-8";
-	else
-		return out;
-fail:
-	free(out);
-	return NULL;
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 /* --- parameters --------------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "urlenc.h"
 #include "uuid.h"
 
 /* A push racing with edits at Google gives up after this many merges. */
@@ -125,7 +126,7 @@ sql_done_cb(const PGresult *res, const char *error, void *arg)
 static char *
 event_url(const struct calpush *cp)
 {
-	char *id = http_url_escape(cp->event_id);
+	char *id = urlenc_escape(cp->event_id);
 	char *url = xasprintf("%s/calendars/primary/events/%s",
 	    cp->job->d->conf.google_calendar_url, id);
 

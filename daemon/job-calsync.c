@@ -22,6 +22,7 @@
 #include "pgloop.h"
 #include "rallyd.h"
 #include "util.h"
+#include "urlenc.h"
 #include "uuid.h"
 
 #define CALSYNC_SQL_STATE \
@@ -201,7 +202,7 @@ page_cb(const struct gresp *g, void *arg)
 static void
 append_param(char **url, const char *name, const char *value)
 {
-	char *esc = http_url_escape(value), *next;
+	char *esc = urlenc_escape(value), *next;
 
 	next = xasprintf("%s&%s=%s", *url, name, esc);
 	free(esc);

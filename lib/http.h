@@ -19,14 +19,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 
+#include "http-date.h"	/* HTTP_RETRY_AFTER_MAX_MS, http_parse_retry_after() */
 #include "util.h"
 
 struct event_base;
-
-/* Retry-After values beyond this are taken as this (milliseconds: a day). */
-#define HTTP_RETRY_AFTER_MAX_MS (24L * 3600 * 1000)
 
 struct http_opts {
 	const char *ca_file;	/* NULL or "" = the system's CA store */
@@ -123,20 +120,5 @@ size_t http_in_flight(const struct http *);
 
 /* Connection errors, timeouts, 429, 500, 502, 503 and 504. */
 bool http_default_should_retry(const struct http_response *);
-
-/*
- * Parses a Retry-After value (delay-seconds or an HTTP-date, RFC 9110
- * 10.2.3) into milliseconds from now: -1 for anything else; a date in the
- * past is 0; values over HTTP_RETRY_AFTER_MAX_MS are capped.
- */
-long http_parse_retry_after(const char *value, time_t now);
-
-/* Percent-encodes all but RFC 3986 unreserved characters; caller frees. */
-char *http_url_escape(const char *);
-/*
- * "k1=v1&k2=v2" (application/x-www-form-urlencoded) from a NULL-terminated
- * key, value, key, value, ... list; caller frees.
- */
-char *http_form_encode(const char *const *kv);
 
 #endif

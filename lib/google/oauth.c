@@ -10,6 +10,7 @@
 #include "google/oauth.h"
 #include "json.h"
 #include "log.h"
+#include "urlenc.h"
 
 /* A token endpoint answer is a few hundred bytes; an id_token a few K. */
 #define OAUTH_MAX_RESPONSE (64 * 1024)
@@ -92,7 +93,7 @@ oauth_auth_url(const struct oauth_client *c, const char *state,
 	const char *frag, *sep;
 	size_t blen;
 
-	query = http_form_encode(kv);
+	query = urlenc_form_encode(kv);
 	/* Parameters go into the query, before any fragment. */
 	frag = strchr(c->auth_url, '#');
 	blen = frag != NULL ? (size_t)(frag - c->auth_url) :
@@ -116,7 +117,7 @@ static struct http_request *
 oauth_form_post(const char *url, const char *const *kv)
 {
 	struct http_request *req = http_request_new("POST", url);
-	char *form = http_form_encode(kv);
+	char *form = urlenc_form_encode(kv);
 
 	http_request_header(req, "Accept", "application/json");
 	http_request_body(req, "application/x-www-form-urlencoded", form,

@@ -875,88 +875,12 @@ test_logs_have_no_query_or_token(void)
 	http_free(h);
 }
 
-static void
-test_parse_retry_after(void)
-{
-	const time_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
-
-	ok(http_parse_retry_after("120", now) == 120000, "seconds");
-	ok(http_parse_retry_after("0", now) == 0, "zero seconds");
-	ok(http_parse_retry_after(" 3\t", now) == 3000, "blanks around seconds");
-	ok(http_parse_retry_after("86399", now) == 86399000, "just under a day");
-	ok(http_parse_retry_after("86401", now) == HTTP_RETRY_AFTER_MAX_MS,
-	    "over a day is capped");
-	ok(http_parse_retry_after("999999999999999999999999999999", now) ==
-	    HTTP_RETRY_AFTER_MAX_MS, "a huge number is capped, not overflowed");
-	ok(http_parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now) == 10000,
-	    "IMF-fixdate");
-	ok(http_parse_retry_after("Sunday, 06-Nov-94 08:49:47 GMT", now) == 10000,
-	    "RFC 850 date");
-	ok(http_parse_retry_after("Sun Nov  6 08:49:47 1994", now) == 10000,
-	    "asctime date");
-	ok(http_parse_retry_after("Sun, 06 Nov 1994 08:49:27 GMT", now) == 0,
-	    "a date in the past is 0");
-	ok(http_parse_retry_after("Thu, 29 Feb 1996 00:00:00 GMT", now) ==
-	    HTTP_RETRY_AFTER_MAX_MS, "a far date is capped (and 29 Feb of a leap "
-	    "year parses)");
-	ok(http_parse_retry_after("Thu, 29 Feb 1995 00:00:00 GMT", now) == -1,
-	    "29 Feb of a common year is garbage");
-	ok(http_parse_retry_after("Sun, 06 Nov 1994 24:00:00 GMT", now) == -1,
-	    "hour 24 is garbage");
-	ok(http_parse_retry_after("Sun, 06 Nov 1994 08:49:47 UTC", now) == -1,
-	    "a zone other than GMT is garbage");
-	ok(http_parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT x", now) == -1,
-	    "trailing text is garbage");
-	ok(http_parse_retry_after("Fun, 06 Nov 1994 08:49:47 GMT", now) == -1,
-	    "an unknown day name is garbage");
-	ok(http_parse_retry_after("Sun, 06 Nov 1994 08:49 GMT", now) == -1,
-	    "a missing field is garbage");
-	ok(http_parse_retry_after("", now) == -1, "empty is garbage");
-	ok(http_parse_retry_after("soon", now) == -1, "a word is garbage");
-	ok(http_parse_retry_after("-5", now) == -1, "a negative is garbage");
-	ok(http_parse_retry_after("+5", now) == -1, "a sign is garbage");
-	ok(http_parse_retry_after("1.5", now) == -1, "a fraction is garbage");
-	ok(http_parse_retry_after("5s", now) == -1, "a unit is garbage");
-	ok(http_parse_retry_after(NULL, now) == -1, "NULL is garbage");
-	{
-		char longv[200];
-
-		memset(longv, '1', sizeof longv - 1);
-		longv[sizeof longv - 1] = '\0';
-		ok(http_parse_retry_after(longv, now) == -1,
-		    "an overlong value is refused before parsing");
-	}
-}
-
-static void
-test_encoding(void)
-{
-	const char *const kv[] = { "grant_type", "refresh_token",
-		"refresh_token", "1//0g x+y", "scope", "", NULL };
-	const char *const none[] = { NULL };
-	char *s;
-
-	s = http_url_escape("a b&c=d/\xc3\xa9~-._Z9");
-	is_str(s, "a%20b%26c%3Dd%2F%C3%A9~-._Z9", "http_url_escape keeps only "
-	    "unreserved characters");
-	free(s);
-	s = http_form_encode(kv);
-	is_str(s, "grant_type=refresh_token&refresh_token=1%2F%2F0g%20x%2By&scope=",
-	    "http_form_encode joins escaped pairs");
-	free(s);
-	s = http_form_encode(none);
-	is_str(s, "", "an empty form is an empty string");
-	free(s);
-}
-
 int
 main(void)
 {
 	alarm(120);
 	log_init("test-http", LOG_TARGET_STDERR, LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
-	test_parse_retry_after();
-	test_encoding();
 	if (mkdtemp(tmpdir) == NULL || start_httpd() != 0) {
 		ok(0, "the test server starts");
 		stop_children();

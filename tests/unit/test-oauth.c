@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "google/oauth.h"
 #include "tap.h"
+#include "urlenc.h"
 #include "util.h"
 
 static const struct oauth_client client = {
@@ -32,43 +33,18 @@ static const struct oauth_client client = {
 
 /* ---- URL reading ---- */
 
-static int
-hexval(int c)
-{
-	if (isdigit(c))
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decodes n bytes of s; NULL if an escape is broken or '+' appears
  * (we encode spaces as %20, never '+'). */
 static char *
 pct_decode(const char *s, size_t n)
 {
-	char *out = xmalloc(n + 1), *w = out;
+	const char *why;
+	char *out;
 
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+')
-			goto bad;
-		if (s[i] != '%') {
-			*w++ = s[i];
-			continue;
-		}
-		if (i + 2 >= n)
-			goto bad;
-		if (hexval((unsigned char)s[i + 1]) < 0 ||
-		    hexval((unsigned char)s[i + 2]) < 0)
-			goto bad;
-		*w++ = (char)(hexval((unsigned char)s[i + 1]) * 16 +
-		    hexval((unsigned char)s[i + 2]));
-		i += 2;
-	}
-	*w = '\0';
+	if (memchr(s, '+', n) != NULL ||
+	    urlenc_decode(s, n, 0, n, &out, &why) == -1)
+		return NULL;
 	return out;
-bad:
-	free(out);
-	return NULL;
 }
 
 /* The decoded value of the parameter name in url's query; NULL if absent. */
