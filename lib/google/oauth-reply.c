@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "google/oauth.h"
+#include "urlenc.h"
 #include "util.h"
 
 struct reply {
@@ -42,38 +43,17 @@ oauth_reply_read(FILE *fp, char *buf, size_t size)
 	return 0;
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* Form-decodes n bytes of s ('+' is a space); NULL if an escape is broken. */
+/*
+ * Form-decodes n bytes of s ('+' is a space); NULL if an escape is broken
+ * or decodes to a NUL byte (which would cut a code short unseen).
+ */
 static char *
 form_decode(const char *s, size_t n)
 {
-	char *out = xmalloc(n + 1), *w = out;
+	const char *why;
+	char *out;
 
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+')
-			*w++ = ' ';
-		else if (s[i] != '%')
-			*w++ = s[i];
-		else if (i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			*w++ = (char)(hexval((unsigned char)s[i + 1]) << 4 |
-			    hexval((unsigned char)s[i + 2]));
-			i += 2;
-		} else {
-			free(out);
-			return NULL;
-		}
-	}
-	*w = '\0';
-	return out;
+	return urlenc_decode(s, n, URLENC_PLUS, n, &out, &why) == 0 ? out : NULL;
 }
 
 static void

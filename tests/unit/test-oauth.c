@@ -820,6 +820,10 @@ test_reply_parse(void)
 	    "a code given twice is malformed");
 	reply_is("https://x/cb?code=a%2", OAUTH_REPLY_MALFORMED, NULL,
 	    "a broken escape is malformed");
+	reply_is("https://x/cb?code=ab%00cd", OAUTH_REPLY_MALFORMED, NULL,
+	    "an escaped NUL is malformed, not a code cut short");
+	reply_is("ab%00cd", OAUTH_REPLY_NO_CODE, NULL,
+	    "a bare code with an escaped NUL is no code");
 	reply_is("https://x/cb?state=St4te_-x", OAUTH_REPLY_NO_CODE, NULL,
 	    "an address without a code has no code");
 	reply_is("https://x/cb?code=a+b", OAUTH_REPLY_NO_CODE, NULL,
