@@ -1,7 +1,8 @@
 /*
  * rallyd: the Rally daemon.  One libevent loop runs everything: the
  * database connection (pgloop), the job engine, the periodic scheduler,
- * signals and the systemd notifications.  See rallyd(8).
+ * signals and the systemd notifications (lib/systemd: no-ops in a build
+ * configured --without-systemd).  See rallyd(8).
  */
 #include "config.h"
 
@@ -17,7 +18,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <systemd/sd-daemon.h>
 
 #include "conf.h"
 #include "google.h"
@@ -30,6 +30,7 @@
 #include "rallyd.h"
 #include "sched.h"
 #include "seal.h"
+#include "systemd.h"
 #include "util.h"
 
 #define EX_USAGE 64
@@ -48,13 +49,13 @@ void
 rallyd_update_status(struct rallyd *d)
 {
 	if (d->stopping)
-		sd_notifyf(0, "STATUS=stopping; %u job(s) running",
+		systemd_notify("STATUS=stopping; %u job(s) running",
 		    jobs_running(d->jobs));
 	else if (!pgloop_connected(d->db))
-		sd_notifyf(0, "STATUS=waiting for the database; %u job(s) running",
+		systemd_notify("STATUS=waiting for the database; %u job(s) running",
 		    jobs_running(d->jobs));
 	else
-		sd_notifyf(0, "STATUS=connected; %u job(s) running; backlog %ld",
+		systemd_notify("STATUS=connected; %u job(s) running; backlog %ld",
 		    jobs_running(d->jobs), jobs_backlog(d->jobs));
 }
 
@@ -75,7 +76,7 @@ db_connected_cb(struct pgloop *p, void *arg)
 	    d->ready_sent ? "reconnected to" : "connected to", JOBS_CHANNEL);
 	if (!d->ready_sent) {
 		d->ready_sent = true;
-		sd_notify(0, "READY=1");
+		systemd_notify("READY=1");
 		log_emit(LOG_INFO, MSGID_READY, NULL, "ready as instance %s",
 		    d->instance);
 	}
@@ -125,7 +126,7 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	d->stopping = true;
-	sd_notify(0, "STOPPING=1");
+	systemd_notify("STOPPING=1");
 	log_emit(LOG_NOTICE, MSGID_STOPPING, NULL, "stopping on signal %d",
 	    (int)sig);
 	rallyd_update_status(d);
@@ -186,7 +187,7 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 	struct conf fresh;
 	char *cause = NULL;
 
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)now_usec());
 	if (conf_load(d->conf_path, &fresh, &cause) == -1) {
 		log_emit(LOG_ERR, MSGID_CONFIG_INVALID, NULL,
@@ -210,7 +211,7 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 		log_notice("keeping the keyring loaded before");
 	push_secret_load(d);
 	push_secret_publish(d);
-	sd_notify(0, "READY=1");
+	systemd_notify("READY=1");
 	rallyd_update_status(d);
 }
 
@@ -218,18 +219,17 @@ static void
 watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
 	/* Sent from the loop itself: a blocked loop stops the pings. */
-	sd_notify(0, "WATCHDOG=1");
+	systemd_notify("WATCHDOG=1");
 }
 
 static void
 setup_watchdog(struct rallyd *d)
 {
-	uint64_t usec;
+	uint64_t usec = systemd_watchdog_usec() / 2;
 	struct timeval tv;
 
-	if (sd_watchdog_enabled(0, &usec) <= 0)
+	if (usec == 0)
 		return;
-	usec /= 2;
 	tv.tv_sec = (long)(usec / 1000000);
 	tv.tv_usec = (long)(usec % 1000000);
 	d->ev_watchdog = event_new(d->base, -1, EV_PERSIST, watchdog_cb, d);

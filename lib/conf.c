@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "systemd.h"
 
 enum conf_type { T_STRING, T_INT, T_DURATION, T_SIZE };
 
@@ -377,6 +378,10 @@ conf_validate(const struct conf *c, const char *path, char **cause)
 	    strcmp(c->log_target, "journal") != 0)
 		return set_cause(cause, "%s: log.target \"%s\" is not one of "
 		    "auto, stderr, journal", path, c->log_target);
+	if (strcmp(c->log_target, "journal") == 0 && !systemd_built_in())
+		return set_cause(cause, "%s: log.target = journal needs systemd, "
+		    "and this build was configured --without-systemd: use auto "
+		    "or stderr", path);
 	if (c->retry_base_sec > c->retry_max_sec)
 		return set_cause(cause, "%s: daemon.retry_base is longer than "
 		    "daemon.retry_max", path);

@@ -12,9 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-journal.h>
-
 #include "log.h"
+#include "systemd.h"
 
 /* Process-wide by nature: every module logs, and main() sets it up once. */
 static struct {
@@ -49,13 +48,14 @@ log_init(const char *ident, enum log_target target, int max_priority)
 	logger.max_priority = max_priority;
 	switch (target) {
 	case LOG_TARGET_JOURNAL:
-		logger.journal = true;
+		/* conf refuses it without systemd; other callers get stderr. */
+		logger.journal = systemd_built_in();
 		break;
 	case LOG_TARGET_STDERR:
 		logger.journal = false;
 		break;
 	case LOG_TARGET_AUTO:
-		logger.journal = stderr_is_journal();
+		logger.journal = systemd_built_in() && stderr_is_journal();
 		break;
 	}
 }
@@ -64,12 +64,6 @@ void
 log_set_max_priority(int p)
 {
 	logger.max_priority = p;
-}
-
-int
-log_max_priority(void)
-{
-	return logger.max_priority;
 }
 
 int
@@ -150,7 +144,7 @@ emit_journal(int priority, const char *msgid, const char *msg,
 		iov[i].iov_len = strlen(f[i]);
 	}
 	/* If journald is gone, the line must still go somewhere. */
-	if (sd_journal_sendv(iov, n) < 0)
+	if (systemd_journal_sendv(iov, n) == -1)
 		emit_stderr(priority, msg, ctx);
 	for (int i = 0; i < n; i++)
 		free(f[i]);
@@ -200,7 +194,6 @@ log_emit(int priority, const char *msgid, const struct log_ctx *ctx,
 		log_vemit(prio, NULL, NULL, fmt, ap); \
 		va_end(ap);                           \
 	}
-LOG_SIMPLE(log_crit, LOG_CRIT)
 LOG_SIMPLE(log_warnx, LOG_WARNING)
 LOG_SIMPLE(log_notice, LOG_NOTICE)
 LOG_SIMPLE(log_info, LOG_INFO)
@@ -213,16 +206,6 @@ log_verrno(int priority, const char *fmt, va_list ap)
 
 	log_emit(priority, NULL, NULL, "%s: %s", m, strerror(errno));
 	free(m);
-}
-
-void
-log_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_verrno(LOG_WARNING, fmt, ap);
-	va_end(ap);
 }
 
 void

@@ -1,7 +1,9 @@
 /*
  * log: the one way Rally writes diagnostics.  Under systemd (JOURNAL_STREAM
  * names our stderr) or when asked, entries go to journald over its native
- * protocol with structured fields; otherwise they are plain lines on stderr.
+ * protocol with structured fields (through lib/systemd); otherwise, and
+ * always in a build configured --without-systemd, they are plain lines on
+ * stderr.
  *
  * Every message and context field passes through log_sanitize() first, so
  * a token, password or session id that slips into a format argument is
@@ -32,15 +34,12 @@ struct log_ctx {
 
 void log_init(const char *ident, enum log_target, int max_priority);
 void log_set_max_priority(int);
-int log_max_priority(void);
 /* "debug", "info", ... as syslog priority; -1 when unknown. */
 int log_priority_from_name(const char *);
 
 void log_emit(int priority, const char *msgid, const struct log_ctx *,
     const char *fmt, ...) PRINTFLIKE(4, 5);
 
-void log_crit(const char *, ...) PRINTFLIKE(1, 2);
-void log_warn(const char *, ...) PRINTFLIKE(1, 2);  /* appends strerror(errno) */
 void log_warnx(const char *, ...) PRINTFLIKE(1, 2);
 void log_notice(const char *, ...) PRINTFLIKE(1, 2);
 void log_info(const char *, ...) PRINTFLIKE(1, 2);

@@ -471,14 +471,3 @@ pgloop_query(struct pgloop *p, const char *sql, int nparams,
 	else
 		event_active(p->fail_ev, 0, 0);
 }
-
-unsigned
-pgloop_queue_length(const struct pgloop *p)
-{
-	const struct pgl_query *q;
-	unsigned n = p->inflight != NULL;
-
-	TAILQ_FOREACH(q, &p->queue, entry)
-		n++;
-	return n;
-}

@@ -51,7 +51,5 @@ void pgloop_listen(struct pgloop *, const char *channel);
  */
 void pgloop_query(struct pgloop *, const char *sql, int nparams,
     const char *const *params, pgloop_result_cb cb, void *arg);
-/* Queries queued or in flight. */
-unsigned pgloop_queue_length(const struct pgloop *);
 
 #endif
