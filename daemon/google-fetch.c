@@ -23,7 +23,7 @@
 #include "token-seal.h"
 #include "util.h"
 
-#define SQL_LOAD \
+#define GOOGLE_SQL_LOAD \
 	"SELECT refresh_token, access_token," \
 	" extract(epoch FROM access_token_expires_at - now())::float8," \
 	" status, calendar_enabled, mail_enabled" \
@@ -34,7 +34,7 @@
  * revoked meanwhile keeps no token.  $3 access token, $4 its lifetime in
  * seconds, $5 a new refresh token or NULL.
  */
-#define SQL_STORE \
+#define GOOGLE_SQL_STORE \
 	"UPDATE rally.google_connections SET access_token = $3::bytea," \
 	" access_token_expires_at = now() + make_interval(secs => $4::float8)," \
 	" refresh_token = coalesce($5::bytea, refresh_token), updated_at = now()" \
@@ -45,10 +45,10 @@
  * The user took Rally's access away at Google: in one statement the
  * connection becomes revoked with no integration left (the release_tokens
  * trigger moves its tokens to rally.token_revocations and queues
- * token_revoke, the calendar_off trigger queues the purge of its synced data),
+ * token-revoke, the calendar_off trigger queues the purge of its synced data),
  * and the audit log says so.  $3 the error recorded on the connection.
  */
-#define SQL_REVOKE \
+#define GOOGLE_SQL_REVOKE \
 	"WITH c AS (SELECT tenant_id, id, calendar_enabled, mail_enabled" \
 	"  FROM rally.google_connections WHERE tenant_id = $1 AND id = $2" \
 	"  AND status <> 'revoked' FOR UPDATE)," \
@@ -96,7 +96,7 @@ conn_revoke(struct gconn *c, const char *cause)
 
 	gconn_drop_token(c);
 	c->fetch = FETCH_REVOKING;
-	pgloop_query(c->g->d->db, SQL_REVOKE, 3, params, revoke_cb, c);
+	pgloop_query(c->g->d->db, GOOGLE_SQL_REVOKE, 3, params, revoke_cb, c);
 	free(msg);
 	free(why);
 }
@@ -162,7 +162,7 @@ conn_store(struct gconn *c, struct oauth_tokens *tok)
 	params[3] = ttl;
 	params[4] = rt_hex;
 	c->fetch = FETCH_STORING;
-	pgloop_query(c->g->d->db, SQL_STORE, 5, params, store_cb, c);
+	pgloop_query(c->g->d->db, GOOGLE_SQL_STORE, 5, params, store_cb, c);
 	free(at_hex);
 	free(rt_hex);
 }
@@ -313,6 +313,6 @@ gconn_fetch(struct gconn *c)
 	c->fetch = FETCH_LOADING;
 	log_emit(LOG_DEBUG, NULL, &c->log, "google: loading the tokens of "
 	    "connection %s", c->id);
-	pgloop_query(c->g->d->db, SQL_LOAD, 2, params, load_cb, c);
+	pgloop_query(c->g->d->db, GOOGLE_SQL_LOAD, 2, params, load_cb, c);
 }
 

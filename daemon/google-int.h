@@ -51,10 +51,10 @@ enum call_state {
 
 enum fetch_state {
 	FETCH_IDLE,
-	FETCH_LOADING,		/* SQL_LOAD in flight */
+	FETCH_LOADING,		/* GOOGLE_SQL_LOAD in flight */
 	FETCH_REFRESHING,	/* the token request is with lib/http */
-	FETCH_STORING,		/* SQL_STORE in flight */
-	FETCH_REVOKING,		/* SQL_REVOKE in flight */
+	FETCH_STORING,		/* GOOGLE_SQL_STORE in flight */
+	FETCH_REVOKING,		/* GOOGLE_SQL_REVOKE in flight */
 };
 
 struct gconn;

@@ -94,7 +94,7 @@ void google_cancel(struct rallyd *, void *arg);
  * Drops the connection's cached access token (its tokens left the row:
  * disconnected or revoked), so no call of this instance uses it again.
  * Other instances notice at their next refresh, or at Google's 401 once
- * token_revoke has revoked the grant.
+ * token-revoke has revoked the grant.
  */
 void google_forget(struct rallyd *, const char *tenant_id,
     const char *connection_id);

@@ -1,5 +1,5 @@
 /*
- * google.probe: a diagnostic ("can Rally reach Google for this
+ * google-probe: a diagnostic ("can Rally reach Google for this
  * connection?").  Payload {"connection_id", "url", "method"?}: one
  * google_call() for the connection of the job's tenant, and the job's
  * result is {"status", "err", "reason", "message"}, never the body.  API
@@ -56,7 +56,7 @@ probe_problem(struct job *job, const char **conn, const char **url)
 	if (*conn == NULL || *url == NULL)
 		return "payload needs connection_id and url";
 	if (strcmp(method, "GET") != 0)
-		return "google.probe only sends GET";
+		return "google-probe only sends GET";
 	if (!under(*url, c->google_calendar_url) &&
 	    !under(*url, c->google_gmail_url))
 		return "url is not under google.calendar_url or google.gmail_url";
@@ -104,7 +104,7 @@ probe_cancel(struct job *job)
 }
 
 const struct job_kind job_google_probe_kind = {
-	.name = "google.probe",
+	.name = "google-probe",
 	.start = probe_start,
 	.cancel = probe_cancel,
 };

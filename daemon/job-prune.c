@@ -1,5 +1,5 @@
 /*
- * jobs.prune: deletes finished jobs (and, by cascade, their run history)
+ * prune: deletes finished jobs (and, by cascade, their run history)
  * older than daemon.job_retention, a thousand rows per statement so that no
  * lock is held for long.  Failed jobs stay until an operator retries or
  * removes them: they are the record of what needs attention.
@@ -75,7 +75,7 @@ prune_start(struct job *job)
 }
 
 const struct job_kind job_prune_kind = {
-	.name = "jobs.prune",
+	.name = "prune",
 	.start = prune_start,
 	/*
 	 * No cancel: a batch in flight cannot be stopped from here; at

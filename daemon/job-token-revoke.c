@@ -1,5 +1,5 @@
 /*
- * token_revoke: the last step of a disconnect (DESIGN section 6).  The
+ * token-revoke: the last step of a disconnect (DESIGN section 6).  The
  * release_tokens trigger moved a connection's sealed tokens to
  * rally.token_revocations and queued this job (payload {connection_id});
  * here each such row is opened, revoked at Google (the refresh token when
@@ -8,7 +8,7 @@
  *
  * Only a transient failure (Google unreachable, 5xx, 429, no keyring or no
  * client secret yet) keeps a row: its attempts and last_error are recorded
- * and a new token_revoke job is queued for the connection, due after a
+ * and a new token-revoke job is queued for the connection, due after a
  * backoff but never later than REVOKE_DEADLINE_SEC after the row was
  * queued.  Past that the row is deleted anyway, with a warning: a token
  * copy Rally promised to delete does not outlive the promise because Google
@@ -46,7 +46,7 @@
 #define REVOKE_ID_MAX 64
 
 /* $1 tenant, $2 connection, $3 the last id seen. */
-#define SQL_ROWS \
+#define TOKEN_REVOKE_SQL_ROWS \
 	"SELECT id, refresh_token, access_token," \
 	" extract(epoch FROM now() - queued_at)::float8, attempts," \
 	" tenant_id::text, connection_id::text" \
@@ -54,18 +54,18 @@
 	" WHERE tenant_id = $1 AND connection_id = $2 AND id > $3::bigint" \
 	" ORDER BY id LIMIT " REVOKE_PAGE
 
-#define SQL_DELETE \
+#define TOKEN_REVOKE_SQL_DELETE \
 	"DELETE FROM rally.token_revocations WHERE tenant_id = $1 AND id = $2"
 
 /* $3 the error. */
-#define SQL_KEEP \
+#define TOKEN_REVOKE_SQL_KEEP \
 	"UPDATE rally.token_revocations SET attempts = attempts + 1," \
 	" last_attempt_at = now(), last_error = $3" \
 	" WHERE tenant_id = $1 AND id = $2"
 
 /* $3 seconds until the next run.  A pending twin is brought forward. */
-#define SQL_REQUEUE \
-	"SELECT rally.job_enqueue($1, 'token_revoke', $2::uuid::text," \
+#define TOKEN_REVOKE_SQL_REQUEUE \
+	"SELECT rally.job_enqueue($1, 'token-revoke', $2::uuid::text," \
 	"  jsonb_build_object('connection_id', $2::uuid)," \
 	"  now() + make_interval(secs => $3::float8))"
 
@@ -172,7 +172,7 @@ row_delete(struct revoke *rv)
 {
 	const char *params[] = { rv->tenant_id, rv->row.id };
 
-	pgloop_query(rv->d->db, SQL_DELETE, 2, params, row_done_cb, rv);
+	pgloop_query(rv->d->db, TOKEN_REVOKE_SQL_DELETE, 2, params, row_done_cb, rv);
 }
 
 /* Google could not be asked (or did not answer): keep the row, or not. */
@@ -184,7 +184,7 @@ row_transient(struct revoke *rv, const char *why)
 	double age = row_age(&rv->row);
 
 	if (age >= REVOKE_DEADLINE_SEC) {
-		log_emit(LOG_WARNING, NULL, &rv->log, "token_revoke: could not "
+		log_emit(LOG_WARNING, NULL, &rv->log, "token-revoke: could not "
 		    "revoke the tokens of entry %s at Google within %d s (%s): "
 		    "deleted them unrevoked", rv->row.id, REVOKE_DEADLINE_SEC,
 		    msg);
@@ -193,14 +193,14 @@ row_transient(struct revoke *rv, const char *why)
 		row_delete(rv);
 		return;
 	}
-	log_emit(LOG_INFO, NULL, &rv->log, "token_revoke: entry %s kept for "
+	log_emit(LOG_INFO, NULL, &rv->log, "token-revoke: entry %s kept for "
 	    "another attempt: %s", rv->row.id, msg);
 	rv->kept++;
 	if (rv->row.attempts + 1 > rv->max_attempts_kept)
 		rv->max_attempts_kept = rv->row.attempts + 1;
 	if (age > rv->oldest_kept)
 		rv->oldest_kept = age;
-	pgloop_query(rv->d->db, SQL_KEEP, 3, params, row_done_cb, rv);
+	pgloop_query(rv->d->db, TOKEN_REVOKE_SQL_KEEP, 3, params, row_done_cb, rv);
 	free(msg);
 }
 
@@ -219,7 +219,7 @@ revoke_cb(const struct http_response *hr, void *arg)
 	rc = oauth_parse_revoke_response(hr, &cause);
 	switch (rc) {
 	case OAUTH_OK:
-		log_emit(LOG_INFO, NULL, &rv->log, "token_revoke: entry %s "
+		log_emit(LOG_INFO, NULL, &rv->log, "token-revoke: entry %s "
 		    "revoked at Google", rv->row.id);
 		rv->revoked++;
 		row_delete(rv);
@@ -229,7 +229,7 @@ revoke_cb(const struct http_response *hr, void *arg)
 		break;
 	default:
 		/* Whatever Google says, the copy goes. */
-		log_emit(LOG_WARNING, NULL, &rv->log, "token_revoke: Google "
+		log_emit(LOG_WARNING, NULL, &rv->log, "token-revoke: Google "
 		    "refused to revoke entry %s (%s): deleted it anyway",
 		    rv->row.id, cause != NULL ? cause : "no reason given");
 		rv->dropped++;
@@ -256,7 +256,7 @@ open_token(struct revoke *rv, char **cause)
 	    r->connection_id, "access_token", r->access, &rv->token,
 	    &rv->token_len, why == NULL ? &why : NULL) == 0) {
 		if (why != NULL)
-			log_emit(LOG_WARNING, NULL, &rv->log, "token_revoke: "
+			log_emit(LOG_WARNING, NULL, &rv->log, "token-revoke: "
 			    "entry %s: the refresh token does not open (%s); "
 			    "revoking the access token alone", rv->row.id, why);
 		free(why);
@@ -279,7 +279,7 @@ row_revoke(struct revoke *rv)
 	}
 	if (token_key_missing(rv->d->keyring, rv->row.refresh) ||
 	    token_key_missing(rv->d->keyring, rv->row.access)) {
-		log_emit(LOG_CRIT, MSGID_KEY_MISSING, &rv->log, "token_revoke: "
+		log_emit(LOG_CRIT, MSGID_KEY_MISSING, &rv->log, "token-revoke: "
 		    "entry %s was sealed with a key this instance's keyring "
 		    "does not have (was it rotated on another host?): kept for "
 		    "another attempt", rv->row.id);
@@ -287,7 +287,7 @@ row_revoke(struct revoke *rv)
 		return;
 	}
 	if (open_token(rv, &cause) == -1) {
-		log_emit(LOG_WARNING, NULL, &rv->log, "token_revoke: entry %s "
+		log_emit(LOG_WARNING, NULL, &rv->log, "token-revoke: entry %s "
 		    "does not open (%s): deleted it unrevoked", rv->row.id,
 		    cause);
 		free(cause);
@@ -377,10 +377,10 @@ all_rows_done(struct revoke *rv)
 		return;
 	}
 	snprintf(delay, sizeof delay, "%.0f", requeue_delay(rv));
-	log_emit(LOG_NOTICE, NULL, &rv->log, "token_revoke: %d entr%s not "
+	log_emit(LOG_NOTICE, NULL, &rv->log, "token-revoke: %d entr%s not "
 	    "revoked yet, next attempt in %s s", rv->kept,
 	    rv->kept == 1 ? "y" : "ies", delay);
-	pgloop_query(rv->d->db, SQL_REQUEUE, 3, params, requeue_cb, rv);
+	pgloop_query(rv->d->db, TOKEN_REVOKE_SQL_REQUEUE, 3, params, requeue_cb, rv);
 }
 
 static void
@@ -416,7 +416,7 @@ page_cb(const PGresult *res, const char *error, void *arg)
 	/* pgloop owns res: keep a copy while the rows are worked on. */
 	rv->page = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
 	if (rv->page == NULL)
-		fatalx("token_revoke: out of memory");
+		fatalx("token-revoke: out of memory");
 	rv->next_row = 0;
 	next_row(rv);
 }
@@ -426,7 +426,7 @@ read_page(struct revoke *rv)
 {
 	const char *params[] = { rv->tenant_id, rv->connection_id, rv->last_id };
 
-	pgloop_query(rv->d->db, SQL_ROWS, 3, params, page_cb, rv);
+	pgloop_query(rv->d->db, TOKEN_REVOKE_SQL_ROWS, 3, params, page_cb, rv);
 }
 
 static void
@@ -475,7 +475,7 @@ revoke_cancel(struct job *job)
 }
 
 const struct job_kind job_token_revoke_kind = {
-	.name = "token_revoke",
+	.name = "token-revoke",
 	.start = revoke_start,
 	.cancel = revoke_cancel,
 };

@@ -7,7 +7,7 @@
  * between notifications the engine sleeps until the next due run_at or lease
  * expiry, so there is no busy polling.
  *
- * A job kind is a table entry (jobs_kinds.c) with an asynchronous start
+ * A job kind is a table entry (jobs-kinds.c) with an asynchronous start
  * function; the handler reports its end exactly once with job_finish().
  */
 #ifndef RALLYD_JOBS_H
@@ -93,7 +93,7 @@ long jobs_backlog(const struct jobs *);	/* due pending jobs, last counted */
 /* Applies a reloaded configuration (concurrency, lease, retries). */
 void jobs_reconfigure(struct jobs *);
 
-/* The table of job kinds (jobs_kinds.c). */
+/* The table of job kinds (jobs-kinds.c). */
 const struct job_kind *job_kind_find(const char *name);
 
 #endif

@@ -22,7 +22,7 @@ struct sched_entry {
 
 /* Periodic system jobs.  Later features add their entries here. */
 static const struct sched_entry entries[] = {
-	{ "jobs.prune", 3600 },
+	{ "prune", 3600 },
 };
 
 /*

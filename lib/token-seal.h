@@ -3,7 +3,7 @@
  * rally.token_revocations hold them: sealed (lib/seal) and bound to the
  * tenant, the row and the column they are stored in, in the text form
  * PostgreSQL uses for a bytea ("\x" and hex digits).  The one place that
- * binding is spelled, for rallyd (refresh, token_revoke) and rallyctl
+ * binding is spelled, for rallyd (refresh, token-revoke) and rallyctl
  * (google connect).
  */
 #ifndef RALLY_TOKEN_SEAL_H

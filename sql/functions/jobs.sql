@@ -10,7 +10,7 @@ set local role rally_owner;
 create or replace function rally.job_kinds() returns text[]
 language sql immutable parallel safe
 as $$
-	select array['ping', 'jobs.prune', 'token_revoke', 'google.probe',
+	select array['ping', 'prune', 'token-revoke', 'google-probe',
 	    'calsync', 'calpush', 'calwatch', 'calpurge']
 $$;
 

@@ -29,7 +29,7 @@ begin
 	end if;
 	insert into rally.token_revocations (tenant_id, connection_id, refresh_token, access_token)
 	    values (r.tenant_id, r.id, r.refresh_token, r.access_token);
-	perform rally.job_enqueue(r.tenant_id, 'token_revoke', r.id::text,
+	perform rally.job_enqueue(r.tenant_id, 'token-revoke', r.id::text,
 	    jsonb_build_object('connection_id', r.id));
 	if tg_op = 'DELETE' then
 		return old;

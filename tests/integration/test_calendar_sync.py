@@ -331,7 +331,7 @@ def test_revoked_grant_revokes_the_connection_and_purges_its_events(cal):
     row = cal.conn.execute("SELECT status, refresh_token, access_token FROM rally.google_connections"
                            " WHERE id = %s", (cal.connection,)).fetchone()
     assert row == ("revoked", None, None)
-    wait_until(lambda: cal.jobs_idle(("calpurge", "token_revoke")), message="purge done")
+    wait_until(lambda: cal.jobs_idle(("calpurge", "token-revoke")), message="purge done")
     assert cal.conn.execute("SELECT count(*) FROM rally.token_revocations").fetchone()[0] == 0
     acts = cal.activities()
     # The CRM's own activity stays, detached; Google's event is gone.

@@ -236,7 +236,7 @@ def test_periodic_prune_removes_old_finished_jobs(daemons, dbconn):
     daemons("pruner")
     wait_until(lambda: dbconn.execute("SELECT count(*) FROM rally.jobs WHERE id = %s",
                                       (old,)).fetchone()[0] == 0, message="old job pruned")
-    prune = dbconn.execute("SELECT state, result FROM rally.jobs WHERE kind = 'jobs.prune'").fetchall()
+    prune = dbconn.execute("SELECT state, result FROM rally.jobs WHERE kind = 'prune'").fetchall()
     assert prune and prune[0][0] in ("done", "running", "pending")
     assert job(dbconn, failed)["state"] == "failed"   # failed jobs are kept for operators
 

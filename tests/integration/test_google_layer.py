@@ -1,6 +1,6 @@
 """rallyd's layer for calling Google on behalf of a connection (daemon/google.c),
-the keyring it needs, and the token_revoke job, against the Google emulator and
-a real PostgreSQL.  Calls are made through the diagnostic job kind google.probe,
+the keyring it needs, and the token-revoke job, against the Google emulator and
+a real PostgreSQL.  Calls are made through the diagnostic job kind google-probe,
 so what is proven here is what every Google job gets."""
 
 import json
@@ -120,7 +120,7 @@ class Account:
     def probe(self, url=None, connection=None, **extra):
         payload = {"connection_id": connection or self.connection, "url": url or self.url()}
         payload.update(extra)
-        return self.add_job("google.probe", payload)
+        return self.add_job("google-probe", payload)
 
     def job(self, jid):
         cur = self.conn.execute(
@@ -258,10 +258,10 @@ def test_user_revoking_access_at_google_revokes_the_connection(acct, journald):
     assert row["refresh_token"] is None and row["access_token"] is None
     assert row["access_token_expires_at"] is None
     assert row["last_error_kind"] == "revoked" and row["last_error"]
-    # The trigger queued the tokens; token_revoke revoked and deleted them.
+    # The trigger queued the tokens; token-revoke revoked and deleted them.
     wait_until(lambda: acct.conn.execute(
-        "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'token_revoke'"
-        " AND state = 'done'", (acct.tenant,)).fetchone()[0] == 1, message="token_revoke done")
+        "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'token-revoke'"
+        " AND state = 'done'", (acct.tenant,)).fetchone()[0] == 1, message="token-revoke done")
     assert acct.conn.execute("SELECT count(*) FROM rally.token_revocations").fetchone()[0] == 0
     purge = acct.conn.execute(
         "SELECT payload FROM rally.jobs WHERE tenant_id = %s AND kind = 'calpurge'",
@@ -308,7 +308,7 @@ def test_disconnect_revokes_the_tokens_at_google_and_deletes_the_last_copy(acct)
     revokes = acct.requests(since, "/revoke")
     assert [e["status"] for e in revokes] == [200]
     j = acct.conn.execute("SELECT state, result FROM rally.jobs WHERE tenant_id = %s"
-                          " AND kind = 'token_revoke'", (acct.tenant,)).fetchall()
+                          " AND kind = 'token-revoke'", (acct.tenant,)).fetchall()
     assert j == [("done", {"revoked": 1, "deleted_unrevoked": 0, "kept": 0})]
     # The grant is gone at Google: neither token works any more.
     assert acct.fg.request("GET", EVENTS + "?maxResults=1", token=access)[0] == 401
@@ -432,15 +432,15 @@ def test_burst_of_200_calls_costs_one_refresh_and_two_token_loads(acct):
     start = time.monotonic()
     acct.conn.execute(
         "INSERT INTO rally.jobs (tenant_id, kind, payload)"
-        " SELECT %s, 'google.probe', %s FROM generate_series(1, 200)",
+        " SELECT %s, 'google-probe', %s FROM generate_series(1, 200)",
         (acct.tenant, json.dumps({"connection_id": acct.connection, "url": acct.url()})))
     wait_until(lambda: acct.conn.execute(
-        "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'google.probe'"
+        "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'google-probe'"
         " AND state IN ('done', 'failed')", (acct.tenant,)).fetchone()[0] == 200,
         timeout=120, message="200 probes done")
     elapsed = time.monotonic() - start
     results = [r[0] for r in acct.conn.execute(
-        "SELECT result FROM rally.jobs WHERE tenant_id = %s AND kind = 'google.probe'",
+        "SELECT result FROM rally.jobs WHERE tenant_id = %s AND kind = 'google-probe'",
         (acct.tenant,))]
     assert all(r and r["err"] == "ok" for r in results)
     # The stored token is loaded once, found expired by Google (401), and
@@ -477,7 +477,7 @@ def test_one_connection_gets_at_most_four_calls_at_once_and_others_go_on(acct):
     assert (mine["finished_at"] - mine["started_at"]).total_seconds() < 2 * 0.7
 
 
-# --- token_revoke ---------------------------------------------------------------
+# --- token-revoke ---------------------------------------------------------------
 
 def queue_revocation(acct, connection, refresh="1//revoke-me", column_row=None):
     row = column_row or connection
@@ -493,14 +493,14 @@ def test_token_revoke_keeps_the_row_while_google_is_unreachable_then_deletes_it(
                           "http": {"max_retries": "0", "connect_timeout": "2s"}})
     gone = str(uuid.uuid4())
     rid = queue_revocation(acct, gone)
-    first = acct.add_job("token_revoke", {"connection_id": gone})
+    first = acct.add_job("token-revoke", {"connection_id": gone})
     r = acct.result(first)
     assert r == {"revoked": 0, "deleted_unrevoked": 0, "kept": 1}
     row = acct.conn.execute("SELECT attempts, last_error, last_attempt_at FROM"
                             " rally.token_revocations WHERE id = %s", (rid,)).fetchone()
     assert row[0] == 1 and row[1] and row[2] is not None
     nxt = acct.conn.execute(
-        "SELECT id, run_at - now() FROM rally.jobs WHERE tenant_id = %s AND kind = 'token_revoke'"
+        "SELECT id, run_at - now() FROM rally.jobs WHERE tenant_id = %s AND kind = 'token-revoke'"
         " AND state = 'pending'", (acct.tenant,)).fetchall()
     assert len(nxt) == 1 and 0 < nxt[0][1].total_seconds() <= 600
 
@@ -514,11 +514,11 @@ def test_token_revoke_keeps_the_row_while_google_is_unreachable_then_deletes_it(
     acct.conn.execute("UPDATE rally.token_revocations SET queued_at = now() - interval '11 minutes'"
                       " WHERE id = %s", (rid,))
     third = acct.conn.execute("SELECT id FROM rally.jobs WHERE tenant_id = %s AND kind ="
-                              " 'token_revoke' AND state = 'pending'", (acct.tenant,)).fetchone()[0]
+                              " 'token-revoke' AND state = 'pending'", (acct.tenant,)).fetchone()[0]
     acct.conn.execute("UPDATE rally.jobs SET run_at = now() WHERE id = %s", (third,))
     assert acct.result(third) == {"revoked": 0, "deleted_unrevoked": 1, "kept": 0}
     assert acct.conn.execute("SELECT count(*) FROM rally.token_revocations").fetchone()[0] == 0
-    assert acct.conn.execute("SELECT count(*) FROM rally.jobs WHERE kind = 'token_revoke'"
+    assert acct.conn.execute("SELECT count(*) FROM rally.jobs WHERE kind = 'token-revoke'"
                              " AND state = 'pending'").fetchone()[0] == 0
     assert d.stop() == 0
     out = d.output()
@@ -533,10 +533,10 @@ def test_token_revoke_never_waits_past_ten_minutes_from_queueing(acct):
     rid = queue_revocation(acct, gone)
     acct.conn.execute("UPDATE rally.token_revocations SET queued_at = now() - interval '598 seconds',"
                       " attempts = 7 WHERE id = %s", (rid,))
-    acct.result(acct.add_job("token_revoke", {"connection_id": gone}))
+    acct.result(acct.add_job("token-revoke", {"connection_id": gone}))
     wait_s = acct.conn.execute(
         "SELECT extract(epoch FROM j.run_at - r.queued_at) FROM rally.jobs j,"
-        " rally.token_revocations r WHERE j.kind = 'token_revoke' AND j.state = 'pending'"
+        " rally.token_revocations r WHERE j.kind = 'token-revoke' AND j.state = 'pending'"
         " AND r.id = %s", (rid,)).fetchone()[0]
     # The backoff after 8 attempts would be two minutes; the deadline wins.
     assert 600 <= float(wait_s) <= 605
@@ -547,7 +547,7 @@ def test_token_revoke_deletes_a_row_that_does_not_open(acct):
     gone = str(uuid.uuid4())
     queue_revocation(acct, gone, column_row=str(uuid.uuid4()))   # sealed for another row
     since = acct.mark()
-    r = acct.result(acct.add_job("token_revoke", {"connection_id": gone}))
+    r = acct.result(acct.add_job("token-revoke", {"connection_id": gone}))
     assert r == {"revoked": 0, "deleted_unrevoked": 1, "kept": 0}
     assert acct.conn.execute("SELECT count(*) FROM rally.token_revocations").fetchone()[0] == 0
     assert acct.requests(since, "/revoke") == []
@@ -560,7 +560,7 @@ def test_token_revoke_deletes_the_row_when_google_rejects_the_token(acct):
     gone = str(uuid.uuid4())
     queue_revocation(acct, gone, refresh="1//never-issued-by-google")
     since = acct.mark()
-    r = acct.result(acct.add_job("token_revoke", {"connection_id": gone}))
+    r = acct.result(acct.add_job("token-revoke", {"connection_id": gone}))
     # 400 invalid_token: already revoked or never valid, so nothing is left to revoke.
     assert r["kept"] == 0 and r["revoked"] + r["deleted_unrevoked"] == 1
     assert [e["status"] for e in acct.requests(since, "/revoke")] == [400]
@@ -576,7 +576,7 @@ def test_token_revoke_opens_by_the_rows_own_ids_not_the_payloads_spelling(acct):
     gone = str(uuid.uuid4())
     queue_revocation(acct, gone, refresh=refresh)
     since = acct.mark()
-    r = acct.result(acct.add_job("token_revoke", {"connection_id": gone.upper()}))
+    r = acct.result(acct.add_job("token-revoke", {"connection_id": gone.upper()}))
     assert r == {"revoked": 1, "deleted_unrevoked": 0, "kept": 0}
     assert [e["status"] for e in acct.requests(since, "/revoke")] == [200]
 
@@ -599,7 +599,7 @@ def test_token_revoke_keeps_a_row_sealed_with_a_key_this_keyring_lacks(acct, jou
         (acct.tenant, gone, seal(newer, acct.tenant, gone, "refresh_token", refresh))
     ).fetchone()[0]
     since = acct.mark()
-    r = acct.result(acct.add_job("token_revoke", {"connection_id": gone}))
+    r = acct.result(acct.add_job("token-revoke", {"connection_id": gone}))
     assert r == {"revoked": 0, "deleted_unrevoked": 0, "kept": 1}
     assert acct.conn.execute("SELECT attempts FROM rally.token_revocations WHERE id = %s",
                              (rid,)).fetchone()[0] == 1
@@ -612,7 +612,7 @@ def test_token_revoke_keeps_a_row_sealed_with_a_key_this_keyring_lacks(acct, jou
     d.signal(signal.SIGHUP)
 
     def revoked():
-        acct.conn.execute("UPDATE rally.jobs SET run_at = now() WHERE kind = 'token_revoke'"
+        acct.conn.execute("UPDATE rally.jobs SET run_at = now() WHERE kind = 'token-revoke'"
                           " AND state = 'pending'")
         return acct.conn.execute("SELECT count(*) FROM rally.token_revocations"
                                  ).fetchone()[0] == 0
@@ -693,7 +693,7 @@ def test_probe_refuses_other_urls_and_methods(acct):
                     {"url": acct.url(), "connection_id": "not-a-uuid"}):
         body = {"connection_id": acct.connection}
         body.update(payload)
-        j = acct.finished(acct.add_job("google.probe", body))
+        j = acct.finished(acct.add_job("google-probe", body))
         if payload.get("connection_id") == "not-a-uuid":
             assert j["state"] == "done" and j["result"]["err"] == "not_connected", j
         else:
@@ -703,7 +703,7 @@ def test_probe_refuses_other_urls_and_methods(acct):
 def test_probe_of_another_tenants_connection_finds_nothing(acct):
     acct.start()
     other_tenant = json.loads(acct.ctl("--json", "tenant", "create", "Other").stdout)["tenant_id"]
-    jid = acct.add_job("google.probe", {"connection_id": acct.connection, "url": acct.url()},
+    jid = acct.add_job("google-probe", {"connection_id": acct.connection, "url": acct.url()},
                        tenant=other_tenant)
     wait_until(lambda: acct.conn.execute("SELECT state FROM rally.jobs WHERE id = %s",
                                          (jid,)).fetchone()[0] == "done", message="probe done")
@@ -719,10 +719,10 @@ def test_per_user_quota_bucket_paces_one_connection(acct):
     start = time.monotonic()
     acct.conn.execute(
         "INSERT INTO rally.jobs (tenant_id, kind, payload)"
-        " SELECT %s, 'google.probe', %s FROM generate_series(1, 12)",
+        " SELECT %s, 'google-probe', %s FROM generate_series(1, 12)",
         (acct.tenant, json.dumps({"connection_id": acct.connection, "url": acct.url()})))
     wait_until(lambda: acct.conn.execute(
-        "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'google.probe'"
+        "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'google-probe'"
         " AND state = 'done'", (acct.tenant,)).fetchone()[0] == 13, timeout=60,
         message="12 probes done")
     elapsed = time.monotonic() - start

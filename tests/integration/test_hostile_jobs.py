@@ -65,7 +65,7 @@ class World:
     def settle(self):
         wait_until(lambda: self.conn.execute(
             "SELECT count(*) FROM rally.jobs WHERE state IN ('pending', 'running')"
-            " AND run_at <= now() AND kind <> 'jobs.prune'").fetchone()[0] == 0,
+            " AND run_at <= now() AND kind <> 'prune'").fetchone()[0] == 0,
             timeout=60, interval=0.1, message="all jobs idle")
 
     def live_events(self, name):
@@ -135,9 +135,9 @@ def test_hostile_payloads_of_every_kind_touch_no_one_elses_calendar(world, fakeg
         # Another tenant's connection under this tenant's name.
         (w.a, "calwatch", {"connection_id": carol}),
         (w.a, "calsync", {"connection_id": carol}),
-        (w.a, "token_revoke", {"connection_id": carol}),
-        (w.a, "token_revoke", {"connection_id": bob.upper()}),
-        (w.a, "google.probe", {"connection_id": carol, "url": calendar_events}),
+        (w.a, "token-revoke", {"connection_id": carol}),
+        (w.a, "token-revoke", {"connection_id": bob.upper()}),
+        (w.a, "google-probe", {"connection_id": carol, "url": calendar_events}),
         # Malformed ids and wrong types.
         (w.a, "calsync", {"connection_id": 12}),
         (w.a, "calsync", {"connection_id": f"{bob}' OR true --"}),

@@ -71,7 +71,7 @@ def test_switching_off_the_last_integration_moves_tokens_to_revocation(su, web):
     web.execute("UPDATE rally.google_connections SET mail_enabled = false WHERE id = %s", (c,))
     assert _tokens_on(su, c) == (None, None)
     assert _queued(su, c) == [(refresh, access)]
-    assert _jobs(su, "token_revoke") == [(t, str(c), {"connection_id": str(c)})]
+    assert _jobs(su, "token-revoke") == [(t, str(c), {"connection_id": str(c)})]
 
 
 def test_disconnect_in_one_statement_queues_one_revocation(su, web):
@@ -81,7 +81,7 @@ def test_disconnect_in_one_statement_queues_one_revocation(su, web):
     web.execute("UPDATE rally.google_connections SET calendar_enabled = false, "
                 "mail_enabled = false WHERE id = %s", (c,))
     assert _queued(su, c) == [(refresh, access)]
-    assert len(_jobs(su, "token_revoke")) == 1
+    assert len(_jobs(su, "token-revoke")) == 1
 
 
 def test_revoked_connection_keeps_no_tokens(su):
@@ -104,7 +104,7 @@ def test_account_deletion_queues_the_tokens_of_every_connection(su):
     su.execute("DELETE FROM rally.users WHERE id = %s", (u,))
     assert _queued(su, c1) == [(r1, a1)]
     assert _queued(su, c2) == [(r2, a2)]
-    assert len(_jobs(su, "token_revoke")) == 2
+    assert len(_jobs(su, "token-revoke")) == 2
 
 
 def test_tenant_deletion_removes_everything_but_the_revocation_queue(su):

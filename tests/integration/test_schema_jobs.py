@@ -166,7 +166,7 @@ def test_web_cannot_queue_jobs_at_all(pg, db, login_roles, listener):
                     dict(tenant_id=t, kind="calpush",
                          payload={"deleted": True, "connection_id": str(uuid.uuid4())}),
                     dict(tenant_id=uuid.uuid4(), kind="calpurge"),
-                    dict(tenant_id=NIL_TENANT, kind="jobs.prune")):
+                    dict(tenant_id=NIL_TENANT, kind="prune")):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 insert(web, "jobs", **row)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
