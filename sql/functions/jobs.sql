@@ -54,6 +54,45 @@ begin
 end
 $$;
 
+-- Wake the daemons when work may have become due.  Statement level, with
+-- transition tables, so one statement inserting 1000 jobs sends one
+-- notification (and one that folded into a pending twin sends none, unless
+-- it brought that twin forward, which the UPDATE trigger reports).  NOTIFY
+-- is delivered at commit, so a daemon never wakes for a job it cannot see
+-- yet.  First defined in migration 0002; these supersede it.
+create or replace function rally.jobs_notify_insert() returns trigger
+language plpgsql
+as $$
+begin
+	if exists (select 1 from new_rows where state = 'pending') then
+		perform pg_catalog.pg_notify('rally_jobs', '');
+	end if;
+	return null;
+end
+$$;
+
+-- An update wakes them when a job becomes pending (a retry, a released
+-- lease) or a pending job is brought forward: their timers may be late.
+create or replace function rally.jobs_notify_update() returns trigger
+language plpgsql
+as $$
+begin
+	if exists (select 1 from new_rows n join old_rows o
+	    on o.tenant_id = n.tenant_id and o.id = n.id
+	    where n.state = 'pending' and (o.state <> 'pending' or n.run_at < o.run_at)) then
+		perform pg_catalog.pg_notify('rally_jobs', '');
+	end if;
+	return null;
+end
+$$;
+
+create or replace trigger jobs_notify_insert after insert on rally.jobs
+    referencing new table as new_rows
+    for each statement execute function rally.jobs_notify_insert();
+create or replace trigger jobs_notify_update after update on rally.jobs
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function rally.jobs_notify_update();
+
 revoke all on function rally.job_kinds(), rally.job_enqueue(uuid, text, text, jsonb,
     timestamptz, int) from public;
 grant execute on function rally.job_kinds(), rally.job_enqueue(uuid, text, text, jsonb,
