@@ -1,5 +1,5 @@
 /*
- * token-revoke: the last step of a disconnect (DESIGN section 6).  The
+ * token-revoke: the last step of a disconnect (docs/architecture.md).  The
  * release_tokens trigger moved a connection's sealed tokens to
  * rally.token_revocations and queued this job (payload {connection_id});
  * here each such row is opened, revoked at Google (the refresh token when

@@ -6,7 +6,7 @@
  * configured ones; rallyctl hashes when it creates users.
  *
  * New hashes use a 16-byte random salt and a 32-byte hash, with at least
- * DESIGN section 7's m = 19 MiB, t = 2, p = 1.  Verification accepts
+ * the design minimum, m = 19 MiB, t = 2, p = 1.  Verification accepts
  * argon2id and argon2i (version 19 only), so older or imported hashes
  * still log in and are then upgraded; argon2d and anything else is
  * unsupported.  Every PHC string is parsed with the limits below before

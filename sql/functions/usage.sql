@@ -2,7 +2,7 @@
 -- migration 0008; these supersede it.
 set local role rally_owner;
 
--- Objection (DESIGN section 6), enforced here for every writer: nothing is
+-- Objection (the right to object to processing), enforced here for every writer: nothing is
 -- recorded for a user who opted out, and opting out removes what was
 -- recorded, rollups included.  Both run as rally_owner so they see the user
 -- and the rows whoever the caller is.

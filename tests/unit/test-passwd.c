@@ -22,7 +22,7 @@ test_hash_and_verify(void)
 	char *phc = NULL, *phc2 = NULL, *cause = NULL;
 
 	ok(passwd_hash("correct horse", &floor_params, &phc, &cause) == 0,
-	    "a password hashes at the DESIGN minimum parameters");
+	    "a password hashes at the design minimum parameters");
 	if (phc == NULL)
 		return;
 	ok(strncmp(phc, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0,
