@@ -34,9 +34,6 @@ language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-	if rally.origin_is_google() then
-		return new;
-	end if;
 	if tg_op = 'INSERT' then
 		if new.connection_id is null
 		    and (new.start_at is not null or new.start_date is not null) then
@@ -59,8 +56,11 @@ begin
 	return new;
 end
 $$;
+-- Writes on Google's behalf skip both triggers in their WHEN clause, which
+-- costs a sync far less than calling them for every row it writes.
 create or replace trigger track_local before insert or update on rally.activities
-    for each row execute function rally.activities_track_local();
+    for each row when (not rally.origin_is_google())
+    execute function rally.activities_track_local();
 
 -- AFTER: a pending activity queues its push; a deleted one that Google
 -- knows, or may know (its first push may be in flight: the event id is
@@ -72,9 +72,6 @@ language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-	if rally.origin_is_google() then
-		return null;
-	end if;
 	if tg_op = 'DELETE' then
 		-- Only while the calendar is on: after a disconnect the purge owns
 		-- the connection's rows, and in the cascade of a connection's own
@@ -104,7 +101,8 @@ begin
 end
 $$;
 create or replace trigger queue_push after insert or update or delete on rally.activities
-    for each row execute function rally.activities_queue_push();
+    for each row when (not rally.origin_is_google())
+    execute function rally.activities_queue_push();
 
 -- After a successful insert or patch: the answer becomes the new snapshot;
 -- the activity is 'synced' unless it changed meanwhile (its fields are no
