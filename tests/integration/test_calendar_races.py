@@ -1,0 +1,74 @@
+"""CRM deletions racing an activity's first push to Google Calendar, end to
+end: rallyd against the Google emulator and a real PostgreSQL.  The
+emulator holds rallyd's events.insert (a latency fault on that route) and
+the CRM acts while it is held, so each race is run, not hoped for."""
+
+import pytest
+
+from rallytest.calendar import Cal
+from rallytest.daemon import wait_until
+
+INSERT_PATH = "/calendar/v3/calendars/primary/events"
+HOLD_MS = 2000
+
+
+@pytest.fixture
+def cal(pg, db, login_roles, fakegoogle, tmp_path):
+    c = Cal(pg, db, login_roles, fakegoogle, tmp_path, "grace")
+    c.fg.admin("POST", "/__admin/accounts", {"email": c.google_email})
+    c.connect()
+    c.start()
+    c.settle()
+    yield c
+    fakegoogle.admin("DELETE", "/__admin/faults")
+    c.close()
+
+
+def insert_answered(cal, since):
+    return any(r["method"] == "POST" and r["path"] == INSERT_PATH
+               for r in cal.fg.requests_log(since))
+
+
+def while_first_insert_is_held(cal, crm_action, **activity):
+    """Creates an activity and runs crm_action(id) while rallyd's insert of
+    its event is held at the emulator; returns the activity id and event id."""
+    since = max([r["seq"] for r in cal.fg.requests_log()] or [0])
+    cal.fg.admin("POST", "/__admin/faults", {"kind": "latency", "latencyMs": HOLD_MS,
+                                             "count": 1, "method": "POST",
+                                             "pathPrefix": INSERT_PATH})
+    aid = cal.add_activity(**activity)
+    eid = cal.event_id_of(aid)
+    wait_until(lambda: cal.fg.admin("GET", "/__admin/faults")["faults"][0]["fired"] == 1,
+               timeout=30, interval=0.02, message="rallyd's insert held at Google")
+    crm_action(aid)
+    # The race is real only if the CRM's change committed before Google answered.
+    assert not insert_answered(cal, since), "the CRM acted after the insert was answered"
+    wait_until(lambda: insert_answered(cal, since), timeout=30, message="the held insert answered")
+    return aid, eid
+
+
+def test_soft_delete_during_the_first_push_deletes_the_event_at_google(cal):
+    aid, eid = while_first_insert_is_held(
+        cal, lambda aid: cal.conn.execute(
+            "UPDATE rally.activities SET deleted_at = now() WHERE id = %s", (aid,)),
+        title="Cancelled while sending")
+    cal.settle()
+    assert eid not in cal.g_live()
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities WHERE id = %s",
+                            (aid,)).fetchone()[0] == 0
+    cal.sync()
+    assert eid not in cal.by_event()
+
+
+def test_hard_delete_during_the_first_push_deletes_the_event_and_it_stays_gone(cal):
+    aid, eid = while_first_insert_is_held(
+        cal, lambda aid: cal.conn.execute("DELETE FROM rally.activities WHERE id = %s", (aid,)),
+        title="Removed while sending")
+    cal.settle()
+    assert eid not in cal.g_live()
+    # A sync must not bring the event back as a new activity.
+    cal.sync()
+    assert eid not in cal.by_event()
+    assert not [a for a in cal.activities() if a["title"] == "Removed while sending"]
+    assert cal.conn.execute("SELECT count(*) FROM rally.activity_tombstones"
+                            " WHERE activity_id = %s", (aid,)).fetchone()[0] == 0
