@@ -1,7 +1,10 @@
-"""CRM deletions racing an activity's first push to Google Calendar, end to
-end: rallyd against the Google emulator and a real PostgreSQL.  The
-emulator holds rallyd's events.insert (a latency fault on that route) and
-the CRM acts while it is held, so each race is run, not hoped for."""
+"""Races between the CRM and rallyd's calendar sync, end to end: rallyd
+against the Google emulator and a real PostgreSQL.  Each race is made to
+happen, not hoped for: the emulator holds rallyd's events.insert (a latency
+fault on that route) while the CRM deletes, or the CRM holds a row lock
+while rallyd applies a page of Google's changes."""
+
+import json
 
 import pytest
 
@@ -72,3 +75,31 @@ def test_hard_delete_during_the_first_push_deletes_the_event_and_it_stays_gone(c
     assert not [a for a in cal.activities() if a["title"] == "Removed while sending"]
     assert cal.conn.execute("SELECT count(*) FROM rally.activity_tombstones"
                             " WHERE activity_id = %s", (aid,)).fetchone()[0] == 0
+
+
+def test_crm_edit_committed_during_an_inbound_apply_is_merged_not_overwritten(cal, pg, db):
+    aid = cal.add_activity(title="Review", location="Room 1")
+    cal.settle()
+    eid = cal.event_id_of(aid)
+    cal.g_edit(eid, {"location": "Google room"})
+    crm = pg.connect(db, autocommit=False)
+    try:
+        crm.execute("UPDATE rally.activities SET title = 'Review (CRM)' WHERE id = %s", (aid,))
+        cal.conn.execute("SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
+                         (cal.tenant, str(cal.connection),
+                          json.dumps({"connection_id": str(cal.connection)})))
+        # rallyd's apply of Google's change waits for the CRM's edit to commit.
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%%cal_apply_page%%'").fetchone()[0] == 1,
+            timeout=30, message="the apply waiting for the CRM's row lock")
+        crm.commit()
+    finally:
+        crm.rollback()
+        crm.close()
+    cal.settle()
+    a = cal.conn.execute("SELECT title, location, sync_state FROM rally.activities WHERE id = %s",
+                         (aid,)).fetchone()
+    assert a == ("Review (CRM)", "Google room", "synced")
+    e = cal.g_live()[eid]
+    assert (e["summary"], e["location"]) == ("Review (CRM)", "Google room")
