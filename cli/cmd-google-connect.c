@@ -26,9 +26,9 @@
 #include "google/connection-store.h"
 #include "google/oauth.h"
 #include "http.h"
+#include "keyring.h"
 #include "log.h"
 #include "rallyctl.h"
-#include "seal.h"
 
 /* What is pasted back: a code, or a redirect URL holding one. */
 #define CONNECT_LINE_MAX 8192

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "keyring.h"
 #include "rallyctl.h"
-#include "seal.h"
 
 static int cmd_keys_generate_exec(struct ctl *, int, char **);
 

@@ -1,8 +1,12 @@
 /*
  * prune: deletes finished jobs (and, by cascade, their run history)
  * older than daemon.job_retention, a thousand rows per statement so that no
- * lock is held for long.  Failed jobs stay until an operator retries or
- * removes them: they are the record of what needs attention.
+ * lock is held for long, with the calendar's leftovers nothing else removes:
+ * soft-deleted activities with no connection, after
+ * calendar.deleted_retention, and tombstones that can never be sent
+ * (rally.prune_batch, sql/functions/prune.sql).  Failed jobs stay until an
+ * operator retries or removes them: they are the record of what needs
+ * attention.
  */
 #include "config.h"
 
@@ -14,17 +18,15 @@
 #include "rallyd.h"
 #include "util.h"
 
-#define PRUNE_BATCH "1000"
-
-#define PRUNE_SQL \
-	"DELETE FROM rally.jobs WHERE (tenant_id, id) IN (" \
-	"  SELECT tenant_id, id FROM rally.jobs WHERE state = 'done'" \
-	"  AND finished_at < now() - make_interval(secs => $1::int)" \
-	"  LIMIT " PRUNE_BATCH ")"
+/* $1 job retention, $2 deleted-activity retention, in seconds. */
+#define PRUNE_SQL "SELECT * FROM rally.prune_batch($1::int, $2::int)"
 
 struct prune {
-	long deleted;
+	long deleted;		/* jobs */
+	long activities;
+	long tombstones;
 	char retention[24];
+	char deleted_retention[24];
 };
 
 static void prune_batch(struct job *);
@@ -34,21 +36,30 @@ prune_cb(const PGresult *res, const char *error, void *arg)
 {
 	struct job *job = arg;
 	struct prune *p = job->state;
-	long n;
+	json_object *result;
+	long n[3];
 
 	if (error != NULL) {
 		job_finish(job, JOB_RETRY, error, NULL);
 		free(p);
 		return;
 	}
-	n = atol(PQcmdTuples((PGresult *)res));
-	p->deleted += n;
-	if (n == atol(PRUNE_BATCH)) {
+	for (int i = 0; i < 3; i++)
+		n[i] = atol(PQgetvalue(res, 0, i));
+	p->deleted += n[0];
+	p->activities += n[1];
+	p->tombstones += n[2];
+	/* Until a batch finds nothing left: each statement takes 1000 at most. */
+	if (n[0] + n[1] + n[2] > 0) {
 		prune_batch(job);
 		return;
 	}
-	json_object *result = json_object_new_object();
+	result = json_object_new_object();
 	json_object_object_add(result, "deleted", json_object_new_int64(p->deleted));
+	json_object_object_add(result, "activities",
+	    json_object_new_int64(p->activities));
+	json_object_object_add(result, "tombstones",
+	    json_object_new_int64(p->tombstones));
 	free(p);
 	job->state = NULL;
 	job_finish(job, JOB_DONE, NULL, result);
@@ -58,9 +69,9 @@ static void
 prune_batch(struct job *job)
 {
 	struct prune *p = job->state;
-	const char *params[] = { p->retention };
+	const char *params[] = { p->retention, p->deleted_retention };
 
-	pgloop_query(job->d->db, PRUNE_SQL, 1, params, prune_cb, job);
+	pgloop_query(job->d->db, PRUNE_SQL, 2, params, prune_cb, job);
 }
 
 static void
@@ -70,6 +81,8 @@ prune_start(struct job *job)
 
 	snprintf(p->retention, sizeof p->retention, "%lld",
 	    (long long)job->d->conf.job_retention_sec);
+	snprintf(p->deleted_retention, sizeof p->deleted_retention, "%lld",
+	    (long long)job->d->conf.calendar_deleted_retention_sec);
 	job->state = p;
 	prune_batch(job);
 }

@@ -79,6 +79,7 @@ static const struct conf_key keys[] = {
 	S("calendar", "push_url", calendar_push_url, ""),
 	N("calendar", "channel_ttl", T_DURATION, calendar_channel_ttl_sec, 3600, 30 * DAY, "7d"),
 	N("calendar", "page_size", T_INT, calendar_page_size, 1, 2500, "2500"),
+	N("calendar", "deleted_retention", T_DURATION, calendar_deleted_retention_sec, 60, 365 * DAY, "1d"),
 };
 
 int

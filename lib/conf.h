@@ -75,6 +75,7 @@ struct conf {
 	char *calendar_push_url;	/* rally.cgi's public URL; "" = poll only */
 	int64_t calendar_channel_ttl_sec;
 	int64_t calendar_page_size;	/* events.list maxResults */
+	int64_t calendar_deleted_retention_sec;	/* soft-deleted, unconnected */
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */

@@ -248,3 +248,5 @@ grant execute on function rally.origin_is_google(), rally.cal_tombstone_done(uui
     rally.cal_queue_push(uuid, uuid, uuid), rally.cal_push_done(uuid, uuid, jsonb, jsonb),
     rally.cal_purge_batch(uuid, uuid), rally.cal_queue_periodic(int, boolean)
     to rally_daemon;
+-- The activity triggers' WHEN clauses run as the writer: the web role too.
+grant execute on function rally.origin_is_google() to rally_web;

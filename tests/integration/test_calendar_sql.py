@@ -11,7 +11,7 @@ import uuid
 import pytest
 from psycopg.types.json import Jsonb
 
-from rallytest.schema import insert
+from rallytest.schema import calendar_user, insert
 
 BASE_UPDATED = "2026-11-01T09:00:00Z"
 
@@ -21,13 +21,7 @@ class Conn:
 
     def __init__(self, conn):
         self.conn = conn
-        self.tenant = insert(conn, "tenants", "tenant_id", name="Acme", company_size="1-10")
-        self.user = insert(conn, "users", "id", tenant_id=self.tenant, email="ada@acme.test",
-                           name="Ada", role="owner",
-                           password_hash="$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
-        self.id = insert(conn, "google_connections", "id", tenant_id=self.tenant,
-                         user_id=self.user, google_email="ada@gmail.test",
-                         google_subject="sub-ada", calendar_enabled=True)
+        self.tenant, self.user, self.id = calendar_user(conn)
         insert(conn, "sync_state", tenant_id=self.tenant, connection_id=self.id,
                resource="calendar")
         self._etag = 0

@@ -246,3 +246,16 @@ def set_context(conn, tenant_id=None, user_id=None):
     conn.execute("SELECT set_config('rally.tenant_id', %s, false), "
                  "set_config('rally.user_id', %s, false)",
                  (str(tenant_id or ""), str(user_id or "")))
+
+
+def calendar_user(conn):
+    """A tenant, its owner and the owner's Google connection with the
+    calendar on, written directly: (tenant_id, user_id, connection_id)."""
+    tenant = insert(conn, "tenants", "tenant_id", name="Acme", company_size="1-10")
+    user = insert(conn, "users", "id", tenant_id=tenant, email="ada@acme.test",
+                  name="Ada", role="owner",
+                  password_hash="$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+    connection = insert(conn, "google_connections", "id", tenant_id=tenant, user_id=user,
+                        google_email="ada@gmail.test", google_subject="sub-ada",
+                        calendar_enabled=True)
+    return tenant, user, connection
