@@ -109,7 +109,7 @@ def test_rallyd_prune_job_removes_an_old_soft_deleted_activity(world, pg, db, lo
         d.start()
         wait_until(lambda: world.titles() == {"live"}, timeout=30, message="activity pruned")
         result = wait_until(lambda: world.conn.execute(
-            "SELECT result FROM rally.jobs WHERE kind = 'jobs.prune' AND state = 'done'"
+            "SELECT result FROM rally.jobs WHERE kind = 'prune' AND state = 'done'"
             ).fetchone(), timeout=30, message="prune job done")[0]
         assert result["activities"] == 1 and result["tombstones"] == 0
     finally:
