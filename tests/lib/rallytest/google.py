@@ -266,6 +266,20 @@ class FakeGoogle:
             body["prompt"] = p
         return self.admin("POST", "authorize", body)["code"]
 
+    def access_token(self, google_email, scopes=(SCOPE_CALENDAR,)):
+        """An access token for google_email and this emulator's client, as
+        another program would get one (an online grant: no refresh token,
+        nothing of Rally's grant changes)."""
+        code = self.admin("POST", "authorize", {
+            "client_id": self.client_id, "email": google_email, "scopes": list(scopes),
+            "redirect_uri": self.redirect_uri, "access_type": "online"})["code"]
+        status, out = self.request("POST", "/token", form={
+            "grant_type": "authorization_code", "code": code, "client_id": self.client_id,
+            "client_secret": self.client_secret, "redirect_uri": self.redirect_uri})
+        if status != 200:
+            raise AdminError(f"POST /token: {status} {out!r}")
+        return out["access_token"]
+
     def redirect_url(self, code, state, scope=""):
         """The address Google sends the browser back to."""
         return self.redirect_uri + "?" + urllib.parse.urlencode(

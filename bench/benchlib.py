@@ -1,0 +1,68 @@
+"""Shared by the bench/ scripts: CPU and memory of processes from /proc, the
+CPU of the PostgreSQL backends serving a login role (work moved into the
+database is still the client's work), percentiles.  Also puts tests/lib on
+sys.path so the scripts can import rallytest."""
+
+import os
+import pathlib
+import sys
+
+sys.dont_write_bytecode = True      # no bench/__pycache__ in the source tree
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "lib"))
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User+system CPU time of a process (all its threads), in seconds: from
+    schedstat (nanoseconds) where the kernel has it, else from stat (ticks)."""
+    try:
+        return sum(int(open(f"/proc/{pid}/task/{t}/schedstat").read().split()[0])
+                   for t in os.listdir(f"/proc/{pid}/task")) / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def backend_pids(conn, role):
+    """The PostgreSQL backends a login role holds open."""
+    return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE usename = %s",
+                                       (role,))]
+
+
+class BackendCPU:
+    """CPU of the backends serving one role, from their /proc entries, since
+    construction: a backend that appears later counts from zero, one that
+    went away keeps what was last read of it (read at construction and at
+    each seconds())."""
+
+    def __init__(self, conn, role):
+        self.conn, self.role = conn, role
+        self.start = {p: cpu_seconds(p) for p in backend_pids(conn, role)}
+        self.last = dict(self.start)
+
+    def seconds(self):
+        for p in set(self.last) | set(backend_pids(self.conn, self.role)):
+            try:
+                self.last[p] = cpu_seconds(p)
+            except OSError:
+                pass
+        return sum(v - self.start.get(p, 0.0) for p, v in self.last.items())
+
+
+def peak_rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(values, p):
+    """The p-quantile (0..1) of values, nearest rank, rounded to 0.01."""
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * p))], 2)
+
+
+def ratio(a, b, digits=2):
+    """a / b rounded, or None when b is zero."""
+    return round(a / b, digits) if b else None
