@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared by the bench/ scripts: CPU and memory of processes from /proc, the
 CPU of the PostgreSQL backends serving a login role (work moved into the
 database is still the client's work), percentiles.  Also puts tests/lib on

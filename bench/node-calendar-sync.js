@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // bench/node-calendar-sync.js: the peer bench/calendar --compare-node measures Rally's first
 // full Calendar sync against. A small Node.js program doing the same job with Google's official
 // client (googleapis) and node-postgres (pg): list every event of the account (singleEvents

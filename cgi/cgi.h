@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rally.cgi: one process per request (RFC 3875).  main.c parses the
  * request, finds its route in routes.c's table and runs the route's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rally.cgi: the web front end, a CGI/1.1 program (RFC 3875).  The web
  * server runs it once per request with the request in the environment and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Google push receivers (docs/cgi.md has the answers and why).
  *

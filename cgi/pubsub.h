@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pubsub: the body of a Cloud Pub/Sub push request carrying a Gmail watch
  * notification, as page-hooks.c receives it:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * request: the CGI/1.1 request (RFC 3875) as rally.cgi's pages see it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * response: what rally.cgi writes on standard output, as RFC 3875 section 6
  * wants it: a "Status:" line, header lines, a blank line and the body.

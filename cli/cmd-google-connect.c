@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl google connect --user EMAIL [--tenant ID] [--calendar] [--mail]
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rallyctl jobs list [--state S] [--kind K] [--limit N]: the newest jobs first. */
 #include "config.h"
 

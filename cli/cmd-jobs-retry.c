@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl jobs retry ID: puts a failed job back to pending, due now, with
  * its attempts reset; its job_runs history stays.  The daemons are woken by

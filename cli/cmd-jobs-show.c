@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rallyctl jobs show ID: one job and the history of its runs. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rallyctl keys generate: creates the keyring with key 1; never overwrites. */
 #include "config.h"
 

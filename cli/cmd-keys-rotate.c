@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl keys rotate [--reseal-only]: adds a key to the keyring, then
  * re-seals every sealed secret in the database under the newest key.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl migrate [--dir DIR] [--functions-dir DIR | --no-functions]:
  * applies the SQL migrations not yet applied, then re-applies every

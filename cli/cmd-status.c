@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl status: what the daemons are doing: instances and their
  * heartbeats, jobs by kind and state with the backlog, Google

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rallyctl tenant create NAME [--size N]: creates a tenant, prints its id. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl user create --tenant ID --email E [--name N] [--role R]
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The command table and the helpers rallyctl's commands share. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fetch: one HTTP request from rallyctl, sent with lib/http on a private
  * event loop and waited for, its answer copied out.  For the commands that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl [-c PATH] [--json] COMMAND [ARGS]
  *

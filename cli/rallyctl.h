@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyctl: the operators' command-line tool.  main.c parses the global
  * options and loads the configuration; cmd.c holds the command table and

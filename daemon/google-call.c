@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google-call: one call's life once it has a connection: waiting for a
  * slot and a token, sent with lib/http, retried once with a fresh token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google-conn: the connections rallyd calls Google for: a hash table of
  * struct gconn, each with its access token cached in memory (wiped when

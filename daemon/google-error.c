@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google-error: what Google's answers mean: an HTTP status and an error
  * body ({"error": {...}} from the APIs, {"error": "..."} from OAuth) become

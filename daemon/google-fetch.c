@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google-fetch: getting a connection's access token, at most one fetch
  * at a time for all of its calls (single flight): load the row, open the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google-int.h: what the files of daemon/google* share and nobody else
  * sees.  google.c takes calls from the jobs and runs the loop side,

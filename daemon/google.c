@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google: see google.h; google-int.h says how the files share the work.
  * This one takes calls from the jobs, starts them and ends the early

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google: how rallyd's jobs call Google's APIs for one connection.
  *

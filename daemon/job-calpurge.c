@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * calpurge: after a calendar disconnect or a revoked grant, removes what
  * was synced from that connection's calendar, a batch at a time so no

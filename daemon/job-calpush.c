@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * calpush: sends one activity's CRM edits to Google Calendar.
  *

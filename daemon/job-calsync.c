@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * calsync: brings one connection's primary Google Calendar into the CRM.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * calwatch: opens (or renews) the push channel of one connection's
  * calendar, so Google tells rally.cgi's /hooks/google/calendar about

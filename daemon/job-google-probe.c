@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google-probe: a diagnostic ("can Rally reach Google for this
  * connection?").  Payload {"connection_id", "url", "method"?}: one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ping: a diagnostic job.  It waits sleep_ms (default 0) without blocking
  * the loop, then finishes with {"instance": NAME}, or fails with the

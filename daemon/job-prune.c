@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prune: deletes finished jobs (and, by cascade, their run history)
  * older than daemon.job_retention, a thousand rows per statement so that no

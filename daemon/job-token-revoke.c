@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * token-revoke: the last step of a disconnect (docs/architecture.md).  The
  * release_tokens trigger moved a connection's sealed tokens to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The table of job kinds.  Each kind lives in its own file (job-<name>.c)
  * and exports one struct job_kind; this is the only list of them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The statements of the job engine, kept together so the whole protocol
  * between instances can be read in one place.  Parameters are noted above

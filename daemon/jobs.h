@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * jobs: the lease engine.  Work lives in rally.jobs; any number of rallyd
  * instances claim due jobs with FOR UPDATE SKIP LOCKED and a lease, extend

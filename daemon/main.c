@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyd: the Rally daemon.  One libevent loop runs everything: the
  * database connection (pgloop), the job engine, the periodic scheduler,

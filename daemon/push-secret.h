@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * push-secret: publishes the SHA-256 of the Gmail push secret
  * (google.push_token_file) in rally.push_secrets, where rally.hook_gmail()

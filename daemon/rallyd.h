@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rallyd's context: the one struct that main() owns and passes to every
  * part of the daemon, so no module keeps global state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sched: periodic work.  Each entry queues a job when its period starts;
  * the job's dedupe key names the period, so however many instances run the

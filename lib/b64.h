@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * b64: base64 (RFC 4648 section 4) and base64url (section 5).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf: rally.conf, shared by rallyd, rallyctl and rally.cgi.
  *

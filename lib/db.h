@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db: synchronous PostgreSQL for the programs that may block (rallyctl,
  * rally.cgi, rallyd's start-up checks and worker threads): connecting,

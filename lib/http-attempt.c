@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http-attempt: one attempt of a request on a fresh easy handle, for
  * lib/http.c: its options, the body and Retry-After as they arrive, and the

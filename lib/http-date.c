@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http-date: Retry-After values; see http-date.h.
  *

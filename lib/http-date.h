@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http-date: Retry-After (RFC 9110 10.2.3) as lib/http reads it from a
  * response, delay-seconds or an HTTP-date (IMF-fixdate, or the obsolete

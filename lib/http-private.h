@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http-private.h: what lib/http.c (the multi handle, scheduling, retries),
  * lib/http-attempt.c (one transfer on an easy handle) and lib/http-request.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http-request: building a request (method, URL, headers, body, bearer) and
  * checking it at submit, so that nothing malformed or injected reaches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http: libcurl multi on libevent; see http.h.
  *

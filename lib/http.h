@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http: rallyd's HTTPS client for Google, libcurl's multi interface driven
  * by the daemon's libevent loop (the socket-action pattern of curl's

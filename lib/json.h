@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json: json-c with the limits every document from outside needs (Google's
  * answers, push bodies, files).  A document is parsed whole, strictly, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keyring: the keys lib/seal seals and opens with (DESIGN section 7), read
  * from a file and kept out of swap and core dumps.  Used by rallyd and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * lockfile: an exclusive flock(2) on "<path>.lock", beside a file that is
  * read, changed and replaced by rename(2) (the keyring, by rallyctl keys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log_redact() and log_sanitize() (log.h): masks secrets in text bound for
  * logs and the CLI, and escapes control bytes so that text from outside

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log: the one way Rally writes diagnostics.  Under systemd (JOURNAL_STREAM
  * names our stderr) or when asked, entries go to journald over its native

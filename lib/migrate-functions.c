@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The functions runner (lib/migrate.h): every file of sql/functions is
  * re-applied on every migrate, all in one transaction, and the digest of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The migrations runner (lib/migrate.h): scans sql/migrations, applies what
  * rally.schema_migrations does not record, one transaction per file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * migrate: the schema runner behind `rallyctl migrate`, and what `rallyctl
  * status` needs to tell whether a database runs the installed SQL.

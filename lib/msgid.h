@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * MESSAGE_IDs of the journal entries operators act on.  Each one has an
  * entry in systemd/rallyd.catalog (a test checks that the two agree).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * passwd: password hashing with argon2id (libargon2), stored as PHC
  * strings ("$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>", salt and hash

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pgloop: one asynchronous PostgreSQL connection driven by libevent, for
  * rallyd's event loop.  It connects without blocking, runs queued queries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pushtoken: the Gmail push secret in google.push_token_file.  rally.cgi
  * compares the secret a Pub/Sub push brings in its path with it; rallyd

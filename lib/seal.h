@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * seal: authenticated encryption of the secrets Rally keeps in PostgreSQL
  * (OAuth refresh and access tokens; DESIGN section 7).  Used by rallyd and

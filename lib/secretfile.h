@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * secretfile: reads a small file that holds a secret (the keyring, the
  * Google client secret, the Gmail push token).  The file must be regular,

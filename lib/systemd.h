@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * systemd: everything Rally asks of libsystemd, and the only file that
  * includes it.  rallyd's notifications (daemon/main.c) and the journal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * token-seal: OAuth tokens as rally.google_connections and
  * rally.token_revocations hold them: sealed (lib/seal) and bound to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * urlenc: percent-encoding and decoding; see urlenc.h.
  */

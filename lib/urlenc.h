@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * urlenc: percent-encoding (RFC 3986) and application/x-www-form-urlencoded,
  * both ways.  lib/google/oauth.c and the daemon's jobs encode what they send

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * util: allocation that cannot fail quietly, formatted strings, and the few
  * small helpers every module needs.  Out-of-memory is fatal: a daemon that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * uuid: the one check of a uuid in text form.  Ids arrive as strings from
  * job payloads, command lines and CGI input, and some of them end up in

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """tools/demo.py: the part of tools/demo that runs Rally (tools/demo builds
 first).  Everything runs on this machine: a scratch PostgreSQL, the Google
 emulator (tests/fakegoogle) standing in for Google, lighttpd serving

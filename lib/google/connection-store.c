@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google/connection-store: see connection-store.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google/connection-store: storing a Google connection once the OAuth
  * dance is done: the rally.google_connections row with its tokens sealed,

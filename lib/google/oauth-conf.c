@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The OAuth client as rally.conf and the client secret file describe it,
  * for rallyd and "rallyctl google connect" (rally.cgi holds no secret and

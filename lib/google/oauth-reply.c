@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google/oauth-reply: what the user pastes back after consent, when no
  * redirect reaches Rally (rallyctl google connect): the code alone, or the

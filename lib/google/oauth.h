@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google/oauth: Google's OAuth 2.0 for installed web apps, as Rally uses
  * it: the authorization URL (state, PKCE S256, offline access), and the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Lookups the web tier makes before it knows the tenant: security definer
 -- functions that run as rally_owner and return no more than the CGI needs
 -- to set the context; rows are then read under the policies (sql/README.md,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- The hash chain through rally.audit_log (migration 0015): entry seq n
 -- holds hash(n) = sha256(hash(n - 1) || its canonical text), hash(0) being
 -- 32 zero bytes.  An entry removed or edited in the middle, even with the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Calendar: what the synced fields of an activity are, and how an event
 -- and an activity are compared (docs/calendar-sync.md).  Comparing the two
 -- sides goes through one canonical form of the fields, a jsonb object:

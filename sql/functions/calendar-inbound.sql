@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Calendar, Google → CRM.  rallyd fetches pages of events and hands each
 -- page, as Google sent it, to rally.cal_apply_page: the database applies
 -- it in one transaction together with the sync token of the last page, so

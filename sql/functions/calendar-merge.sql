@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Calendar: the three-way merge of an event into an activity that has
 -- unsent CRM edits (docs/calendar-sync.md, "Conflicts").  First defined in
 -- migration 0010; these supersede it.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Calendar, CRM → Google: what a CRM edit queues (daemon/job-calpush.c
 -- sends it), what a push's answer does to the row, the purge after a
 -- disconnect, and the periodic upkeep.  The first definitions were in

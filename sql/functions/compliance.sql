@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- The guards of the compliance records (migration 0007 has the tables):
 -- the audit log is append-only and the deletion ledger may only be
 -- completed, for every role, superusers included, and with

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Google push receivers (rally.cgi /hooks/google/...): the request names a
 -- channel or a mailbox, not a tenant, so these run as rally_owner, check
 -- the request's own secret against the hash stored for it, and queue

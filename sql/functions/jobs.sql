@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- The one way work enters rally.jobs.  Every SQL function, trigger and C
 -- statement that queues a job calls rally.job_enqueue; nothing else
 -- inserts into the table (rally_web may not at all: it asks through the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- The hourly upkeep of the prune job (daemon/job-prune.c): one batch
 -- of each kind of leftover, at most 1000 rows per statement so that no
 -- lock is held for long.  The job calls it again until a batch finds

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Tokens leave a connection the moment it is no longer in use.  The first
 -- definition was in migration 0004; this supersedes it.
 set local role rally_owner;

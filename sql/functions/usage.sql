@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- Usage analytics and the user's objection to them.  First defined in
 -- migration 0008; these supersede it.
 set local role rally_owner;

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- What the web tier may ask rallyd to do.  rally_web cannot insert jobs:
 -- each request is one of these security definer functions, which checks
 -- the caller's tenant and user (rally.current_tenant(), current_user_id())

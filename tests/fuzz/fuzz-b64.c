@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The base64 and base64url decoders on arbitrary bytes.  Decoding is
  * canonical, so whatever decodes must encode back to the same text (less

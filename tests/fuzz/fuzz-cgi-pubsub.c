@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The Pub/Sub push body parser (cgi/pubsub.c) on arbitrary bytes: once as
  * the whole body, and once base64-encoded as the message data of a

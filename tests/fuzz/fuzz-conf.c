@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The rally.conf parser on arbitrary bytes. */
 #include "config.h"
 

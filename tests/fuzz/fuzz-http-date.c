@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http_parse_retry_after() (lib/http-date.c) on arbitrary bytes, read as the
  * header value up to a NUL, at two clocks (1994 and 2026, both far from a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The keyring file parser on arbitrary bytes. */
 #include "config.h"
 

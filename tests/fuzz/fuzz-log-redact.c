@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log_redact() and log_sanitize() (lib/log-redact.c) on arbitrary text.
  * Whatever the input: the output is at most LOG_REDACT_MAX bytes;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What a user pastes back to rallyctl google connect (lib/google/
  * oauth-reply.c): the first line of arbitrary bytes read as stdin would

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Google's OAuth answers (lib/google/oauth.c) on arbitrary bodies: the token
  * endpoint's as a 200, a 400 and a 401, and the same bytes as userinfo and

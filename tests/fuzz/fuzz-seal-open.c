@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * seal_open on arbitrary bytes with a fixed keyring, plus two properties
  * checked on every input: the input sealed opens back to itself, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * urlenc_decode() and urlenc_escape() (lib/urlenc.c) on arbitrary bytes.
  * The first byte picks the flags (bit 0: URLENC_PLUS), the second the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz.h: the entry point every fuzz target defines.  Each target is built
  * twice: with libFuzzer (--enable-fuzzing, clang) to explore, and with

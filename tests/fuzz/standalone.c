@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * standalone: replays files through a fuzz target without libFuzzer, so
  * "make check" runs every seed (and every crash once added to the corpus)

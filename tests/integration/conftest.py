@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared fixtures: one scratch PostgreSQL cluster per session, and a fresh
 database per test copied from a template that has every migration."""
 

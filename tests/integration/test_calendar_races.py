@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Races between the CRM and rallyd's calendar sync, end to end: rallyd
 against the Google emulator and a real PostgreSQL.  Each race is made to
 happen, not hoped for: the emulator holds rallyd's events.insert (a latency

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The calendar's SQL, called straight from Python against a scratch
 database: no rallyd, no emulator.  The three-way merge field by field,
 the event → activity mapping, and the set-based page apply, including

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Google Calendar two-way sync, end to end: rallyd against the Google
 emulator and a real PostgreSQL.  Each test connects a fresh Google account
 with `rallyctl google connect` and watches what reaches the other side."""

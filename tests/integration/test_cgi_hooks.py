@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rally.cgi's Google push receivers, behind a real lighttpd, against the
 real schema as a rally_web login: what Google and Pub/Sub get back, which
 jobs the daemon finds queued, and what reaches the logs."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The job engine of rallyd: leases, retries, takeover, exactly-once runs,
 graceful and immediate stops.  Real PostgreSQL, real rallyd processes."""
 

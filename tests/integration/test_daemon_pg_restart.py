@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rallyd survives a PostgreSQL restart: it stays up, reconnects,
 re-LISTENs, and runs the jobs queued while it was away."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rallyd as a systemd service: configuration errors, sd_notify protocol,
 reload, watchdog, journald fields, and no secrets in the journal."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rallyctl google connect against the Google emulator and a real PostgreSQL:
 the consent URL, the code exchange, the stored connection with sealed
 tokens, sync state and first jobs, and every way it can go wrong."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rallyd's layer for calling Google on behalf of a connection (daemon/google.c),
 the keyring it needs, and the token-revoke job, against the Google emulator and
 a real PostgreSQL.  Calls are made through the diagnostic job kind google-probe,

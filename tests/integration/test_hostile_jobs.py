@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The web tier is hostile: nothing it can write steers rallyd against
 anyone else's data or Google account.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The hourly prune (daemon/job-prune.c, rally.prune_batch in
 sql/functions/prune.sql): what it removes, what it keeps, in batches;
 called straight from SQL, and once through rallyd."""

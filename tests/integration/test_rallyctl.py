@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rallyctl, the operators' CLI, against a real PostgreSQL: migrations,
 tenants and users, status and jobs, keys, and its exit codes."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """audit_log is append-only for every role, superusers included, and the
 deletion ledger keeps its entries."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What the catalog must say about every table, so that a table added later
 without tenant_id, without row-level security or with a key that cannot be
 distributed by tenant fails here."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What the schema enforces around Google connections and the web tier's
 lookups: tokens leave a connection the moment it stops being used (queued,
 sealed, for revocation, with a job), push hooks and login find their tenant

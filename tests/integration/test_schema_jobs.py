@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The job queue: one pending job per dedupe key, and one NOTIFY on
 rally_jobs per statement that makes work due."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The migrations apply on an empty database, once, under the runner
 contract lib/migrate implements (and rallytest.schema mirrors)."""
 

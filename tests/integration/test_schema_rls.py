@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Row-level security as the CGI (a login member of rally_web) meets it:
 nothing without a tenant, one tenant never sees another, private rows stay
 their owner's, and secrets are out of reach."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What an operator installs besides the programs: the systemd unit, the
 sysusers.d and tmpfiles.d entries, the journal message catalog, the
 manual pages and the SQL (migrations and functions).  Each is installed with `make install DESTDIR=...` and then

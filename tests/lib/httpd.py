@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Scripted HTTP/1.1 server for tests/unit/test-http.
 
 Generates a throwaway CA, a server certificate for localhost/127.0.0.1 signed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """pytest plugin: report each test as a TAP line for automake's tap-driver.
 
 Loaded by tests/run-pytest with -p pytest_tap and -p no:terminal, so stdout

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rallyd without PostgreSQL or journald: it checks a configuration, starts,
 logs plain lines and stops.  Needs nothing but the build, so tools/check runs
 it in every build, the one configured --without-systemd included (where the

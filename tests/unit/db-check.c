@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db-check: lib/db against a real database, as TAP.  It needs a server, so
  * it is not a TESTS entry: tests/integration/test_rallyctl.py runs it with

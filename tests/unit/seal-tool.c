@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * seal-tool: lets the integration tests seal and open values the way rallyd
  * does, to seed sealed columns and to check what "rallyctl keys rotate"

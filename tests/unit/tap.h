@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tap.h: the smallest TAP producer that serves automake's tap-driver.sh.
  * Each test program calls ok() per check and returns tap_done().

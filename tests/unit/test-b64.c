@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* b64: RFC 4648 vectors, base64url, strict decoding and limits. */
 #include "config.h"
 

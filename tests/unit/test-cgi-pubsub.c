@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The Pub/Sub push body of a Gmail notification (cgi/pubsub.c): what is
  * accepted, and every way a body is refused.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rally.cgi's request parser (cgi/request.c) and response writer
  * (cgi/response.c): percent-decoding, limits, malformed input.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* conf: the rally.conf parser, its errors and its limits. */
 #include "config.h"
 

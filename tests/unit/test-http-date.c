@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http-date: Retry-After as delay-seconds and as the three HTTP-date forms,
  * its caps and what it refuses.  Moved from test-http.c with lib/http-date.c.

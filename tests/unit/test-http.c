@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http: libcurl multi on libevent, against tests/lib/httpd.py (a scripted
  * HTTP/1.1 server over TLS and plain HTTP, with a CA it makes at start) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json: the limits json_parse_limited() puts on outside documents, and the
  * typed getters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log: redaction of secrets and the plain stderr format. */
 #include "config.h"
 

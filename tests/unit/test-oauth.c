@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * google/oauth: the authorization URL read back parameter by parameter,
  * PKCE against RFC 7636's own example, every shape of token, revoke and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* passwd: argon2id PHC strings, verification, limits and upgrades. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* seal: sealing secrets bound to their row, the keyring file and rotation. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * secretfile: which modes each kind of secret file may have.  The keyring
  * and the client secret are read with flags 0, the push token with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * systemd: what the service manager and the operator see of a build with
  * libsystemd and of one configured --without-systemd.  Runs in both.

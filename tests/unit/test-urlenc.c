@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * urlenc: percent-encoding out (moved from test-http.c) and the strict
  * decoder rally.cgi and rallyctl google connect read input with.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The admin API under /__admin/: JSON in and out, no auth. Tests use it to set up clients and
 accounts, act as the user in Google's own UI, seed data, break things on purpose and read what
 the emulator received. README.md documents every route."""

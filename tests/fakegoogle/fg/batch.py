@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The batch endpoints (/batch/gmail/v1, /batch/calendar/v3, and Gmail's short /batch):
 a multipart/mixed body whose parts are `application/http` requests, answered with a
 multipart/mixed body whose parts are HTTP responses with `Content-ID: <response-...>`.

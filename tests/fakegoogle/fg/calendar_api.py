@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Calendar v3 handlers: events list/get/insert/update/patch/delete/watch and channels.stop.
 
 Listing follows API.md: full or incremental (syncToken) listings over the calendar's change

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A primary calendar: stored events (masters, exceptions, single events, tombstones), the
 change log behind sync tokens, recurring-instance expansion, and Google's validation rules.
 

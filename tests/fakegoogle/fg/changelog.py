@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """An append-only change log with numbered entries and a horizon.
 
 Calendar sync tokens and Gmail history ids are positions in such a log: a client that holds

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The emulator's clock: wall time plus an offset the admin API can advance, so tests can
 expire codes, tokens and watch channels without sleeping."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The request pipeline shared by top-level and batched requests.
 
 For an API route: reject unknown query parameters (400, as Google's front end does), check

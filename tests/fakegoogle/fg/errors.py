@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Google's error bodies, raised as exceptions by handlers and rendered by the server.
 
 Every REST error leaves the emulator in the shape of Google's JSON error envelope, so the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fault injection: rules the admin API installs to make the next N requests (or a fraction
 of them), optionally only under a path prefix, misbehave the way Google and the network do.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Gmail v1 handlers: profile, labels, messages (list/get/send/modify/trash/untrash/delete/
 batchModify), attachments, history, watch/stop.
 

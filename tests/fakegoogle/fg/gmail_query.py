@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Gmail search (`q`) for messages.list: the operators Rally relies on plus a few common ones.
 
 Supported: after:, before:, older_than:, newer_than:, in:, label:, is:, rfc822msgid:, from:,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A Gmail mailbox: messages (stored as RFC 5322 bytes plus labels), threads, labels, and the
 history log behind historyId.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Request and Response values passed between the server, the dispatcher and handlers.
 
 Handlers never touch sockets: they get a parsed Request and return a Response, which lets the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Deterministic identifiers: every id and token comes from one RNG seeded by --seed, so a
 test run that makes the same requests in the same order sees the same ids."""
 

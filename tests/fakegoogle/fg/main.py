@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Command line entry: parse options, build the state, routes, push sender and server, print
 where it listens, and serve until SIGTERM/SIGINT."""
 

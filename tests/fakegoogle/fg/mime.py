@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Gmail's view of an RFC 5322 message, built from the stored bytes with the `email` package.
 
 Parts are numbered as Gmail numbers them ("" for the top, then "0", "1", "0.1"...). Header

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """OAuth 2.0 endpoints: the consent page, token exchange, revocation and userinfo.
 
 Paths as at Google (accounts.google.com, oauth2.googleapis.com, openidconnect.googleapis.com

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """OAuth grants: consent sessions, authorization codes, refresh and access tokens.
 
 Follows API.md: codes are single use and expire; a refresh token is issued only on the first

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Opaque, signed page and sync tokens, and the shared pager that hands out pages.
 
 Pages resume after the last sort key returned (not at an offset), so writes between pages

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Typed reads of query parameters with Google-style 400s for bad values.
 
 The server parses a query string into {name: [values]}; handlers read it through these helpers

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Push senders: Calendar watch-channel webhooks and Gmail's Pub/Sub push, both delivered by
 background worker threads so an API response never waits on a receiver.
 

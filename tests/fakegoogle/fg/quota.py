@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Per-user quota in fixed one-second and one-minute windows.
 
 Gmail charges each method its published unit cost (see the route table) and answers 429;

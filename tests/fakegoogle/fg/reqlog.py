@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What the emulator received: a bounded request log and counters for the admin API.
 
 Credentials never enter the log: the Authorization header is not recorded at all and

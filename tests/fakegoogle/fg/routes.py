@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The route table: which handler serves which verb and path template.
 
 A template uses Google's discovery syntax ("gmail/v1/users/{userId}/messages/{id}"), so the

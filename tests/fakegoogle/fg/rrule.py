@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Expansion of RFC 5545 recurrence rules, the subset Calendar clients actually send:
 FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, COUNT, UNTIL, BYDAY (with ordinals for
 MONTHLY/YEARLY), BYMONTHDAY, BYMONTH, BYSETPOS, WKST; plus RDATE and EXDATE lines.

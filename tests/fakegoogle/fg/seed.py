@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Deterministic generated data: a realistic mix of mail and calendar events for an account.
 
 Mail: plain and multipart/alternative bodies, attachments (some with non-ASCII filenames),

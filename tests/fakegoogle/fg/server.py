@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The HTTP(S) front end: a threaded HTTP/1.1 keep-alive server that reads requests with size
 limits, applies injected faults, hands requests to the dispatcher, logs them and writes
 responses with an exact Content-Length.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Tunable behaviour, read and changed through POST /__admin/settings.
 
 Defaults follow Google where Google publishes a number; quota defaults are 100x Google's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The whole in-memory world: OAuth clients and grants, accounts (each with a primary calendar
 and a mailbox), watch channels, Pub/Sub subscriptions, settings, quota, faults, the request
 log and the deterministic id generator.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Drives fakegoogle with Google's official Node.js client (googleapis + google-auth-library).
 // Run by tests/test_node_client.py with FG_URL, FG_CODE, FG_VERIFIER, FG_CLIENT_ID,
 // FG_CLIENT_SECRET, FG_REDIRECT in the environment and NODE_EXTRA_CA_CERTS set to the test CA.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared fixtures: one emulator per test module, started over HTTPS on a free port with a
 throwaway CA made by ../mkcerts, and a small urllib client that trusts that CA."""
 

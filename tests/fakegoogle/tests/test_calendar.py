@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Calendar v3 events: CRUD, ids, etags, sync tokens, pagination, recurrence, extended
 properties, and watch channels."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Every API route the emulator serves matches a method in Google's discovery documents: the
 same verb, path template, parameter names (a subset) and scopes (a subset). And an unknown
 query parameter is a 400 on every route, as at Google."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fault injection, quota, and the request log the admin API exposes."""
 
 import http.client

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Gmail v1: profile, labels, list and q, get formats built from RFC 5322 bytes, attachments,
 history, send and threading, label changes, batch, watch with Pub/Sub push."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Google's official Node.js client (googleapis, google-auth-library) against the emulator.
 
 npm packages are installed here on first run (node_modules is not committed). Missing node or

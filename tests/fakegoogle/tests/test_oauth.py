@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """OAuth: consent page, codes, PKCE, token grants and errors, revocation, userinfo, bearer
 checks on the APIs."""
 

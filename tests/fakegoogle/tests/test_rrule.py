@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Recurrence expansion (unit tests of fg.rrule)."""
 
 import datetime

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The front end: TLS with the test CA, keep-alive, Content-Length, limits, garbage in."""
 
 import http.client

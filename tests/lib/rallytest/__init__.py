@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared test harness: real PostgreSQL, rallyd processes, journald, sd_notify."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A CRM user with a connected Google Calendar and rallyd instances, for
 the calendar sync tests and bench/calendar."""
 

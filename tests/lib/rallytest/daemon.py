@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """rallyd processes under test: a config file, a NOTIFY_SOCKET, stderr
 captured to a file, and helpers to wait for readiness and stop them."""
 

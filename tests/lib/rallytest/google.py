@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The Google emulator (tests/fakegoogle) for integration tests, and a helper
 that connects a Rally user's Google account through "rallyctl google
 connect" end to end, as an operator would.

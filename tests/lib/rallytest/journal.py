@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A real systemd-journald, started by hand when none is running, and a
 reader for what it stored (journalctl -o json)."""
 

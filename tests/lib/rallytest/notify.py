@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A NOTIFY_SOCKET listener: what a service manager sees of sd_notify."""
 
 import os

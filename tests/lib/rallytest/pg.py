@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A scratch PostgreSQL cluster: initdb + pg_ctl as the postgres user, a
 private socket directory, no TCP, removed when stopped."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The migration runner in Python, for tests and the harness: the same
 contract as lib/migrate's db_migrate() and db_functions_apply().
 

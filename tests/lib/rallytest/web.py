@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A real lighttpd serving the built rally.cgi, as docs/cgi.md deploys it:
 on a free 127.0.0.1 port, in the foreground (-D), with a generated config
 that maps /rally.cgi to the program and rewrites /hooks/... to it, and
