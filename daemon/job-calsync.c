@@ -19,6 +19,7 @@
 #include "google.h"
 #include "http.h"
 #include "jobs.h"
+#include "json.h"
 #include "log.h"
 #include "pgloop.h"
 #include "rallyd.h"
@@ -48,14 +49,39 @@
 	"  lag_seconds = extract(epoch FROM now() - coalesce(last_success_at, now()))::int" \
 	" WHERE tenant_id = $1 AND connection_id = $2 AND resource = 'calendar'"
 
+/* A nextPageToken longer than this is not fetched ahead (the database's
+ * copy is used once the page is applied). */
+#define CALSYNC_TOKEN_MAX 8192
+
+/* Google's answer for the page fetched ahead, kept until its turn. */
+struct ahead {
+	bool ready;
+	enum gerr err;
+	long status;
+	char *body;
+	size_t body_len;
+	char *reason, *message;
+	long retry_after_ms;
+};
+
 struct calsync {
-	struct job *job;
+	struct job *job;	/* NULL once cancelled */
+	struct rallyd *d;
 	char *conn;
 	char *sync_token;	/* NULL: full sync */
 	char *full_started;	/* timestamptz of the full sync's start */
-	char *page_token;
 	char time_min[32];	/* fixed for a full sync: pages must repeat the query */
 	bool restarted;		/* a 410 already turned this into a full sync */
+	/*
+	 * Pipelining: while the database applies page N (applying), page N+1
+	 * is fetched (fetching) with the token page N gave (fetch_token), and
+	 * its answer waits in ahead.  Never more than that one page ahead.
+	 */
+	char *fetch_token;	/* NULL: the first page */
+	bool fetching;
+	bool applying;
+	struct ahead ahead;
+	int queries;		/* in flight with this state as their arg */
 	int pages;
 	int64_t counts[9];
 };
@@ -65,25 +91,91 @@ static const char *const count_names[] = {
 	"merged", "one_by_one",
 };
 
-static void calsync_fetch(struct calsync *);
+static void calsync_fetch(struct calsync *, char *);
 static void calsync_start_full(struct calsync *);
+static void page_take(struct calsync *, const struct gresp *);
+static void apply_cb(const PGresult *, const char *, void *);
+
+static void
+ahead_clear(struct ahead *a)
+{
+	free(a->body);
+	free(a->reason);
+	free(a->message);
+	memset(a, 0, sizeof *a);
+}
+
+static void
+ahead_store(struct ahead *a, const struct gresp *g)
+{
+	ahead_clear(a);
+	a->ready = true;
+	a->err = g->err;
+	a->status = g->status;
+	if (g->err == GERR_OK) {
+		a->body = xmalloc(g->body_len + 1);
+		memcpy(a->body, g->body, g->body_len + 1);
+		a->body_len = g->body_len;
+	}
+	a->reason = xstrdup(g->reason ? g->reason : "");
+	a->message = xstrdup(g->message ? g->message : "");
+	a->retry_after_ms = g->retry_after_ms;
+}
+
+/* Forgets the page fetched ahead, whether it arrived or not. */
+static void
+calsync_drop_ahead(struct calsync *cs)
+{
+	if (cs->fetching)
+		google_cancel(cs->d, cs);
+	cs->fetching = false;
+	ahead_clear(&cs->ahead);
+	free(cs->fetch_token);
+	cs->fetch_token = NULL;
+}
 
 static void
 calsync_free(struct calsync *cs)
 {
+	ahead_clear(&cs->ahead);
 	free(cs->conn);
 	free(cs->sync_token);
 	free(cs->full_started);
-	free(cs->page_token);
+	free(cs->fetch_token);
 	free(cs);
 }
 
+/*
+ * A query of this state answered (each callback calls this first).  After
+ * a cancel the answer only frees the state, once nothing else is in flight.
+ */
+static bool
+detached(struct calsync *cs)
+{
+	cs->queries--;
+	if (cs->job != NULL)
+		return false;
+	if (cs->queries == 0)
+		calsync_free(cs);
+	return true;
+}
+
+static void
+calsync_query(struct calsync *cs, const char *sql, int n, const char *const *p,
+    pgloop_result_cb cb)
+{
+	cs->queries++;
+	pgloop_query(cs->d->db, sql, n, p, cb, cs);
+}
+
+/* Called with no apply in flight: a job ends after its pages, not before. */
 static void
 calsync_finish(struct calsync *cs, enum job_outcome outcome, const char *error)
 {
 	struct job *job = cs->job;
 	json_object *result = NULL;
 
+	calsync_drop_ahead(cs);
 	if (outcome == JOB_DONE) {
 		result = json_object_new_object();
 		json_object_object_add(result, "mode",
@@ -94,7 +186,9 @@ calsync_finish(struct calsync *cs, enum job_outcome outcome, const char *error)
 			    json_object_new_int64(cs->counts[i]));
 	}
 	job->state = NULL;
-	calsync_free(cs);
+	cs->job = NULL;
+	if (cs->queries == 0)
+		calsync_free(cs);	/* else the last answer frees it */
 	job_finish(job, outcome, error, result);
 }
 
@@ -111,9 +205,95 @@ calsync_fail(struct calsync *cs, const char *kind, const char *message)
 	char *msg = xasprintf("%s: %s", kind, message);
 	const char *p[] = { cs->job->tenant_id, cs->conn, msg, kind };
 
-	pgloop_query(cs->job->d->db, CALSYNC_SQL_ERROR, 4, p, error_recorded_cb, NULL);
+	pgloop_query(cs->d->db, CALSYNC_SQL_ERROR, 4, p, error_recorded_cb, NULL);
 	calsync_finish(cs, JOB_RETRY, msg);
 	free(msg);
+}
+
+/*
+ * The next page's token as the page itself gives it, so that its fetch
+ * starts while the database applies this one; NULL for the last page (it
+ * carries nextSyncToken) or when the scan finds no usable token.  Only a
+ * forecast: apply_cb checks it against the token the database read.
+ */
+static char *
+page_next_token(const char *body, size_t len)
+{
+	static const char *const keys[] = { "nextSyncToken", "nextPageToken" };
+	struct json_span v[nitems(keys)];
+	json_object *o;
+	char *token = NULL;
+
+	if (json_scan_members(body, len, keys, v, nitems(keys)) == -1 ||
+	    v[0].p != NULL || v[1].p == NULL)
+		return NULL;
+	o = json_parse_limited(v[1].p, v[1].len, CALSYNC_TOKEN_MAX, 1, NULL);
+	if (json_object_is_type(o, json_type_string))
+		token = xstrdup(json_object_get_string(o));
+	json_object_put(o);
+	return token;
+}
+
+/* Hands a page to the database, and fetches the next one meanwhile. */
+static void
+calsync_apply(struct calsync *cs, const char *body, size_t len)
+{
+	const char *p[] = { cs->job->tenant_id, cs->conn, body, cs->full_started };
+	char *next = page_next_token(body, len);
+
+	cs->applying = true;
+	calsync_query(cs, CALSYNC_SQL_APPLY, 4, p, apply_cb);
+	if (next != NULL)
+		calsync_fetch(cs, next);
+}
+
+static int
+apply_counts(struct calsync *cs, const PGresult *res, json_object **r)
+{
+	json_object *v;
+
+	if ((*r = json_tokener_parse(PQgetvalue(res, 0, 0))) == NULL)
+		return -1;
+	cs->pages++;
+	for (size_t i = 0; i < nitems(count_names); i++)
+		if (json_object_object_get_ex(*r, count_names[i], &v))
+			cs->counts[i] += json_object_get_int64(v);
+	return 0;
+}
+
+/*
+ * The page the database says comes next: the one fetched ahead when its
+ * token is that one (in flight: page_cb takes it), else fetched now.
+ */
+static void
+calsync_next(struct calsync *cs, const char *token)
+{
+	struct ahead a;
+	struct gresp g;
+
+	/* (The token of a page already taken, should Google repeat it, is
+	 * neither fetching nor ready: fetched again.) */
+	if (cs->fetch_token == NULL || strcmp(cs->fetch_token, token) != 0 ||
+	    (!cs->fetching && !cs->ahead.ready)) {
+		calsync_drop_ahead(cs);
+		calsync_fetch(cs, xstrdup(token));
+		return;
+	}
+	if (cs->fetching)
+		return;
+	/* Moved out: page_take() may fetch again, or end the job and free cs. */
+	a = cs->ahead;
+	memset(&cs->ahead, 0, sizeof cs->ahead);
+	memset(&g, 0, sizeof g);
+	g.err = a.err;
+	g.status = a.status;
+	g.body = a.body;
+	g.body_len = a.body_len;
+	g.reason = a.reason;
+	g.message = a.message;
+	g.retry_after_ms = a.retry_after_ms;
+	page_take(cs, &g);
+	ahead_clear(&a);
 }
 
 static void
@@ -121,57 +301,44 @@ apply_cb(const PGresult *res, const char *error, void *arg)
 {
 	struct calsync *cs = arg;
 	json_object *r, *v;
-	bool done;
+	const char *next;
 
+	cs->applying = false;
+	if (detached(cs))
+		return;
 	if (error != NULL) {
 		/* A page PostgreSQL will not take as JSON is Google's fault. */
 		calsync_fail(cs, strstr(error, "json") ? "malformed" : "database",
 		    error);
 		return;
 	}
-	r = json_tokener_parse(PQgetvalue(res, 0, 0));
-	if (r == NULL) {
+	if (apply_counts(cs, res, &r) == -1) {
 		calsync_fail(cs, "database", "unreadable page result");
 		return;
 	}
-	cs->pages++;
-	for (size_t i = 0; i < nitems(count_names); i++)
-		if (json_object_object_get_ex(r, count_names[i], &v))
-			cs->counts[i] += json_object_get_int64(v);
-	if (json_object_object_get_ex(r, "gone", &v)) {
+	if (json_object_object_get_ex(r, "gone", &v) ||	/* disconnected */
+	    (json_object_object_get_ex(r, "done", &v) &&
+	    json_object_get_boolean(v))) {
 		json_object_put(r);
-		calsync_finish(cs, JOB_DONE, NULL);	/* disconnected meanwhile */
-		return;
-	}
-	free(cs->page_token);
-	cs->page_token = NULL;
-	if (json_object_object_get_ex(r, "next_page_token", &v) &&
-	    json_object_is_type(v, json_type_string))
-		cs->page_token = xstrdup(json_object_get_string(v));
-	done = json_object_object_get_ex(r, "done", &v) &&
-	    json_object_get_boolean(v);
-	json_object_put(r);
-	if (done) {
 		calsync_finish(cs, JOB_DONE, NULL);
 		return;
 	}
-	if (cs->page_token == NULL) {
+	if ((next = json_get_string(r, "next_page_token")) == NULL)
 		calsync_fail(cs, "malformed",
 		    "a page with neither nextPageToken nor nextSyncToken");
-		return;
-	}
-	calsync_fetch(cs);
+	else
+		calsync_next(cs, next);
+	json_object_put(r);
 }
 
+/* A page's answer, in its turn: no other page is being applied. */
 static void
-page_cb(const struct gresp *g, void *arg)
+page_take(struct calsync *cs, const struct gresp *g)
 {
-	struct calsync *cs = arg;
-	const char *p[4];
-
 	switch (g->err) {
 	case GERR_OK:
-		break;
+		calsync_apply(cs, g->body, g->body_len);
+		return;
 	case GERR_GONE:
 		if (cs->restarted || cs->sync_token == NULL) {
 			calsync_fail(cs, gerr_kind(g->err), g->message);
@@ -193,11 +360,18 @@ page_cb(const struct gresp *g, void *arg)
 		calsync_fail(cs, gerr_kind(g->err), g->message);
 		return;
 	}
-	p[0] = cs->job->tenant_id;
-	p[1] = cs->conn;
-	p[2] = g->body;
-	p[3] = cs->full_started;
-	pgloop_query(cs->job->d->db, CALSYNC_SQL_APPLY, 4, p, apply_cb, cs);
+}
+
+static void
+page_cb(const struct gresp *g, void *arg)
+{
+	struct calsync *cs = arg;
+
+	cs->fetching = false;
+	if (cs->applying)
+		ahead_store(&cs->ahead, g);	/* its turn comes in apply_cb */
+	else
+		page_take(cs, g);
 }
 
 static void
@@ -211,10 +385,11 @@ append_param(char **url, const char *name, const char *value)
 	*url = next;
 }
 
+/* Fetches the page of token (taken; NULL: the first page). */
 static void
-calsync_fetch(struct calsync *cs)
+calsync_fetch(struct calsync *cs, char *token)
 {
-	const struct conf *c = &cs->job->d->conf;
+	const struct conf *c = &cs->d->conf;
 	char *url = xasprintf("%s/calendars/primary/events?maxResults=%lld",
 	    c->google_calendar_url, (long long)c->calendar_page_size);
 
@@ -224,9 +399,12 @@ calsync_fetch(struct calsync *cs)
 		append_param(&url, "timeMin", cs->time_min);
 		append_param(&url, "singleEvents", "false");
 	}
-	if (cs->page_token != NULL)
-		append_param(&url, "pageToken", cs->page_token);
-	google_call(cs->job->d, cs->job->tenant_id, cs->conn, "GET", url, NULL,
+	if (token != NULL)
+		append_param(&url, "pageToken", token);
+	free(cs->fetch_token);
+	cs->fetch_token = token;
+	cs->fetching = true;
+	google_call(cs->d, cs->job->tenant_id, cs->conn, "GET", url, NULL,
 	    NULL, page_cb, cs);
 	free(url);
 }
@@ -236,30 +414,30 @@ full_started_cb(const PGresult *res, const char *error, void *arg)
 {
 	struct calsync *cs = arg;
 
+	if (detached(cs))
+		return;
 	if (error != NULL || PQntuples(res) != 1) {
 		calsync_fail(cs, "database", error ? error : "no sync state");
 		return;
 	}
 	free(cs->full_started);
 	cs->full_started = xstrdup(PQgetvalue(res, 0, 0));
-	calsync_fetch(cs);
+	calsync_fetch(cs, NULL);
 }
 
 static void
 calsync_start_full(struct calsync *cs)
 {
 	const char *p[] = { cs->job->tenant_id, cs->conn };
-	time_t t = time(NULL) - (time_t)cs->job->d->conf.calendar_window_sec;
+	time_t t = time(NULL) - (time_t)cs->d->conf.calendar_window_sec;
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(cs->time_min, sizeof cs->time_min, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	free(cs->sync_token);
 	cs->sync_token = NULL;
-	free(cs->page_token);
-	cs->page_token = NULL;
-	pgloop_query(cs->job->d->db, CALSYNC_SQL_START_FULL, 2, p,
-	    full_started_cb, cs);
+	calsync_drop_ahead(cs);
+	calsync_query(cs, CALSYNC_SQL_START_FULL, 2, p, full_started_cb);
 }
 
 static void
@@ -267,6 +445,8 @@ state_cb(const PGresult *res, const char *error, void *arg)
 {
 	struct calsync *cs = arg;
 
+	if (detached(cs))
+		return;
 	if (error != NULL) {
 		calsync_fail(cs, "database", error);
 		return;
@@ -277,7 +457,7 @@ state_cb(const PGresult *res, const char *error, void *arg)
 	}
 	if (!PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 1), "f") == 0) {
 		cs->sync_token = xstrdup(PQgetvalue(res, 0, 0));
-		calsync_fetch(cs);
+		calsync_fetch(cs, NULL);
 	} else
 		calsync_start_full(cs);
 }
@@ -297,18 +477,37 @@ calsync_start(struct job *job)
 	}
 	cs = xcalloc(1, sizeof *cs);
 	cs->job = job;
+	cs->d = job->d;
 	cs->conn = xstrdup(conn);
 	job->state = cs;
 	job_set_connection(job, cs->conn);
 	p[0] = job->tenant_id;
 	p[1] = cs->conn;
-	pgloop_query(job->d->db, CALSYNC_SQL_STATE, 2, p, state_cb, cs);
+	calsync_query(cs, CALSYNC_SQL_STATE, 2, p, state_cb);
+}
+
+/*
+ * At shutdown: the page being fetched is dropped now; a query in flight
+ * (the page being applied commits or not on its own) frees the state when
+ * it answers.  The lease is released and the sync repeats from its last
+ * committed page.
+ */
+static void
+calsync_cancel(struct job *job)
+{
+	struct calsync *cs = job->state;
+
+	if (cs == NULL)
+		return;
+	job->state = NULL;
+	cs->job = NULL;
+	calsync_drop_ahead(cs);
+	if (cs->queries == 0)
+		calsync_free(cs);
 }
 
 const struct job_kind job_calsync_kind = {
 	.name = "calsync",
 	.start = calsync_start,
-	/* A call or query in flight finishes on its own; at shutdown the lease
-	 * is released and the sync repeats from its last committed page. */
-	.cancel = NULL,
+	.cancel = calsync_cancel,
 };

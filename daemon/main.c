@@ -204,6 +204,7 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 		if (conninfo_changed)
 			pgloop_set_conninfo(d->db, d->conf.db_conninfo);
 		jobs_reconfigure(d->jobs);
+		sched_reconfigure(d->sched);
 		log_emit(LOG_INFO, MSGID_RELOADED, NULL, "configuration reloaded%s",
 		    conninfo_changed ? " (new database settings apply at the "
 		    "next reconnect)" : "");

@@ -13,7 +13,8 @@
 #include "sched.h"
 #include "util.h"
 
-#define SCHED_TICK_SEC 60
+/* The longest tick; a shorter calendar.poll_interval shortens it. */
+#define SCHED_TICK_MAX_SEC 60
 #define SYSTEM_TENANT "00000000-0000-0000-0000-000000000000"
 
 struct sched_entry {
@@ -45,6 +46,7 @@ static const struct sched_entry entries[] = {
 struct sched {
 	struct rallyd *d;
 	struct event *ev_tick;
+	long tick_sec;		/* 0 until armed */
 };
 
 static void
@@ -102,15 +104,42 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	sched_tick(arg);
 }
 
+/*
+ * Half the poll interval, so a connection is polled at most half an
+ * interval late (a 10 s interval polls every 10 to 15 s), and never less
+ * often than once a minute for the hourly entries.
+ */
+static long
+sched_tick_sec(const struct conf *c)
+{
+	long t = (long)(c->calendar_poll_sec / 2);
+
+	if (t > SCHED_TICK_MAX_SEC)
+		t = SCHED_TICK_MAX_SEC;
+	return t < 1 ? 1 : t;
+}
+
+void
+sched_reconfigure(struct sched *sc)
+{
+	struct timeval tv = { sched_tick_sec(&sc->d->conf), 0 };
+
+	if (tv.tv_sec == sc->tick_sec)
+		return;
+	sc->tick_sec = tv.tv_sec;
+	if (event_add(sc->ev_tick, &tv) == -1)
+		fatalx("sched: cannot arm the tick");
+	log_debug("scheduler ticks every %lld s", (long long)tv.tv_sec);
+}
+
 struct sched *
 sched_new(struct rallyd *d)
 {
 	struct sched *sc = xcalloc(1, sizeof *sc);
-	struct timeval tv = { SCHED_TICK_SEC, 0 };
 
 	sc->d = d;
 	sc->ev_tick = event_new(d->base, -1, EV_PERSIST, tick_cb, sc);
-	event_add(sc->ev_tick, &tv);
+	sched_reconfigure(sc);
 	return sc;
 }
 

@@ -252,3 +252,124 @@ json_put_wiped(json_object *o)
 	json_wipe_strings(o);
 	json_object_put(o);
 }
+
+/* The index just past the string that opens at buf[i], or SIZE_MAX. */
+static size_t
+scan_string(const char *buf, size_t len, size_t i)
+{
+	size_t start = ++i, k;
+	const char *q;
+
+	while (i < len && (q = memchr(buf + i, '"', len - i)) != NULL) {
+		i = (size_t)(q - buf);
+		/* Escaped only by an odd run of backslashes. */
+		for (k = i; k > start && buf[k - 1] == '\\'; k--)
+			;
+		if ((i - k) % 2 == 0)
+			return i + 1;
+		i++;
+	}
+	return SIZE_MAX;
+}
+
+/* The index just past the value that starts at buf[i], or SIZE_MAX. */
+static size_t
+scan_value(const char *buf, size_t len, size_t i)
+{
+	size_t depth = 0;
+
+	for (; i < len; i++) {
+		switch (buf[i]) {
+		case '"':
+			if ((i = scan_string(buf, len, i)) == SIZE_MAX)
+				return SIZE_MAX;
+			if (depth == 0)
+				return i;
+			i--;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return i;	/* the end of a scalar */
+			if (--depth == 0)
+				return i + 1;
+			break;
+		case ',':
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			if (depth == 0)
+				return i;
+			break;
+		}
+	}
+	return depth == 0 ? i : SIZE_MAX;
+}
+
+static size_t
+scan_ws(const char *buf, size_t len, size_t i)
+{
+	while (i < len && json_is_ws(buf[i]))
+		i++;
+	return i;
+}
+
+/*
+ * One member at buf[*i]: its key's raw text in key/key_len, its value's
+ * span in val/val_len; *i moves past the ',' or onto the closing '}'.
+ */
+static int
+scan_member(const char *buf, size_t len, size_t *i, struct json_span *key,
+    struct json_span *val)
+{
+	size_t k = *i, end;
+
+	if (k >= len || buf[k] != '"' ||
+	    (end = scan_string(buf, len, k)) == SIZE_MAX)
+		return -1;
+	key->p = buf + k + 1;
+	key->len = end - k - 2;
+	k = scan_ws(buf, len, end);
+	if (k >= len || buf[k] != ':')
+		return -1;
+	k = scan_ws(buf, len, k + 1);
+	if ((end = scan_value(buf, len, k)) == SIZE_MAX || end == k)
+		return -1;
+	val->p = buf + k;
+	val->len = end - k;
+	k = scan_ws(buf, len, end);
+	if (k < len && buf[k] == ',')
+		k = scan_ws(buf, len, k + 1);
+	else if (k >= len || buf[k] != '}')
+		return -1;
+	*i = k;
+	return 0;
+}
+
+int
+json_scan_members(const char *buf, size_t len, const char *const *keys,
+    struct json_span *vals, size_t nkeys)
+{
+	struct json_span key, val;
+	size_t i = scan_ws(buf, len, 0);
+
+	for (size_t n = 0; n < nkeys; n++)
+		vals[n].p = NULL;
+	if (i >= len || buf[i] != '{')
+		return -1;
+	i = scan_ws(buf, len, i + 1);
+	while (i < len && buf[i] != '}') {
+		if (scan_member(buf, len, &i, &key, &val) == -1)
+			return -1;
+		for (size_t n = 0; n < nkeys; n++)
+			if (key.len == strlen(keys[n]) &&
+			    memcmp(key.p, keys[n], key.len) == 0)
+				vals[n] = val;	/* the last one, as jsonb keeps */
+	}
+	return i < len ? 0 : -1;
+}

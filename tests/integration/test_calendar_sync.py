@@ -4,6 +4,7 @@ emulator and a real PostgreSQL.  Each test connects a fresh Google account
 with `rallyctl google connect` and watches what reaches the other side."""
 
 import json
+import signal
 import time
 
 import pytest
@@ -450,3 +451,30 @@ def test_calendar_disconnect_stops_the_channel_and_purges_while_mail_stays(pg, d
         assert row == ("active", True, True, None)
     finally:
         cal.close()
+
+
+def test_poll_interval_under_a_minute_polls_at_that_pace_after_reload(cal):
+    """The scheduler used to tick once a minute, so a 10 s poll_interval
+    polled every 60 s; it now ticks at half the interval, and a SIGHUP
+    applies a new interval without a restart."""
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    d = cal.start()
+    cal.settle()
+
+    def polls():
+        return cal.conn.execute(
+            "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'calsync'"
+            " AND payload->>'reason' = 'poll' AND state = 'done'", (cal.tenant,)).fetchone()[0]
+
+    before = polls()
+    with open(d.conf) as f:
+        text = f.read()
+    assert "poll_interval = 1h" in text
+    with open(d.conf, "w") as f:
+        f.write(text.replace("poll_interval = 1h", "poll_interval = 10s"))
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "configuration reloaded" in d.output(), message="reloaded")
+    # Every 10 to 15 s: three polls in 50 s, where a minute's tick allowed one.
+    wait_until(lambda: polls() >= before + 3, timeout=50, interval=0.5,
+               message="three polls in 50 s")
