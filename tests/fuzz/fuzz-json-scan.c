@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json_scan_members() (lib/json.c) on arbitrary bytes, against json-c.
  *
