@@ -245,9 +245,8 @@ static int
 open_token(struct revoke *rv, char **cause)
 {
 	const struct keyring *kr = rv->d->keyring;
-	char *why = NULL;
-
 	const struct row *r = &rv->row;
+	char *why = NULL;
 
 	if (r->refresh != NULL && token_open(kr, r->tenant_id,
 	    r->connection_id, "refresh_token", r->refresh, &rv->token,
@@ -278,16 +277,23 @@ row_revoke(struct revoke *rv)
 		row_transient(rv, "no keyring");
 		return;
 	}
-	if (token_key_missing(rv->d->keyring, rv->row.refresh) ||
-	    token_key_missing(rv->d->keyring, rv->row.access)) {
+	/*
+	 * Whichever token opens revokes the grant (an access token resealed
+	 * after a rotation elsewhere must not stop the refresh token here).
+	 * Only when none opens and a key is missing is the row kept.
+	 */
+	if (open_token(rv, &cause) == -1 &&
+	    (token_key_missing(rv->d->keyring, rv->row.refresh) ||
+	    token_key_missing(rv->d->keyring, rv->row.access))) {
 		log_emit(LOG_CRIT, MSGID_KEY_MISSING, &rv->log, "token-revoke: "
 		    "entry %s was sealed with a key this instance's keyring "
 		    "does not have (was it rotated on another host?): kept for "
-		    "another attempt", rv->row.id);
+		    "another attempt, until the revocation deadline", rv->row.id);
+		free(cause);
 		row_transient(rv, "sealed with a key not in the keyring");
 		return;
 	}
-	if (open_token(rv, &cause) == -1) {
+	if (cause != NULL) {
 		log_emit(LOG_WARNING, NULL, &rv->log, "token-revoke: entry %s "
 		    "does not open (%s): deleted it unrevoked", rv->row.id,
 		    cause);

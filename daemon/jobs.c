@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "jobs-int.h"
 #include "jobs-sql.h"
 #include "jobs.h"
 #include "log.h"
@@ -20,25 +21,10 @@
 /* Sleep between attempts when the claim query itself failed. */
 #define CLAIM_ERROR_DELAY_SEC 5
 
-struct jobs {
-	struct rallyd *d;
-	struct job *running;		/* list of claimed jobs */
-	unsigned nrunning;
-	bool claiming;			/* a claim query is in flight */
-	bool claim_again;		/* work arrived while claiming */
-	bool stopping;
-	bool releasing;			/* the final release is under way */
-	long backlog;
-	struct event *ev_wake;		/* next due job or expiring lease */
-	struct event *ev_heartbeat;
-	struct event *ev_shutdown;
-	char host[256];
-};
-
 static void claim(struct jobs *);
 
-static void
-job_free(struct job *job)
+void
+jobs_job_free(struct job *job)
 {
 	if (job == NULL)
 		return;
@@ -52,8 +38,8 @@ job_free(struct job *job)
 	free(job);
 }
 
-static void
-unlink_job(struct jobs *e, struct job *job)
+void
+jobs_unlink(struct jobs *e, struct job *job)
 {
 	struct job **pp;
 
@@ -70,8 +56,8 @@ unlink_job(struct jobs *e, struct job *job)
  * the only leases it extends or hands back.  Finished jobs whose end is
  * not recorded yet are still held.
  */
-static char *
-held_ids(const struct jobs *e, bool unfinished_only)
+char *
+jobs_held_ids(const struct jobs *e, bool unfinished_only)
 {
 	char *s = xstrdup("{"), *tmp;
 	const struct job *job;
@@ -89,90 +75,13 @@ held_ids(const struct jobs *e, bool unfinished_only)
 }
 
 static void
-unregister_cb(const PGresult *res, const char *error, void *arg)
-{
-	struct jobs *e = arg;
-
-	rallyd_exit(e->d, 0);
-}
-
-static void
-release_cb(const PGresult *res, const char *error, void *arg)
-{
-	struct jobs *e = arg;
-	const char *params[] = { e->d->instance };
-
-	if (error != NULL)
-		log_warnx("could not release job leases at shutdown (they "
-		    "expire by themselves): %s", error);
-	else if (res != NULL && PQcmdTuples((PGresult *)res)[0] != '0')
-		log_info("released %s job lease(s) for other instances",
-		    PQcmdTuples((PGresult *)res));
-	pgloop_query(e->d->db, JOBS_SQL_UNREGISTER, 1, params, unregister_cb, e);
-}
-
-/*
- * The last step of a graceful stop: hand back the jobs in ids (those not
- * finished when the shutdown timeout struck; NULL for none), then leave.
- */
-static void
-release_and_exit(struct jobs *e, char *ids)
-{
-	char max[24];
-	const char *params[] = { e->d->instance, ids, max };
-
-	if (e->releasing) {
-		free(ids);
-		return;
-	}
-	e->releasing = true;
-	if (!pgloop_connected(e->d->db)) {
-		free(ids);
-		rallyd_exit(e->d, 0);
-		return;
-	}
-	if (ids == NULL || strcmp(ids, "{}") == 0) {
-		free(ids);
-		release_cb(NULL, NULL, e);
-		return;
-	}
-	snprintf(max, sizeof max, "%lld", (long long)e->d->conf.max_attempts);
-	pgloop_query(e->d->db, JOBS_SQL_RELEASE, 3, params, release_cb, e);
-	free(ids);
-}
-
-static void
-shutdown_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct jobs *e = arg;
-	struct job *job, *next;
-	char *ids = held_ids(e, true);
-
-	log_notice("shutdown timeout: cancelling %u running job(s)", e->nrunning);
-	for (job = e->running; job != NULL; job = next) {
-		next = job->next;
-		/*
-		 * A finished job's final update is queued before the release;
-		 * a job that cannot be cancelled keeps its memory until exit,
-		 * when pgloop drops its query without calling back.
-		 */
-		if (job->finished || job->kind->cancel == NULL)
-			continue;
-		job->kind->cancel(job);
-		unlink_job(e, job);
-		job_free(job);
-	}
-	release_and_exit(e, ids);
-}
-
-static void
 after_job(struct jobs *e)
 {
 	rallyd_update_status(e->d);
 	if (e->stopping) {
 		if (e->nrunning == 0) {
 			event_del(e->ev_shutdown);
-			release_and_exit(e, NULL);
+			jobs_release_and_exit(e, NULL);
 		}
 		return;
 	}
@@ -204,19 +113,24 @@ finish_cb(const PGresult *res, const char *error, void *arg)
 		log_emit(LOG_WARNING, NULL, &job->log, "job %s (%s): could not "
 		    "record its end, will retry once reconnected: %s", job->id,
 		    job->kind_name, error);
-		job->end_waiting = true;
+		job->end_waiting = job->end_replayed = true;
 		return;
 	}
 	if (error != NULL)
 		log_emit(LOG_WARNING, NULL, &job->log, "job %s (%s): could not "
 		    "record its end, its lease will expire: %s", job->id,
 		    job->kind_name, error);
+	else if (PQntuples(res) == 0 && job->end_replayed)
+		/* The first try may have committed before its answer was lost. */
+		log_emit(LOG_DEBUG, NULL, &job->log, "job %s (%s): its end was "
+		    "already recorded, or another instance took it over",
+		    job->id, job->kind_name);
 	else if (PQntuples(res) == 0)
 		log_emit(LOG_WARNING, NULL, &job->log, "job %s (%s): lease lost "
 		    "before it finished; another instance owns it now",
 		    job->id, job->kind_name);
-	unlink_job(e, job);
-	job_free(job);
+	jobs_unlink(e, job);
+	jobs_job_free(job);
 	after_job(e);
 }
 
@@ -231,38 +145,6 @@ retry_delay(const struct conf *c, int attempt)
 	if (d > (double)c->retry_max_sec)
 		d = (double)c->retry_max_sec;
 	return d / 2 + random_unit() * d / 2;
-}
-
-const char *
-job_payload_string(const struct job *job, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(job->payload, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-const char *
-job_payload_uuid(const struct job *job, const char *key, char *out)
-{
-	return uuid_canonical(job_payload_string(job, key), out) ? out : NULL;
-}
-
-void
-job_set_connection(struct job *job, const char *connection_id)
-{
-	free(job->connection_id);
-	job->connection_id = xstrdup(connection_id);
-	job->log.connection = job->connection_id;
-}
-
-void
-job_defer(struct job *job, long ms)
-{
-	if (ms >= 0 && (double)ms / 1000 > job->retry_not_before)
-		job->retry_not_before = (double)ms / 1000;
 }
 
 void
@@ -400,7 +282,7 @@ next_cb(const PGresult *res, const char *error, void *arg)
 static void
 schedule_next_wake(struct jobs *e)
 {
-	char *ids = held_ids(e, false);
+	char *ids = jobs_held_ids(e, false);
 	const char *params[] = { ids };
 
 	pgloop_query(e->d->db, JOBS_SQL_NEXT, 1, params, next_cb, e);
@@ -414,6 +296,10 @@ claim_cb(const PGresult *res, const char *error, void *arg)
 	int n;
 
 	e->claiming = false;
+	if (e->stopping) {
+		jobs_hand_back_claimed(e, error == NULL ? res : NULL);
+		return;
+	}
 	if (error != NULL) {
 		if (pgloop_connected(e->d->db))
 			log_warnx("claiming jobs failed: %s", error);
@@ -423,8 +309,6 @@ claim_cb(const PGresult *res, const char *error, void *arg)
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++)
 		start_job(e, res, i);
-	if (e->stopping)
-		return;
 	if (e->claim_again || (n > 0 && e->nrunning < e->d->conf.concurrency)) {
 		e->claim_again = false;
 		claim(e);
@@ -472,7 +356,7 @@ static void
 heartbeat(struct jobs *e)
 {
 	char lease[24], pid[24], nrun[24];
-	char *ids = held_ids(e, false);
+	char *ids = jobs_held_ids(e, false);
 	const char *params[] = { e->d->instance, lease, e->host, pid,
 		PACKAGE_VERSION, nrun, ids };
 
@@ -518,7 +402,7 @@ jobs_new(struct rallyd *d)
 	e->host[sizeof e->host - 1] = '\0';
 	e->ev_wake = evtimer_new(d->base, wake_cb, e);
 	e->ev_heartbeat = event_new(d->base, -1, EV_PERSIST, heartbeat_cb, e);
-	e->ev_shutdown = evtimer_new(d->base, shutdown_cb, e);
+	e->ev_shutdown = evtimer_new(d->base, jobs_shutdown_cb, e);
 	arm_heartbeat(e);
 	return e;
 }
@@ -534,11 +418,12 @@ jobs_free(struct jobs *e)
 		e->running = job->next;
 		if (!job->finished && job->kind != NULL && job->kind->cancel)
 			job->kind->cancel(job);
-		job_free(job);
+		jobs_job_free(job);
 	}
 	event_free(e->ev_wake);
 	event_free(e->ev_heartbeat);
 	event_free(e->ev_shutdown);
+	free(e->exit_ids);
 	free(e);
 }
 
@@ -559,24 +444,6 @@ void
 jobs_wake(struct jobs *e)
 {
 	claim(e);
-}
-
-void
-jobs_stop(struct jobs *e)
-{
-	struct timeval tv = { (long)e->d->conf.shutdown_timeout_sec, 0 };
-
-	if (e->stopping)
-		return;
-	e->stopping = true;
-	event_del(e->ev_wake);
-	if (e->nrunning == 0) {
-		release_and_exit(e, NULL);
-		return;
-	}
-	log_notice("waiting up to %lld s for %u running job(s)",
-	    (long long)e->d->conf.shutdown_timeout_sec, e->nrunning);
-	evtimer_add(e->ev_shutdown, &tv);
 }
 
 unsigned

@@ -58,6 +58,7 @@ struct job {
 	char *end_params[6];
 	int end_nparams;
 	bool end_waiting;	/* the database was down: replay on reconnect */
+	bool end_replayed;	/* the end is being sent again */
 	struct job *next;	/* the engine's list of running jobs */
 };
 

@@ -92,14 +92,21 @@ begin
 	            and x.google_event_id = j.eid
 	        for update) a) m
 	where m.eid = i.eid;
+	-- One event per activity (a copy of Rally's event carries the same
+	-- activity id: the later one adopts it, the other is inserted); and
+	-- the row may have got its event id from Rally's own push since the
+	-- lookup above.
 	update pg_temp.cal_page_items i set act_id = m.id, act_etag = m.etag,
 	    act_state = m.sync_state
-	from (select j.eid, a.id, a.etag, a.sync_state from pg_temp.cal_page_items j
+	from (select distinct on (a.id) j.eid, a.id, a.etag, a.sync_state
+	    from pg_temp.cal_page_items j
 	    cross join lateral (select x.id, x.etag, x.sync_state from rally.activities x
 	        where x.tenant_id = p_tenant and x.id = j.rally_id and x.owner_id = p_owner
-	            and x.connection_id = p_conn and x.google_event_id is null
+	            and x.connection_id = p_conn
+	            and (x.google_event_id is null or x.google_event_id = j.eid)
 	        for update) a
-	    where j.act_id is null and j.rally_id is not null) m
+	    where j.act_id is null and j.rally_id is not null
+	    order by a.id, j.ord desc) m
 	where m.eid = i.eid;
 
 	select coalesce(array_agg(act_id) filter (where gone), '{}'),

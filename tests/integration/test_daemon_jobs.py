@@ -205,6 +205,25 @@ def test_twins_never_run_together_even_after_a_lease_expired(daemons, dbconn):
     assert spans[0][2] <= spans[1][1], spans
 
 
+def test_jobs_claimed_while_stopping_are_handed_back_not_stranded(daemons, dbconn, pg, db):
+    """A claim still in flight when SIGTERM arrives: its jobs are not
+    started and left 'running' with a live lease, but handed back.  The
+    claim is held in flight by a lock on the queue."""
+    d = daemons("stopper")
+    jid = dbconn.execute("SELECT rally.job_enqueue(%s, 'ping', NULL, '{\"sleep_ms\": 5000}',"
+                         " now() + interval '2 seconds')", (SYSTEM,)).fetchone()[0]
+    with pg.connect(db, autocommit=False) as locker:
+        locker.execute("LOCK TABLE rally.jobs IN ACCESS EXCLUSIVE MODE")
+        time.sleep(3.5)                       # the claim for the job is waiting on the lock
+        d.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        locker.rollback()
+    assert d.proc.wait(20) == 0
+    j = job(dbconn, jid)
+    assert (j["state"], j["lease_owner"]) == ("pending", None), j
+    assert [r[2] for r in runs(dbconn, jid)] in ([], ["released"])
+
+
 def test_second_sigterm_stops_at_once(daemons, dbconn):
     d = daemons("impatient", extra={"daemon": {"shutdown_timeout": "60s"}})
     jid = add_job(dbconn, payload={"sleep_ms": 60000})
