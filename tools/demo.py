@@ -11,6 +11,7 @@ activities flowing both ways between the CRM and Google Calendar.
 With --keep it stays up until Ctrl-C."""
 
 import argparse
+import os
 import pathlib
 import signal
 import subprocess
@@ -45,6 +46,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
+    # rallyctl finds the schema of this tree, not of an installed copy.
+    os.environ.setdefault("RALLY_MIGRATIONS_DIR", str(SRCDIR / "sql" / "migrations"))
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="rally-demo-"))
     pg = Cluster().start()
     fg = web = cal = None
