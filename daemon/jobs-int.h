@@ -34,6 +34,8 @@ void jobs_job_free(struct job *);
 void jobs_unlink(struct jobs *, struct job *);
 /* The ids of the jobs held, as a PostgreSQL array ("{1,2}"); caller frees. */
 char *jobs_held_ids(const struct jobs *, bool unfinished_only);
+/* Adds id to such an array literal ("{}", "{1}"), which it frees. */
+char *jobs_ids_append(char *ids, const char *id);
 
 /* jobs-stop.c */
 /* Hands back ids (taken; NULL for none), unregisters, exits. */

@@ -46,15 +46,30 @@ release_cb(const PGresult *res, const char *error, void *arg)
 }
 
 /*
+ * Hands back the jobs in ids ("{1,2}"), their attempts kept and not
+ * counted; cb is called at once when there is nothing to hand back.
+ */
+static void
+hand_back(struct jobs *e, const char *ids, pgloop_result_cb cb)
+{
+	char max[24];
+	const char *params[] = { e->d->instance, ids, max };
+
+	if (ids == NULL || strcmp(ids, "{}") == 0 || !pgloop_connected(e->d->db)) {
+		cb(NULL, NULL, e);
+		return;
+	}
+	snprintf(max, sizeof max, "%lld", (long long)e->d->conf.max_attempts);
+	pgloop_query(e->d->db, JOBS_SQL_RELEASE, 3, params, cb, e);
+}
+
+/*
  * The last step of a graceful stop: hand back the jobs in ids (those not
  * finished when the shutdown timeout struck; NULL for none), then leave.
  */
 void
 jobs_release_and_exit(struct jobs *e, char *ids)
 {
-	char max[24];
-	const char *params[] = { e->d->instance, ids, max };
-
 	if (e->releasing) {
 		free(ids);
 		return;
@@ -71,13 +86,7 @@ jobs_release_and_exit(struct jobs *e, char *ids)
 		rallyd_exit(e->d, 0);
 		return;
 	}
-	if (ids == NULL || strcmp(ids, "{}") == 0) {
-		free(ids);
-		release_cb(NULL, NULL, e);
-		return;
-	}
-	snprintf(max, sizeof max, "%lld", (long long)e->d->conf.max_attempts);
-	pgloop_query(e->d->db, JOBS_SQL_RELEASE, 3, params, release_cb, e);
+	hand_back(e, ids, release_cb);
 	free(ids);
 }
 
@@ -127,25 +136,12 @@ handed_back_cb(const PGresult *res, const char *error, void *arg)
 void
 jobs_hand_back_claimed(struct jobs *e, const PGresult *res)
 {
-	char max[24], *ids = xstrdup("{"), *tmp;
-	const char *params[] = { e->d->instance, NULL, max };
+	char *ids = xstrdup("{}");
 
-	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
-		tmp = xasprintf("%s%s%s", ids, i > 0 ? "," : "",
-		    PQgetvalue(res, i, 1));
-		free(ids);
-		ids = tmp;
-	}
-	tmp = xasprintf("%s}", ids);
+	for (int i = 0; res != NULL && i < PQntuples(res); i++)
+		ids = jobs_ids_append(ids, PQgetvalue(res, i, 1));
+	hand_back(e, ids, handed_back_cb);
 	free(ids);
-	params[1] = tmp;
-	snprintf(max, sizeof max, "%lld", (long long)e->d->conf.max_attempts);
-	if (strcmp(tmp, "{}") == 0 || !pgloop_connected(e->d->db))
-		handed_back_cb(NULL, NULL, e);
-	else
-		pgloop_query(e->d->db, JOBS_SQL_RELEASE, 3, params,
-		    handed_back_cb, e);
-	free(tmp);
 }
 
 void

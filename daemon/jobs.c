@@ -59,19 +59,24 @@ jobs_unlink(struct jobs *e, struct job *job)
 char *
 jobs_held_ids(const struct jobs *e, bool unfinished_only)
 {
-	char *s = xstrdup("{"), *tmp;
+	char *ids = xstrdup("{}");
 	const struct job *job;
 
-	for (job = e->running; job != NULL; job = job->next) {
-		if (unfinished_only && job->finished)
-			continue;
-		tmp = xasprintf("%s%s%s", s, s[1] != '\0' ? "," : "", job->id);
-		free(s);
-		s = tmp;
-	}
-	tmp = xasprintf("%s}", s);
-	free(s);
-	return tmp;
+	for (job = e->running; job != NULL; job = job->next)
+		if (!unfinished_only || !job->finished)
+			ids = jobs_ids_append(ids, job->id);
+	return ids;
+}
+
+char *
+jobs_ids_append(char *ids, const char *id)
+{
+	size_t n = strlen(ids);
+	char *s = xasprintf("%.*s%s%s}", (int)(n - 1), ids, n > 2 ? "," : "",
+	    id);
+
+	free(ids);
+	return s;
 }
 
 static void
