@@ -46,7 +46,7 @@ begin
 	    sync_state = case when merged = remote then 'synced' else 'pending' end
 	where tenant_id = a.tenant_id and id = a.id;
 	if merged <> remote then
-		perform rally.cal_queue_push(a.tenant_id, a.id, a.connection_id);
+		perform rally.cal_queue_push(a.tenant_id, a.id);
 	end if;
 	return conflicts;
 end

@@ -19,7 +19,7 @@ $$;
 
 -- Queues the push of an activity's unsent edits.  The payload names only
 -- the activity: calpush reads the connection from the row.
-create or replace function rally.cal_queue_push(p_tenant uuid, p_id uuid, p_conn uuid)
+create or replace function rally.cal_queue_push(p_tenant uuid, p_id uuid)
 returns void
 language sql
 as $$
@@ -91,12 +91,12 @@ begin
 			        owner_id = excluded.owner_id,
 			        google_event_id = excluded.google_event_id,
 			        deleted_at = now();
-			perform rally.cal_queue_push(old.tenant_id, old.id, old.connection_id);
+			perform rally.cal_queue_push(old.tenant_id, old.id);
 		end if;
 		return null;
 	end if;
 	if new.sync_state = 'pending' and new.connection_id is not null then
-		perform rally.cal_queue_push(new.tenant_id, new.id, new.connection_id);
+		perform rally.cal_queue_push(new.tenant_id, new.id);
 	end if;
 	return null;
 end
@@ -133,7 +133,7 @@ begin
 	    sync_state = case when v_same then 'synced' else 'pending' end
 	where tenant_id = p_tenant and id = p_id;
 	if not v_same then
-		perform rally.cal_queue_push(p_tenant, p_id, a.connection_id);
+		perform rally.cal_queue_push(p_tenant, p_id);
 		return 'pending';
 	end if;
 	return 'synced';
@@ -246,7 +246,7 @@ end
 $$;
 
 grant execute on function rally.origin_is_google(), rally.cal_tombstone_done(uuid, uuid),
-    rally.cal_queue_push(uuid, uuid, uuid), rally.cal_push_done(uuid, uuid, jsonb, jsonb),
+    rally.cal_queue_push(uuid, uuid), rally.cal_push_done(uuid, uuid, jsonb, jsonb),
     rally.cal_purge_batch(uuid, uuid), rally.cal_queue_periodic(int, boolean)
     to rally_daemon;
 -- The activity triggers' WHEN clauses run as the writer: the web role too.
