@@ -21,6 +21,7 @@
 #include "jobs.h"
 #include "rallyd.h"
 #include "util.h"
+#include "uuid.h"
 
 static bool
 under(const char *url, const char *base)
@@ -43,19 +44,20 @@ under(const char *url, const char *base)
 }
 
 static const char *
-probe_problem(struct job *job, const char **conn, const char **url)
+probe_problem(struct job *job, char conn_buf[UUID_STR_LEN], const char **conn,
+    const char **url)
 {
 	const struct conf *c = &job->d->conf;
 	json_object *v;
 	const char *method = "GET";
 
-	*conn = job_payload_string(job, "connection_id");
+	*conn = job_payload_uuid(job, "connection_id", conn_buf);
 	*url = job_payload_string(job, "url");
 	if (json_object_object_get_ex(job->payload, "method", &v))
 		method = json_object_is_type(v, json_type_string) ?
 		    json_object_get_string(v) : "";
 	if (*conn == NULL || *url == NULL)
-		return "payload needs connection_id and url";
+		return "payload needs connection_id (a uuid) and url";
 	if (strcmp(method, "GET") != 0)
 		return "google-probe only sends GET";
 	if (!under(*url, c->google_calendar_url) &&
@@ -88,9 +90,10 @@ probe_cb(const struct gresp *r, void *arg)
 static void
 probe_start(struct job *job)
 {
+	char buf[UUID_STR_LEN];
 	const char *problem, *conn, *url;
 
-	if ((problem = probe_problem(job, &conn, &url)) != NULL) {
+	if ((problem = probe_problem(job, buf, &conn, &url)) != NULL) {
 		job_finish(job, JOB_FAIL, problem, NULL);
 		return;
 	}
