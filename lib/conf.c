@@ -81,6 +81,11 @@ static const struct conf_key keys[] = {
 	N("calendar", "channel_ttl", T_DURATION, calendar_channel_ttl_sec, 3600, 30 * DAY, "7d"),
 	N("calendar", "page_size", T_INT, calendar_page_size, 1, 2500, "2500"),
 	N("calendar", "deleted_retention", T_DURATION, calendar_deleted_retention_sec, 60, 365 * DAY, "1d"),
+
+	N("mail", "window", T_DURATION, mail_window_sec, DAY, 3650 * DAY, "90d"),
+	N("mail", "poll_interval", T_DURATION, mail_poll_sec, 10, DAY, "5m"),
+	N("mail", "page_size", T_INT, mail_page_size, 1, 500, "500"),
+	S("mail", "pubsub_topic", mail_pubsub_topic, ""),
 };
 
 int

@@ -77,6 +77,12 @@ struct conf {
 	int64_t calendar_channel_ttl_sec;
 	int64_t calendar_page_size;	/* events.list maxResults */
 	int64_t calendar_deleted_retention_sec;	/* soft-deleted, unconnected */
+
+	/* [mail] */
+	int64_t mail_window_sec;	/* a full sync reaches this far back */
+	int64_t mail_poll_sec;		/* sync at least this often, push or not */
+	int64_t mail_page_size;		/* messages.list maxResults */
+	char *mail_pubsub_topic;	/* users.watch topic; "" = poll only */
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */
