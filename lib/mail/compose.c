@@ -94,7 +94,7 @@ static int
 check_list(struct composer *c, const char *const *list, size_t n, const char *what)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (list[i] == NULL)
+		if (list == NULL || list[i] == NULL)
 			return fail(c, "bad address in ", "", what, i);
 		if (check_text(c, list[i], what, i) == -1)
 			return -1;
@@ -119,6 +119,8 @@ check_draft(struct composer *c)
 
 	if (d->message_id == NULL)
 		return fail(c, "no ", "", "message_id", SIZE_MAX);
+	if (d->natt > 0 && d->att == NULL)
+		return fail(c, "no ", "", "att", SIZE_MAX);
 	if (d->nto + d->ncc + d->nbcc == 0)
 		return fail(c, "no ", "", "recipients", SIZE_MAX);
 	if (d->nto + d->ncc + d->nbcc > MAIL_COMPOSE_MAX_RECIPIENTS)
