@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mail/compose.h"
 #include "tap.h"
@@ -151,11 +152,53 @@ test_header_injection_and_bad_input_are_refused(void)
 	refused(d, "no recipients", "nobody to send to");
 }
 
+static double
+cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A reply with a 3 KB text and a 10 KB HTML body, 1,000 times. */
+static void
+test_speed_of_composing(void)
+{
+	struct mail_draft d = base();
+	char text[3073], html[10241], *m;
+	size_t len;
+	int good = 0, n = 1000;
+	double t0;
+
+	for (size_t i = 0; i < sizeof text - 1; i++)
+		text[i] = i % 72 == 71 ? '\n' : "Lorem ipsum d\xc3\xa9j\xc3\xa0 vu, "[i % 24];
+	text[sizeof text - 1] = '\0';
+	for (size_t i = 0; i < sizeof html - 1; i++)
+		html[i] = "<p>Lorem <b>ipsum</b> dolor sit amet</p>\n"[i % 41];
+	html[sizeof html - 1] = '\0';
+	d.body_text = text;
+	d.body_html = html;
+	d.subject = "Re: Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln";
+	d.in_reply_to = "<prev@example.com>";
+	d.references = "<first@example.com> <prev@example.com>";
+	t0 = cpu_ms();
+	for (int i = 0; i < n; i++) {
+		if ((m = compose(&d, &len)) != NULL && wire_ok(m, len, 78))
+			good++;
+		free(m);
+	}
+	ok(good == n, "1,000 replies composed");
+	printf("# mail_compose: %.4f ms CPU per message (with the check of its lines)\n",
+	    (cpu_ms() - t0) / n);
+}
+
 int
 main(void)
 {
 	test_plain_message_wire_form();
 	test_long_text_folds_and_stays_under_the_limits();
 	test_header_injection_and_bad_input_are_refused();
+	test_speed_of_composing();
 	return tap_done();
 }
