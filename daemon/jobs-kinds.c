@@ -19,6 +19,7 @@ extern const struct job_kind job_calwatch_kind;
 extern const struct job_kind job_calpurge_kind;
 extern const struct job_kind job_mailsync_kind;
 extern const struct job_kind job_maillabel_kind;
+extern const struct job_kind job_mailsend_kind;
 extern const struct job_kind job_mailwatch_kind;
 
 static const struct job_kind *const kinds[] = {
@@ -32,6 +33,7 @@ static const struct job_kind *const kinds[] = {
 	&job_calpurge_kind,
 	&job_mailsync_kind,
 	&job_maillabel_kind,
+	&job_mailsend_kind,
 	&job_mailwatch_kind,
 };
 

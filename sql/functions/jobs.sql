@@ -13,7 +13,7 @@ language sql immutable parallel safe
 as $$
 	select array['ping', 'prune', 'token-revoke', 'google-probe',
 	    'calsync', 'calpush', 'calwatch', 'calpurge', 'mailsync',
-	    'maillabel', 'mailwatch']
+	    'maillabel', 'mailsend', 'mailwatch']
 $$;
 
 -- Queues a job, or folds it into the pending twin with the same

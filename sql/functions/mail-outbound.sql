@@ -1,5 +1,6 @@
 -- SPDX-License-Identifier: ISC
--- Gmail, CRM → Google: the label changes a user asks for in the CRM
+-- Gmail, CRM → Google: the mail a user sends from the CRM (rally.mail_outbox,
+-- by daemon/job-mailsend.c) and the label changes a user asks for in the CRM
 -- (rally.mail_label_ops: read, unread, archive, star, trash and their
 -- opposites), applied at Gmail by daemon/job-maillabel.c.
 -- docs/mail-sync.md, "Organize", has the protocol.
@@ -90,4 +91,80 @@ $$;
 grant execute on function rally.mail_op_labels(text),
     rally.mail_label_ops_due(uuid, uuid, int),
     rally.mail_label_op_end(uuid, uuid, bigint, text, text)
+    to rally_daemon;
+
+-- Mail the CRM sends (rally.mail_outbox), by daemon/job-mailsend.c.  A new
+-- row queues the connection's mailsend job.
+create or replace function rally.mail_outbox_queue() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	perform rally.job_enqueue(n.tenant_id, 'mailsend', n.connection_id::text,
+	    jsonb_build_object('connection_id', n.connection_id))
+	from (select distinct tenant_id, connection_id from new_rows) n;
+	return null;
+end
+$$;
+create or replace trigger queue_outbox after insert on rally.mail_outbox
+    referencing new table as new_rows
+    for each statement execute function rally.mail_outbox_queue();
+
+-- The connection's oldest message to send, as JSON for the daemon: one
+-- in 'sending' first (a send whose answer was lost: the daemon looks it
+-- up in Sent before sending again), then the oldest queued.  The Gmail
+-- thread comes from the thread row, never from what the web tier wrote
+-- beside it; the sender must be the connected account, and the row the
+-- connection's own user's.
+create or replace function rally.mail_outbox_next(p_tenant uuid, p_conn uuid)
+returns jsonb
+language sql stable
+as $$
+	select jsonb_build_object('id', o.id, 'state', o.state, 'message_id', o.message_id,
+	    'in_reply_to', o.in_reply_to, 'references', o.references_header,
+	    'from', o.from_addr, 'to', o.to_addrs, 'cc', o.cc_addrs, 'bcc', o.bcc_addrs,
+	    'subject', o.subject, 'body_text', o.body_text, 'body_html', o.body_html,
+	    'gmail_thread_id', t.gmail_thread_id, 'account', c.google_email,
+	    'attempts', o.attempts)
+	from rally.mail_outbox o
+	join rally.google_connections c on c.tenant_id = o.tenant_id and c.id = o.connection_id
+	left join rally.mail_threads t on t.tenant_id = o.tenant_id and t.id = o.thread_id
+	    and t.connection_id = o.connection_id
+	where o.tenant_id = p_tenant and o.connection_id = p_conn
+	    and o.state in ('queued', 'sending')
+	    and c.user_id = o.user_id and c.status = 'active' and c.mail_enabled
+	order by o.state = 'sending' desc, o.queued_at, o.id
+	limit 1
+$$;
+
+-- The send is about to start: from now on a lost answer is looked up in
+-- Sent, not sent again.
+create or replace function rally.mail_outbox_sending(p_tenant uuid, p_conn uuid, p_id uuid)
+returns boolean
+language sql
+as $$
+	update rally.mail_outbox set state = 'sending', attempts = attempts + 1,
+	    sending_at = now()
+	where tenant_id = p_tenant and connection_id = p_conn and id = p_id
+	    and state in ('queued', 'sending')
+	returning true
+$$;
+
+-- The send's end: 'sent' with Gmail's message id, or 'failed' with the
+-- reason (the CRM shows it; the user may queue the message again).
+create or replace function rally.mail_outbox_end(p_tenant uuid, p_conn uuid, p_id uuid,
+    p_state text, p_gmail_id text, p_error text)
+returns void
+language sql
+as $$
+	update rally.mail_outbox set state = p_state, gmail_message_id = p_gmail_id,
+	    sent_at = case when p_state = 'sent' then now() end,
+	    last_error = left(p_error, 2000)
+	where tenant_id = p_tenant and connection_id = p_conn and id = p_id
+	    and state in ('queued', 'sending')
+$$;
+
+grant execute on function rally.mail_outbox_next(uuid, uuid),
+    rally.mail_outbox_sending(uuid, uuid, uuid),
+    rally.mail_outbox_end(uuid, uuid, uuid, text, text, text)
     to rally_daemon;

@@ -254,3 +254,44 @@ def test_a_done_op_changes_the_crms_copy_at_once(mb):
                             " WHERE id = %s", (op,)).fetchone()
     assert state == ("pending", 1, "unavailable")
 
+
+# --- send: the outbox ------------------------------------------------------------
+
+def _outbox(mb, **kw):
+    cols = dict(tenant_id=mb.tenant, user_id=mb.user, connection_id=mb.id,
+                message_id=f"<{len(kw)}-{id(kw)}@rally.test>", from_addr="Ada <ada@gmail.test>",
+                to_addrs=["ann@mail.test"], subject="Hi", body_text="Hello")
+    cols.update(kw)
+    return insert(mb.conn, "mail_outbox", "id", **cols)
+
+
+def _next(mb):
+    return mb.conn.execute("SELECT rally.mail_outbox_next(%s, %s)",
+                           (mb.tenant, mb.id)).fetchone()[0]
+
+
+def test_a_queued_message_queues_the_connections_send(mb):
+    _outbox(mb)
+    assert mb.conn.execute("SELECT kind, dedupe_key FROM rally.jobs").fetchall() == \
+        [("mailsend", str(mb.id))]
+
+
+def test_a_send_whose_answer_was_lost_comes_first(mb):
+    first = _outbox(mb, message_id="<first@rally.test>")
+    second = _outbox(mb, message_id="<second@rally.test>")
+    assert _next(mb)["id"] == str(first)
+    assert mb.conn.execute("SELECT rally.mail_outbox_sending(%s, %s, %s)",
+                           (mb.tenant, mb.id, second)).fetchone()[0]
+    n = _next(mb)
+    assert (n["id"], n["state"]) == (str(second), "sending")
+    mb.conn.execute("SELECT rally.mail_outbox_end(%s, %s, %s, 'sent', 'g1', null)",
+                    (mb.tenant, mb.id, second))
+    assert _next(mb)["id"] == str(first)
+
+
+def test_a_reply_goes_to_the_gmail_thread_of_its_thread_row_not_what_the_web_wrote(mb):
+    mb.apply(messages=[row("m1", "real-thread")])
+    thread = mb.conn.execute("SELECT id FROM rally.mail_threads").fetchone()[0]
+    _outbox(mb, thread_id=thread, gmail_thread_id="someone-elses-thread")
+    n = _next(mb)
+    assert (n["gmail_thread_id"], n["account"]) == ("real-thread", "ada@gmail.test")

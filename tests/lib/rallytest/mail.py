@@ -9,7 +9,7 @@ from .calendar import Cal
 from .daemon import wait_until
 from .google import SCOPE_GMAIL_MODIFY
 
-MAIL_KINDS = ("mailsync", "maillabel", "mailwatch")
+MAIL_KINDS = ("mailsync", "maillabel", "mailsend", "mailwatch")
 
 
 class Mail(Cal):
