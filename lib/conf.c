@@ -86,6 +86,8 @@ static const struct conf_key keys[] = {
 	N("mail", "poll_interval", T_DURATION, mail_poll_sec, 10, DAY, "5m"),
 	N("mail", "page_size", T_INT, mail_page_size, 1, 500, "500"),
 	S("mail", "pubsub_topic", mail_pubsub_topic, ""),
+	N("mail", "quota_rate", T_INT, mail_quota_rate, 1, 1000000, "225"),
+	N("mail", "quota_burst", T_INT, mail_quota_burst, 1, 1000000, "25"),
 };
 
 int

@@ -83,6 +83,8 @@ struct conf {
 	int64_t mail_poll_sec;		/* sync at least this often, push or not */
 	int64_t mail_page_size;		/* messages.list maxResults */
 	char *mail_pubsub_topic;	/* users.watch topic; "" = poll only */
+	int64_t mail_quota_rate;	/* Gmail units a second, per connection */
+	int64_t mail_quota_burst;	/* units spent at once */
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */

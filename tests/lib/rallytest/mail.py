@@ -21,10 +21,12 @@ class Mail(Cal):
         # The emulator seeds 90 days of mail before baseTime: all of it in
         # the window, whatever baseTime the test picks.
         self.sections["mail"]["window"] = "365d"
-        # The per-connection request bucket is Calendar's pace; mail tests
-        # measure Rally, not the bucket.
+        # The emulator's quota is 100 times Google's: the tests measure
+        # Rally, not the pace of the quota (test_mail_quota.py does that).
         self.sections.setdefault("google", {})["user_rate"] = "1000"
         self.sections["google"]["user_burst"] = "1000"
+        self.sections["mail"]["quota_rate"] = "20000"
+        self.sections["mail"]["quota_burst"] = "2000"
 
     def connect(self, mail=True, calendar=False):
         self.connection = self.fg.connect_user(self.pg, self.db, self.tenant, self.user_email,
