@@ -6,7 +6,9 @@ set local role rally_owner;
 
 -- Per field, a side that did not move from the snapshot yields to the one
 -- that did; when both moved, the later change wins and the loss is
--- recorded.  Returns the number of conflicting fields.
+-- recorded.  An activity deleted in the CRM stays 'pending' whatever the
+-- merge gives: its push is the deletion, still to be sent.  Returns the
+-- number of conflicting fields.
 create or replace function rally.cal_merge(a rally.activities, e jsonb) returns int
 language plpgsql
 as $$
@@ -43,9 +45,10 @@ begin
 	update rally.activities set etag = e->>'etag', google_updated = remote_updated,
 	    sequence = (e->>'sequence')::int, synced_snapshot = remote,
 	    google_event_id = e->>'id', google_seen_at = now(),
-	    sync_state = case when merged = remote then 'synced' else 'pending' end
+	    sync_state = case when merged = remote and a.deleted_at is null
+	        then 'synced' else 'pending' end
 	where tenant_id = a.tenant_id and id = a.id;
-	if merged <> remote then
+	if merged <> remote or a.deleted_at is not null then
 		perform rally.cal_queue_push(a.tenant_id, a.id);
 	end if;
 	return conflicts;

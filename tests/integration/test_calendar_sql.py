@@ -354,3 +354,21 @@ def test_a_plan_made_on_an_empty_table_does_not_scan_it_once_full(cal):
     page += [timed(f"new{i}", cal.etag()) for i in range(50)]
     assert _seq_scans_during(cal, page) == 0
     assert cal.activity("first3")["title"] == "Again"
+
+
+# --- a deletion in the CRM meets an edit at Google ----------------------------------
+
+def _at(minutes):
+    t = datetime.datetime(2026, 11, 1, 9, tzinfo=datetime.timezone.utc)
+    return (t + datetime.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_a_google_edit_merged_into_a_soft_deleted_activity_leaves_its_deletion_to_send(cal):
+    cal.apply([timed("del1", cal.etag())])
+    aid = cal.activity("del1")["id"]
+    cal.conn.execute("UPDATE rally.activities SET deleted_at = now() WHERE id = %s", (aid,))
+    cal.conn.execute("DELETE FROM rally.jobs")
+    cal.apply([timed("del1", cal.etag(), location="Google room", updated=_at(10))])
+    a = cal.activity("del1")
+    assert a["deleted_at"] is not None and a["sync_state"] == "pending"
+    assert cal.jobs("calpush") == 1           # the push that deletes the event at Google
