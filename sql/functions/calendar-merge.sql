@@ -56,7 +56,10 @@ end
 $$;
 
 -- A 412 on push: merge Google's current event, then say whether a push is
--- still needed ('pending') or not ('synced').
+-- still needed ('pending') or not ('synced').  A sync may have merged a
+-- newer version of the event since the push fetched this one: an older
+-- copy is nothing new, so it is not merged again (that would record the
+-- same conflict twice, against a stale value).
 create or replace function rally.cal_merge_remote(p_tenant uuid, p_id uuid, e jsonb) returns text
 language plpgsql
 as $$
@@ -67,6 +70,9 @@ begin
 	select * into a from rally.activities where tenant_id = p_tenant and id = p_id for update;
 	if a.id is null then
 		return 'gone';
+	end if;
+	if a.google_updated > (e->>'updated')::timestamptz then
+		return a.sync_state;
 	end if;
 	perform rally.cal_merge(a, e);
 	return (select sync_state from rally.activities where tenant_id = p_tenant and id = p_id);

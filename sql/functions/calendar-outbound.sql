@@ -108,7 +108,9 @@ create or replace trigger queue_push after insert or update or delete on rally.a
 -- After a successful insert or patch: the answer becomes the new snapshot;
 -- the activity is 'synced' unless it changed meanwhile (its fields are no
 -- longer those sent, or it was deleted in the CRM while the push was in
--- flight), in which case another push follows.
+-- flight), in which case another push follows.  A sync that brought a
+-- newer version of the event meanwhile (an edit at Google after ours) has
+-- already merged it, our write included: the answer is then older news.
 create or replace function rally.cal_push_done(p_tenant uuid, p_id uuid, e jsonb, p_sent jsonb)
 returns text
 language plpgsql
@@ -121,6 +123,9 @@ begin
 	select * into a from rally.activities where tenant_id = p_tenant and id = p_id for update;
 	if a.id is null then
 		return 'gone';
+	end if;
+	if a.google_updated > (e->>'updated')::timestamptz then
+		return a.sync_state;
 	end if;
 	v_same := rally.cal_fields(a) = p_sent and a.deleted_at is null;
 	if v_same then
