@@ -93,6 +93,12 @@ $$;
 -- The client-chosen event id of an activity: its uuid in base32hex
 -- (Google allows a-v and 0-9, 5 to 1024 characters), so a retried insert
 -- of the same activity collides (409) instead of duplicating.
+-- Whether an event is deleted at Google: a cancelled event or series (a
+-- cancelled occurrence of a live series is an exception, kept linked).
+create or replace function rally.cal_event_deleted(e jsonb) returns boolean
+language sql immutable parallel safe
+as $$ select e->>'status' = 'cancelled' and e->>'recurringEventId' is null $$;
+
 create or replace function rally.cal_event_id(p uuid) returns text
 language sql immutable parallel safe
 as $$
@@ -136,7 +142,8 @@ $$;
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
     rally.cal_fields(rally.activities), rally.cal_fields_from_event(jsonb),
     rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
-    rally.cal_event_id(uuid), rally.cal_event_body(rally.activities)
+    rally.cal_event_id(uuid), rally.cal_event_body(rally.activities),
+    rally.cal_event_deleted(jsonb)
     to rally_daemon;
 -- The web role edits activities, and the triggers' checks call these.
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),

@@ -59,7 +59,8 @@ $$;
 -- still needed ('pending') or not ('synced').  A sync may have merged a
 -- newer version of the event since the push fetched this one: an older
 -- copy is nothing new, so it is not merged again (that would record the
--- same conflict twice, against a stale value).
+-- same conflict twice, against a stale value).  An event deleted at
+-- Google removes the activity: the deletion wins over the CRM's edit.
 create or replace function rally.cal_merge_remote(p_tenant uuid, p_id uuid, e jsonb) returns text
 language plpgsql
 as $$
@@ -69,6 +70,10 @@ begin
 	perform pg_catalog.set_config('rally.origin', 'google', true);
 	select * into a from rally.activities where tenant_id = p_tenant and id = p_id for update;
 	if a.id is null then
+		return 'gone';
+	end if;
+	if rally.cal_event_deleted(e) then
+		delete from rally.activities where tenant_id = p_tenant and id = p_id;
 		return 'gone';
 	end if;
 	if a.google_updated > (e->>'updated')::timestamptz then

@@ -444,3 +444,29 @@ def test_a_push_answer_older_than_what_a_sync_merged_leaves_the_merge_alone(cal)
     a = cal.activity("stale4")
     assert (a["title"], a["location"], a["etag"], a["sync_state"]) == (
         "CRM", "Hall", later["etag"], "synced")
+
+
+# --- a push meets an event deleted at Google -------------------------------------
+
+def _cancelled(e, etag):
+    return dict(e, status="cancelled", etag=etag, updated=_at(30))
+
+
+def test_a_push_whose_adopted_event_was_deleted_at_google_removes_the_activity(cal):
+    aid = insert(cal.conn, "activities", "id", tenant_id=cal.tenant, owner_id=cal.user,
+                 title="Mine", start_at="2026-12-01T10:00:00Z", end_at="2026-12-01T11:00:00Z")
+    eid = cal.conn.execute("SELECT rally.cal_event_id(%s)", (aid,)).fetchone()[0]
+    sent = _fields(cal, aid)
+    # The retried insert's 409, then the GET: the event Rally inserted, deleted since.
+    gone = _cancelled(timed(eid, cal.etag(), summary="Mine"), cal.etag())
+    assert cal.conn.execute("SELECT rally.cal_push_done(%s, %s, %s, %s)",
+                            (cal.tenant, aid, Jsonb(gone), Jsonb(sent))).fetchone()[0] \
+        == "deleted at Google"
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
+
+
+def test_a_412_merge_with_an_event_deleted_at_google_removes_the_activity(cal):
+    aid = _crm_edit_of_a_synced_event(cal, "gone1")
+    gone = _cancelled(timed("gone1", cal.etag()), cal.etag())
+    assert _merge_remote(cal, aid, gone) == "gone"
+    assert cal.activity("gone1") is None
