@@ -69,12 +69,16 @@ begin
 		) on commit delete rows;
 	end if;
 	delete from pg_temp.cal_page_items;
-	-- The same event twice in one set: its last state wins.
+	-- The same event twice in one set: its last state wins.  A deletion
+	-- carries no extendedProperties: its activity, if Rally made the event
+	-- and has not recorded its id yet (the first push's answer is still
+	-- on its way), is the one the event id was derived from.
 	insert into pg_temp.cal_page_items (ord, eid, rally_id, e, v, gone)
 	select distinct on (x.e->>'id') x.ord, x.e->>'id',
 	    case when x.e->'extendedProperties'->'private'->>'rallyActivityId'
 	        ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid end,
+	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid
+	        when g.gone then rally.cal_event_activity_id(x.e->>'id') end,
 	    x.e, case when not g.gone then rally.cal_fields_from_event(x.e) end, g.gone
 	from jsonb_array_elements(p_items) with ordinality x(e, ord)
 	cross join lateral (select coalesce(x.e->>'status', 'confirmed') = 'cancelled'

@@ -470,3 +470,16 @@ def test_a_412_merge_with_an_event_deleted_at_google_removes_the_activity(cal):
     gone = _cancelled(timed("gone1", cal.etag()), cal.etag())
     assert _merge_remote(cal, aid, gone) == "gone"
     assert cal.activity("gone1") is None
+
+
+def test_a_deletion_at_google_before_the_first_push_is_recorded_deletes_the_activity(cal):
+    """Rally's insert reached Google, whose answer is still on its way when
+    a sync brings the event's deletion: the cancellation names only the
+    event id, which Rally derived from the activity."""
+    aid = insert(cal.conn, "activities", "id", tenant_id=cal.tenant, owner_id=cal.user,
+                 title="Mine", start_at="2026-12-01T10:00:00Z", end_at="2026-12-01T11:00:00Z")
+    eid = cal.conn.execute("SELECT rally.cal_event_id(%s)", (aid,)).fetchone()[0]
+    r = cal.apply([{"id": eid, "etag": cal.etag(), "status": "cancelled"},
+                   {"id": "tlme00v2ag20e5b2cdsifvnkp4", "etag": cal.etag(), "status": "cancelled"}])
+    assert (r["deleted"], r["ignored"]) == (1, 1)
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
