@@ -140,6 +140,10 @@ class Chaos:
         self.daemons[slot] = self.spawn(d.name)
 
     def pg_restart(self):
+        # An instance that has not connected yet would exit, as it should
+        # at start-up (its supervisor restarts it): not the race sought.
+        for d in self.daemons:
+            d.wait_ready()
         self.pg.restart()
         self.stats["pg_restarts"] += 1
         for u in self.users:
@@ -193,6 +197,12 @@ class Chaos:
         self.maybe_push(u)
         return True
 
+    @staticmethod
+    def moved(item, start):
+        """A series moved: its occurrences' ids follow its start."""
+        if getattr(item, "series_start", None):
+            item.series_start = start
+
     def g_instance(self, u, item):
         """Google's user edits or cancels one occurrence of a series."""
         series = [i for i in self.items if i.user is u and not i.deleted
@@ -235,6 +245,7 @@ class Chaos:
         if title is None and self.rng.random() < 0.3:
             start, end = self.when()
             sql, args = "start_at = %s, end_at = %s", (start, end)
+            self.moved(item, start)
         elif title is None and self.rng.random() < 0.3:
             sql, args = "location = %s", (f"Room {self.rng.randrange(100)}",)
         else:
@@ -248,6 +259,7 @@ class Chaos:
         if title is None and self.rng.random() < 0.3:
             start, end = self.when()
             patch = {"start": {"dateTime": start}, "end": {"dateTime": end}}
+            self.moved(item, start)
         elif title is None and self.rng.random() < 0.3:
             patch = {"location": f"Hall {self.rng.randrange(100)}"}
         else:

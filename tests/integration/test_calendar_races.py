@@ -109,7 +109,8 @@ def test_crm_edit_committed_during_an_inbound_apply_is_merged_not_overwritten(ca
 def test_event_deleted_at_google_while_the_insert_is_retried_is_deleted_in_the_crm(cal):
     """The first insert reaches Google but its answer is lost (truncated);
     the user deletes the event at Google and a sync brings the cancellation
-    before the retry, whose 409 then finds the event deleted."""
+    (which names only the event id) while the retry is held; the retry's
+    409 then finds the event deleted."""
     since = max([r["seq"] for r in cal.fg.requests_log()] or [0])
     for kind, extra in (("truncate", {}), ("latency", {"latencyMs": 2 * HOLD_MS})):
         cal.fg.admin("POST", "/__admin/faults", dict(kind=kind, count=1, method="POST",
@@ -120,13 +121,12 @@ def test_event_deleted_at_google_while_the_insert_is_retried_is_deleted_in_the_c
     wait_until(lambda: all(f["fired"] == 1 for f in cal.fg.admin("GET", "/__admin/faults")["faults"]),
                timeout=30, interval=0.02, message="the retried insert held at Google")
     cal.g_delete(eid)
-    cal.conn.execute("SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
-                     (cal.tenant, str(cal.connection),
-                      json.dumps({"connection_id": str(cal.connection)})))
-    wait_until(lambda: cal.conn.execute(
-        "SELECT count(*) FROM rally.jobs WHERE kind = 'calsync' AND state = 'done'"
-        " AND (result->>'ignored')::int > 0").fetchone()[0] > 0 or insert_answered_twice(cal, since),
-        timeout=30, message="the sync that brought the cancellation")
+    sync = cal.conn.execute("SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
+                            (cal.tenant, str(cal.connection),
+                             json.dumps({"connection_id": str(cal.connection)}))).fetchone()[0]
+    wait_until(lambda: cal.conn.execute("SELECT state FROM rally.jobs WHERE id = %s",
+                                        (sync,)).fetchone()[0] == "done",
+               timeout=30, message="the sync that brought the cancellation")
     assert not insert_answered_twice(cal, since), "the retry was answered before the sync"
     cal.settle()
     assert eid not in cal.g_live()
