@@ -20,6 +20,62 @@ as $$
 	from (select jsonb_object_keys(a || b) k) s
 $$;
 
+-- Inserts the events of the set that are new to the connection (those
+-- pg_temp.cal_page_items matched to no activity): the recurring
+-- exceptions (p_exceptions) or the others.  An exception is inserted
+-- linked to its series when the series is known by then: the series of
+-- the set are inserted first, so an exception's series that came in the
+-- same page is found, and no UPDATE is needed to link them afterwards.
+-- Returns the number of rows inserted.
+create or replace function rally.cal_insert_items(p_tenant uuid, p_conn uuid, p_owner uuid,
+    p_exceptions boolean)
+returns int
+language plpgsql
+as $$
+declare
+	k int;
+begin
+	insert into rally.activities (tenant_id, owner_id, origin, connection_id,
+	    google_event_id, sync_state, title, description, location, start_at, end_at,
+	    start_date, end_date, time_zone, recurrence, attendees, event_status, etag,
+	    google_updated, sequence, ical_uid, synced_snapshot, google_seen_at,
+	    recurring_event_id, original_start_at, original_start_date, recurring_activity_id)
+	select p_tenant, p_owner, 'google', p_conn, i.eid, 'synced', c.*, i.e->>'etag',
+	    (i.e->>'updated')::timestamptz, (i.e->>'sequence')::int, i.e->>'iCalUID', i.v,
+	    now(), i.e->>'recurringEventId',
+	    (i.e->'originalStartTime'->>'dateTime')::timestamptz,
+	    (i.e->'originalStartTime'->>'date')::date,
+	    case when p_exceptions then (select z.id from rally.activities z
+	        where z.tenant_id = p_tenant and z.connection_id = p_conn
+	            and z.google_event_id = i.e->>'recurringEventId') end
+	from pg_temp.cal_page_items i cross join lateral rally.cal_columns(i.v) c
+	where not i.gone and i.act_id is null
+	    and (i.e->>'recurringEventId' is not null) = p_exceptions
+	order by i.ord;
+	get diagnostics k = row_count;
+	return k;
+end
+$$;
+
+-- The events of the set that are new and not recurring exceptions, as
+-- rally.cal_insert_items, run with the session's cached plans where the
+-- caller re-plans every statement (force_custom_plan).  Safe here:
+-- without exceptions, that INSERT reads nothing but the scratch table
+-- (the series lookup is not evaluated), so a cached plan of it is right
+-- whatever rally.activities holds; and PostgreSQL's own per-row foreign-key
+-- checks of the rows it inserts (the owner in rally.users, the connection
+-- in rally.google_connections: lookups by primary key in tables that a
+-- sync does not grow) then run their cached plans instead of being planned
+-- again for every row (0.2 CPU-s per 10,000 events, docs/calendar-sync.md
+-- "Cost").  Exceptions stay under force_custom_plan: their foreign key to
+-- their series is a lookup in rally.activities, the table being filled,
+-- where a plan cached while it was empty would scan it.
+create or replace function rally.cal_insert_new(p_tenant uuid, p_conn uuid, p_owner uuid)
+returns int
+language sql
+set plan_cache_mode = auto
+as $$ select rally.cal_insert_items(p_tenant, p_conn, p_owner, false) $$;
+
 -- Applies a set of events (an items array) to a connection's activities.
 -- Every statement works on the whole set through the session's scratch
 -- table pg_temp.cal_page_items, whose rows live until the end of the
@@ -140,21 +196,8 @@ begin
 	get diagnostics k = row_count;
 	n_applied := n_applied + k;
 
-	insert into rally.activities (tenant_id, owner_id, origin, connection_id,
-	    google_event_id, sync_state, title, description, location, start_at, end_at,
-	    start_date, end_date, time_zone, recurrence, attendees, event_status, etag,
-	    google_updated, sequence, ical_uid, synced_snapshot, google_seen_at,
-	    recurring_event_id, original_start_at, original_start_date)
-	select p_tenant, p_owner, 'google', p_conn, i.eid, 'synced', c.*, i.e->>'etag',
-	    (i.e->>'updated')::timestamptz, (i.e->>'sequence')::int, i.e->>'iCalUID', i.v,
-	    now(), i.e->>'recurringEventId',
-	    (i.e->'originalStartTime'->>'dateTime')::timestamptz,
-	    (i.e->'originalStartTime'->>'date')::date
-	from pg_temp.cal_page_items i cross join lateral rally.cal_columns(i.v) c
-	where not i.gone and i.act_id is null
-	order by i.ord;
-	get diagnostics k = row_count;
-	n_applied := n_applied + k;
+	n_applied := n_applied + rally.cal_insert_new(p_tenant, p_conn, p_owner)
+	    + rally.cal_insert_items(p_tenant, p_conn, p_owner, true);
 
 	-- Unsent CRM edits on both sides: the per-field merge, one at a time.
 	for r in select a as act, i.e as ev from rally.activities a
@@ -225,32 +268,26 @@ begin
 				v_one_by_one := v_one_by_one + 1;
 			end loop;
 		end;
-		-- Exceptions may arrive before their series: link them once both
-		-- exist, looking only at what this page brought (an exception of
-		-- the page to its series, a series of the page to its exceptions),
-		-- each lookup by key (OFFSET 0 keeps the planner from flattening
-		-- the lookups into a join it might order the other way round).
-		select array_agg(x->>'id') into v_ids from jsonb_array_elements(v_items) x;
-		select coalesce(array_agg(l.id), '{}'), coalesce(array_agg(l.master), '{}')
+		-- Exceptions may arrive before their series (or their series may
+		-- be outside the window): link them once both exist.  Only
+		-- exceptions not linked yet are looked at (a partial index holds
+		-- them), and only those of this page's events: an exception of the
+		-- page or of a series of the page has a series id among the page's
+		-- event ids and series ids.  Each series by key (OFFSET 0 keeps the
+		-- planner from flattening the lookup into a join it might order the
+		-- other way round).
+		select array_agg(distinct s) into v_ids
+		from jsonb_array_elements(v_items) x,
+		    unnest(array[x->>'id', x->>'recurringEventId']) s
+		where s is not null;
+		select coalesce(array_agg(y.id), '{}'), coalesce(array_agg(m.id), '{}')
 		into v_links, v_masters
-		from (select a.id, m.id as master from unnest(v_ids) p(eid)
-		    cross join lateral (select y.id, y.recurring_event_id, y.recurring_activity_id
-		        from rally.activities y
-		        where y.tenant_id = p_tenant and y.connection_id = p_conn
-		            and y.google_event_id = p.eid offset 0) a
-		    cross join lateral (select z.id from rally.activities z
-		        where z.tenant_id = p_tenant and z.connection_id = p_conn
-		            and z.google_event_id = a.recurring_event_id offset 0) m
-		    where a.recurring_event_id is not null and a.recurring_activity_id is null
-		    union
-		    select a.id, m.id from unnest(v_ids) p(eid)
-		    cross join lateral (select z.id, z.google_event_id from rally.activities z
-		        where z.tenant_id = p_tenant and z.connection_id = p_conn
-		            and z.google_event_id = p.eid offset 0) m
-		    cross join lateral (select y.id from rally.activities y
-		        where y.tenant_id = p_tenant and y.connection_id = p_conn
-		            and y.recurring_event_id = m.google_event_id
-		            and y.recurring_activity_id is null offset 0) a) l;
+		from rally.activities y
+		cross join lateral (select z.id from rally.activities z
+		    where z.tenant_id = p_tenant and z.connection_id = p_conn
+		        and z.google_event_id = y.recurring_event_id offset 0) m
+		where y.tenant_id = p_tenant and y.connection_id = p_conn
+		    and y.recurring_event_id = any (v_ids) and y.recurring_activity_id is null;
 		update rally.activities x set recurring_activity_id = u.master
 		from unnest(v_links, v_masters) u(id, master)
 		where x.tenant_id = p_tenant and x.id = u.id;
@@ -296,6 +333,7 @@ end
 $$;
 
 grant execute on function rally.cal_counts_add(jsonb, jsonb),
+    rally.cal_insert_items(uuid, uuid, uuid, boolean), rally.cal_insert_new(uuid, uuid, uuid),
     rally.cal_apply_items(uuid, uuid, uuid, jsonb),
     rally.cal_apply_page(uuid, uuid, jsonb, timestamptz), rally.cal_forget(uuid, uuid)
     to rally_daemon;
