@@ -9,8 +9,10 @@
 -- in migration 0010; these supersede it.
 set local role rally_owner;
 
+-- Stable, not immutable, as to_char is: so PostgreSQL inlines it, where
+-- a call per timestamp would cost more than the formatting.
 create or replace function rally.cal_utc(t timestamptz) returns jsonb
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$ select to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) $$;
 
 create or replace function rally.cal_attendees(a jsonb) returns jsonb
