@@ -81,6 +81,13 @@ static const struct conf_key keys[] = {
 	N("calendar", "channel_ttl", T_DURATION, calendar_channel_ttl_sec, 3600, 30 * DAY, "7d"),
 	N("calendar", "page_size", T_INT, calendar_page_size, 1, 2500, "2500"),
 	N("calendar", "deleted_retention", T_DURATION, calendar_deleted_retention_sec, 60, 365 * DAY, "1d"),
+
+	S("smtp", "url", smtp_url, ""),
+	S("smtp", "from", smtp_from, ""),
+	S("smtp", "username", smtp_username, ""),
+	S("smtp", "password_file", smtp_password_file, ""),
+	S("smtp", "starttls", smtp_starttls, "required"),
+	N("smtp", "timeout", T_DURATION, smtp_timeout_sec, 1, 600, "30s"),
 };
 
 int

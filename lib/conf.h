@@ -77,6 +77,14 @@ struct conf {
 	int64_t calendar_channel_ttl_sec;
 	int64_t calendar_page_size;	/* events.list maxResults */
 	int64_t calendar_deleted_retention_sec;	/* soft-deleted, unconnected */
+
+	/* [smtp]: the relay of notices by email (lib/smtp.h) */
+	char *smtp_url;		/* "" = no relay: notices wait */
+	char *smtp_from;
+	char *smtp_username;
+	char *smtp_password_file;
+	char *smtp_starttls;	/* required | off */
+	int64_t smtp_timeout_sec;
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */

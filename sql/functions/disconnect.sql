@@ -81,6 +81,15 @@ begin
 		    jsonb_build_object('calendar', calendar_off, 'mail', mail_off,
 		        'tokens_released', tokens_released));
 	end if;
+	if revoked then
+		perform rally.notice_queue(p_tenant, c.user_id, 'security',
+		    'Rally no longer has access to your Google account',
+		    format(E'Access to the Google account %s was revoked at Google.\n\n'
+		        'Rally has stopped syncing it and deleted its access tokens; the '
+		        'calendar events and emails it had synced are being deleted.\n\n'
+		        'To sync again, connect the account in Rally''s settings.\n',
+		        c.google_email));
+	end if;
 	return next;
 end
 $$;
