@@ -15,6 +15,7 @@
 #include "log.h"
 #include "secretfile.h"
 #include "smtp.h"
+#include "utf8.h"
 
 #define SMTP_PASSWORD_MAX 1024
 #define SMTP_B64_LINE 76
@@ -24,30 +25,17 @@ struct upload {
 	size_t len, off;
 };
 
-/* Printable UTF-8 on one line: no control character, well-formed. */
+/* Printable UTF-8 on one line: well-formed, no control character. */
 static bool
 one_line_utf8(const char *s, size_t max)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
 
-	if (n > max)
+	if (n > max || !utf8_valid(s, n))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		int extra;
-
-		if (p[i] < 0x20 || p[i] == 0x7f)
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return false;
-		if (p[i] < 0x80)
-			continue;
-		extra = p[i] >= 0xf0 ? 3 : p[i] >= 0xe0 ? 2 : p[i] >= 0xc2 ? 1 : -1;
-		if (extra < 0 || p[i] > 0xf4 || i + extra >= n)
-			return false;
-		for (int k = 1; k <= extra; k++)
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-		i += extra;
-	}
 	return true;
 }
 
