@@ -102,6 +102,11 @@ extern const struct cmd_entry cmd_keys_generate_entry;
 extern const struct cmd_entry cmd_keys_rotate_entry;
 extern const struct cmd_entry cmd_google_connect_entry;
 extern const struct cmd_entry cmd_user_disconnect_entry;
+extern const struct cmd_entry cmd_user_delete_entry;
+extern const struct cmd_entry cmd_compliance_check_entry;
+extern const struct cmd_entry cmd_compliance_report_entry;
+extern const struct cmd_entry cmd_export_entry;
+extern const struct cmd_entry cmd_user_update_entry;
 
 /* user-find.c: the user of --user EMAIL [--tenant ID]. */
 struct ctl_user {

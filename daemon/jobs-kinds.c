@@ -19,6 +19,10 @@ extern const struct job_kind job_calwatch_kind;
 extern const struct job_kind job_calpurge_kind;
 extern const struct job_kind job_mailpurge_kind;
 extern const struct job_kind job_notice_kind;
+extern const struct job_kind job_accountpurge_kind;
+extern const struct job_kind job_deletion_watch_kind;
+extern const struct job_kind job_export_kind;
+extern const struct job_kind job_usage_rollup_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -31,6 +35,10 @@ static const struct job_kind *const kinds[] = {
 	&job_calpurge_kind,
 	&job_mailpurge_kind,
 	&job_notice_kind,
+	&job_accountpurge_kind,
+	&job_deletion_watch_kind,
+	&job_export_kind,
+	&job_usage_rollup_kind,
 };
 
 const struct job_kind *

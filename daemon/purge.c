@@ -14,7 +14,7 @@
 
 struct purge {
 	const struct purge_kind *kind;
-	char *conn;
+	char *conn;		/* what the payload names: a connection, a ledger entry */
 	long rows;
 	int batches;
 };
@@ -102,20 +102,27 @@ channel_cb(const PGresult *res, const char *error, void *arg)
 void
 purge_start(struct job *job, const struct purge_kind *kind)
 {
-	char buf[UUID_STR_LEN];
-	const char *conn = job_payload_uuid(job, "connection_id", buf);
+	const char *key = kind->payload_key != NULL ? kind->payload_key :
+	    "connection_id";
+	char buf[UUID_STR_LEN], *why;
+	const char *id = job_payload_uuid(job, key, buf);
 	struct purge *p;
 	const char *params[2];
 
-	if (conn == NULL) {
-		job_finish(job, JOB_FAIL, "payload: connection_id is not a uuid",
-		    NULL);
+	if (id == NULL) {
+		why = xasprintf("payload: %s is not a uuid", key);
+		job_finish(job, JOB_FAIL, why, NULL);
+		free(why);
 		return;
 	}
 	p = xcalloc(1, sizeof *p);
 	p->kind = kind;
-	p->conn = xstrdup(conn);
+	p->conn = xstrdup(id);
 	job->state = p;
+	if (kind->channel_sql == NULL) {
+		purge_batch(job);
+		return;
+	}
 	job_set_connection(job, p->conn);
 	params[0] = job->tenant_id;
 	params[1] = p->conn;

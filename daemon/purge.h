@@ -20,12 +20,14 @@
 struct job;
 
 struct purge_kind {
+	/* The payload's uuid naming what to purge; NULL: "connection_id". */
+	const char *payload_key;
 	/*
 	 * $1 tenant, $2 connection: one row when a channel is to be stopped
-	 * with the connection's own tokens, none otherwise.
+	 * with the connection's own tokens, none otherwise.  NULL: no channel.
 	 */
 	const char *channel_sql;
-	/* $1 tenant, $2 connection: the rows deleted, as one int. */
+	/* $1 tenant, $2 what the payload names: the rows deleted, as one int. */
 	const char *batch_sql;
 	/* The URL (caller frees) and JSON body (or NULL) of the stop. */
 	char *(*stop)(struct job *, const PGresult *channel, json_object **body);
@@ -33,7 +35,7 @@ struct purge_kind {
 	const char *still_on;
 };
 
-/* Starts a purge job: payload {connection_id}. */
+/* Starts a purge job: payload {connection_id} (or kind->payload_key). */
 void purge_start(struct job *, const struct purge_kind *);
 
 #endif

@@ -85,7 +85,20 @@ struct conf {
 	char *smtp_password_file;
 	char *smtp_starttls;	/* required | off */
 	int64_t smtp_timeout_sec;
+
+	/* [compliance]: the 30-day promise (docs/compliance.md) */
+	int64_t deletion_grace_sec;	/* an account deletion may be cancelled */
+	int64_t purge_lag_sec;		/* the purge finishes within this after */
+
+	/* [usage] */
+	int64_t usage_retention_sec;	/* raw usage events, then only rollups */
+
+	/* [backup] */
+	int64_t backup_retention_sec;	/* a deleted row lives on in backups */
 };
+
+/* grace + purge lag + backup retention may not exceed this (DESIGN 6). */
+#define CONF_DELETION_PROMISE_SEC (30 * 24 * 3600)
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */
 int conf_load(const char *path, struct conf *, char **cause) MUST_CHECK;

@@ -31,8 +31,6 @@ as $$
 declare
 	c rally.google_connections;
 	had_tokens boolean;
-	subj record;
-	actor_hash bytea;
 	revoked boolean := p_revoked_error is not null;
 begin
 	if p_actor is null or p_actor not in ('user', 'operator', 'google') then
@@ -58,26 +56,18 @@ begin
 	where tenant_id = p_tenant and id = p_connection
 	returning * into c;
 	tokens_released := had_tokens and c.refresh_token is null and c.access_token is null;
-	select * into subj from rally.ledger_hash('connection', p_connection);
-	if p_actor_id is not null then
-		select h.hash into actor_hash from rally.ledger_hash('user', p_actor_id) h;
-	end if;
 	if calendar_off then
-		insert into rally.deletion_ledger (tenant_id, kind, subject_hash, hash_key_id, due_at)
-		values (p_tenant, 'calendar_disconnect', subj.hash, subj.key_id,
-		    now() + rally.disconnect_purge_due());
+		perform rally.ledger_add(p_tenant, 'calendar_disconnect', 'connection',
+		    p_connection, now() + rally.disconnect_purge_due());
 	end if;
 	if mail_off then
-		insert into rally.deletion_ledger (tenant_id, kind, subject_hash, hash_key_id, due_at)
-		values (p_tenant, 'mail_disconnect', subj.hash, subj.key_id,
-		    now() + rally.disconnect_purge_due());
+		perform rally.ledger_add(p_tenant, 'mail_disconnect', 'connection',
+		    p_connection, now() + rally.disconnect_purge_due());
 	end if;
 	if calendar_off or mail_off or revoked then
-		insert into rally.audit_log (tenant_id, actor, actor_hash, action, subject_hash,
-		    hash_key_id, detail)
-		values (p_tenant, p_actor, actor_hash,
+		perform rally.audit_about(p_tenant, p_actor, p_actor_id,
 		    case when revoked then 'google.access_revoked' else 'connection.disconnected' end,
-		    subj.hash, subj.key_id,
+		    'connection', p_connection,
 		    jsonb_build_object('calendar', calendar_off, 'mail', mail_off,
 		        'tokens_released', tokens_released));
 	end if;

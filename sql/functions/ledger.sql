@@ -82,6 +82,48 @@ as $$
 	    from rally.ledger_keys k where k.key_id = p_key_id), false)
 $$;
 
+-- An audit entry about "<p_kind>:<p_subject>" by p_actor; for actor
+-- 'user', p_actor_user is hashed as the actor.  The one writer of the
+-- compliance engine's audit entries: hashes only, never the ids.
+create or replace function rally.audit_about(p_tenant uuid, p_actor text, p_actor_user uuid,
+    p_action text, p_kind text, p_subject uuid, p_detail jsonb default '{}') returns void
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	s record;
+	a bytea;
+begin
+	select * into s from rally.ledger_hash(p_kind, p_subject);
+	if p_actor = 'user' and p_actor_user is not null then
+		select h.hash into a from rally.ledger_hash('user', p_actor_user) h;
+	end if;
+	insert into rally.audit_log (tenant_id, actor, actor_hash, action, subject_hash,
+	    hash_key_id, detail)
+	values (p_tenant, p_actor, a, p_action, s.hash, s.key_id, coalesce(p_detail, '{}'));
+end
+$$;
+
+-- A deletion ledger entry of p_kind about "<p_subject_kind>:<p_subject>".
+create or replace function rally.ledger_add(p_tenant uuid, p_kind text, p_subject_kind text,
+    p_subject uuid, p_due timestamptz) returns uuid
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	s record;
+	v uuid;
+begin
+	select * into s from rally.ledger_hash(p_subject_kind, p_subject);
+	insert into rally.deletion_ledger (tenant_id, kind, subject_hash, hash_key_id, due_at)
+	values (p_tenant, p_kind, s.hash, s.key_id, p_due)
+	returning id into v;
+	return v;
+end
+$$;
+
+revoke all on function rally.audit_about(uuid, text, uuid, text, text, uuid, jsonb),
+    rally.ledger_add(uuid, text, text, uuid, timestamptz) from public;
 revoke all on function rally.hmac_sha256(bytea, bytea), rally.ledger_key(),
     rally.ledger_hash(text, uuid), rally.ledger_matches(bytea, text, text, uuid)
     from public;

@@ -18,7 +18,8 @@ import pytest
 from rallytest import program
 from rallytest.calendar import PASSWORD, Cal
 from rallytest.daemon import wait_until
-from rallytest.schema import insert, set_context
+from rallytest.mailrows import seed_mail
+from rallytest.schema import set_context
 
 MAIL_TABLES = ("mail_label_ops", "mail_outbox", "mail_messages", "mail_threads")
 
@@ -32,24 +33,6 @@ def cal(pg, db, login_roles, fakegoogle, tmp_path):
                 "end": {"date": "2026-12-22"}})
     yield c
     c.close()
-
-
-def seed_mail(conn, tenant, user, connection, threads=2, per_thread=3):
-    """Synced mail of one connection, as Gmail sync stores it."""
-    for t in range(threads):
-        th = insert(conn, "mail_threads", "id", tenant_id=tenant, user_id=user,
-                    connection_id=connection, gmail_thread_id=f"t{t}-{uuid.uuid4().hex[:6]}",
-                    subject=f"Thread {t}")
-        for m in range(per_thread):
-            msg = insert(conn, "mail_messages", "id", tenant_id=tenant, thread_id=th,
-                         user_id=user, connection_id=connection,
-                         gmail_id=f"m{t}-{m}-{uuid.uuid4().hex[:6]}", subject="Hello",
-                         body_text="the body of a private message")
-        insert(conn, "mail_label_ops", tenant_id=tenant, user_id=user,
-               connection_id=connection, message_id=msg, op="read")
-        insert(conn, "mail_outbox", tenant_id=tenant, user_id=user, connection_id=connection,
-               thread_id=th, message_id=f"<{uuid.uuid4().hex}@rally.test>",
-               from_addr="dora@gmail.test", to_addrs=["x@example.test"], subject="Re")
 
 
 def mail_counts(conn, connection):

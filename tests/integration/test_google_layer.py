@@ -317,6 +317,10 @@ def test_disconnect_revokes_the_tokens_at_google_and_deletes_the_last_copy(acct)
         message="token_revocations emptied")
     revokes = acct.requests(since, "/revoke")
     assert [e["status"] for e in revokes] == [200]
+    # The row goes before the job's end is recorded.
+    wait_until(lambda: acct.conn.execute(
+        "SELECT state FROM rally.jobs WHERE tenant_id = %s AND kind = 'token-revoke'",
+        (acct.tenant,)).fetchone()[0] == "done", message="token-revoke done")
     j = acct.conn.execute("SELECT state, result FROM rally.jobs WHERE tenant_id = %s"
                           " AND kind = 'token-revoke'", (acct.tenant,)).fetchall()
     assert j == [("done", {"revoked": 1, "deleted_unrevoked": 0, "kept": 0})]

@@ -43,6 +43,10 @@ def test_access_revoked_at_google_disconnects_both_and_emails_the_user(cal):
         assert msg["Subject"] == "Rally no longer has access to your Google account"
         body = msg.get_content()
         assert cal.google_email in body and "revoked" in body
+        # The relay accepts before rallyd records it.
+        wait_until(lambda: cal.conn.execute("SELECT status FROM rally.notices WHERE user_id = %s",
+                                            (cal.user,)).fetchone()[0] == "sent",
+                   message="notice marked sent")
         row = cal.conn.execute("SELECT status, message_id, sent_at IS NOT NULL FROM rally.notices"
                                " WHERE user_id = %s", (cal.user,)).fetchone()
         assert row[0] == "sent" and row[1] == msg["Message-ID"] and row[2]
