@@ -292,3 +292,21 @@ def test_an_overdue_deletion_is_logged_at_crit_and_reported(cal, journald, daemo
         assert entry in found[0]["MESSAGE"] and found[0]["RALLY_TENANT"] == cal.tenant
     finally:
         d.close()
+
+
+def test_a_purge_job_for_another_tenant_or_before_the_grace_ends_purges_nothing(cal):
+    r = json.loads(cal.ctl("--json", "user", "delete", "--user", cal.user_email).stdout)
+    other = json.loads(cal.ctl("--json", "tenant", "create", "Other").stdout)["tenant_id"]
+    ids = [cal.conn.execute("INSERT INTO rally.jobs (tenant_id, kind, payload, max_attempts)"
+                            " VALUES (%s, 'accountpurge', %s, 1) RETURNING id",
+                            (tenant, json.dumps(p))).fetchone()[0]
+           for tenant, p in ((other, {"ledger_id": r["ledger_id"]}),
+                             (cal.tenant, {"ledger_id": r["ledger_id"]}),
+                             (cal.tenant, {"ledger_id": r["ledger_id"].upper()}),
+                             (cal.tenant, {"user_id": cal.user}))]
+    cal.start()
+    wait_until(lambda: cal.conn.execute(
+        "SELECT count(*) FROM rally.jobs WHERE id = ANY(%s) AND state = 'failed'",
+        (ids,)).fetchone()[0] == len(ids), message="all refused")
+    assert counts(cal.conn, cal.tenant, cal.user)["users"] == 1
+    assert cal.conn.execute("SELECT count(*) FROM rally.deletion_purges").fetchone()[0] == 0
