@@ -25,6 +25,8 @@ struct sched_entry {
 /* Periodic system jobs.  Later features add their entries here. */
 static const struct sched_entry entries[] = {
 	{ "prune", 3600 },
+	{ "deletion-watch", 600 },
+	{ "usage-rollup", 86400 },
 };
 
 /*

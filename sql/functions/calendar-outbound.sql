@@ -201,6 +201,7 @@ begin
 		    channel_id = null, channel_resource_id = null, channel_token_hash = null,
 		    channel_expires_at = null, updated_at = now()
 		where tenant_id = p_tenant and connection_id = p_conn and resource = 'calendar';
+		perform rally.ledger_complete_connection(p_tenant, p_conn, 'calendar_disconnect');
 	end if;
 	return n + m;
 end

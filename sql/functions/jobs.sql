@@ -13,7 +13,8 @@ language sql immutable parallel safe
 as $$
 	select array['ping', 'prune', 'token-revoke', 'google-probe',
 	    'calsync', 'calpush', 'calwatch', 'calpurge', 'mailsync',
-	    'maillabel', 'mailsend', 'mailwatch']
+	    'maillabel', 'mailsend', 'mailwatch', 'mailpurge', 'notice',
+	    'accountpurge', 'deletion-watch', 'export', 'usage-rollup']
 $$;
 
 -- Queues a job, or folds it into the pending twin with the same
