@@ -42,6 +42,7 @@ struct conf {
 
 	/* [keys] */
 	char *keyring;
+	char *backup_keyring;	/* the keys of backup files, apart */
 
 	/* [passwords] */
 	int64_t argon2_memory_kib;
@@ -77,6 +78,16 @@ struct conf {
 	int64_t calendar_channel_ttl_sec;
 	int64_t calendar_page_size;	/* events.list maxResults */
 	int64_t calendar_deleted_retention_sec;	/* soft-deleted, unconnected */
+
+	/* [backup] */
+	char *backup_dir;
+	char *backup_time;	/* "HH:MM", UTC */
+	int64_t backup_retention_sec;	/* part of the 30-day deletion promise */
+	int64_t backup_restore_check_sec;	/* 0: never */
+	char *backup_conninfo;	/* "" = database.conninfo */
+	char *backup_pg_dump;
+	char *backup_psql;
+	int64_t backup_zstd_level;
 };
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */
@@ -101,5 +112,11 @@ const char *conf_path(const char *arg);
  * $CREDENTIALS_DIRECTORY holds one, else keys.keyring.
  */
 const char *conf_keyring_path(const struct conf *);
+/* The same for keys.backup_keyring and the credential "backup-keyring". */
+const char *conf_backup_keyring_path(const struct conf *);
+/* backup.conninfo, else database.conninfo. */
+const char *conf_backup_conninfo(const struct conf *);
+/* backup.time as minutes after midnight UTC, or -1 if malformed. */
+int conf_backup_minute(const char *);
 
 #endif
