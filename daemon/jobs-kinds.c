@@ -17,6 +17,7 @@ extern const struct job_kind job_calsync_kind;
 extern const struct job_kind job_calpush_kind;
 extern const struct job_kind job_calwatch_kind;
 extern const struct job_kind job_calpurge_kind;
+extern const struct job_kind job_backup_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -27,6 +28,7 @@ static const struct job_kind *const kinds[] = {
 	&job_calpush_kind,
 	&job_calwatch_kind,
 	&job_calpurge_kind,
+	&job_backup_kind,
 };
 
 const struct job_kind *

@@ -59,6 +59,7 @@ enqueue_cb(const PGresult *res, const char *error, void *arg)
 }
 
 static void sched_calendar(struct sched *);
+static void sched_backup(struct sched *);
 
 void
 sched_tick(struct sched *sc)
@@ -78,6 +79,7 @@ sched_tick(struct sched *sc)
 		    (void *)s);
 	}
 	sched_calendar(sc);
+	sched_backup(sc);
 }
 
 static void
@@ -96,6 +98,27 @@ sched_calendar(struct sched *sc)
 
 	snprintf(poll, sizeof poll, "%lld", (long long)sc->d->conf.calendar_poll_sec);
 	pgloop_query(sc->d->db, SCHED_SQL_CALENDAR, 2, params, calendar_cb, NULL);
+}
+
+/* The day's backup at backup.time (sql/functions/backup.sql). */
+#define SCHED_SQL_BACKUP "SELECT rally.backup_queue_daily($1::int)"
+
+static void
+backup_cb(const PGresult *res, const char *error, void *arg)
+{
+	if (error != NULL)
+		log_warnx("could not queue the daily backup: %s", error);
+}
+
+static void
+sched_backup(struct sched *sc)
+{
+	char minute[16];
+	const char *params[] = { minute };
+
+	snprintf(minute, sizeof minute, "%d",
+	    conf_backup_minute(sc->d->conf.backup_time));
+	pgloop_query(sc->d->db, SCHED_SQL_BACKUP, 1, params, backup_cb, NULL);
 }
 
 static void

@@ -209,6 +209,18 @@ conf_clear(struct conf *c)
 	memset(c, 0, sizeof *c);
 }
 
+void
+conf_copy(struct conf *dst, const struct conf *src)
+{
+	memcpy(dst, src, sizeof *dst);
+	for (size_t i = 0; i < nitems(keys); i++)
+		if (keys[i].type == T_STRING) {
+			char **d = (char **)((char *)dst + keys[i].off);
+
+			*d = xstrdup(*d);
+		}
+}
+
 static char *
 trim(char *s)
 {

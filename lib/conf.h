@@ -98,6 +98,8 @@ int conf_load_buffer(const char *buf, size_t len, const char *name,
 /* The defaults alone (for tests and --help). */
 void conf_defaults(struct conf *);
 void conf_clear(struct conf *);
+/* A deep copy of src (for a worker thread); conf_clear() frees it. */
+void conf_copy(struct conf *dst, const struct conf *src);
 
 /* Parses "30s", "5m", "2h", "7d" or plain seconds; 0 or -1. */
 int conf_parse_duration(const char *, int64_t *sec);

@@ -4,23 +4,32 @@
 -- restored database.
 set local role rally_owner;
 
--- Queues the day's backup at p_minute minutes after midnight UTC, once per
--- day whatever the number of instances calling (the dedupe key and the
--- existence check), and the one of the day before if its time has passed
--- without one (an instance down at 03:00 still gets a backup made).
+-- Queues the next daily backup, p_minute minutes after midnight UTC: today's
+-- if that time is still to come, else tomorrow's.  One job per day whatever
+-- the number of instances calling (dedupe key and existence check).  Queued
+-- a day ahead, it is in the database when its time comes, so an instance
+-- that starts later, even after a day without any, runs it: no catch-up
+-- logic, and a new installation makes its first at the next backup.time
+-- (rallyctl backup now makes one at once).
 create or replace function rally.backup_queue_daily(p_minute int) returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
 	v_day date := (now() at time zone 'UTC')::date;
-	v_at timestamptz := (v_day::timestamp + make_interval(mins => p_minute)) at time zone 'UTC';
-	v_key text := 'daily:' || to_char(v_day, 'YYYY-MM-DD');
+	v_at timestamptz;
+	v_key text;
 begin
 	if p_minute is null or p_minute not between 0 and 1439 then
 		raise exception 'backup_queue_daily: minute % is not in 0..1439', p_minute
 		    using errcode = '22023';
 	end if;
+	v_at := (v_day::timestamp + make_interval(mins => p_minute)) at time zone 'UTC';
+	if v_at <= now() then
+		v_day := v_day + 1;
+		v_at := v_at + interval '1 day';
+	end if;
+	v_key := 'daily:' || to_char(v_day, 'YYYY-MM-DD');
 	if not exists (select 1 from rally.jobs where tenant_id = '00000000-0000-0000-0000-000000000000'
 	    and kind = 'backup' and dedupe_key = v_key) then
 		perform rally.job_enqueue('00000000-0000-0000-0000-000000000000', 'backup',
