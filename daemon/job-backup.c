@@ -3,54 +3,50 @@
  * backup: the daily backup (queued by sched.c at backup.time through
  * rally.backup_queue_daily, one job a day for all instances), run on a
  * worker thread so the loop never waits on pg_dump, zstd or AES
- * (lib/backup-run.h does the work, the lock included).  The payload is
- * not read: there is nothing in it to trust.  Another backup holding the
- * lock: retried in a minute.  Any failure: logged at err with its
- * MESSAGE_ID and retried with the engine's backoff.
+ * (lib/backup-run.h does the work, the lock included; job-thread.c the
+ * thread).  The payload is not read: there is nothing in it to trust.
+ * Another backup holding the lock: retried in a minute.  Any failure:
+ * logged at err with its MESSAGE_ID and retried with the engine's backoff.
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "backup-run.h"
-#include "jobs.h"
-#include "keyring.h"
+#include "job-thread.h"
 #include "log.h"
 #include "msgid.h"
 #include "rallyd.h"
-#include "worker.h"
 
 #define BACKUP_BUSY_RETRY_MS 60000
 
 struct backup_job {
-	struct job *job;
-	struct conf conf;	/* a copy: a reload must not free it under us */
-	struct keyring *kr;
+	struct job_thread t;	/* first: the thread code frees it */
 	struct backup_opts opts;
 	struct backup_result res;
 	enum backup_status status;
 	char *cause;
-	volatile sig_atomic_t cancel;
-	struct worker *worker;
+	char *instance;		/* recorded as who made it */
 };
 
 static void
-backup_job_free(struct backup_job *b)
+backup_clear(struct job_thread *t)
 {
+	struct backup_job *b = (struct backup_job *)t;
+
 	backup_result_clear(&b->res);
-	keyring_free(b->kr);
-	conf_clear(&b->conf);
 	free(b->cause);
-	free(b);
+	free(b->instance);
 }
 
 /* On the worker thread. */
 static void
-backup_work(void *arg)
+backup_work(struct job_thread *t)
 {
-	struct backup_job *b = arg;
+	struct backup_job *b = (struct backup_job *)t;
 
+	b->opts = (struct backup_opts){ .conf = &t->conf, .kr = t->kr,
+		.instance = b->instance, .cancel = &t->cancel };
 	b->status = backup_run(&b->opts, &b->res, &b->cause);
 }
 
@@ -73,17 +69,16 @@ backup_json(const struct backup_result *res)
 
 /* On the loop, once the thread returned. */
 static void
-backup_done(void *arg)
+backup_done(struct job_thread *t)
 {
-	struct backup_job *b = arg;
-	struct job *job = b->job;
+	struct backup_job *b = (struct backup_job *)t;
 	const struct backup_result *res = &b->res;
+	struct job *job = t->job;
 
-	job->state = NULL;
 	if (b->status == BACKUP_OK) {
 		log_emit(LOG_INFO, MSGID_BACKUP_DONE, &job->log, "backup %s/%s: "
 		    "%llu bytes, key %u, %llu chunks verified, %.1f s; %d old "
-		    "backup(s) deleted", b->conf.backup_dir, res->name,
+		    "backup(s) deleted", t->conf.backup_dir, res->name,
 		    (unsigned long long)res->size, res->key_id,
 		    (unsigned long long)res->chunks, res->seconds, res->pruned);
 		job_finish(job, JOB_DONE, NULL, backup_json(res));
@@ -96,53 +91,23 @@ backup_done(void *arg)
 		    "failed: %s", b->cause);
 		job_finish(job, JOB_RETRY, b->cause, NULL);
 	}
-	backup_job_free(b);
+	job_thread_free(t);
 }
 
 static void
 backup_start(struct job *job)
 {
 	struct backup_job *b = xcalloc(1, sizeof *b);
-	char *cause = NULL;
 
-	b->job = job;
-	conf_copy(&b->conf, &job->d->conf);
-	if ((b->kr = keyring_load(conf_backup_keyring_path(&b->conf),
-	    &cause)) == NULL) {
-		log_emit(LOG_ERR, MSGID_BACKUP_FAILED, &job->log, "backup "
-		    "failed: %s", cause);
-		job_finish(job, JOB_RETRY, cause, NULL);
-		free(cause);
-		backup_job_free(b);
-		return;
-	}
-	b->opts = (struct backup_opts){ .conf = &b->conf, .kr = b->kr,
-		.instance = job->d->instance, .cancel = &b->cancel };
-	job->state = b;
-	if ((b->worker = worker_start(job->d->base, backup_work, b,
-	    backup_done, b)) == NULL) {
-		job->state = NULL;
-		job_finish(job, JOB_RETRY, "backup: no worker thread", NULL);
-		backup_job_free(b);
-	}
-}
-
-/* Shutdown: the thread stops at its next read of pg_dump's output. */
-static void
-backup_cancel(struct job *job)
-{
-	struct backup_job *b = job->state;
-
-	if (b == NULL)
-		return;
-	b->cancel = 1;
-	worker_join(b->worker);
-	job->state = NULL;
-	backup_job_free(b);
+	b->t.work = backup_work;
+	b->t.done = backup_done;
+	b->t.clear = backup_clear;
+	b->instance = xstrdup(job->d->instance);
+	job_thread_start(job, &b->t, "backup");
 }
 
 const struct job_kind job_backup_kind = {
 	.name = "backup",
 	.start = backup_start,
-	.cancel = backup_cancel,
+	.cancel = job_thread_cancel,
 };

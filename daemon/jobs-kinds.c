@@ -18,6 +18,7 @@ extern const struct job_kind job_calpush_kind;
 extern const struct job_kind job_calwatch_kind;
 extern const struct job_kind job_calpurge_kind;
 extern const struct job_kind job_backup_kind;
+extern const struct job_kind job_backup_check_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -29,6 +30,7 @@ static const struct job_kind *const kinds[] = {
 	&job_calwatch_kind,
 	&job_calpurge_kind,
 	&job_backup_kind,
+	&job_backup_check_kind,
 };
 
 const struct job_kind *

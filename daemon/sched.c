@@ -100,8 +100,13 @@ sched_calendar(struct sched *sc)
 	pgloop_query(sc->d->db, SCHED_SQL_CALENDAR, 2, params, calendar_cb, NULL);
 }
 
-/* The day's backup at backup.time (sql/functions/backup.sql). */
-#define SCHED_SQL_BACKUP "SELECT rally.backup_queue_daily($1::int)"
+/*
+ * The next daily backup at backup.time, and the restore check when none
+ * was made within backup.restore_check (sql/functions/backup.sql).
+ */
+#define SCHED_SQL_BACKUP \
+	"SELECT rally.backup_queue_daily($1::int)," \
+	" rally.backup_queue_restore_check($2::int)"
 
 static void
 backup_cb(const PGresult *res, const char *error, void *arg)
@@ -113,12 +118,14 @@ backup_cb(const PGresult *res, const char *error, void *arg)
 static void
 sched_backup(struct sched *sc)
 {
-	char minute[16];
-	const char *params[] = { minute };
+	char minute[16], check[24];
+	const char *params[] = { minute, check };
 
 	snprintf(minute, sizeof minute, "%d",
 	    conf_backup_minute(sc->d->conf.backup_time));
-	pgloop_query(sc->d->db, SCHED_SQL_BACKUP, 1, params, backup_cb, NULL);
+	snprintf(check, sizeof check, "%lld",
+	    (long long)sc->d->conf.backup_restore_check_sec);
+	pgloop_query(sc->d->db, SCHED_SQL_BACKUP, 2, params, backup_cb, NULL);
 }
 
 static void

@@ -50,7 +50,7 @@ static const struct conf_key keys[] = {
 	S("log", "target", log_target, "auto"),
 
 	S("keys", "keyring", keyring, "/etc/rally/keyring"),
-	S("keys", "backup_keyring", backup_keyring, "/etc/rally/backup-keyring"),
+	S("keys", "backup_keyring", backup_keyring, "/etc/rally/backup-key"),
 
 	N("passwords", "argon2_memory_kib", T_INT, argon2_memory_kib, 19456, 4194304, "19456"),
 	N("passwords", "argon2_iterations", T_INT, argon2_iterations, 2, 100, "2"),
@@ -491,7 +491,7 @@ conf_keyring_path(const struct conf *c)
 const char *
 conf_backup_keyring_path(const struct conf *c)
 {
-	return credential_path("backup-keyring", c->backup_keyring);
+	return credential_path("backup-key", c->backup_keyring);
 }
 
 const char *

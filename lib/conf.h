@@ -114,7 +114,7 @@ const char *conf_path(const char *arg);
  * $CREDENTIALS_DIRECTORY holds one, else keys.keyring.
  */
 const char *conf_keyring_path(const struct conf *);
-/* The same for keys.backup_keyring and the credential "backup-keyring". */
+/* The same for keys.backup_keyring and the credential "backup-key". */
 const char *conf_backup_keyring_path(const struct conf *);
 /* backup.conninfo, else database.conninfo. */
 const char *conf_backup_conninfo(const struct conf *);

@@ -39,18 +39,24 @@ end
 $$;
 
 -- Queues the restore check of the newest complete backup when none was
--- checked within p_interval_sec seconds (0: never).
+-- checked, and no check was queued, within p_interval_sec seconds (0:
+-- never): a check that keeps failing to run is not queued again every tick.
 create or replace function rally.backup_queue_restore_check(p_interval_sec int) returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+	v_since timestamptz;
 begin
 	if p_interval_sec is null or p_interval_sec <= 0 then
 		return;
 	end if;
+	v_since := now() - make_interval(secs => p_interval_sec);
 	if exists (select 1 from rally.backups where status = 'complete')
-	    and not exists (select 1 from rally.backups
-	        where restore_checked_at > now() - make_interval(secs => p_interval_sec)) then
+	    and not exists (select 1 from rally.backups where restore_checked_at > v_since)
+	    and not exists (select 1 from rally.jobs
+	        where tenant_id = '00000000-0000-0000-0000-000000000000'
+	            and kind = 'backup-check' and created_at > v_since) then
 		perform rally.job_enqueue('00000000-0000-0000-0000-000000000000',
 		    'backup-check', 'restore-check', '{}');
 	end if;

@@ -12,7 +12,8 @@ create or replace function rally.job_kinds() returns text[]
 language sql immutable parallel safe
 as $$
 	select array['ping', 'prune', 'token-revoke', 'google-probe',
-	    'calsync', 'calpush', 'calwatch', 'calpurge', 'backup']
+	    'calsync', 'calpush', 'calwatch', 'calpurge', 'backup',
+	    'backup-check']
 $$;
 
 -- Queues a job, or folds it into the pending twin with the same

@@ -215,3 +215,62 @@ def test_a_daemon_killed_midway_leaves_no_backup_and_another_finishes_it(
     result = dbconn.execute("SELECT result FROM rally.jobs WHERE dedupe_key = 'killed'"
                             ).fetchone()[0]
     assert result["file"] == made and result["key_id"] == 1
+
+
+def restore_check(pg, db, dbconn, login_roles, tmp_path, backup_dir):
+    """Starts rallyd, which queues the restore check of the newest backup on
+    its first tick, and waits for the check's record."""
+    d = daemon(pg, db, login_roles, tmp_path, backup_dir, "checker").start()
+    try:
+        wait_until(lambda: dbconn.execute(
+            "SELECT restore_check FROM rally.backups WHERE restore_check IS NOT NULL"
+        ).fetchone(), timeout=60, message="the restore check")
+    finally:
+        d.stop()
+        d.close()
+    return d.output(), dbconn.execute(
+        "SELECT restore_check, restore_error FROM rally.backups"
+        " WHERE restore_checked_at IS NOT NULL").fetchall()
+
+
+def scratch_databases(pg):
+    with pg.connect() as c:
+        return c.execute("SELECT datname FROM pg_database"
+                         " WHERE datname LIKE 'rally_restore_check_%'").fetchall()
+
+
+def test_the_restore_check_restores_the_newest_backup_and_finds_its_counts(
+        pg, db, dbconn, login_roles, conf, tmp_path, backup_dir):
+    noise(dbconn, 20000)
+    ctl_json(conf, "backup", "now")
+    output, checks = restore_check(pg, db, dbconn, login_roles, tmp_path, backup_dir)
+    assert checks == [("ok", None)]
+    assert "restored:" in output and "as recorded" in output
+    assert scratch_databases(pg) == []
+
+
+def test_a_backup_restoring_other_counts_fails_the_check_at_crit(
+        pg, db, dbconn, login_roles, conf, tmp_path, backup_dir):
+    noise(dbconn, 20000)
+    made = ctl_json(conf, "backup", "now")
+    dbconn.execute("UPDATE rally.backups SET row_counts = row_counts"
+                   " || '{\"rally.activities\": 1}' WHERE file_name = %s", (made["file"],))
+    output, checks = restore_check(pg, db, dbconn, login_roles, tmp_path, backup_dir)
+    [(status, error)] = checks
+    assert status == "failed" and "rally.activities" in error and "1 recorded" in error
+    assert "crit: backup restore check failed" in output
+    assert scratch_databases(pg) == []
+
+
+def test_a_damaged_newest_backup_fails_the_check(pg, db, dbconn, login_roles, conf, tmp_path,
+                                                 backup_dir):
+    noise(dbconn, 20000)
+    made = ctl_json(conf, "backup", "now")
+    path = backup_dir / made["file"]
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x40
+    path.write_bytes(bytes(data))
+    output, checks = restore_check(pg, db, dbconn, login_roles, tmp_path, backup_dir)
+    [(status, error)] = checks
+    assert status == "failed" and "does not authenticate" in error
+    assert scratch_databases(pg) == []
