@@ -114,6 +114,12 @@ writer_zstd(struct backup_writer *w, int level, char **cause)
 	if (ZSTD_isError(r))
 		return set_cause(cause, "backup: zstd: %s",
 		    ZSTD_getErrorName(r));
+	/*
+	 * Compress on a thread of zstd's own, so that reading the dump and
+	 * sealing chunks go on meanwhile; a libzstd built without threads
+	 * refuses, and compresses in line.
+	 */
+	(void)ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, 1);
 	w->zout_len = ZSTD_CStreamOutSize();
 	w->zout = xmalloc(w->zout_len);
 	return 0;

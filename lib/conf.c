@@ -90,7 +90,7 @@ static const struct conf_key keys[] = {
 	S("backup", "conninfo", backup_conninfo, ""),
 	S("backup", "pg_dump", backup_pg_dump, "pg_dump"),
 	S("backup", "psql", backup_psql, "psql"),
-	N("backup", "zstd_level", T_INT, backup_zstd_level, 1, 19, "3"),
+	N("backup", "zstd_level", T_INT, backup_zstd_level, 1, 19, "1"),
 };
 
 int

@@ -17,6 +17,7 @@
 
 #define PGTOOL_MAX_ENV 256
 #define PGTOOL_ERR_TAIL 400
+#define PGTOOL_PIPE_SIZE (1024 * 1024)
 
 extern char **environ;
 
@@ -108,6 +109,8 @@ pgtool_start(struct pgtool *s, const char *prog, char *const argv[],
 	free_env(env, owned);
 	close(pipefd[dir == PGTOOL_READ_STDOUT ? 1 : 0]);
 	s->fd = pipefd[dir == PGTOOL_READ_STDOUT ? 0 : 1];
+	/* A deeper pipe lets the child run ahead while we compress (best effort). */
+	(void)fcntl(s->fd, F_SETPIPE_SZ, PGTOOL_PIPE_SIZE);
 	if (rc != 0) {
 		s->pid = 0;
 		return set_cause(cause, "cannot run %s: %s (set backup.%s to "

@@ -75,14 +75,25 @@ as $$
 declare
 	n bigint;
 	c record;
+	v_key text;
 begin
 	select count(*) into n from rally.deletion_ledger;
 	if n = 0 then
 		return 0;
 	end if;
-	if to_regprocedure('rally.ledger_matches(bytea,text,text,uuid)') is null then
+	if to_regprocedure('rally.ledger_matches(bytea,text,text,uuid)') is null
+	    or to_regclass('rally.ledger_keys') is null then
 		raise exception 'backup_reapply_ledger: % ledger entries but no rally.ledger_matches() to match them', n
 		    using errcode = '55000', hint = 'restore with a Rally whose migrations define it';
+	end if;
+	-- An entry whose key is in neither database could match nothing: the
+	-- deletion it records would silently come back.
+	select l.hash_key_id into v_key from rally.deletion_ledger l
+	where not exists (select 1 from rally.ledger_keys k where k.key_id = l.hash_key_id)
+	limit 1;
+	if found then
+		raise exception 'backup_reapply_ledger: ledger entries are hashed under key "%", which neither the live database nor the backup holds', v_key
+		    using errcode = '55000';
 	end if;
 	perform pg_catalog.set_config('rally.origin', 'google', true);
 	delete from rally.tenants t using rally.deletion_ledger l
