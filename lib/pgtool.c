@@ -16,7 +16,7 @@
 #include "pgtool.h"
 
 #define PGTOOL_MAX_ENV 256
-#define PGTOOL_ERR_TAIL 400
+#define PGTOOL_ERR_TAIL 2000
 #define PGTOOL_PIPE_SIZE (1024 * 1024)
 
 extern char **environ;
@@ -181,11 +181,30 @@ pgtool_close_pipe(struct pgtool *s)
 	s->fd = -1;
 }
 
-/* The last line of the child's stderr, sanitized; caller frees. */
+/* The line of buf that says what went wrong: the last error, else the last line. */
+static const char *
+err_line(char *buf)
+{
+	static const char *const marks[] = { "ERROR:", "FATAL:", "error:" };
+	char *line, *last = NULL, *err = NULL, *save = NULL;
+
+	for (line = strtok_r(buf, "\r\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\r\n", &save)) {
+		last = line;
+		for (size_t i = 0; i < nitems(marks); i++)
+			if (strstr(line, marks[i]) != NULL)
+				err = line;
+	}
+	if (err != NULL)
+		return err;
+	return last != NULL ? last : "no message";
+}
+
+/* What the child said went wrong, from the end of its stderr; caller frees. */
 static char *
 err_tail(FILE *f)
 {
-	char buf[PGTOOL_ERR_TAIL + 1], *line, *out;
+	char buf[PGTOOL_ERR_TAIL + 1];
 	size_t n;
 	long size;
 
@@ -195,12 +214,8 @@ err_tail(FILE *f)
 	    SEEK_SET) == -1)
 		return xstrdup("no message");
 	n = fread(buf, 1, PGTOOL_ERR_TAIL, f);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
 	buf[n] = '\0';
-	line = strrchr(buf, '\n');
-	out = log_sanitize(line != NULL ? line + 1 : buf);
-	return out;
+	return log_sanitize(err_line(buf));
 }
 
 int
