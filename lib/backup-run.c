@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup-follow.h"
 #include "backup-run.h"
 #include "db.h"
 #include "dumpcount.h"
@@ -50,6 +51,7 @@ struct run {
 	struct backup_file file;
 	struct pgtool dump;
 	struct backup_writer *w;
+	struct backup_follow *follow;	/* reads the file back as it grows */
 	struct dumpcount dc;
 	bool recorded;
 };
@@ -109,6 +111,18 @@ run_record(struct run *r, char **cause)
 	return 0;
 }
 
+/* The writer's sink: the file, then the verifier following it. */
+static int
+run_sink(void *arg, const void *buf, size_t len, char **cause)
+{
+	struct run *r = arg;
+
+	if (backup_file_sink(&r->file, buf, len, cause) == -1)
+		return -1;
+	backup_follow_written(r->follow, r->file.size);
+	return 0;
+}
+
 static int
 run_start_dump(struct run *r, char **cause)
 {
@@ -116,11 +130,12 @@ run_start_dump(struct run *r, char **cause)
 		"--no-password", "--enable-row-security", NULL };
 
 	if (backup_file_create(&r->file, r->o->conf->backup_dir, r->res->name,
-	    cause) == -1)
+	    cause) == -1 ||
+	    (r->follow = backup_follow_start(r->file.tmp_path, r->o->kr,
+	    cause)) == NULL)
 		return -1;
 	r->w = backup_writer_new(r->o->kr, BACKUP_DEFAULT_CHUNK,
-	    (int)r->o->conf->backup_zstd_level, backup_file_sink, &r->file,
-	    cause);
+	    (int)r->o->conf->backup_zstd_level, run_sink, r, cause);
 	if (r->w == NULL)
 		return -1;
 	r->res->key_id = backup_writer_key_id(r->w);
@@ -179,17 +194,21 @@ run_dump(struct run *r, char **cause)
 	return 0;
 }
 
-/* Reads the new file back: every chunk opens, the bytes are those written. */
+/*
+ * The file as read back by the verifier, which followed the writer: every
+ * chunk opened, the bytes and the dump those the writer wrote.
+ */
 static int
 run_verify(struct run *r, char **cause)
 {
+	struct backup_follow *f = r->follow;
 	struct backup_reader_stats st;
 	unsigned char sha[32];
 	uint64_t t0 = now_usec();
 	char shahex[65];
 
-	if (backup_file_read(r->file.path, r->o->kr, NULL, NULL, &st, sha,
-	    cause) == -1)
+	r->follow = NULL;
+	if (backup_follow_finish(f, r->file.size, &st, sha, cause) == -1)
 		return -1;
 	hex_encode(sha, sizeof sha, shahex);
 	if (strcmp(shahex, r->res->sha256) != 0 ||
@@ -266,6 +285,8 @@ run_failed(struct run *r, const char *why)
 	char *ignored = NULL;
 
 	pgtool_abort(&r->dump);
+	backup_follow_abort(r->follow);
+	r->follow = NULL;
 	backup_file_discard(&r->file);
 	if (r->recorded && r->db != NULL &&
 	    db_command(r->db, BACKUP_SQL_FAILED, 2, params, &ignored) == -1)
@@ -304,6 +325,7 @@ backup_run(const struct backup_opts *o, struct backup_result *res,
 	else
 		res->status = locked == 0 ? BACKUP_BUSY : BACKUP_FAILED;
 	pgtool_abort(&r.dump);
+	backup_follow_abort(r.follow);
 	backup_file_clear(&r.file);
 	backup_writer_free(r.w);
 	dumpcount_clear(&r.dc);

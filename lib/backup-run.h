@@ -13,7 +13,9 @@
  *     snapshot), counts the rows of each table as the dump streams by, and
  *     sends it through zstd and the format (lib/backup-format.h) into
  *     "<dir>/<name>.tmp"; fsync, rename, fsync of the directory.
- *  3. Reads the new file back and checks every chunk and its SHA-256.
+ *  3. Reads the new file back and checks every chunk and its SHA-256:
+ *     on a thread that follows the writer (lib/backup-follow.h), done
+ *     moments after the file is.
  *  4. Records it complete (size, SHA-256, key id, row counts, verified),
  *     then deletes the backups older than backup.retention.
  * Any failure: pg_dump killed, the temporary file removed, the record
