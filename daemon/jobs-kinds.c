@@ -27,6 +27,8 @@ extern const struct job_kind job_accountpurge_kind;
 extern const struct job_kind job_deletion_watch_kind;
 extern const struct job_kind job_export_kind;
 extern const struct job_kind job_usage_rollup_kind;
+extern const struct job_kind job_backup_kind;
+extern const struct job_kind job_backup_check_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -47,6 +49,8 @@ static const struct job_kind *const kinds[] = {
 	&job_deletion_watch_kind,
 	&job_export_kind,
 	&job_usage_rollup_kind,
+	&job_backup_kind,
+	&job_backup_check_kind,
 };
 
 const struct job_kind *

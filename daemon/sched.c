@@ -65,6 +65,7 @@ enqueue_cb(const PGresult *res, const char *error, void *arg)
 
 static void sched_calendar(struct sched *);
 static void sched_mail(struct sched *);
+static void sched_backup(struct sched *);
 
 void
 sched_tick(struct sched *sc)
@@ -85,6 +86,7 @@ sched_tick(struct sched *sc)
 	}
 	sched_calendar(sc);
 	sched_mail(sc);
+	sched_backup(sc);
 }
 
 static void
@@ -103,6 +105,34 @@ sched_calendar(struct sched *sc)
 
 	snprintf(poll, sizeof poll, "%lld", (long long)sc->d->conf.calendar_poll_sec);
 	pgloop_query(sc->d->db, SCHED_SQL_CALENDAR, 2, params, calendar_cb, NULL);
+}
+
+/*
+ * The next daily backup at backup.time, and the restore check when none
+ * was made within backup.restore_check (sql/functions/backup.sql).
+ */
+#define SCHED_SQL_BACKUP \
+	"SELECT rally.backup_queue_daily($1::int)," \
+	" rally.backup_queue_restore_check($2::int)"
+
+static void
+backup_cb(const PGresult *res, const char *error, void *arg)
+{
+	if (error != NULL)
+		log_warnx("could not queue the daily backup: %s", error);
+}
+
+static void
+sched_backup(struct sched *sc)
+{
+	char minute[16], check[24];
+	const char *params[] = { minute, check };
+
+	snprintf(minute, sizeof minute, "%d",
+	    conf_backup_minute(sc->d->conf.backup_time));
+	snprintf(check, sizeof check, "%lld",
+	    (long long)sc->d->conf.backup_restore_check_sec);
+	pgloop_query(sc->d->db, SCHED_SQL_BACKUP, 2, params, backup_cb, NULL);
 }
 
 static void

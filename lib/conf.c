@@ -50,6 +50,7 @@ static const struct conf_key keys[] = {
 	S("log", "target", log_target, "auto"),
 
 	S("keys", "keyring", keyring, "/etc/rally/keyring"),
+	S("keys", "backup_keyring", backup_keyring, "/etc/rally/backup-key"),
 
 	N("passwords", "argon2_memory_kib", T_INT, argon2_memory_kib, 19456, 4194304, "19456"),
 	N("passwords", "argon2_iterations", T_INT, argon2_iterations, 2, 100, "2"),
@@ -101,7 +102,14 @@ static const struct conf_key keys[] = {
 
 	N("usage", "retention", T_DURATION, usage_retention_sec, 2 * DAY, 365 * DAY, "30d"),
 
+	S("backup", "dir", backup_dir, "/var/lib/rally/backups"),
+	S("backup", "time", backup_time, "03:00"),
 	N("backup", "retention", T_DURATION, backup_retention_sec, 3600, 30 * DAY, "7d"),
+	N("backup", "restore_check", T_DURATION, backup_restore_check_sec, 0, 365 * DAY, "7d"),
+	S("backup", "conninfo", backup_conninfo, ""),
+	S("backup", "pg_dump", backup_pg_dump, "pg_dump"),
+	S("backup", "psql", backup_psql, "psql"),
+	N("backup", "zstd_level", T_INT, backup_zstd_level, 1, 19, "1"),
 };
 
 int
@@ -218,6 +226,18 @@ conf_clear(struct conf *c)
 		if (keys[i].type == T_STRING)
 			free(*(char **)((char *)c + keys[i].off));
 	memset(c, 0, sizeof *c);
+}
+
+void
+conf_copy(struct conf *dst, const struct conf *src)
+{
+	memcpy(dst, src, sizeof *dst);
+	for (size_t i = 0; i < nitems(keys); i++)
+		if (keys[i].type == T_STRING) {
+			char **d = (char **)((char *)dst + keys[i].off);
+
+			*d = xstrdup(*d);
+		}
 }
 
 static char *
@@ -438,6 +458,12 @@ conf_validate(const struct conf *c, const char *path, char **cause)
 		return set_cause(cause, "%s: log.target = journal needs systemd, "
 		    "and this build was configured --without-systemd: use auto "
 		    "or stderr", path);
+	if (conf_backup_minute(c->backup_time) == -1)
+		return set_cause(cause, "%s: backup.time \"%s\" is not HH:MM "
+		    "(UTC, 00:00 to 23:59)", path, c->backup_time);
+	if (c->backup_dir[0] != '/')
+		return set_cause(cause, "%s: backup.dir must be an absolute "
+		    "path", path);
 	if (c->retry_base_sec > c->retry_max_sec)
 		return set_cause(cause, "%s: daemon.retry_base is longer than "
 		    "daemon.retry_max", path);
@@ -488,21 +514,56 @@ conf_path(const char *arg)
 	return CONF_DEFAULT_PATH;
 }
 
-const char *
-conf_keyring_path(const struct conf *c)
+/*
+ * The systemd credential name, when $CREDENTIALS_DIRECTORY holds it, else
+ * fallback.  Derived from the environment, which is process-wide too; a
+ * static buffer spares every caller a free().  Valid until the next call.
+ */
+static const char *
+credential_path(const char *name, const char *fallback)
 {
-	/*
-	 * Derived from the environment, which is process-wide too; a static
-	 * buffer spares every caller a free().  Valid until the next call.
-	 */
 	static char path[4096];
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 	int n;
 
 	if (dir != NULL && *dir != '\0') {
-		n = snprintf(path, sizeof path, "%s/keyring", dir);
+		n = snprintf(path, sizeof path, "%s/%s", dir, name);
 		if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0)
 			return path;
 	}
-	return c->keyring;
+	return fallback;
+}
+
+const char *
+conf_keyring_path(const struct conf *c)
+{
+	return credential_path("keyring", c->keyring);
+}
+
+const char *
+conf_backup_keyring_path(const struct conf *c)
+{
+	return credential_path("backup-key", c->backup_keyring);
+}
+
+const char *
+conf_backup_conninfo(const struct conf *c)
+{
+	return c->backup_conninfo[0] != '\0' ? c->backup_conninfo :
+	    c->db_conninfo;
+}
+
+int
+conf_backup_minute(const char *s)
+{
+	int h, m;
+
+	if (strlen(s) != 5 || s[2] != ':')
+		return -1;
+	for (int i = 0; i < 5; i++)
+		if (i != 2 && !isdigit((unsigned char)s[i]))
+			return -1;
+	h = (s[0] - '0') * 10 + s[1] - '0';
+	m = (s[3] - '0') * 10 + s[4] - '0';
+	return h > 23 || m > 59 ? -1 : h * 60 + m;
 }

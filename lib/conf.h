@@ -42,6 +42,7 @@ struct conf {
 
 	/* [keys] */
 	char *keyring;
+	char *backup_keyring;	/* the keys of backup files, apart */
 
 	/* [passwords] */
 	int64_t argon2_memory_kib;
@@ -102,7 +103,14 @@ struct conf {
 	int64_t usage_retention_sec;	/* raw usage events, then only rollups */
 
 	/* [backup] */
-	int64_t backup_retention_sec;	/* a deleted row lives on in backups */
+	char *backup_dir;
+	char *backup_time;	/* "HH:MM", UTC */
+	int64_t backup_retention_sec;	/* part of the 30-day deletion promise */
+	int64_t backup_restore_check_sec;	/* 0: never */
+	char *backup_conninfo;	/* "" = database.conninfo */
+	char *backup_pg_dump;
+	char *backup_psql;
+	int64_t backup_zstd_level;
 };
 
 /* grace + purge lag + backup retention may not exceed this (DESIGN 6). */
@@ -116,6 +124,8 @@ int conf_load_buffer(const char *buf, size_t len, const char *name,
 /* The defaults alone (for tests and --help). */
 void conf_defaults(struct conf *);
 void conf_clear(struct conf *);
+/* A deep copy of src (for a worker thread); conf_clear() frees it. */
+void conf_copy(struct conf *dst, const struct conf *src);
 
 /* Parses "30s", "5m", "2h", "7d" or plain seconds; 0 or -1. */
 int conf_parse_duration(const char *, int64_t *sec);
@@ -130,5 +140,11 @@ const char *conf_path(const char *arg);
  * $CREDENTIALS_DIRECTORY holds one, else keys.keyring.
  */
 const char *conf_keyring_path(const struct conf *);
+/* The same for keys.backup_keyring and the credential "backup-key". */
+const char *conf_backup_keyring_path(const struct conf *);
+/* backup.conninfo, else database.conninfo. */
+const char *conf_backup_conninfo(const struct conf *);
+/* backup.time as minutes after midnight UTC, or -1 if malformed. */
+int conf_backup_minute(const char *);
 
 #endif

@@ -54,4 +54,14 @@ int days_in_month(int64_t y, int m);
 /* Constant-time comparison of secrets. */
 bool secret_equal(const void *, const void *, size_t);
 
+/* Big-endian 32-bit integers in byte formats (sealed values, backups). */
+void put_be32(unsigned char *, uint32_t);
+uint32_t get_be32(const unsigned char *);
+/* n bytes as 2n lowercase hex digits and a NUL into out. */
+void hex_encode(const unsigned char *, size_t n, char *out);
+/* Writes all of buf, retrying on EINTR; 0, or -1 with errno set. */
+int write_full(int fd, const void *buf, size_t len) MUST_CHECK;
+/* Makes a rename or creation in dir durable; 0 or -1 with *cause. */
+int fsync_dir(const char *dir, char **cause) MUST_CHECK;
+
 #endif
