@@ -21,6 +21,7 @@ extern const struct job_kind job_mailsync_kind;
 extern const struct job_kind job_maillabel_kind;
 extern const struct job_kind job_mailsend_kind;
 extern const struct job_kind job_mailwatch_kind;
+extern const struct job_kind job_mailreconcile_kind;
 extern const struct job_kind job_mailpurge_kind;
 extern const struct job_kind job_notice_kind;
 extern const struct job_kind job_accountpurge_kind;
@@ -43,6 +44,7 @@ static const struct job_kind *const kinds[] = {
 	&job_maillabel_kind,
 	&job_mailsend_kind,
 	&job_mailwatch_kind,
+	&job_mailreconcile_kind,
 	&job_mailpurge_kind,
 	&job_notice_kind,
 	&job_accountpurge_kind,

@@ -45,8 +45,8 @@ static const struct sched_entry entries[] = {
  */
 #define SCHED_SQL_CALENDAR "SELECT rally.cal_queue_periodic($1::int, $2::boolean)"
 /* Gmail: a sync for connections not synced within mail.poll_interval,
- * and watches renewed. */
-#define SCHED_SQL_MAIL "SELECT rally.mail_queue_periodic($1::int, $2::boolean)"
+ * watches renewed, mailboxes compared with Gmail's listing. */
+#define SCHED_SQL_MAIL "SELECT rally.mail_queue_periodic($1::int, $2::boolean, $3::int)"
 
 struct sched {
 	struct rallyd *d;
@@ -145,12 +145,15 @@ mail_cb(const PGresult *res, const char *error, void *arg)
 static void
 sched_mail(struct sched *sc)
 {
-	char poll[24];
+	char poll[24], reconcile[24];
 	const char *params[] = { poll,
-		sc->d->conf.mail_pubsub_topic[0] != '\0' ? "true" : "false" };
+		sc->d->conf.mail_pubsub_topic[0] != '\0' ? "true" : "false",
+		reconcile };
 
 	snprintf(poll, sizeof poll, "%lld", (long long)sc->d->conf.mail_poll_sec);
-	pgloop_query(sc->d->db, SCHED_SQL_MAIL, 2, params, mail_cb, NULL);
+	snprintf(reconcile, sizeof reconcile, "%lld",
+	    (long long)sc->d->conf.mail_reconcile_sec);
+	pgloop_query(sc->d->db, SCHED_SQL_MAIL, 3, params, mail_cb, NULL);
 }
 
 static void

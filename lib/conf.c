@@ -89,6 +89,7 @@ static const struct conf_key keys[] = {
 	S("mail", "pubsub_topic", mail_pubsub_topic, ""),
 	N("mail", "quota_rate", T_INT, mail_quota_rate, 1, 1000000, "225"),
 	N("mail", "quota_burst", T_INT, mail_quota_burst, 1, 1000000, "25"),
+	N("mail", "reconcile_interval", T_DURATION, mail_reconcile_sec, 0, 365 * DAY, "1d"),
 
 	S("smtp", "url", smtp_url, ""),
 	S("smtp", "from", smtp_from, ""),

@@ -86,6 +86,7 @@ struct conf {
 	char *mail_pubsub_topic;	/* users.watch topic; "" = poll only */
 	int64_t mail_quota_rate;	/* Gmail units a second, per connection */
 	int64_t mail_quota_burst;	/* units spent at once */
+	int64_t mail_reconcile_sec;	/* compare with Gmail's ids; 0: never */
 
 	/* [smtp]: the relay of notices by email (lib/smtp.h) */
 	char *smtp_url;		/* "" = no relay: notices wait */

@@ -13,7 +13,7 @@ language sql immutable parallel safe
 as $$
 	select array['ping', 'prune', 'token-revoke', 'google-probe',
 	    'calsync', 'calpush', 'calwatch', 'calpurge', 'mailsync',
-	    'maillabel', 'mailsend', 'mailwatch', 'mailpurge', 'notice',
+	    'maillabel', 'mailsend', 'mailwatch', 'mailreconcile', 'mailpurge', 'notice',
 	    'accountpurge', 'deletion-watch', 'export', 'usage-rollup', 'backup',
 	    'backup-check']
 $$;

@@ -287,10 +287,13 @@ end
 $$;
 
 -- The scheduler's tick: a mailsync for each active mail connection not
--- synced within p_poll seconds (push, when it works, syncs sooner), and
--- with p_watch a mailwatch for each whose Gmail watch is missing or was
--- last renewed more than a day ago (a watch lasts 7 days).
-create or replace function rally.mail_queue_periodic(p_poll int, p_watch boolean)
+-- synced within p_poll seconds (push, when it works, syncs sooner); with
+-- p_watch a mailwatch for each whose Gmail watch is missing or was last
+-- renewed more than a day ago (a watch lasts 7 days); and a
+-- mailreconcile for each not compared with Gmail within p_reconcile
+-- seconds (0: never).
+create or replace function rally.mail_queue_periodic(p_poll int, p_watch boolean,
+    p_reconcile int)
 returns int
 language sql
 as $$
@@ -315,6 +318,18 @@ as $$
 	            where j.tenant_id = s.tenant_id and j.kind = 'mailwatch'
 	                and j.dedupe_key = s.connection_id::text
 	                and j.state in ('pending', 'running')))
+	    + (select count(rally.job_enqueue(s.tenant_id, 'mailreconcile', s.connection_id::text,
+	        jsonb_build_object('connection_id', s.connection_id)))::int
+	    from rally.sync_state s
+	    join rally.google_connections c on c.tenant_id = s.tenant_id and c.id = s.connection_id
+	    where p_reconcile > 0 and s.resource = 'mail' and c.status = 'active'
+	        and c.mail_enabled and not s.full_sync_required
+	        and coalesce(s.last_reconcile_at, s.last_full_sync_at, '-infinity')
+	            < now() - make_interval(secs => p_reconcile)
+	        and not exists (select 1 from rally.jobs j
+	            where j.tenant_id = s.tenant_id and j.kind = 'mailreconcile'
+	                and j.dedupe_key = s.connection_id::text
+	                and j.state in ('pending', 'running')))
 $$;
 
 grant execute on function rally.mail_start_full(uuid, uuid, numeric),
@@ -322,5 +337,71 @@ grant execute on function rally.mail_start_full(uuid, uuid, numeric),
     rally.mail_threads_refresh(uuid, uuid[]),
     rally.mail_upsert_messages(uuid, uuid, uuid, jsonb),
     rally.mail_set_labels(uuid, uuid, jsonb),
-    rally.mail_apply_batch(uuid, uuid, jsonb), rally.mail_queue_periodic(int, boolean)
+    rally.mail_apply_batch(uuid, uuid, jsonb), rally.mail_queue_periodic(int, boolean, int)
+    to rally_daemon;
+
+-- Reconcile (daemon/job-mailreconcile.c): Gmail's listing of the window,
+-- page by page, compared with the stored messages.  Each page marks what
+-- is stored as seen and returns the ids that are missing here, which the
+-- daemon fetches; the end removes what the listing did not bring.
+create or replace function rally.mail_reconcile_start(p_tenant uuid, p_conn uuid,
+    out started timestamptz, out history_id numeric)
+language sql stable
+as $$
+	select now(), s.gmail_history_id from rally.sync_state s
+	join rally.google_connections c on c.tenant_id = s.tenant_id and c.id = s.connection_id
+	where s.tenant_id = p_tenant and s.connection_id = p_conn and s.resource = 'mail'
+	    and c.status = 'active' and c.mail_enabled and not s.full_sync_required
+	    and s.gmail_history_id is not null
+$$;
+
+create or replace function rally.mail_reconcile_page(p_tenant uuid, p_conn uuid, p_ids jsonb)
+returns jsonb
+language plpgsql
+set plan_cache_mode = force_custom_plan
+as $$
+declare
+	v_ids text[] := array(select jsonb_array_elements_text(p_ids));
+begin
+	update rally.mail_messages m set synced_at = now()
+	where m.tenant_id = p_tenant and m.connection_id = p_conn and m.gmail_id = any (v_ids);
+	return to_jsonb(rally.mail_unknown_ids(p_tenant, p_conn, v_ids));
+end
+$$;
+
+-- The end of a reconcile begun at p_started when the mailbox's history
+-- id was p_history_id: a message of the window (internal date within
+-- p_window seconds) that the listing did not bring and that history has
+-- no newer news of is gone at Gmail, and goes here.  Older mail, which
+-- the listing does not reach, is left alone.  Returns how many went.
+create or replace function rally.mail_reconcile_end(p_tenant uuid, p_conn uuid,
+    p_started timestamptz, p_history_id numeric, p_window int)
+returns int
+language plpgsql
+as $$
+declare
+	v_threads uuid[];
+	n int;
+begin
+	with d as (
+		delete from rally.mail_messages m
+		where m.tenant_id = p_tenant and m.connection_id = p_conn
+		    and m.synced_at < p_started
+		    and m.internal_date >= p_started - make_interval(secs => p_window)
+		    and coalesce(m.gmail_history_id, 0) <= p_history_id
+		returning m.thread_id
+	)
+	select count(*), coalesce(array_agg(distinct d.thread_id), '{}') into n, v_threads from d;
+	if n > 0 then
+		perform rally.mail_threads_refresh(p_tenant, v_threads);
+	end if;
+	update rally.sync_state set last_reconcile_at = now(), updated_at = now()
+	where tenant_id = p_tenant and connection_id = p_conn and resource = 'mail';
+	return n;
+end
+$$;
+
+grant execute on function rally.mail_reconcile_start(uuid, uuid),
+    rally.mail_reconcile_page(uuid, uuid, jsonb),
+    rally.mail_reconcile_end(uuid, uuid, timestamptz, numeric, int)
     to rally_daemon;

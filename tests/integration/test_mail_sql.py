@@ -170,9 +170,9 @@ def test_non_ascii_and_long_texts_are_stored_as_given(mb):
 
 
 def test_the_poll_queues_one_sync_per_mailbox_due(mb):
-    n = mb.conn.execute("SELECT rally.mail_queue_periodic(300, false)").fetchone()[0]
+    n = mb.conn.execute("SELECT rally.mail_queue_periodic(300, false, 0)").fetchone()[0]
     assert n == 1
-    n = mb.conn.execute("SELECT rally.mail_queue_periodic(300, false)").fetchone()[0]
+    n = mb.conn.execute("SELECT rally.mail_queue_periodic(300, false, 0)").fetchone()[0]
     assert n == 0, "a pending sync is not queued twice"
     assert mb.conn.execute("SELECT kind, payload->>'connection_id' FROM rally.jobs").fetchall() \
         == [("mailsync", str(mb.id))]
@@ -180,12 +180,12 @@ def test_the_poll_queues_one_sync_per_mailbox_due(mb):
 
 def test_the_tick_renews_a_gmail_watch_daily_when_push_is_configured(mb):
     mb.conn.execute("UPDATE rally.sync_state SET last_sync_at = now()")
-    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, true)").fetchone()[0] == 1
+    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, true, 0)").fetchone()[0] == 1
     mb.conn.execute("DELETE FROM rally.jobs")
     mb.conn.execute("UPDATE rally.sync_state SET channel_expires_at = now() + interval '6 days 23 hours'")
-    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, true)").fetchone()[0] == 0
+    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, true, 0)").fetchone()[0] == 0
     mb.conn.execute("UPDATE rally.sync_state SET channel_expires_at = now() + interval '5 days'")
-    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, true)").fetchone()[0] == 1
+    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, true, 0)").fetchone()[0] == 1
     assert mb.conn.execute("SELECT kind FROM rally.jobs").fetchall() == [("mailwatch",)]
 
 
@@ -295,3 +295,17 @@ def test_a_reply_goes_to_the_gmail_thread_of_its_thread_row_not_what_the_web_wro
     _outbox(mb, thread_id=thread, gmail_thread_id="someone-elses-thread")
     n = _next(mb)
     assert (n["gmail_thread_id"], n["account"]) == ("real-thread", "ada@gmail.test")
+
+
+def test_the_tick_queues_a_reconcile_once_a_mailbox_is_due(mb):
+    mb.conn.execute("UPDATE rally.sync_state SET last_sync_at = now()")
+    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, false, 86400)"
+                           ).fetchone()[0] == 0, "no reconcile before the first full sync"
+    started = mb.start_full()
+    mb.apply(full_started=started, done=True)
+    mb.conn.execute("UPDATE rally.sync_state SET last_full_sync_at = now() - interval '2 days'")
+    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, false, 86400)").fetchone()[0] == 1
+    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, false, 86400)").fetchone()[0] == 0
+    mb.conn.execute("DELETE FROM rally.jobs")
+    mb.conn.execute("UPDATE rally.sync_state SET last_reconcile_at = now()")
+    assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, false, 86400)").fetchone()[0] == 0

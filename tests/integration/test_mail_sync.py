@@ -233,3 +233,29 @@ def test_faults_from_gmail_are_retried_until_the_inbox_matches(mail, fakegoogle)
         fakegoogle.admin("DELETE", "/__admin/faults")
     mail.sync()
     assert_same_as_gmail(mail)
+
+
+def test_the_reconcile_job_repairs_a_deleted_row_and_removes_a_ghost(mail):
+    mail.fg.admin("POST", "/__admin/accounts", {"email": mail.google_email})
+    ids = [mail.g_deliver(msg(subject=f"Kept {i}"))["id"] for i in range(3)]
+    mail.connect()
+    mail.start()
+    mail.settle()
+    # Damage the copy behind history's back: a row lost, a row Gmail never had.
+    mail.conn.execute("DELETE FROM rally.mail_messages WHERE gmail_id = %s", (ids[1],))
+    thread = mail.conn.execute("SELECT thread_id FROM rally.mail_messages LIMIT 1").fetchone()[0]
+    mail.conn.execute(
+        "INSERT INTO rally.mail_messages (tenant_id, thread_id, user_id, connection_id, gmail_id,"
+        " gmail_history_id, internal_date, synced_at) VALUES (%s, %s, %s, %s, 'ghost', 1,"
+        " now() - interval '2 days', now() - interval '1 day')",
+        (mail.tenant, thread, mail.user, mail.connection))
+    mail.conn.execute("SELECT rally.job_enqueue(%s, 'mailreconcile', %s, %s)",
+                      (mail.tenant, str(mail.connection),
+                       f'{{"connection_id": "{mail.connection}"}}'))
+    mail.settle()
+    assert set(mail.messages()) == set(ids)
+    r = mail.conn.execute("SELECT result FROM rally.jobs WHERE kind = 'mailreconcile'"
+                          " AND state = 'done'").fetchone()[0]
+    assert (r["listed"], r["missing"], r["removed"], r["fetched"]) == (3, 1, 1, 1), r
+    assert mail.mail_state()["last_reconcile_at"] is not None
+    assert_same_as_gmail(mail)

@@ -9,7 +9,7 @@ from .calendar import Cal
 from .daemon import wait_until
 from .google import SCOPE_GMAIL_MODIFY
 
-MAIL_KINDS = ("mailsync", "maillabel", "mailsend", "mailwatch")
+MAIL_KINDS = ("mailsync", "maillabel", "mailsend", "mailwatch", "mailreconcile")
 
 
 class Mail(Cal):
@@ -21,6 +21,7 @@ class Mail(Cal):
         # The emulator seeds 90 days of mail before baseTime: all of it in
         # the window, whatever baseTime the test picks.
         self.sections["mail"]["window"] = "365d"
+        self.sections["mail"]["reconcile_interval"] = "0"     # tests queue their own
         # The emulator's quota is 100 times Google's: the tests measure
         # Rally, not the pace of the quota (test_mail_quota.py does that).
         self.sections.setdefault("google", {})["user_rate"] = "1000"
