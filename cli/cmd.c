@@ -26,6 +26,12 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_keys_generate_entry,
 	&cmd_keys_rotate_entry,
 	&cmd_google_connect_entry,
+	&cmd_user_disconnect_entry,
+	&cmd_user_delete_entry,
+	&cmd_user_update_entry,
+	&cmd_compliance_check_entry,
+	&cmd_compliance_report_entry,
+	&cmd_export_entry,
 };
 
 /* Whether name is "first" or "first second". */

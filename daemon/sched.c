@@ -25,6 +25,8 @@ struct sched_entry {
 /* Periodic system jobs.  Later features add their entries here. */
 static const struct sched_entry entries[] = {
 	{ "prune", 3600 },
+	{ "deletion-watch", 600 },
+	{ "usage-rollup", 86400 },
 };
 
 /*
@@ -42,6 +44,9 @@ static const struct sched_entry entries[] = {
  * dedupe keys make this safe to run from every instance.
  */
 #define SCHED_SQL_CALENDAR "SELECT rally.cal_queue_periodic($1::int, $2::boolean)"
+/* Gmail: a sync for connections not synced within mail.poll_interval,
+ * and watches renewed. */
+#define SCHED_SQL_MAIL "SELECT rally.mail_queue_periodic($1::int, $2::boolean)"
 
 struct sched {
 	struct rallyd *d;
@@ -59,6 +64,7 @@ enqueue_cb(const PGresult *res, const char *error, void *arg)
 }
 
 static void sched_calendar(struct sched *);
+static void sched_mail(struct sched *);
 
 void
 sched_tick(struct sched *sc)
@@ -78,6 +84,7 @@ sched_tick(struct sched *sc)
 		    (void *)s);
 	}
 	sched_calendar(sc);
+	sched_mail(sc);
 }
 
 static void
@@ -99,6 +106,24 @@ sched_calendar(struct sched *sc)
 }
 
 static void
+mail_cb(const PGresult *res, const char *error, void *arg)
+{
+	if (error != NULL)
+		log_warnx("could not queue periodic mail work: %s", error);
+}
+
+static void
+sched_mail(struct sched *sc)
+{
+	char poll[24];
+	const char *params[] = { poll,
+		sc->d->conf.mail_pubsub_topic[0] != '\0' ? "true" : "false" };
+
+	snprintf(poll, sizeof poll, "%lld", (long long)sc->d->conf.mail_poll_sec);
+	pgloop_query(sc->d->db, SCHED_SQL_MAIL, 2, params, mail_cb, NULL);
+}
+
+static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	sched_tick(arg);
@@ -112,7 +137,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static long
 sched_tick_sec(const struct conf *c)
 {
-	long t = (long)(c->calendar_poll_sec / 2);
+	int64_t poll = c->calendar_poll_sec < c->mail_poll_sec ?
+	    c->calendar_poll_sec : c->mail_poll_sec;
+	long t = (long)(poll / 2);
 
 	if (t > SCHED_TICK_MAX_SEC)
 		t = SCHED_TICK_MAX_SEC;

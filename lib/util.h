@@ -43,6 +43,14 @@ uint64_t now_usec(void);
 /* Parses a whole decimal integer in [min, max]; 0 or -1. */
 int parse_int64(const char *, int64_t min, int64_t max, int64_t *out);
 
+/* The value of hexadecimal digit c (either case), or -1. */
+int hex_value(char c);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date; the days of month
+ * m (1..12) of year y. */
+int64_t days_from_civil(int64_t y, int m, int d);
+int days_in_month(int64_t y, int m);
+
 /* Constant-time comparison of secrets. */
 bool secret_equal(const void *, const void *, size_t);
 

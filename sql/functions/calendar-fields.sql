@@ -105,6 +105,26 @@ $$;
 -- The client-chosen event id of an activity: its uuid in base32hex
 -- (Google allows a-v and 0-9, 5 to 1024 characters), so a retried insert
 -- of the same activity collides (409) instead of duplicating.
+-- The activity whose event id (rally.cal_event_id) this is, or NULL for
+-- an id Rally did not derive from an activity.
+create or replace function rally.cal_event_activity_id(p text) returns uuid
+language sql immutable parallel safe
+as $$
+	select u from (select (select string_agg(to_hex(substring(b from i * 4 + 1 for 4)::bit(4)::int),
+	        '' order by i) from generate_series(0, 31) i)::uuid as u
+	    from (select string_agg((strpos('0123456789abcdefghijklmnopqrstuv', c) - 1)::bit(5)::text,
+	        '' order by n)::varbit as b
+	        from regexp_split_to_table(p, '') with ordinality t(c, n)) s
+	    where p ~ '^[0-9a-v]{26}$') v
+	where rally.cal_event_id(u) = p
+$$;
+
+-- Whether an event is deleted at Google: a cancelled event or series (a
+-- cancelled occurrence of a live series is an exception, kept linked).
+create or replace function rally.cal_event_deleted(e jsonb) returns boolean
+language sql immutable parallel safe
+as $$ select e->>'status' = 'cancelled' and e->>'recurringEventId' is null $$;
+
 create or replace function rally.cal_event_id(p uuid) returns text
 language sql immutable parallel safe
 as $$
@@ -149,7 +169,8 @@ grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb)
     rally.cal_attendee_list(jsonb),
     rally.cal_fields(rally.activities), rally.cal_fields_from_event(jsonb),
     rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
-    rally.cal_event_id(uuid), rally.cal_event_body(rally.activities)
+    rally.cal_event_id(uuid), rally.cal_event_body(rally.activities),
+    rally.cal_event_deleted(jsonb), rally.cal_event_activity_id(text)
     to rally_daemon;
 -- The web role edits activities, and the triggers' checks call these.
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),

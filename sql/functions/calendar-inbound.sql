@@ -132,14 +132,18 @@ begin
 		) on commit delete rows;
 	end if;
 	delete from pg_temp.cal_page_events;
-	-- The same event twice in one set: its last state wins.
+	-- The same event twice in one set: its last state wins.  A deletion
+	-- carries no extendedProperties: its activity, if Rally made the event
+	-- and has not recorded its id yet (the first push's answer is still
+	-- on its way), is the one the event id was derived from.
 	insert into pg_temp.cal_page_events (ord, eid, rally_id, v, gone, etag, updated, seq,
 	    ical_uid, series, orig_start_at, orig_start_date)
 	select distinct on (x.e->>'id') x.ord, case when jsonb_typeof(x.e) = 'object'
 	        then x.e->>'id' end,
 	    case when x.e->'extendedProperties'->'private'->>'rallyActivityId'
 	        ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid end,
+	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid
+	        when g.gone then rally.cal_event_activity_id(x.e->>'id') end,
 	    case when not g.gone then rally.cal_fields_from_event(x.e) end, g.gone,
 	    x.e->>'etag', x.e->>'updated', x.e->>'sequence', x.e->>'iCalUID',
 	    x.e->>'recurringEventId', x.e->'originalStartTime'->>'dateTime',
@@ -151,11 +155,16 @@ begin
 
 	-- Which activity each event is, locked: by its event id, or (an insert
 	-- of Rally's whose answer was lost in a crash) by the activity id Rally
-	-- put in the event.
+	-- put in the event.  An event older than the version the row already
+	-- holds (a page fetched before a push met or wrote a newer one) is
+	-- 'stale': nothing new, neither applied nor merged.
 	update pg_temp.cal_page_events i set act_id = m.id, act_etag = m.etag,
-	    act_state = m.sync_state
-	from (select j.eid, a.id, a.etag, a.sync_state from pg_temp.cal_page_events j
-	    cross join lateral (select x.id, x.etag, x.sync_state from rally.activities x
+	    act_state = case when m.google_updated > i.updated::timestamptz
+	        then 'stale' else m.sync_state end
+	from (select j.eid, a.id, a.etag, a.sync_state, a.google_updated
+	    from pg_temp.cal_page_events j
+	    cross join lateral (select x.id, x.etag, x.sync_state, x.google_updated
+	        from rally.activities x
 	        where x.tenant_id = p_tenant and x.connection_id = p_conn
 	            and x.google_event_id = j.eid
 	        for update) a) m
@@ -165,10 +174,12 @@ begin
 	-- the row may have got its event id from Rally's own push since the
 	-- lookup above.
 	update pg_temp.cal_page_events i set act_id = m.id, act_etag = m.etag,
-	    act_state = m.sync_state
-	from (select distinct on (a.id) j.eid, a.id, a.etag, a.sync_state
+	    act_state = case when m.google_updated > i.updated::timestamptz
+	        then 'stale' else m.sync_state end
+	from (select distinct on (a.id) j.eid, a.id, a.etag, a.sync_state, a.google_updated
 	    from pg_temp.cal_page_events j
-	    cross join lateral (select x.id, x.etag, x.sync_state from rally.activities x
+	    cross join lateral (select x.id, x.etag, x.sync_state, x.google_updated
+	        from rally.activities x
 	        where x.tenant_id = p_tenant and x.id = j.rally_id and x.owner_id = p_owner
 	            and x.connection_id = p_conn
 	            and (x.google_event_id is null or x.google_event_id = j.eid)
@@ -179,8 +190,8 @@ begin
 
 	select coalesce(array_agg(act_id) filter (where gone), '{}'),
 	    coalesce(array_agg(act_id) filter (where not gone
-	        and act_etag is not distinct from etag), '{}'),
-	    coalesce(array_agg(act_id) filter (where not gone and act_state <> 'pending'
+	        and (act_etag is not distinct from etag or act_state = 'stale')), '{}'),
+	    coalesce(array_agg(act_id) filter (where not gone and act_state not in ('pending', 'stale')
 	        and act_etag is distinct from etag), '{}'),
 	    coalesce(array_agg(act_id) filter (where not gone and act_state = 'pending'
 	        and act_etag is distinct from etag), '{}'),

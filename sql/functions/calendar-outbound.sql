@@ -112,7 +112,12 @@ create or replace trigger queue_push after insert or update or delete on rally.a
 -- After a successful insert or patch: the answer becomes the new snapshot;
 -- the activity is 'synced' unless it changed meanwhile (its fields are no
 -- longer those sent, or it was deleted in the CRM while the push was in
--- flight), in which case another push follows.
+-- flight), in which case another push follows.  A sync that brought a
+-- newer version of the event meanwhile (an edit at Google after ours) has
+-- already merged it, our write included: the answer is then older news.
+-- An answer that shows the event deleted (the event a retried insert
+-- adopted after its 409 was deleted at Google since) removes the
+-- activity: the deletion wins, as it does in a sync.
 create or replace function rally.cal_push_done(p_tenant uuid, p_id uuid, e jsonb, p_sent jsonb)
 returns text
 language plpgsql
@@ -125,6 +130,13 @@ begin
 	select * into a from rally.activities where tenant_id = p_tenant and id = p_id for update;
 	if a.id is null then
 		return 'gone';
+	end if;
+	if rally.cal_event_deleted(e) then
+		delete from rally.activities where tenant_id = p_tenant and id = p_id;
+		return 'deleted at Google';
+	end if;
+	if a.google_updated > (e->>'updated')::timestamptz then
+		return a.sync_state;
 	end if;
 	v_same := rally.cal_fields(a) = p_sent and a.deleted_at is null;
 	if v_same then
@@ -189,6 +201,7 @@ begin
 		    channel_id = null, channel_resource_id = null, channel_token_hash = null,
 		    channel_expires_at = null, updated_at = now()
 		where tenant_id = p_tenant and connection_id = p_conn and resource = 'calendar';
+		perform rally.ledger_complete_connection(p_tenant, p_conn, 'calendar_disconnect');
 	end if;
 	return n + m;
 end
