@@ -11,6 +11,11 @@
 -- deletes the activity (through its connection, or directly).  Before, a
 -- sync inserting 10,000 events made 10,000 lookups of the same user.
 --
+-- activities_start serves a tenant's calendar by date, which shows
+-- members their colleagues' shared activities (their own come from
+-- activities_owner_start): it now holds only shared ones, so a sync does
+-- not maintain it for the events it brings, which are private.
+--
 -- The time zone keeps the same rule: PostgreSQL's regular expressions
 -- with a counted repetition ({1,64}) cost about ten times a plain one and
 -- a length.
@@ -28,3 +33,6 @@ alter table rally.activities
     drop constraint activities_time_zone_check,
     add constraint activities_time_zone_check
         check (length(time_zone) <= 64 and time_zone ~ '^[A-Za-z0-9_+/-]+$');
+drop index rally.activities_start;
+create index activities_start on rally.activities (tenant_id, start_at)
+    where visibility = 'shared';
