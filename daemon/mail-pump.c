@@ -10,76 +10,13 @@
 #include "google.h"
 #include "json.h"
 #include "mail-pump.h"
+#include "mail-pump-int.h"
 #include "mail/decode.h"
 #include "pgloop.h"
 #include "rallyd.h"
 #include "urlenc.h"
 #include "util.h"
 
-/* A batch closes at this many messages or bytes of Google's JSON. */
-#define PUMP_BATCH_ROWS 100
-#define PUMP_BATCH_BYTES (4u << 20)
-/* Fetches handed to the Google layer at once (it runs at most
- * GOOGLE_MAX_PER_CONNECTION of them; the rest wait there, in order). */
-#define PUMP_INFLIGHT 8
-/* A message's parts nest (multipart in multipart): json depth allowed. */
-#define PUMP_JSON_DEPTH 256
-#define PUMP_ID_MAX 256
-/* A message answered with a body that is not JSON (a garbled or cut
- * transfer) is fetched again this many times before the sync fails. */
-#define PUMP_FETCH_TRIES 3
-
-#define PUMP_SQL_APPLY "SELECT rally.mail_apply_batch($1, $2, $3::jsonb)"
-
-struct fetch {
-	struct mail_pump *p;
-	uint64_t seq;
-	int tries;
-	TAILQ_ENTRY(fetch) entry;
-	char id[];
-};
-TAILQ_HEAD(fetch_list, fetch);
-
-struct checkpoint {
-	uint64_t after;		/* the last fetch queued before it */
-	json_object *fields;
-	mail_pump_cb cb;
-	void *arg;
-	TAILQ_ENTRY(checkpoint) entry;
-};
-TAILQ_HEAD(checkpoint_list, checkpoint);
-
-struct batch {
-	json_object *messages, *labels, *deleted, *skipped;
-	json_object *fields;	/* merged checkpoint fields */
-	unsigned rows;
-	size_t bytes;
-	struct checkpoint_list cps;
-	TAILQ_ENTRY(batch) entry;
-};
-TAILQ_HEAD(batch_list, batch);
-
-struct mail_pump {
-	struct rallyd *d;
-	char *tenant, *conn, *job;
-	struct log_ctx log;
-	mail_pump_error_cb on_error;
-	void *arg;
-	struct fetch_list pending, inflight;
-	unsigned npending, ninflight;
-	uint64_t seq;
-	struct checkpoint_list waiting;
-	struct batch *open;
-	struct batch_list closed;
-	unsigned nclosed;
-	struct batch *applying;
-	bool failed;
-	int busy;		/* inside a callback: free later */
-	bool freed;
-	int64_t fetched, vanished, repaired, converted, truncated, skipped;
-};
-
-static void pump_progress(struct mail_pump *);
 
 static struct batch *
 batch_new(void)
@@ -148,6 +85,7 @@ pump_drop_fetches(struct mail_pump *p)
 	while ((f = TAILQ_FIRST(&p->inflight)) != NULL) {
 		TAILQ_REMOVE(&p->inflight, f, entry);
 		google_cancel(p->d, f);
+		json_object_put(f->row);
 		free(f);
 	}
 	p->npending = p->ninflight = 0;
@@ -177,14 +115,14 @@ pump_really_free(struct mail_pump *p)
 }
 
 /* The last callback of a pump being freed frees it. */
-static void
+void
 pump_release(struct mail_pump *p)
 {
 	if (--p->busy == 0 && p->freed && p->applying == NULL)
 		pump_really_free(p);
 }
 
-static void
+void
 pump_fail(struct mail_pump *p, const char *kind, const char *message)
 {
 	if (p->failed)
@@ -315,14 +253,29 @@ pump_submit(struct mail_pump *p)
 	json_object_put(doc);
 }
 
-/* -1: the body is not JSON (nothing stored, fetch it again). */
+void
+pump_add_row(struct mail_pump *p, json_object *row, size_t bytes)
+{
+	struct batch *b = pump_open(p);
+
+	json_object_array_add(b->messages, row);
+	b->rows++;
+	b->bytes += bytes;
+	p->fetched++;
+}
+
+/*
+ * Decodes a fetched message.  -1: the body is not JSON (nothing stored,
+ * fetch it again); 1: its row waits in f for the body parts Gmail left
+ * out; 0: done.
+ */
 static int
-pump_row(struct mail_pump *p, const struct gresp *g)
+pump_row(struct mail_pump *p, struct fetch *f, const struct gresp *g)
 {
 	struct mail_decode_stats st;
 	json_object *msg, *row = NULL;
 	char err[128];
-	struct batch *b;
+	int rc = 0;
 
 	msg = json_parse_limited(g->body, g->body_len, g->body_len + 1,
 	    PUMP_JSON_DEPTH, NULL);
@@ -334,17 +287,20 @@ pump_row(struct mail_pump *p, const struct gresp *g)
 		    "a message of connection %s is not stored: %s", p->conn, err);
 		pump_skip(p, "undecodable");
 	} else {
-		b = pump_open(p);
-		json_object_array_add(b->messages, row);
-		b->rows++;
-		b->bytes += g->body_len;
-		p->fetched++;
 		p->repaired += st.repaired;
 		p->converted += st.charset_converted;
 		p->truncated += st.truncated;
+		f->row = row;
+		f->bytes = g->body_len;
+		if (st.body_external > 0 && pump_body_fetch(f))
+			rc = 1;
+		else {
+			pump_add_row(p, row, g->body_len);
+			f->row = NULL;
+		}
 	}
 	json_object_put(msg);
-	return 0;
+	return rc;
 }
 
 static void
@@ -352,15 +308,21 @@ fetch_cb(const struct gresp *g, void *arg)
 {
 	struct fetch *f = arg;
 	struct mail_pump *p = f->p;
+	int rc;
 
 	TAILQ_REMOVE(&p->inflight, f, entry);
 	p->ninflight--;
 	p->busy++;
 	switch (g->err) {
 	case GERR_OK:
-		if (pump_row(p, g) == 0)
+		if ((rc = pump_row(p, f, g)) == 0)
 			break;
-		if (++f->tries < PUMP_FETCH_TRIES) {
+		if (rc == 1) {
+			/* Still in flight: its body parts are being fetched. */
+			TAILQ_INSERT_TAIL(&p->inflight, f, entry);
+			p->ninflight++;
+			f = NULL;
+		} else if (++f->tries < PUMP_FETCH_TRIES) {
 			TAILQ_INSERT_HEAD(&p->pending, f, entry);
 			p->npending++;
 			f = NULL;
@@ -400,7 +362,7 @@ pump_issue(struct mail_pump *p)
 	free(id);
 }
 
-static void
+void
 pump_progress(struct mail_pump *p)
 {
 	if (p->failed)

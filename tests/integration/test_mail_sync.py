@@ -259,3 +259,26 @@ def test_the_reconcile_job_repairs_a_deleted_row_and_removes_a_ghost(mail):
     assert (r["listed"], r["missing"], r["removed"], r["fetched"]) == (3, 1, 1, 1), r
     assert mail.mail_state()["last_reconcile_at"] is not None
     assert_same_as_gmail(mail)
+
+
+def test_a_20_mb_message_whose_bodies_gmail_leaves_out_is_stored_whole(mail):
+    mail.fg.admin("POST", "/__admin/accounts", {"email": mail.google_email})
+    text = ("Zeile mit Umlauten äöü und mehr Text. " * 40 + "\r\n") * 13000   # ~20 MB
+    html = "<p>" + "groß " * 80000 + "</p>"                                  # ~480 KB
+    raw = msg(subject="Huge", ctype='multipart/alternative; boundary="B"', cte="7bit", body=(
+        "--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + text + "\r\n--B\r\nContent-Type: text/html; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n" + html + "\r\n--B--\r\n"))
+    gid = mail.g_deliver(raw.encode())["id"]
+    small = mail.g_deliver(msg(subject="Small"))["id"]
+    mail.connect()
+    mail.start()
+    mail.settle(timeout=120)
+    got = mail.conn.execute("SELECT length(body_text), length(body_html), attachments"
+                            " FROM rally.mail_messages WHERE gmail_id = %s", (gid,)).fetchone()
+    assert got[0] >= len(text) - 10 and got[1] >= len(html) - 10, got[:2]
+    assert got[2] == [], "the bodies are not attachments"
+    body = mail.conn.execute("SELECT substr(body_text, 1, 40) FROM rally.mail_messages"
+                             " WHERE gmail_id = %s", (gid,)).fetchone()[0]
+    assert body.startswith("Zeile mit Umlauten äöü")
+    assert small in mail.messages()
