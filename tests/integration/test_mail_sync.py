@@ -282,3 +282,23 @@ def test_a_20_mb_message_whose_bodies_gmail_leaves_out_is_stored_whole(mail):
                              " WHERE gmail_id = %s", (gid,)).fetchone()[0]
     assert body.startswith("Zeile mit Umlauten äöü")
     assert small in mail.messages()
+
+
+def test_a_thread_of_50_messages_is_one_thread_with_its_summary(mail):
+    mail.fg.admin("POST", "/__admin/accounts", {"email": mail.google_email})
+    base = int(time.time() - 86400) * 1000
+    first = mail.g_deliver(msg(subject="Contract", msgid="<c-0@mail.test>"), internal_date=base)
+    for i in range(1, 50):
+        mail.g_deliver(msg(subject="Re: Contract", msgid=f"<c-{i}@mail.test>",
+                           headers=f"In-Reply-To: <c-{i - 1}@mail.test>\r\n",
+                           body=f"Reply number {i}\r\n"),
+                       thread_id=first["threadId"], internal_date=base + i * 60000)
+    mail.connect()
+    mail.start()
+    mail.settle()
+    threads = mail.conn.execute("SELECT gmail_thread_id, message_count, subject, snippet"
+                                " FROM rally.mail_threads").fetchall()
+    assert len(threads) == 1
+    tid, count, subject, snippet = threads[0]
+    assert (tid, count, subject) == (first["threadId"], 50, "Contract")
+    assert "Reply number 49" in snippet, "the snippet is the newest message's"
