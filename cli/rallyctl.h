@@ -111,6 +111,25 @@ extern const struct cmd_entry cmd_jobs_retry_entry;
 extern const struct cmd_entry cmd_keys_generate_entry;
 extern const struct cmd_entry cmd_keys_rotate_entry;
 extern const struct cmd_entry cmd_google_connect_entry;
+extern const struct cmd_entry cmd_user_disconnect_entry;
+extern const struct cmd_entry cmd_user_delete_entry;
+extern const struct cmd_entry cmd_compliance_check_entry;
+extern const struct cmd_entry cmd_compliance_report_entry;
+extern const struct cmd_entry cmd_export_entry;
+extern const struct cmd_entry cmd_user_update_entry;
+
+/* user-find.c: the user of --user EMAIL [--tenant ID]. */
+struct ctl_user {
+	char tenant_id[37], user_id[37];
+	char status[32];	/* active, deletion_pending, deleted */
+};
+
+/*
+ * Finds the one user with that address (in tenant, when not NULL); an
+ * exit status, after printing why when it is not 0 (verb starts messages).
+ */
+int ctl_find_user(PGconn *, const char *verb, const char *email,
+    const char *tenant, struct ctl_user *);
 extern const struct cmd_entry cmd_backup_now_entry;
 extern const struct cmd_entry cmd_backup_list_entry;
 extern const struct cmd_entry cmd_backup_verify_entry;

@@ -83,6 +83,26 @@ static const struct conf_key keys[] = {
 	N("calendar", "page_size", T_INT, calendar_page_size, 1, 2500, "2500"),
 	N("calendar", "deleted_retention", T_DURATION, calendar_deleted_retention_sec, 60, 365 * DAY, "1d"),
 
+	N("mail", "window", T_DURATION, mail_window_sec, DAY, 3650 * DAY, "90d"),
+	N("mail", "poll_interval", T_DURATION, mail_poll_sec, 10, DAY, "5m"),
+	N("mail", "page_size", T_INT, mail_page_size, 1, 500, "500"),
+	S("mail", "pubsub_topic", mail_pubsub_topic, ""),
+	N("mail", "quota_rate", T_INT, mail_quota_rate, 1, 1000000, "225"),
+	N("mail", "quota_burst", T_INT, mail_quota_burst, 1, 1000000, "25"),
+	N("mail", "reconcile_interval", T_DURATION, mail_reconcile_sec, 0, 365 * DAY, "1d"),
+
+	S("smtp", "url", smtp_url, ""),
+	S("smtp", "from", smtp_from, ""),
+	S("smtp", "username", smtp_username, ""),
+	S("smtp", "password_file", smtp_password_file, ""),
+	S("smtp", "starttls", smtp_starttls, "required"),
+	N("smtp", "timeout", T_DURATION, smtp_timeout_sec, 1, 600, "30s"),
+
+	N("compliance", "deletion_grace", T_DURATION, deletion_grace_sec, 0, 30 * DAY, "14d"),
+	N("compliance", "purge_lag", T_DURATION, purge_lag_sec, 60, 30 * DAY, "1d"),
+
+	N("usage", "retention", T_DURATION, usage_retention_sec, 2 * DAY, 365 * DAY, "30d"),
+
 	S("backup", "dir", backup_dir, "/var/lib/rally/backups"),
 	S("backup", "time", backup_time, "03:00"),
 	N("backup", "retention", T_DURATION, backup_retention_sec, 3600, 30 * DAY, "7d"),
@@ -390,6 +410,39 @@ read_file(const char *path, char **buf, size_t *len, char **cause)
 	return 0;
 }
 
+/* A duration as rally.conf writes it, in its largest exact unit. */
+static const char *
+duration_text(int64_t sec, char *buf, size_t size)
+{
+	if (sec % DAY == 0)
+		snprintf(buf, size, "%lldd", (long long)(sec / DAY));
+	else if (sec % 3600 == 0)
+		snprintf(buf, size, "%lldh", (long long)(sec / 3600));
+	else if (sec % 60 == 0)
+		snprintf(buf, size, "%lldm", (long long)(sec / 60));
+	else
+		snprintf(buf, size, "%llds", (long long)sec);
+	return buf;
+}
+
+/* The 30-day promise of an account deletion, backups included. */
+static int
+conf_validate_promise(const struct conf *c, const char *path, char **cause)
+{
+	char g[32], l[32], r[32];
+
+	if (c->deletion_grace_sec + c->purge_lag_sec + c->backup_retention_sec <=
+	    CONF_DELETION_PROMISE_SEC)
+		return 0;
+	return set_cause(cause, "%s: compliance.deletion_grace (%s) + "
+	    "compliance.purge_lag (%s) + backup.retention (%s) is more than the "
+	    "30 days within which a deleted account must be gone, backups "
+	    "included: shorten one of them", path,
+	    duration_text(c->deletion_grace_sec, g, sizeof g),
+	    duration_text(c->purge_lag_sec, l, sizeof l),
+	    duration_text(c->backup_retention_sec, r, sizeof r));
+}
+
 /* Checks that need more than one key's type and bounds. */
 static int
 conf_validate(const struct conf *c, const char *path, char **cause)
@@ -415,7 +468,7 @@ conf_validate(const struct conf *c, const char *path, char **cause)
 	if (c->retry_base_sec > c->retry_max_sec)
 		return set_cause(cause, "%s: daemon.retry_base is longer than "
 		    "daemon.retry_max", path);
-	return 0;
+	return conf_validate_promise(c, path, cause);
 }
 
 int

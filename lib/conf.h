@@ -79,6 +79,30 @@ struct conf {
 	int64_t calendar_page_size;	/* events.list maxResults */
 	int64_t calendar_deleted_retention_sec;	/* soft-deleted, unconnected */
 
+	/* [mail] */
+	int64_t mail_window_sec;	/* a full sync reaches this far back */
+	int64_t mail_poll_sec;		/* sync at least this often, push or not */
+	int64_t mail_page_size;		/* messages.list maxResults */
+	char *mail_pubsub_topic;	/* users.watch topic; "" = poll only */
+	int64_t mail_quota_rate;	/* Gmail units a second, per connection */
+	int64_t mail_quota_burst;	/* units spent at once */
+	int64_t mail_reconcile_sec;	/* compare with Gmail's ids; 0: never */
+
+	/* [smtp]: the relay of notices by email (lib/smtp.h) */
+	char *smtp_url;		/* "" = no relay: notices wait */
+	char *smtp_from;
+	char *smtp_username;
+	char *smtp_password_file;
+	char *smtp_starttls;	/* required | off */
+	int64_t smtp_timeout_sec;
+
+	/* [compliance]: the 30-day promise (docs/compliance.md) */
+	int64_t deletion_grace_sec;	/* an account deletion may be cancelled */
+	int64_t purge_lag_sec;		/* the purge finishes within this after */
+
+	/* [usage] */
+	int64_t usage_retention_sec;	/* raw usage events, then only rollups */
+
 	/* [backup] */
 	char *backup_dir;
 	char *backup_time;	/* "HH:MM", UTC */
@@ -89,6 +113,9 @@ struct conf {
 	char *backup_psql;
 	int64_t backup_zstd_level;
 };
+
+/* grace + purge lag + backup retention may not exceed this (DESIGN 6). */
+#define CONF_DELETION_PROMISE_SEC (30 * 24 * 3600)
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */
 int conf_load(const char *path, struct conf *, char **cause) MUST_CHECK;

@@ -219,6 +219,8 @@ charset_to_utf8(const char *cs, size_t clen, const void *p, size_t len,
 	struct label l;
 	unsigned bad = 0;
 
+	if (len == 0)
+		return 0;	/* s may be NULL */
 	label_read(&l, cs != NULL ? cs : "", cs != NULL ? clen : 0);
 	if (utf8_valid(s, len) &&
 	    !(l.kind == K_STATEFUL && has_escapes(s, len))) {

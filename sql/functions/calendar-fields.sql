@@ -9,11 +9,16 @@
 -- in migration 0010; these supersede it.
 set local role rally_owner;
 
+-- Stable, not immutable, as to_char is: so PostgreSQL inlines it, where
+-- a call per timestamp would cost more than the formatting.
 create or replace function rally.cal_utc(t timestamptz) returns jsonb
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$ select to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) $$;
 
-create or replace function rally.cal_attendees(a jsonb) returns jsonb
+-- The canonical attendees.  Most activities have none: that case is an
+-- expression PostgreSQL inlines, and only a list costs a call of
+-- rally.cal_attendee_list (a query, which no caller can inline).
+create or replace function rally.cal_attendee_list(a jsonb) returns jsonb
 language sql immutable parallel safe
 as $$
 	select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
@@ -25,6 +30,13 @@ as $$
 	    order by lower(x->>'email')), '[]'::jsonb)
 	from jsonb_array_elements(coalesce(a, '[]'::jsonb)) x
 	where x->>'email' is not null
+$$;
+
+create or replace function rally.cal_attendees(a jsonb) returns jsonb
+language sql immutable parallel safe
+as $$
+	select case when a is null or a operator(pg_catalog.=) '[]'::jsonb then '[]'::jsonb
+	    else rally.cal_attendee_list(a) end
 $$;
 
 -- The canonical fields of an activity.
@@ -93,6 +105,26 @@ $$;
 -- The client-chosen event id of an activity: its uuid in base32hex
 -- (Google allows a-v and 0-9, 5 to 1024 characters), so a retried insert
 -- of the same activity collides (409) instead of duplicating.
+-- The activity whose event id (rally.cal_event_id) this is, or NULL for
+-- an id Rally did not derive from an activity.
+create or replace function rally.cal_event_activity_id(p text) returns uuid
+language sql immutable parallel safe
+as $$
+	select u from (select (select string_agg(to_hex(substring(b from i * 4 + 1 for 4)::bit(4)::int),
+	        '' order by i) from generate_series(0, 31) i)::uuid as u
+	    from (select string_agg((strpos('0123456789abcdefghijklmnopqrstuv', c) - 1)::bit(5)::text,
+	        '' order by n)::varbit as b
+	        from regexp_split_to_table(p, '') with ordinality t(c, n)) s
+	    where p ~ '^[0-9a-v]{26}$') v
+	where rally.cal_event_id(u) = p
+$$;
+
+-- Whether an event is deleted at Google: a cancelled event or series (a
+-- cancelled occurrence of a live series is an exception, kept linked).
+create or replace function rally.cal_event_deleted(e jsonb) returns boolean
+language sql immutable parallel safe
+as $$ select e->>'status' = 'cancelled' and e->>'recurringEventId' is null $$;
+
 create or replace function rally.cal_event_id(p uuid) returns text
 language sql immutable parallel safe
 as $$
@@ -134,11 +166,14 @@ as $$
 $$;
 
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
+    rally.cal_attendee_list(jsonb),
     rally.cal_fields(rally.activities), rally.cal_fields_from_event(jsonb),
     rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
-    rally.cal_event_id(uuid), rally.cal_event_body(rally.activities)
+    rally.cal_event_id(uuid), rally.cal_event_body(rally.activities),
+    rally.cal_event_deleted(jsonb), rally.cal_event_activity_id(text)
     to rally_daemon;
 -- The web role edits activities, and the triggers' checks call these.
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
-    rally.cal_fields(rally.activities), rally.cal_event_id(uuid)
+    rally.cal_attendee_list(jsonb), rally.cal_fields(rally.activities),
+    rally.cal_event_id(uuid)
     to rally_web;

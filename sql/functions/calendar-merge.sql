@@ -6,7 +6,9 @@ set local role rally_owner;
 
 -- Per field, a side that did not move from the snapshot yields to the one
 -- that did; when both moved, the later change wins and the loss is
--- recorded.  Returns the number of conflicting fields.
+-- recorded.  An activity deleted in the CRM stays 'pending' whatever the
+-- merge gives: its push is the deletion, still to be sent.  Returns the
+-- number of conflicting fields.
 create or replace function rally.cal_merge(a rally.activities, e jsonb) returns int
 language plpgsql
 as $$
@@ -43,9 +45,10 @@ begin
 	update rally.activities set etag = e->>'etag', google_updated = remote_updated,
 	    sequence = (e->>'sequence')::int, synced_snapshot = remote,
 	    google_event_id = e->>'id', google_seen_at = now(),
-	    sync_state = case when merged = remote then 'synced' else 'pending' end
+	    sync_state = case when merged = remote and a.deleted_at is null
+	        then 'synced' else 'pending' end
 	where tenant_id = a.tenant_id and id = a.id;
-	if merged <> remote then
+	if merged <> remote or a.deleted_at is not null then
 		perform rally.cal_queue_push(a.tenant_id, a.id);
 	end if;
 	return conflicts;
@@ -53,7 +56,11 @@ end
 $$;
 
 -- A 412 on push: merge Google's current event, then say whether a push is
--- still needed ('pending') or not ('synced').
+-- still needed ('pending') or not ('synced').  A sync may have merged a
+-- newer version of the event since the push fetched this one: an older
+-- copy is nothing new, so it is not merged again (that would record the
+-- same conflict twice, against a stale value).  An event deleted at
+-- Google removes the activity: the deletion wins over the CRM's edit.
 create or replace function rally.cal_merge_remote(p_tenant uuid, p_id uuid, e jsonb) returns text
 language plpgsql
 as $$
@@ -64,6 +71,13 @@ begin
 	select * into a from rally.activities where tenant_id = p_tenant and id = p_id for update;
 	if a.id is null then
 		return 'gone';
+	end if;
+	if rally.cal_event_deleted(e) then
+		delete from rally.activities where tenant_id = p_tenant and id = p_id;
+		return 'gone';
+	end if;
+	if a.google_updated > (e->>'updated')::timestamptz then
+		return a.sync_state;
 	end if;
 	perform rally.cal_merge(a, e);
 	return (select sync_state from rally.activities where tenant_id = p_tenant and id = p_id);

@@ -9,12 +9,16 @@ set local role rally_owner;
 -- triggers queue nothing (no echo).  rally.origin is a setting anyone may
 -- set, so it counts only for a session of the daemon (or an operator):
 -- a web session that sets it still has its edits tracked and pushed.
+-- Written so that PostgreSQL inlines it into the triggers' WHEN clauses
+-- (no SET clause; every name qualified, so the caller's search_path
+-- cannot change what it calls): a sync writes thousands of rows, and a
+-- function call per row and trigger cost it more than the test itself.
 create or replace function rally.origin_is_google() returns boolean
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
-	select coalesce(current_setting('rally.origin', true), '') = 'google'
-	    and pg_has_role(session_user, 'rally_daemon', 'MEMBER')
+	select coalesce(pg_catalog.current_setting('rally.origin', true), '')
+	        operator(pg_catalog.=) 'google'
+	    and pg_catalog.pg_has_role(session_user, 'rally_daemon', 'MEMBER')
 $$;
 
 -- Queues the push of an activity's unsent edits.  The payload names only
@@ -108,7 +112,12 @@ create or replace trigger queue_push after insert or update or delete on rally.a
 -- After a successful insert or patch: the answer becomes the new snapshot;
 -- the activity is 'synced' unless it changed meanwhile (its fields are no
 -- longer those sent, or it was deleted in the CRM while the push was in
--- flight), in which case another push follows.
+-- flight), in which case another push follows.  A sync that brought a
+-- newer version of the event meanwhile (an edit at Google after ours) has
+-- already merged it, our write included: the answer is then older news.
+-- An answer that shows the event deleted (the event a retried insert
+-- adopted after its 409 was deleted at Google since) removes the
+-- activity: the deletion wins, as it does in a sync.
 create or replace function rally.cal_push_done(p_tenant uuid, p_id uuid, e jsonb, p_sent jsonb)
 returns text
 language plpgsql
@@ -121,6 +130,13 @@ begin
 	select * into a from rally.activities where tenant_id = p_tenant and id = p_id for update;
 	if a.id is null then
 		return 'gone';
+	end if;
+	if rally.cal_event_deleted(e) then
+		delete from rally.activities where tenant_id = p_tenant and id = p_id;
+		return 'deleted at Google';
+	end if;
+	if a.google_updated > (e->>'updated')::timestamptz then
+		return a.sync_state;
 	end if;
 	v_same := rally.cal_fields(a) = p_sent and a.deleted_at is null;
 	if v_same then
@@ -185,6 +201,7 @@ begin
 		    channel_id = null, channel_resource_id = null, channel_token_hash = null,
 		    channel_expires_at = null, updated_at = now()
 		where tenant_id = p_tenant and connection_id = p_conn and resource = 'calendar';
+		perform rally.ledger_complete_connection(p_tenant, p_conn, 'calendar_disconnect');
 	end if;
 	return n + m;
 end

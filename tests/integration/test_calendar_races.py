@@ -104,3 +104,36 @@ def test_crm_edit_committed_during_an_inbound_apply_is_merged_not_overwritten(ca
     assert a == ("Review (CRM)", "Google room", "synced")
     e = cal.g_live()[eid]
     assert (e["summary"], e["location"]) == ("Review (CRM)", "Google room")
+
+
+def test_event_deleted_at_google_while_the_insert_is_retried_is_deleted_in_the_crm(cal):
+    """The first insert reaches Google but its answer is lost (truncated);
+    the user deletes the event at Google and a sync brings the cancellation
+    (which names only the event id) while the retry is held; the retry's
+    409 then finds the event deleted."""
+    since = max([r["seq"] for r in cal.fg.requests_log()] or [0])
+    for kind, extra in (("truncate", {}), ("latency", {"latencyMs": 2 * HOLD_MS})):
+        cal.fg.admin("POST", "/__admin/faults", dict(kind=kind, count=1, method="POST",
+                                                     pathPrefix=INSERT_PATH, **extra))
+    aid = cal.add_activity(title="Deleted at Google meanwhile")
+    eid = cal.event_id_of(aid)
+    # The retried insert is held at Google; the first one did insert the event.
+    wait_until(lambda: all(f["fired"] == 1 for f in cal.fg.admin("GET", "/__admin/faults")["faults"]),
+               timeout=30, interval=0.02, message="the retried insert held at Google")
+    cal.g_delete(eid)
+    sync = cal.conn.execute("SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
+                            (cal.tenant, str(cal.connection),
+                             json.dumps({"connection_id": str(cal.connection)}))).fetchone()[0]
+    wait_until(lambda: cal.conn.execute("SELECT state FROM rally.jobs WHERE id = %s",
+                                        (sync,)).fetchone()[0] == "done",
+               timeout=30, message="the sync that brought the cancellation")
+    assert not insert_answered_twice(cal, since), "the retry was answered before the sync"
+    cal.settle()
+    assert eid not in cal.g_live()
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities WHERE id = %s",
+                            (aid,)).fetchone()[0] == 0
+
+
+def insert_answered_twice(cal, since):
+    return sum(1 for r in cal.fg.requests_log(since)
+               if r["method"] == "POST" and r["path"] == INSERT_PATH) >= 2

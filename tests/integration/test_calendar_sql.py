@@ -354,3 +354,132 @@ def test_a_plan_made_on_an_empty_table_does_not_scan_it_once_full(cal):
     page += [timed(f"new{i}", cal.etag()) for i in range(50)]
     assert _seq_scans_during(cal, page) == 0
     assert cal.activity("first3")["title"] == "Again"
+
+
+# --- a deletion in the CRM meets an edit at Google ----------------------------------
+
+def _at(minutes):
+    t = datetime.datetime(2026, 11, 1, 9, tzinfo=datetime.timezone.utc)
+    return (t + datetime.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_a_google_edit_merged_into_a_soft_deleted_activity_leaves_its_deletion_to_send(cal):
+    cal.apply([timed("del1", cal.etag())])
+    aid = cal.activity("del1")["id"]
+    cal.conn.execute("UPDATE rally.activities SET deleted_at = now() WHERE id = %s", (aid,))
+    cal.conn.execute("DELETE FROM rally.jobs")
+    cal.apply([timed("del1", cal.etag(), location="Google room", updated=_at(10))])
+    a = cal.activity("del1")
+    assert a["deleted_at"] is not None and a["sync_state"] == "pending"
+    assert cal.jobs("calpush") == 1           # the push that deletes the event at Google
+
+
+# --- copies of an event older than the row's ------------------------------------------
+#
+# A sync's page may have been fetched before a push met (412) or wrote a
+# newer version of the same event; a push may fetch a version older than
+# one a sync merged meanwhile.  The older copy is nothing new.
+
+def _crm_edit_of_a_synced_event(cal, eid):
+    cal.apply([timed(eid, cal.etag())])
+    aid = cal.activity(eid)["id"]
+    cal.conn.execute("UPDATE rally.activities SET title = 'CRM' WHERE id = %s", (aid,))
+    return aid
+
+
+def _merge_remote(cal, aid, e):
+    return cal.conn.execute("SELECT rally.cal_merge_remote(%s, %s, %s)",
+                            (cal.tenant, aid, Jsonb(e))).fetchone()[0]
+
+
+def test_a_page_older_than_the_push_merge_is_not_merged_a_second_time(cal):
+    aid = _crm_edit_of_a_synced_event(cal, "stale1")
+    older = timed("stale1", cal.etag(), summary="Google 1", updated=_at(10))
+    newer = timed("stale1", cal.etag(), summary="Google 2", updated=_at(20))
+    # The push's 412: Google's current event merged; the CRM's edit is later and wins.
+    assert _merge_remote(cal, aid, newer) == "pending"
+    assert _conflicts(cal, aid) == [("title", "local")]
+    # Then the sync's page, fetched between Google's two edits, is applied.
+    r = cal.apply([older])
+    assert _conflicts(cal, aid) == [("title", "local")]
+    a = cal.activity("stale1")
+    assert (a["title"], a["etag"], a["sync_state"]) == ("CRM", newer["etag"], "pending")
+    assert (r["merged"], r["unchanged"]) == (0, 1)
+
+
+def test_a_push_merge_older_than_the_sync_merge_records_nothing_twice(cal):
+    aid = _crm_edit_of_a_synced_event(cal, "stale2")
+    older = timed("stale2", cal.etag(), summary="Google 1", updated=_at(10))
+    newer = timed("stale2", cal.etag(), summary="Google 2", updated=_at(20))
+    cal.apply([newer])                            # the sync's merge
+    assert _conflicts(cal, aid) == [("title", "local")]
+    # The push fetched Google's event after its 412, before Google's second edit.
+    assert _merge_remote(cal, aid, older) == "pending"
+    assert _conflicts(cal, aid) == [("title", "local")]
+    a = cal.activity("stale2")
+    assert (a["title"], a["etag"]) == ("CRM", newer["etag"])
+
+
+def test_a_page_older_than_rallys_own_write_does_not_undo_it(cal):
+    aid = _crm_edit_of_a_synced_event(cal, "stale3")
+    older = timed("stale3", cal.etag(), summary="Google 1", updated=_at(10))
+    sent = _fields(cal, aid)
+    ours = timed("stale3", cal.etag(), summary="CRM", updated=_at(20))
+    assert cal.conn.execute("SELECT rally.cal_push_done(%s, %s, %s, %s)",
+                            (cal.tenant, aid, Jsonb(ours), Jsonb(sent))).fetchone()[0] == "synced"
+    cal.apply([older])
+    a = cal.activity("stale3")
+    assert (a["title"], a["etag"], a["sync_state"]) == ("CRM", ours["etag"], "synced")
+
+
+def test_a_push_answer_older_than_what_a_sync_merged_leaves_the_merge_alone(cal):
+    aid = _crm_edit_of_a_synced_event(cal, "stale4")
+    sent = _fields(cal, aid)
+    ours = timed("stale4", cal.etag(), summary="CRM", updated=_at(10))
+    # Google's user moved the room after our write; a sync merged that first.
+    later = timed("stale4", cal.etag(), summary="CRM", location="Hall", updated=_at(20))
+    cal.apply([later])
+    cal.conn.execute("SELECT rally.cal_push_done(%s, %s, %s, %s)",
+                     (cal.tenant, aid, Jsonb(ours), Jsonb(sent)))
+    a = cal.activity("stale4")
+    assert (a["title"], a["location"], a["etag"], a["sync_state"]) == (
+        "CRM", "Hall", later["etag"], "synced")
+
+
+# --- a push meets an event deleted at Google -------------------------------------
+
+def _cancelled(e, etag):
+    return dict(e, status="cancelled", etag=etag, updated=_at(30))
+
+
+def test_a_push_whose_adopted_event_was_deleted_at_google_removes_the_activity(cal):
+    aid = insert(cal.conn, "activities", "id", tenant_id=cal.tenant, owner_id=cal.user,
+                 title="Mine", start_at="2026-12-01T10:00:00Z", end_at="2026-12-01T11:00:00Z")
+    eid = cal.conn.execute("SELECT rally.cal_event_id(%s)", (aid,)).fetchone()[0]
+    sent = _fields(cal, aid)
+    # The retried insert's 409, then the GET: the event Rally inserted, deleted since.
+    gone = _cancelled(timed(eid, cal.etag(), summary="Mine"), cal.etag())
+    assert cal.conn.execute("SELECT rally.cal_push_done(%s, %s, %s, %s)",
+                            (cal.tenant, aid, Jsonb(gone), Jsonb(sent))).fetchone()[0] \
+        == "deleted at Google"
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
+
+
+def test_a_412_merge_with_an_event_deleted_at_google_removes_the_activity(cal):
+    aid = _crm_edit_of_a_synced_event(cal, "gone1")
+    gone = _cancelled(timed("gone1", cal.etag()), cal.etag())
+    assert _merge_remote(cal, aid, gone) == "gone"
+    assert cal.activity("gone1") is None
+
+
+def test_a_deletion_at_google_before_the_first_push_is_recorded_deletes_the_activity(cal):
+    """Rally's insert reached Google, whose answer is still on its way when
+    a sync brings the event's deletion: the cancellation names only the
+    event id, which Rally derived from the activity."""
+    aid = insert(cal.conn, "activities", "id", tenant_id=cal.tenant, owner_id=cal.user,
+                 title="Mine", start_at="2026-12-01T10:00:00Z", end_at="2026-12-01T11:00:00Z")
+    eid = cal.conn.execute("SELECT rally.cal_event_id(%s)", (aid,)).fetchone()[0]
+    r = cal.apply([{"id": eid, "etag": cal.etag(), "status": "cancelled"},
+                   {"id": "tlme00v2ag20e5b2cdsifvnkp4", "etag": cal.etag(), "status": "cancelled"}])
+    assert (r["deleted"], r["ignored"]) == (1, 1)
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0

@@ -40,6 +40,24 @@ class Cal:
         self.daemon_conninfo = pg.conninfo(db, login_roles["daemon"])
         self.daemons = []
 
+    def sibling(self, name, tenant=None):
+        """Another CRM user (in tenant, default a new one) with a Google
+        account of its own, sharing this one's keyring, rallyctl
+        configuration and daemons; call connect() on it."""
+        other = object.__new__(Cal)
+        other.__dict__.update(self.__dict__)
+        other.google_email = f"{name}-{uuid.uuid4().hex[:8]}@gmail.test"
+        other.conn = self.pg.connect(self.db)
+        if tenant is None:
+            tenant = json.loads(self.ctl("--json", "tenant", "create", name).stdout)["tenant_id"]
+        other.tenant = tenant
+        other.user_email = f"{name}@{name}.test"
+        out = self.ctl("--json", "user", "create", "--tenant", tenant, "--email",
+                       other.user_email, "--name", name, input=PASSWORD + "\n")
+        other.user = json.loads(out.stdout)["user_id"]
+        other.daemons = []
+        return other
+
     def ctl(self, *args, input=None):
         r = subprocess.run([program("rallyctl"), "-c", self.ctl_conf, *args], input=input,
                            capture_output=True, text=True, timeout=120)
