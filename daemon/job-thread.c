@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "job-thread.h"
 #include "keyring.h"
@@ -9,6 +10,8 @@
 #include "msgid.h"
 #include "rallyd.h"
 #include "worker.h"
+
+#define SYSTEM_TENANT "00000000-0000-0000-0000-000000000000"
 
 void
 job_thread_free(struct job_thread *t)
@@ -56,6 +59,13 @@ job_thread_start(struct job *job, struct job_thread *t, const char *what)
 {
 	char *cause = NULL;
 
+	/* Whole-database work belongs to the system tenant, whoever queued it. */
+	if (strcmp(job->tenant_id, SYSTEM_TENANT) != 0) {
+		job_finish(job, JOB_FAIL, "backup jobs belong to the system "
+		    "tenant", NULL);
+		job_thread_free(t);
+		return;
+	}
 	t->job = job;
 	conf_copy(&t->conf, &job->d->conf);
 	if ((t->kr = keyring_load(conf_backup_keyring_path(&t->conf),

@@ -15,6 +15,8 @@
 #include "backup-format.h"
 #include "log.h"
 
+#define BACKUP_ZSTD_THREADS 2
+
 struct backup_writer {
 	struct backup_header h;
 	struct backup_keys k;
@@ -115,11 +117,12 @@ writer_zstd(struct backup_writer *w, int level, char **cause)
 		return set_cause(cause, "backup: zstd: %s",
 		    ZSTD_getErrorName(r));
 	/*
-	 * Compress on a thread of zstd's own, so that reading the dump and
-	 * sealing chunks go on meanwhile; a libzstd built without threads
-	 * refuses, and compresses in line.
+	 * Compress on threads of zstd's own, so that reading the dump and
+	 * sealing chunks go on meanwhile, and a burst of dump is compressed
+	 * on two cores; a libzstd built without threads refuses, and
+	 * compresses in line.
 	 */
-	(void)ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, 1);
+	(void)ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, BACKUP_ZSTD_THREADS);
 	w->zout_len = ZSTD_CStreamOutSize();
 	w->zout = xmalloc(w->zout_len);
 	return 0;

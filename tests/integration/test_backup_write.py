@@ -274,3 +274,20 @@ def test_a_damaged_newest_backup_fails_the_check(pg, db, dbconn, login_roles, co
     [(status, error)] = checks
     assert status == "failed" and "does not authenticate" in error
     assert scratch_databases(pg) == []
+
+
+def test_a_backup_job_queued_in_a_tenant_is_refused(pg, db, dbconn, login_roles, conf, tmp_path,
+                                                    backup_dir):
+    tenant, _, _ = calendar_user(dbconn)
+    d = daemon(pg, db, login_roles, tmp_path, backup_dir, "a").start()
+    try:
+        for kind in ("backup", "backup-check"):
+            dbconn.execute("SELECT rally.job_enqueue(%s, %s, 'hostile')", (tenant, kind))
+        wait_until(lambda: dbconn.execute(
+            "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND state = 'failed'"
+            " AND last_error = 'backup jobs belong to the system tenant'",
+            (tenant,)).fetchone()[0] == 2, message="the refusals")
+    finally:
+        d.stop()
+        d.close()
+    assert files(backup_dir) == [] and records(dbconn) == []
