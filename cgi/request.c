@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "request.h"
+#include "utf8.h"
 #include "urlenc.h"
 
 struct request *
@@ -45,53 +46,6 @@ env_get(const struct request *req, const char *name)
 
 /* --- UTF-8 and percent-decoding ----------------------------------------- */
 
-/* Length of the UTF-8 sequence at s (n bytes left), or 0 when malformed. */
-static size_t
-utf8_sequence(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-bool
-req_utf8_valid(const void *p, size_t len)
-{
-	const unsigned char *s = p;
-	size_t i = 0, n;
-
-	while (i < len) {
-		if ((n = utf8_sequence(s + i, len - i)) == 0)
-			return false;
-		i += n;
-	}
-	return true;
-}
-
 /*
  * Decodes len bytes of s (%XX escapes; '+' as a space when plus) into a new
  * string.  NULL with *why set (a constant) when urlenc_decode() refuses it
@@ -104,7 +58,7 @@ pct_decode(const char *s, size_t len, bool plus, size_t max, const char **why)
 
 	if (urlenc_decode(s, len, plus ? URLENC_PLUS : 0, max, &out, why) == -1)
 		return NULL;
-	if (!req_utf8_valid(out, strlen(out))) {
+	if (!utf8_valid(out, strlen(out))) {
 		*why = "not UTF-8";
 		free(out);
 		return NULL;
@@ -225,7 +179,7 @@ path_from_path_info(struct request *req, const char *pi, char **cause)
 		set_cause(cause, "path longer than %d bytes", REQ_MAX_PATH);
 		return 414;
 	}
-	if (pi[0] != '/' || !req_utf8_valid(pi, n)) {
+	if (pi[0] != '/' || !utf8_valid(pi, n)) {
 		set_cause(cause, "malformed PATH_INFO");
 		return 400;
 	}

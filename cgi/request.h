@@ -98,7 +98,5 @@ void req_params_clear(struct req_params *);
 /* The value of the parameter name when it occurs exactly once, else NULL. */
 const char *req_params_get(const struct req_params *, const char *name);
 
-/* Whether len bytes are well-formed UTF-8 (no overlongs, no surrogates). */
-bool req_utf8_valid(const void *, size_t len);
 
 #endif

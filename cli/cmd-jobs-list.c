@@ -54,23 +54,10 @@ state_ok(const char *s)
 static int
 print_json(const PGresult *res)
 {
-	struct json_object *a = json_object_new_array(), *o, *v;
+	struct json_object *o = json_object_new_object();
 
-	for (int r = 0; r < PQntuples(res); r++) {
-		o = json_object_new_object();
-		for (int c = 0; c < PQnfields(res); c++) {
-			if (c == 0 || c == 4)
-				v = ctl_json_int(res, r, c);
-			else if (c == 8)
-				v = ctl_json_redacted(res, r, c);
-			else
-				v = ctl_json_string(res, r, c);
-			json_object_object_add(o, list_cols[c], v);
-		}
-		json_object_array_add(a, o);
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "jobs", a);
+	json_object_object_add(o, "jobs",
+	    ctl_json_rows(res, list_cols, "isssisssr"));
 	return ctl_print_json(o);
 }
 

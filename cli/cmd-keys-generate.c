@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* rallyctl keys generate: creates the keyring with key 1; never overwrites. */
+/*
+ * rallyctl keys generate [--backup]: creates the keyring (or, --backup, the
+ * backup keyring) with key 1; never overwrites.
+ */
 #include "config.h"
 
 #include <getopt.h>
@@ -12,9 +15,9 @@
 static int cmd_keys_generate_exec(struct ctl *, int, char **);
 
 const struct cmd_entry cmd_keys_generate_entry = {
-	"keys generate", "[--json]",
-	"create the keyring file (keys.keyring) holding key 1; refuses to "
-	"overwrite one",
+	"keys generate", "[--backup] [--json]",
+	"create the keyring file (keys.keyring, or keys.backup_keyring with "
+	"--backup) holding key 1; refuses to overwrite one",
 	cmd_keys_generate_exec,
 };
 
@@ -23,9 +26,11 @@ cmd_keys_generate_exec(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "backup", no_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path;
+	bool backup = false;
 	char *cause = NULL;
 	struct json_object *o;
 	int ch, rc;
@@ -33,13 +38,17 @@ cmd_keys_generate_exec(struct ctl *ctl, int argc, char **argv)
 	optind = 0;
 	while ((ch = ctl_getopt(&cmd_keys_generate_entry, argc, argv,
 	    longopts)) != -1) {
-		if (ch != 'j')
+		if (ch == 'j')
+			ctl->json = true;
+		else if (ch == 'b')
+			backup = true;
+		else
 			return cmd_usage(&cmd_keys_generate_entry);
-		ctl->json = true;
 	}
 	if (optind != argc)
 		return cmd_usage(&cmd_keys_generate_entry);
-	path = conf_keyring_path(&ctl->conf);
+	path = backup ? conf_backup_keyring_path(&ctl->conf) :
+	    conf_keyring_path(&ctl->conf);
 	/* keyring_generate opens with O_EXCL: an existing keyring is an error. */
 	if (keyring_generate(path, &cause) == -1) {
 		rc = ctl_error(CTL_FAILURE, "keys generate: %s", cause);

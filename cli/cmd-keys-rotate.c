@@ -10,6 +10,10 @@
  * Running it again (with --reseal-only, to not add yet another key) picks
  * up whatever is still under an older key, e.g. tokens a daemon refreshed
  * with its old keyring before it was reloaded.
+ *
+ * --backup adds a key to the backup keyring instead: new backups are
+ * encrypted under it, older files keep opening with the keys kept beside
+ * it, and nothing is re-sealed (backup files are never rewritten).
  */
 #include "config.h"
 
@@ -30,9 +34,10 @@
 static int cmd_keys_rotate_exec(struct ctl *, int, char **);
 
 const struct cmd_entry cmd_keys_rotate_entry = {
-	"keys rotate", "[--reseal-only] [--json]",
+	"keys rotate", "[--reseal-only | --backup] [--json]",
 	"add a key to the keyring and re-seal every stored secret under it "
-	"(--reseal-only: re-seal under the newest key without adding one)",
+	"(--reseal-only: re-seal under the newest key without adding one; "
+	"--backup: add a key to the backup keyring for new backups)",
 	cmd_keys_rotate_exec,
 };
 
@@ -384,15 +389,39 @@ rotate(struct ctl *ctl, bool add)
 	return rc;
 }
 
+/* --backup: a new key for new backup files; old ones keep theirs. */
+static int
+rotate_backup(struct ctl *ctl)
+{
+	const char *path = conf_backup_keyring_path(&ctl->conf);
+	struct json_object *o;
+	uint32_t id;
+	int rc;
+
+	if ((rc = add_key_locked(path, &id)) != 0)
+		return rc;
+	if (!ctl->json) {
+		printf("added backup key %u to %s: new backups are encrypted "
+		    "under it; keep the older keys to open older files\n", id,
+		    path);
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "backup_keyring", json_object_new_string(path));
+	json_object_object_add(o, "key_id", json_object_new_int64(id));
+	return ctl_print_json(o);
+}
+
 static int
 cmd_keys_rotate_exec(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "reseal-only", no_argument, NULL, 'r' },
+		{ "backup", no_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool add = true;
+	bool add = true, backup = false;
 	int ch;
 
 	optind = 0;
@@ -400,12 +429,14 @@ cmd_keys_rotate_exec(struct ctl *ctl, int argc, char **argv)
 	    longopts)) != -1) {
 		if (ch == 'r')
 			add = false;
+		else if (ch == 'b')
+			backup = true;
 		else if (ch == 'j')
 			ctl->json = true;
 		else
 			return cmd_usage(&cmd_keys_rotate_entry);
 	}
-	if (optind != argc)
+	if (optind != argc || (backup && !add))
 		return cmd_usage(&cmd_keys_rotate_entry);
-	return rotate(ctl, add);
+	return backup ? rotate_backup(ctl) : rotate(ctl, add);
 }

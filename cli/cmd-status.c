@@ -52,14 +52,23 @@ const struct cmd_entry cmd_status_entry = {
 
 /*
  * Per connection and resource: how far behind it is (lag), how many CRM
- * changes wait to go out (backlog), and its last error, typed.
+ * changes wait to go out (backlog: activities to push; mail to send and
+ * label changes to apply), the items Google sent that could not be stored,
+ * by reason (never dropped silently), and its last error, typed.
  */
 #define STATUS_SQL_SYNC \
 	"SELECT s.connection_id, c.status, s.resource," \
 	"  coalesce(s.lag_seconds, floor(extract(epoch FROM" \
 	"    now() - s.last_success_at)))::bigint," \
-	"  (SELECT count(*) FROM rally.activities a WHERE a.tenant_id = s.tenant_id" \
-	"    AND a.connection_id = s.connection_id AND a.sync_state = 'pending')," \
+	"  CASE s.resource WHEN 'calendar' THEN" \
+	"   (SELECT count(*) FROM rally.activities a WHERE a.tenant_id = s.tenant_id" \
+	"    AND a.connection_id = s.connection_id AND a.sync_state = 'pending')" \
+	"  ELSE (SELECT count(*) FROM rally.mail_outbox o WHERE o.tenant_id = s.tenant_id" \
+	"    AND o.connection_id = s.connection_id AND o.state IN ('queued', 'sending'))" \
+	"   + (SELECT count(*) FROM rally.mail_label_ops l WHERE l.tenant_id = s.tenant_id" \
+	"    AND l.connection_id = s.connection_id AND l.state = 'pending') END," \
+	"  coalesce((SELECT string_agg(k || '=' || v, ', ' ORDER BY k)" \
+	"    FROM jsonb_each_text(s.skipped) e(k, v)), '')," \
 	"  coalesce(s.last_error_kind, ''), coalesce(s.last_error, '')" \
 	" FROM rally.sync_state s JOIN rally.google_connections c" \
 	"  ON c.tenant_id = s.tenant_id AND c.id = s.connection_id" \
@@ -86,7 +95,7 @@ static const char *const job_cols[] = {
 static const char *const connection_cols[] = { "status", "count" };
 static const char *const sync_cols[] = {
 	"connection_id", "status", "resource", "lag_sec", "backlog",
-	"last_error_kind", "last_error",
+	"skipped", "last_error_kind", "last_error",
 };
 
 /* Which columns are integers in JSON, per result. */
@@ -264,7 +273,7 @@ print_human(PGresult *const *res, const struct status_functions *sf)
 	static const char *const ch[] = { "STATUS", "COUNT" };
 	static const char *const sh[] = {
 		"CONNECTION", "STATUS", "RESOURCE", "LAG (s)", "BACKLOG",
-		"ERROR KIND", "LAST ERROR",
+		"NOT STORED", "ERROR KIND", "LAST ERROR",
 	};
 	const PGresult *b = res[R_BACKLOG];
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "keyring.h"
 #include "log.h"
 #include "rallyctl.h"
 #include "uuid.h"
@@ -26,6 +27,16 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_keys_generate_entry,
 	&cmd_keys_rotate_entry,
 	&cmd_google_connect_entry,
+	&cmd_user_disconnect_entry,
+	&cmd_user_delete_entry,
+	&cmd_user_update_entry,
+	&cmd_compliance_check_entry,
+	&cmd_compliance_report_entry,
+	&cmd_export_entry,
+	&cmd_backup_now_entry,
+	&cmd_backup_list_entry,
+	&cmd_backup_verify_entry,
+	&cmd_restore_entry,
 };
 
 /* Whether name is "first" or "first second". */
@@ -299,4 +310,40 @@ ctl_print_table(const PGresult *res, const char *const *headings)
 	free(cells);
 	free(v);
 	free(width);
+}
+
+struct keyring *
+ctl_backup_keyring(struct ctl *ctl, const char *cmd)
+{
+	struct keyring *kr;
+	char *cause = NULL;
+
+	if ((kr = keyring_load(conf_backup_keyring_path(&ctl->conf),
+	    &cause)) == NULL) {
+		ctl_error(EX_CONFIG, "%s: %s (rallyctl keys generate --backup "
+		    "creates it)", cmd, cause);
+		free(cause);
+	}
+	return kr;
+}
+
+struct json_object *
+ctl_json_rows(const PGresult *res, const char *const *names, const char *types)
+{
+	struct json_object *a = json_object_new_array(), *o, *v;
+
+	for (int r = 0; r < PQntuples(res); r++) {
+		o = json_object_new_object();
+		for (int c = 0; c < PQnfields(res) && types[c] != '\0'; c++) {
+			if (types[c] == 'i')
+				v = ctl_json_int(res, r, c);
+			else if (types[c] == 'r')
+				v = ctl_json_redacted(res, r, c);
+			else
+				v = ctl_json_string(res, r, c);
+			json_object_object_add(o, names[c], v);
+		}
+		json_object_array_add(a, o);
+	}
+	return a;
 }

@@ -72,6 +72,9 @@ int ctl_parse_int(const char *option, const char *value, int64_t min,
  */
 int ctl_args_json_id(struct ctl *, const struct cmd_entry *, int argc,
     char **argv, const char **id);
+struct keyring;
+/* The backup keyring (keys.backup_keyring); NULL after printing why. */
+struct keyring *ctl_backup_keyring(struct ctl *, const char *cmd);
 /* Whether s is a uuid in its text form (8-4-4-4-12 hex digits). */
 bool ctl_valid_uuid(const char *s);
 /* A column of a result as a JSON value: NULL for SQL NULL, else a string. */
@@ -80,6 +83,13 @@ struct json_object *ctl_json_string(const PGresult *, int row, int col);
 struct json_object *ctl_json_redacted(const PGresult *, int row, int col);
 /* A column holding an integer as a JSON int (NULL for SQL NULL). */
 struct json_object *ctl_json_int(const PGresult *, int row, int col);
+/*
+ * The rows of res as a JSON array of objects keyed by names; types has one
+ * letter a column: 's' string, 'i' integer, 'r' string passed through
+ * log_redact() (stored error messages).
+ */
+struct json_object *ctl_json_rows(const PGresult *, const char *const *names,
+    const char *types);
 /*
  * Prints text from the database on stdout so that it cannot drive the
  * terminal: newlines and tabs become spaces, other control bytes '?'.
@@ -101,6 +111,29 @@ extern const struct cmd_entry cmd_jobs_retry_entry;
 extern const struct cmd_entry cmd_keys_generate_entry;
 extern const struct cmd_entry cmd_keys_rotate_entry;
 extern const struct cmd_entry cmd_google_connect_entry;
+extern const struct cmd_entry cmd_user_disconnect_entry;
+extern const struct cmd_entry cmd_user_delete_entry;
+extern const struct cmd_entry cmd_compliance_check_entry;
+extern const struct cmd_entry cmd_compliance_report_entry;
+extern const struct cmd_entry cmd_export_entry;
+extern const struct cmd_entry cmd_user_update_entry;
+
+/* user-find.c: the user of --user EMAIL [--tenant ID]. */
+struct ctl_user {
+	char tenant_id[37], user_id[37];
+	char status[32];	/* active, deletion_pending, deleted */
+};
+
+/*
+ * Finds the one user with that address (in tenant, when not NULL); an
+ * exit status, after printing why when it is not 0 (verb starts messages).
+ */
+int ctl_find_user(PGconn *, const char *verb, const char *email,
+    const char *tenant, struct ctl_user *);
+extern const struct cmd_entry cmd_backup_now_entry;
+extern const struct cmd_entry cmd_backup_list_entry;
+extern const struct cmd_entry cmd_backup_verify_entry;
+extern const struct cmd_entry cmd_restore_entry;
 
 /* fetch.c: one request on a private loop; the finished one copied out. */
 struct event_base;

@@ -89,6 +89,14 @@ gcall_end_err(struct gcall *call, enum gerr err,
 	free(msg);
 }
 
+char *
+google_take_body(const struct gresp *g)
+{
+	if (g->http_ != NULL)
+		return http_response_take_body(g->http_);
+	return xstrndup(g->body, g->body_len);
+}
+
 /* Ends the call from the loop, not from the caller's stack. */
 static void
 call_defer(struct gcall *call, enum gerr err, const char *message)
@@ -160,6 +168,7 @@ call_done_cb(const struct http_response *hr, void *arg)
 	r.status = hr->status;
 	r.body = hr->body;
 	r.body_len = hr->body_len;
+	r.http_ = hr;
 	r.reason = ge.reason;
 	if (hr->err != HTTP_OK) {
 		r.err = gerror_classify_transport(hr->err);

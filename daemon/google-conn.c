@@ -130,34 +130,55 @@ quota_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The per-user quota bucket: google.user_rate calls a second on average,
- * google.user_burst at once.  Returns whether a call may start now; if not,
- * arms a timer to pump again when one may.
+ * Takes cost from a bucket that refills at rate a second up to burst: 0,
+ * or the seconds until it may.  A call dearer than the burst (a Gmail send
+ * is 100 units) goes once the bucket is full and leaves it in debt, so the
+ * average stays the rate.
+ */
+static double
+bucket_take(struct gbucket *b, double rate, double burst, double cost)
+{
+	uint64_t now = now_usec();
+	double need = cost < burst ? cost : burst;
+
+	if (b->at == 0)
+		b->level = burst;
+	else
+		b->level += (double)(now - b->at) / 1e6 * rate;
+	if (b->level > burst)
+		b->level = burst;
+	b->at = now;
+	if (b->level >= need) {
+		b->level -= cost;
+		return 0;
+	}
+	return (need - b->level) / rate;
+}
+
+/*
+ * The per-user quota, spent before a call starts, so that Google is not
+ * asked faster than it allows: for Gmail, units (mail.quota_rate a second,
+ * mail.quota_burst at once); for the rest, calls (google.user_rate a
+ * second, google.user_burst at once).  Returns whether the call may start
+ * now; if not, arms a timer to pump again when it may.
  */
 static bool
-conn_quota_take(struct gconn *c)
+conn_quota_take(struct gconn *c, const struct gcall *call)
 {
 	const struct conf *conf = &c->g->d->conf;
-	double rate = (double)conf->google_user_rate;
-	double burst = (double)conf->google_user_burst;
-	uint64_t now = now_usec();
 	struct timeval tv;
 	double wait;
 
-	if (c->quota_at == 0)
-		c->quota = burst;
+	if (call->units > 0)
+		wait = bucket_take(&c->units, (double)conf->mail_quota_rate,
+		    (double)conf->mail_quota_burst, (double)call->units);
 	else
-		c->quota += (double)(now - c->quota_at) / 1e6 * rate;
-	if (c->quota > burst)
-		c->quota = burst;
-	c->quota_at = now;
-	if (c->quota >= 1) {
-		c->quota -= 1;
+		wait = bucket_take(&c->calls, (double)conf->google_user_rate,
+		    (double)conf->google_user_burst, 1);
+	if (wait == 0)
 		return true;
-	}
 	if (c->ev_quota == NULL)
 		c->ev_quota = evtimer_new(c->g->d->base, quota_cb, c);
-	wait = (1 - c->quota) / rate;
 	tv.tv_sec = (long)wait;
 	tv.tv_usec = (long)((wait - (double)tv.tv_sec) * 1e6) + 1;
 	evtimer_add(c->ev_quota, &tv);
@@ -171,7 +192,8 @@ gconn_pump(struct gconn *c)
 	struct gcall *call;
 
 	while (c->slots_used < GOOGLE_MAX_PER_CONNECTION &&
-	    (call = TAILQ_FIRST(&c->queue)) != NULL && conn_quota_take(c)) {
+	    (call = TAILQ_FIRST(&c->queue)) != NULL &&
+	    conn_quota_take(c, call)) {
 		TAILQ_REMOVE(&c->queue, call, entry);
 		call->has_slot = true;
 		c->slots_used++;

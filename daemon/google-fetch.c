@@ -43,26 +43,19 @@
 	" AND (calendar_enabled OR mail_enabled) AND refresh_token IS NOT NULL"
 
 /*
- * The user took Rally's access away at Google: in one statement the
- * connection becomes revoked with no integration left (the release_tokens
- * trigger moves its tokens to rally.token_revocations and queues
- * token-revoke, the calendar_off trigger queues the purge of its synced data),
- * and the audit log says so.  $3 the error recorded on the connection.
+ * The user took Rally's access away at Google: the same path as a
+ * disconnect of both integrations (rally.compliance_disconnect, in
+ * sql/functions/disconnect.sql), with the connection marked revoked: its
+ * tokens move to rally.token_revocations, the purges of its synced data
+ * are queued, and the ledger and the audit log say so, in one statement.
+ * No row when it was revoked already.  $3 the error recorded on the
+ * connection.
  */
 #define GOOGLE_SQL_REVOKE \
-	"WITH c AS (SELECT tenant_id, id, calendar_enabled, mail_enabled" \
-	"  FROM rally.google_connections WHERE tenant_id = $1 AND id = $2" \
-	"  AND status <> 'revoked' FOR UPDATE)," \
-	" u AS (UPDATE rally.google_connections g SET status = 'revoked'," \
-	"  calendar_enabled = false, mail_enabled = false, last_error = $3," \
-	"  last_error_kind = 'revoked', last_error_at = now(), updated_at = now()" \
-	"  FROM c WHERE g.tenant_id = c.tenant_id AND g.id = c.id RETURNING g.id)," \
-	" a AS (INSERT INTO rally.audit_log (tenant_id, actor, action, detail)" \
-	"  SELECT c.tenant_id, 'google', 'google.access_revoked'," \
-	"   jsonb_build_object('connection_id', c.id," \
-	"    'calendar', c.calendar_enabled, 'mail', c.mail_enabled)" \
-	"  FROM c JOIN u ON u.id = c.id)" \
-	" SELECT c.calendar_enabled, c.mail_enabled FROM c"
+	"SELECT r.calendar_off, r.mail_off FROM rally.google_connections c," \
+	" LATERAL rally.compliance_disconnect(c.tenant_id, c.id, true, true," \
+	"  'google', NULL, $3) r" \
+	" WHERE c.tenant_id = $1 AND c.id = $2 AND c.status <> 'revoked'"
 
 static void
 revoke_cb(const PGresult *res, const char *error, void *arg)
@@ -83,8 +76,9 @@ revoke_cb(const PGresult *res, const char *error, void *arg)
 		    "google: access was revoked at Google (invalid_grant): "
 		    "connection revoked, its tokens queued for revocation and "
 		    "its synced %s queued for purging",
-		    strcmp(PQgetvalue(res, 0, 1), "t") == 0 ?
-		    "calendar and mail" : "calendar");
+		    strcmp(PQgetvalue(res, 0, 1), "f") == 0 ? "calendar" :
+		    strcmp(PQgetvalue(res, 0, 0), "f") == 0 ? "mail" :
+		    "calendar and mail");
 	gconn_fail_all(c, GERR_REVOKED, "access was revoked at Google");
 }
 

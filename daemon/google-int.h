@@ -58,7 +58,14 @@ enum fetch_state {
 	FETCH_REVOKING,		/* GOOGLE_SQL_REVOKE in flight */
 };
 
+struct conf;
 struct gconn;
+
+/* A token bucket: level refills at a rate up to a burst. */
+struct gbucket {
+	double level;
+	uint64_t at;		/* monotonic usec of its last refill; 0: full */
+};
 
 struct gcall {
 	struct google *g;
@@ -70,6 +77,7 @@ struct gcall {
 	size_t body_len;
 	google_cb cb;
 	void *arg;
+	unsigned units;		/* Gmail quota units it costs; 0: not Gmail */
 	bool has_slot;
 	bool reauthed;		/* refreshed once after a 401 already */
 	bool cancelled;
@@ -99,9 +107,9 @@ struct gconn {
 	size_t new_token_len;
 	int64_t new_ttl;
 	unsigned slots_used;
-	double quota;		/* the per-user bucket: calls it may start now */
-	uint64_t quota_at;	/* monotonic usec of its last refill */
-	struct event *ev_quota;	/* pumps again once the bucket has refilled */
+	struct gbucket calls;	/* google.user_rate: calls it may start now */
+	struct gbucket units;	/* mail.quota_rate: Gmail units it may spend */
+	struct event *ev_quota;	/* pumps again once a bucket has refilled */
 	bool pump_pending;	/* on g->pumps */
 	TAILQ_ENTRY(gconn) pump_entry;
 	struct gcall_list queue;
@@ -147,6 +155,9 @@ void gconn_set_token(struct gconn *, char *token, size_t len,
     int64_t ttl_sec);
 bool gconn_token_usable(const struct gconn *);
 void gconn_pump(struct gconn *);
+/* What a call costs in Gmail's per-user quota units (google-units.c). */
+unsigned google_gmail_units(const struct conf *, const char *method,
+    const char *url);
 
 /* google-fetch.c */
 void gconn_fetch(struct gconn *);

@@ -181,6 +181,7 @@ google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
 	call->connection_id = xstrdup(cid);
 	call->method = xstrdup(method != NULL ? method : "");
 	call->url = xstrdup(url != NULL ? url : "");
+	call->units = google_gmail_units(&d->conf, call->method, call->url);
 	if (if_match != NULL)
 		call->if_match = xstrdup(if_match);
 	if (body != NULL) {

@@ -42,6 +42,7 @@
 /* Longest gresp.message, in bytes. */
 #define GOOGLE_MESSAGE_MAX 300
 
+struct http_response;
 struct rallyd;
 
 enum gerr {
@@ -69,7 +70,14 @@ struct gresp {
 	const char *message;	/* one line, safe to log and store */
 	long retry_after_ms;	/* Google's Retry-After, -1 if none: a job
 				   retries no earlier (job_defer) */
+	const struct http_response *http_; /* for google_take_body() */
 };
+
+/*
+ * In the callback: the body, taken from the HTTP layer rather than copied
+ * (a copy when there is none to take); the caller frees it.
+ */
+char *google_take_body(const struct gresp *);
 
 /* The short name of an error kind, for last_error_kind columns and logs. */
 const char *gerr_kind(enum gerr);

@@ -93,7 +93,7 @@ static const char *const count_names[] = {
 
 static void calsync_fetch(struct calsync *, char *);
 static void calsync_start_full(struct calsync *);
-static void page_take(struct calsync *, const struct gresp *);
+static void page_take(struct calsync *, const struct gresp *, char *);
 static void apply_cb(const PGresult *, const char *, void *);
 
 static void
@@ -113,8 +113,7 @@ ahead_store(struct ahead *a, const struct gresp *g)
 	a->err = g->err;
 	a->status = g->status;
 	if (g->err == GERR_OK) {
-		a->body = xmalloc(g->body_len + 1);
-		memcpy(a->body, g->body, g->body_len + 1);
+		a->body = google_take_body(g);	/* a page: megabytes, not copied */
 		a->body_len = g->body_len;
 	}
 	a->reason = xstrdup(g->reason ? g->reason : "");
@@ -234,15 +233,23 @@ page_next_token(const char *body, size_t len)
 	return token;
 }
 
-/* Hands a page to the database, and fetches the next one meanwhile. */
+/*
+ * Hands a page (body, taken: pgloop frees it once libpq has it) to the
+ * database, and fetches the next one meanwhile.
+ */
 static void
-calsync_apply(struct calsync *cs, const char *body, size_t len)
+calsync_apply(struct calsync *cs, char *body, size_t len)
 {
-	const char *p[] = { cs->job->tenant_id, cs->conn, body, cs->full_started };
 	char *next = page_next_token(body, len);
+	char **p = xcalloc(4, sizeof *p);
 
+	p[0] = xstrdup(cs->job->tenant_id);
+	p[1] = xstrdup(cs->conn);
+	p[2] = body;
+	p[3] = cs->full_started != NULL ? xstrdup(cs->full_started) : NULL;
 	cs->applying = true;
-	calsync_query(cs, CALSYNC_SQL_APPLY, 4, p, apply_cb);
+	cs->queries++;
+	pgloop_query_give(cs->d->db, CALSYNC_SQL_APPLY, 4, p, apply_cb, cs);
 	if (next != NULL)
 		calsync_fetch(cs, next);
 }
@@ -270,6 +277,7 @@ calsync_next(struct calsync *cs, const char *token)
 {
 	struct ahead a;
 	struct gresp g;
+	char *body;
 
 	/* (The token of a page already taken, should Google repeat it, is
 	 * neither fetching nor ready: fetched again.) */
@@ -285,14 +293,16 @@ calsync_next(struct calsync *cs, const char *token)
 	a = cs->ahead;
 	memset(&cs->ahead, 0, sizeof cs->ahead);
 	memset(&g, 0, sizeof g);
+	body = a.body;			/* page_take() takes it */
+	a.body = NULL;
 	g.err = a.err;
 	g.status = a.status;
-	g.body = a.body;
+	g.body = body != NULL ? body : "";
 	g.body_len = a.body_len;
 	g.reason = a.reason;
 	g.message = a.message;
 	g.retry_after_ms = a.retry_after_ms;
-	page_take(cs, &g);
+	page_take(cs, &g, body);
 	ahead_clear(&a);
 }
 
@@ -331,13 +341,22 @@ apply_cb(const PGresult *res, const char *error, void *arg)
 	json_object_put(r);
 }
 
-/* A page's answer, in its turn: no other page is being applied. */
+/*
+ * A page's answer, in its turn: no other page is being applied.  body is
+ * its body when already taken from the HTTP layer (the page fetched
+ * ahead), else NULL.
+ */
 static void
-page_take(struct calsync *cs, const struct gresp *g)
+page_take(struct calsync *cs, const struct gresp *g, char *body)
 {
+	if (g->err != GERR_OK) {
+		free(body);
+		body = NULL;
+	}
 	switch (g->err) {
 	case GERR_OK:
-		calsync_apply(cs, g->body, g->body_len);
+		calsync_apply(cs, body != NULL ? body : google_take_body(g),
+		    g->body_len);
 		return;
 	case GERR_GONE:
 		if (cs->restarted || cs->sync_token == NULL) {
@@ -371,7 +390,7 @@ page_cb(const struct gresp *g, void *arg)
 	if (cs->applying)
 		ahead_store(&cs->ahead, g);	/* its turn comes in apply_cb */
 	else
-		page_take(cs, g);
+		page_take(cs, g, NULL);
 }
 
 static void

@@ -21,6 +21,11 @@
  * critical: another instance, or this one after a reload, may have the key.
  * A row whose tokens do not open with the key they name is deleted with a
  * warning: no retry can open it.
+ *
+ * Before the grant is revoked, the push channels the row names (the
+ * calendar channel and the Gmail watch open when the tokens left the
+ * connection) are stopped with the same tokens (daemon/revoke-stop.c): a
+ * revoked grant can no longer stop them.
  */
 #include "config.h"
 
@@ -36,6 +41,7 @@
 #include "msgid.h"
 #include "pgloop.h"
 #include "rallyd.h"
+#include "revoke-stop.h"
 #include "token-seal.h"
 #include "util.h"
 #include "uuid.h"
@@ -50,7 +56,9 @@
 #define TOKEN_REVOKE_SQL_ROWS \
 	"SELECT id, refresh_token, access_token," \
 	" extract(epoch FROM now() - queued_at)::float8, attempts," \
-	" tenant_id::text, connection_id::text" \
+	" tenant_id::text, connection_id::text," \
+	" coalesce(access_token_expires_at > now() + interval '60 seconds', false)," \
+	" calendar_channel_id, calendar_channel_resource_id, gmail_watch" \
 	" FROM rally.token_revocations" \
 	" WHERE tenant_id = $1 AND connection_id = $2 AND id > $3::bigint" \
 	" ORDER BY id LIMIT " REVOKE_PAGE
@@ -77,6 +85,9 @@ struct row {
 	double age;			/* seconds since queued, when read */
 	uint64_t read_at;		/* monotonic usec */
 	int attempts;
+	bool access_usable;		/* not expiring within a minute */
+	char *channel_id, *resource_id;	/* the calendar channel, or NULL */
+	bool gmail_watch;
 };
 
 struct revoke {
@@ -90,6 +101,8 @@ struct revoke {
 	struct row row;
 	char *token;			/* the opened token being revoked */
 	size_t token_len;
+	bool token_is_refresh;
+	struct revoke_stop *stop;	/* channels being stopped first */
 	struct http_request *req;
 	int revoked, dropped, kept;
 	int max_attempts_kept;		/* of the rows kept, the most tried */
@@ -98,12 +111,15 @@ struct revoke {
 
 static void next_row(struct revoke *);
 static void read_page(struct revoke *);
+static void row_send_revoke(struct revoke *);
 
 static void
 row_clear(struct row *r)
 {
 	free(r->refresh);
 	free(r->access);
+	free(r->channel_id);
+	free(r->resource_id);
 	memset(r, 0, sizeof *r);
 }
 
@@ -248,10 +264,12 @@ open_token(struct revoke *rv, char **cause)
 	const struct row *r = &rv->row;
 	char *why = NULL;
 
+	rv->token_is_refresh = true;
 	if (r->refresh != NULL && token_open(kr, r->tenant_id,
 	    r->connection_id, "refresh_token", r->refresh, &rv->token,
 	    &rv->token_len, &why) == 0)
 		return 0;
+	rv->token_is_refresh = false;
 	if (r->access != NULL && token_open(kr, r->tenant_id,
 	    r->connection_id, "access_token", r->access, &rv->token,
 	    &rv->token_len, why == NULL ? &why : NULL) == 0) {
@@ -267,11 +285,58 @@ open_token(struct revoke *rv, char **cause)
 }
 
 static void
+stops_done_cb(int stopped, void *arg)
+{
+	struct revoke *rv = arg;
+
+	(void)stopped;
+	rv->stop = NULL;
+	row_send_revoke(rv);
+}
+
+/* The access token to stop channels with: opened only when still usable. */
+static char *
+usable_access(struct revoke *rv, size_t *len)
+{
+	const struct row *r = &rv->row;
+	char *token = NULL;
+
+	if (!r->access_usable || r->access == NULL)
+		return NULL;
+	if (!rv->token_is_refresh) {
+		*len = rv->token_len;
+		return rv->token;
+	}
+	if (token_open(rv->d->keyring, r->tenant_id, r->connection_id,
+	    "access_token", r->access, &token, len, NULL) == -1)
+		return NULL;
+	return token;
+}
+
+static void
+row_stop_channels(struct revoke *rv)
+{
+	struct revoke_stop_req req;
+	size_t access_len = 0;
+	char *access = usable_access(rv, &access_len);
+
+	memset(&req, 0, sizeof req);
+	req.access_token = access;
+	req.refresh_token = rv->token_is_refresh ? rv->token : NULL;
+	req.calendar_channel_id = rv->row.channel_id;
+	req.calendar_resource_id = rv->row.resource_id;
+	req.gmail_watch = rv->row.gmail_watch;
+	rv->stop = revoke_stop_start(rv->d, &req, &rv->log, stops_done_cb, rv);
+	if (access != NULL && access != rv->token)
+		secure_free(access, access_len);
+	if (rv->stop == NULL)
+		row_send_revoke(rv);
+}
+
+static void
 row_revoke(struct revoke *rv)
 {
-	struct oauth_client client;
-	char *secret = NULL, *cause = NULL;
-	int rc;
+	char *cause = NULL;
 
 	if (rv->d->keyring == NULL) {
 		row_transient(rv, "no keyring");
@@ -302,6 +367,16 @@ row_revoke(struct revoke *rv)
 		row_delete(rv);
 		return;
 	}
+	row_stop_channels(rv);
+}
+
+static void
+row_send_revoke(struct revoke *rv)
+{
+	struct oauth_client client;
+	char *secret = NULL, *cause = NULL;
+	int rc;
+
 	if (oauth_client_from_conf(&rv->d->conf, &client, &secret,
 	    &cause) == -1) {
 		secure_free(rv->token, rv->token_len);
@@ -340,6 +415,12 @@ take_row(struct revoke *rv, const PGresult *res, int i)
 	snprintf(r->tenant_id, sizeof r->tenant_id, "%s", PQgetvalue(res, i, 5));
 	snprintf(r->connection_id, sizeof r->connection_id, "%s",
 	    PQgetvalue(res, i, 6));
+	r->access_usable = strcmp(PQgetvalue(res, i, 7), "t") == 0;
+	if (!PQgetisnull(res, i, 8) && !PQgetisnull(res, i, 9)) {
+		r->channel_id = xstrdup(PQgetvalue(res, i, 8));
+		r->resource_id = xstrdup(PQgetvalue(res, i, 9));
+	}
+	r->gmail_watch = strcmp(PQgetvalue(res, i, 10), "t") == 0;
 }
 
 /* When to try the rows kept again: backoff, but by the deadline. */
@@ -477,6 +558,12 @@ revoke_cancel(struct job *job)
 	job->state = NULL;
 	rv->job = NULL;
 	rv->log.job = NULL;
+	if (rv->stop != NULL) {
+		/* Only the stops are in flight: nothing else will free rv. */
+		revoke_stop_cancel(rv->stop);
+		revoke_free(rv);
+		return;
+	}
 	if (rv->req != NULL)
 		http_cancel(rv->d->http, rv->req);
 }

@@ -17,6 +17,19 @@ extern const struct job_kind job_calsync_kind;
 extern const struct job_kind job_calpush_kind;
 extern const struct job_kind job_calwatch_kind;
 extern const struct job_kind job_calpurge_kind;
+extern const struct job_kind job_mailsync_kind;
+extern const struct job_kind job_maillabel_kind;
+extern const struct job_kind job_mailsend_kind;
+extern const struct job_kind job_mailwatch_kind;
+extern const struct job_kind job_mailreconcile_kind;
+extern const struct job_kind job_mailpurge_kind;
+extern const struct job_kind job_notice_kind;
+extern const struct job_kind job_accountpurge_kind;
+extern const struct job_kind job_deletion_watch_kind;
+extern const struct job_kind job_export_kind;
+extern const struct job_kind job_usage_rollup_kind;
+extern const struct job_kind job_backup_kind;
+extern const struct job_kind job_backup_check_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -27,6 +40,19 @@ static const struct job_kind *const kinds[] = {
 	&job_calpush_kind,
 	&job_calwatch_kind,
 	&job_calpurge_kind,
+	&job_mailsync_kind,
+	&job_maillabel_kind,
+	&job_mailsend_kind,
+	&job_mailwatch_kind,
+	&job_mailreconcile_kind,
+	&job_mailpurge_kind,
+	&job_notice_kind,
+	&job_accountpurge_kind,
+	&job_deletion_watch_kind,
+	&job_export_kind,
+	&job_usage_rollup_kind,
+	&job_backup_kind,
+	&job_backup_check_kind,
 };
 
 const struct job_kind *

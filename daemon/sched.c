@@ -25,6 +25,8 @@ struct sched_entry {
 /* Periodic system jobs.  Later features add their entries here. */
 static const struct sched_entry entries[] = {
 	{ "prune", 3600 },
+	{ "deletion-watch", 600 },
+	{ "usage-rollup", 86400 },
 };
 
 /*
@@ -42,6 +44,9 @@ static const struct sched_entry entries[] = {
  * dedupe keys make this safe to run from every instance.
  */
 #define SCHED_SQL_CALENDAR "SELECT rally.cal_queue_periodic($1::int, $2::boolean)"
+/* Gmail: a sync for connections not synced within mail.poll_interval,
+ * watches renewed, mailboxes compared with Gmail's listing. */
+#define SCHED_SQL_MAIL "SELECT rally.mail_queue_periodic($1::int, $2::boolean, $3::int)"
 
 struct sched {
 	struct rallyd *d;
@@ -59,6 +64,8 @@ enqueue_cb(const PGresult *res, const char *error, void *arg)
 }
 
 static void sched_calendar(struct sched *);
+static void sched_mail(struct sched *);
+static void sched_backup(struct sched *);
 
 void
 sched_tick(struct sched *sc)
@@ -78,6 +85,8 @@ sched_tick(struct sched *sc)
 		    (void *)s);
 	}
 	sched_calendar(sc);
+	sched_mail(sc);
+	sched_backup(sc);
 }
 
 static void
@@ -98,6 +107,55 @@ sched_calendar(struct sched *sc)
 	pgloop_query(sc->d->db, SCHED_SQL_CALENDAR, 2, params, calendar_cb, NULL);
 }
 
+/*
+ * The next daily backup at backup.time, and the restore check when none
+ * was made within backup.restore_check (sql/functions/backup.sql).
+ */
+#define SCHED_SQL_BACKUP \
+	"SELECT rally.backup_queue_daily($1::int)," \
+	" rally.backup_queue_restore_check($2::int)"
+
+static void
+backup_cb(const PGresult *res, const char *error, void *arg)
+{
+	if (error != NULL)
+		log_warnx("could not queue the daily backup: %s", error);
+}
+
+static void
+sched_backup(struct sched *sc)
+{
+	char minute[16], check[24];
+	const char *params[] = { minute, check };
+
+	snprintf(minute, sizeof minute, "%d",
+	    conf_backup_minute(sc->d->conf.backup_time));
+	snprintf(check, sizeof check, "%lld",
+	    (long long)sc->d->conf.backup_restore_check_sec);
+	pgloop_query(sc->d->db, SCHED_SQL_BACKUP, 2, params, backup_cb, NULL);
+}
+
+static void
+mail_cb(const PGresult *res, const char *error, void *arg)
+{
+	if (error != NULL)
+		log_warnx("could not queue periodic mail work: %s", error);
+}
+
+static void
+sched_mail(struct sched *sc)
+{
+	char poll[24], reconcile[24];
+	const char *params[] = { poll,
+		sc->d->conf.mail_pubsub_topic[0] != '\0' ? "true" : "false",
+		reconcile };
+
+	snprintf(poll, sizeof poll, "%lld", (long long)sc->d->conf.mail_poll_sec);
+	snprintf(reconcile, sizeof reconcile, "%lld",
+	    (long long)sc->d->conf.mail_reconcile_sec);
+	pgloop_query(sc->d->db, SCHED_SQL_MAIL, 3, params, mail_cb, NULL);
+}
+
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -112,7 +170,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static long
 sched_tick_sec(const struct conf *c)
 {
-	long t = (long)(c->calendar_poll_sec / 2);
+	int64_t poll = c->calendar_poll_sec < c->mail_poll_sec ?
+	    c->calendar_poll_sec : c->mail_poll_sec;
+	long t = (long)(poll / 2);
 
 	if (t > SCHED_TICK_MAX_SEC)
 		t = SCHED_TICK_MAX_SEC;

@@ -50,6 +50,7 @@ static const struct conf_key keys[] = {
 	S("log", "target", log_target, "auto"),
 
 	S("keys", "keyring", keyring, "/etc/rally/keyring"),
+	S("keys", "backup_keyring", backup_keyring, "/etc/rally/backup-key"),
 
 	N("passwords", "argon2_memory_kib", T_INT, argon2_memory_kib, 19456, 4194304, "19456"),
 	N("passwords", "argon2_iterations", T_INT, argon2_iterations, 2, 100, "2"),
@@ -81,6 +82,35 @@ static const struct conf_key keys[] = {
 	N("calendar", "channel_ttl", T_DURATION, calendar_channel_ttl_sec, 3600, 30 * DAY, "7d"),
 	N("calendar", "page_size", T_INT, calendar_page_size, 1, 2500, "2500"),
 	N("calendar", "deleted_retention", T_DURATION, calendar_deleted_retention_sec, 60, 365 * DAY, "1d"),
+
+	N("mail", "window", T_DURATION, mail_window_sec, DAY, 3650 * DAY, "90d"),
+	N("mail", "poll_interval", T_DURATION, mail_poll_sec, 10, DAY, "5m"),
+	N("mail", "page_size", T_INT, mail_page_size, 1, 500, "500"),
+	S("mail", "pubsub_topic", mail_pubsub_topic, ""),
+	N("mail", "quota_rate", T_INT, mail_quota_rate, 1, 1000000, "225"),
+	N("mail", "quota_burst", T_INT, mail_quota_burst, 1, 1000000, "25"),
+	N("mail", "reconcile_interval", T_DURATION, mail_reconcile_sec, 0, 365 * DAY, "1d"),
+
+	S("smtp", "url", smtp_url, ""),
+	S("smtp", "from", smtp_from, ""),
+	S("smtp", "username", smtp_username, ""),
+	S("smtp", "password_file", smtp_password_file, ""),
+	S("smtp", "starttls", smtp_starttls, "required"),
+	N("smtp", "timeout", T_DURATION, smtp_timeout_sec, 1, 600, "30s"),
+
+	N("compliance", "deletion_grace", T_DURATION, deletion_grace_sec, 0, 30 * DAY, "14d"),
+	N("compliance", "purge_lag", T_DURATION, purge_lag_sec, 60, 30 * DAY, "1d"),
+
+	N("usage", "retention", T_DURATION, usage_retention_sec, 2 * DAY, 365 * DAY, "30d"),
+
+	S("backup", "dir", backup_dir, "/var/lib/rally/backups"),
+	S("backup", "time", backup_time, "03:00"),
+	N("backup", "retention", T_DURATION, backup_retention_sec, 3600, 30 * DAY, "7d"),
+	N("backup", "restore_check", T_DURATION, backup_restore_check_sec, 0, 365 * DAY, "7d"),
+	S("backup", "conninfo", backup_conninfo, ""),
+	S("backup", "pg_dump", backup_pg_dump, "pg_dump"),
+	S("backup", "psql", backup_psql, "psql"),
+	N("backup", "zstd_level", T_INT, backup_zstd_level, 1, 19, "1"),
 };
 
 int
@@ -197,6 +227,18 @@ conf_clear(struct conf *c)
 		if (keys[i].type == T_STRING)
 			free(*(char **)((char *)c + keys[i].off));
 	memset(c, 0, sizeof *c);
+}
+
+void
+conf_copy(struct conf *dst, const struct conf *src)
+{
+	memcpy(dst, src, sizeof *dst);
+	for (size_t i = 0; i < nitems(keys); i++)
+		if (keys[i].type == T_STRING) {
+			char **d = (char **)((char *)dst + keys[i].off);
+
+			*d = xstrdup(*d);
+		}
 }
 
 static char *
@@ -368,6 +410,39 @@ read_file(const char *path, char **buf, size_t *len, char **cause)
 	return 0;
 }
 
+/* A duration as rally.conf writes it, in its largest exact unit. */
+static const char *
+duration_text(int64_t sec, char *buf, size_t size)
+{
+	if (sec % DAY == 0)
+		snprintf(buf, size, "%lldd", (long long)(sec / DAY));
+	else if (sec % 3600 == 0)
+		snprintf(buf, size, "%lldh", (long long)(sec / 3600));
+	else if (sec % 60 == 0)
+		snprintf(buf, size, "%lldm", (long long)(sec / 60));
+	else
+		snprintf(buf, size, "%llds", (long long)sec);
+	return buf;
+}
+
+/* The 30-day promise of an account deletion, backups included. */
+static int
+conf_validate_promise(const struct conf *c, const char *path, char **cause)
+{
+	char g[32], l[32], r[32];
+
+	if (c->deletion_grace_sec + c->purge_lag_sec + c->backup_retention_sec <=
+	    CONF_DELETION_PROMISE_SEC)
+		return 0;
+	return set_cause(cause, "%s: compliance.deletion_grace (%s) + "
+	    "compliance.purge_lag (%s) + backup.retention (%s) is more than the "
+	    "30 days within which a deleted account must be gone, backups "
+	    "included: shorten one of them", path,
+	    duration_text(c->deletion_grace_sec, g, sizeof g),
+	    duration_text(c->purge_lag_sec, l, sizeof l),
+	    duration_text(c->backup_retention_sec, r, sizeof r));
+}
+
 /* Checks that need more than one key's type and bounds. */
 static int
 conf_validate(const struct conf *c, const char *path, char **cause)
@@ -384,10 +459,16 @@ conf_validate(const struct conf *c, const char *path, char **cause)
 		return set_cause(cause, "%s: log.target = journal needs systemd, "
 		    "and this build was configured --without-systemd: use auto "
 		    "or stderr", path);
+	if (conf_backup_minute(c->backup_time) == -1)
+		return set_cause(cause, "%s: backup.time \"%s\" is not HH:MM "
+		    "(UTC, 00:00 to 23:59)", path, c->backup_time);
+	if (c->backup_dir[0] != '/')
+		return set_cause(cause, "%s: backup.dir must be an absolute "
+		    "path", path);
 	if (c->retry_base_sec > c->retry_max_sec)
 		return set_cause(cause, "%s: daemon.retry_base is longer than "
 		    "daemon.retry_max", path);
-	return 0;
+	return conf_validate_promise(c, path, cause);
 }
 
 int
@@ -434,21 +515,56 @@ conf_path(const char *arg)
 	return CONF_DEFAULT_PATH;
 }
 
-const char *
-conf_keyring_path(const struct conf *c)
+/*
+ * The systemd credential name, when $CREDENTIALS_DIRECTORY holds it, else
+ * fallback.  Derived from the environment, which is process-wide too; a
+ * static buffer spares every caller a free().  Valid until the next call.
+ */
+static const char *
+credential_path(const char *name, const char *fallback)
 {
-	/*
-	 * Derived from the environment, which is process-wide too; a static
-	 * buffer spares every caller a free().  Valid until the next call.
-	 */
 	static char path[4096];
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 	int n;
 
 	if (dir != NULL && *dir != '\0') {
-		n = snprintf(path, sizeof path, "%s/keyring", dir);
+		n = snprintf(path, sizeof path, "%s/%s", dir, name);
 		if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0)
 			return path;
 	}
-	return c->keyring;
+	return fallback;
+}
+
+const char *
+conf_keyring_path(const struct conf *c)
+{
+	return credential_path("keyring", c->keyring);
+}
+
+const char *
+conf_backup_keyring_path(const struct conf *c)
+{
+	return credential_path("backup-key", c->backup_keyring);
+}
+
+const char *
+conf_backup_conninfo(const struct conf *c)
+{
+	return c->backup_conninfo[0] != '\0' ? c->backup_conninfo :
+	    c->db_conninfo;
+}
+
+int
+conf_backup_minute(const char *s)
+{
+	int h, m;
+
+	if (strlen(s) != 5 || s[2] != ':')
+		return -1;
+	for (int i = 0; i < 5; i++)
+		if (i != 2 && !isdigit((unsigned char)s[i]))
+			return -1;
+	h = (s[0] - '0') * 10 + s[1] - '0';
+	m = (s[3] - '0') * 10 + s[4] - '0';
+	return h > 23 || m > 59 ? -1 : h * 60 + m;
 }

@@ -42,6 +42,7 @@ struct conf {
 
 	/* [keys] */
 	char *keyring;
+	char *backup_keyring;	/* the keys of backup files, apart */
 
 	/* [passwords] */
 	int64_t argon2_memory_kib;
@@ -77,7 +78,44 @@ struct conf {
 	int64_t calendar_channel_ttl_sec;
 	int64_t calendar_page_size;	/* events.list maxResults */
 	int64_t calendar_deleted_retention_sec;	/* soft-deleted, unconnected */
+
+	/* [mail] */
+	int64_t mail_window_sec;	/* a full sync reaches this far back */
+	int64_t mail_poll_sec;		/* sync at least this often, push or not */
+	int64_t mail_page_size;		/* messages.list maxResults */
+	char *mail_pubsub_topic;	/* users.watch topic; "" = poll only */
+	int64_t mail_quota_rate;	/* Gmail units a second, per connection */
+	int64_t mail_quota_burst;	/* units spent at once */
+	int64_t mail_reconcile_sec;	/* compare with Gmail's ids; 0: never */
+
+	/* [smtp]: the relay of notices by email (lib/smtp.h) */
+	char *smtp_url;		/* "" = no relay: notices wait */
+	char *smtp_from;
+	char *smtp_username;
+	char *smtp_password_file;
+	char *smtp_starttls;	/* required | off */
+	int64_t smtp_timeout_sec;
+
+	/* [compliance]: the 30-day promise (docs/compliance.md) */
+	int64_t deletion_grace_sec;	/* an account deletion may be cancelled */
+	int64_t purge_lag_sec;		/* the purge finishes within this after */
+
+	/* [usage] */
+	int64_t usage_retention_sec;	/* raw usage events, then only rollups */
+
+	/* [backup] */
+	char *backup_dir;
+	char *backup_time;	/* "HH:MM", UTC */
+	int64_t backup_retention_sec;	/* part of the 30-day deletion promise */
+	int64_t backup_restore_check_sec;	/* 0: never */
+	char *backup_conninfo;	/* "" = database.conninfo */
+	char *backup_pg_dump;
+	char *backup_psql;
+	int64_t backup_zstd_level;
 };
+
+/* grace + purge lag + backup retention may not exceed this (DESIGN 6). */
+#define CONF_DELETION_PROMISE_SEC (30 * 24 * 3600)
 
 /* Loads path over the defaults.  On error sets *cause ("file:line: why"). */
 int conf_load(const char *path, struct conf *, char **cause) MUST_CHECK;
@@ -87,6 +125,8 @@ int conf_load_buffer(const char *buf, size_t len, const char *name,
 /* The defaults alone (for tests and --help). */
 void conf_defaults(struct conf *);
 void conf_clear(struct conf *);
+/* A deep copy of src (for a worker thread); conf_clear() frees it. */
+void conf_copy(struct conf *dst, const struct conf *src);
 
 /* Parses "30s", "5m", "2h", "7d" or plain seconds; 0 or -1. */
 int conf_parse_duration(const char *, int64_t *sec);
@@ -101,5 +141,11 @@ const char *conf_path(const char *arg);
  * $CREDENTIALS_DIRECTORY holds one, else keys.keyring.
  */
 const char *conf_keyring_path(const struct conf *);
+/* The same for keys.backup_keyring and the credential "backup-key". */
+const char *conf_backup_keyring_path(const struct conf *);
+/* backup.conninfo, else database.conninfo. */
+const char *conf_backup_conninfo(const struct conf *);
+/* backup.time as minutes after midnight UTC, or -1 if malformed. */
+int conf_backup_minute(const char *);
 
 #endif

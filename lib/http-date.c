@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "http-date.h"
+#include "util.h"
 
 static const char *const http_months[] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -43,29 +44,6 @@ http_name_index(const char *s, const char *const *names, size_t n)
 			return (int)i;
 	}
 	return -1;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-http_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-http_days_in_month(int64_t y, int m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
 }
 
 static bool
@@ -111,10 +89,10 @@ http_date_time(const struct http_date *d, bool long_wkday, time_t now)
 	hh = atoi(d->hh);
 	mm = atoi(d->mm);
 	ss = atoi(d->ss);
-	if (day < 1 || day > http_days_in_month(year, mon) || hh > 23 ||
+	if (day < 1 || day > days_in_month(year, mon) || hh > 23 ||
 	    mm > 59 || ss > 60)
 		return -1;
-	return http_days_from_civil(year, mon, day) * 86400 + hh * 3600 +
+	return days_from_civil(year, mon, day) * 86400 + hh * 3600 +
 	    mm * 60 + ss;
 }
 

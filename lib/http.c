@@ -182,8 +182,25 @@ http_finish(struct http_request *req)
 	else
 		log_debug("http: %s: %s (attempt %d)", req->log_name, r.error,
 		    r.attempts);
+	r.req_ = req;
 	req->done_cb(&r, req->arg);
 	http_request_destroy(req);
+}
+
+char *
+http_response_take_body(const struct http_response *r)
+{
+	struct http_request *req = r->req_;
+	char *body;
+
+	if (req == NULL || r->err != HTTP_OK || req->buf == NULL)
+		return xstrndup(r->body, r->body_len);
+	/* Shrinking gives back what the doubling reserved (a mremap at most). */
+	body = xreallocarray(req->buf, req->len + 1, 1);
+	req->buf = NULL;
+	req->cap = 0;
+	req->len = 0;
+	return body;
 }
 
 static bool

@@ -62,7 +62,16 @@ struct http_response {
 	int http_version;	/* 10, 11, 20, 30; 0 when no response */
 	const char *error;	/* NULL when err is HTTP_OK; never holds the
 				   URL's query, a header or the body */
+	struct http_request *req_; /* for http_response_take_body() only */
 };
+
+/*
+ * In the done callback: takes the body out of the response instead of
+ * copying it, NUL-terminated, body_len bytes, the caller's to free(); the
+ * response's body is not to be read afterwards.  For a sync page, megabytes
+ * that would otherwise be copied only to free the original.
+ */
+char *http_response_take_body(const struct http_response *);
 
 typedef void (*http_done_cb)(const struct http_response *, void *arg);
 /* Decides whether a response is retried; arg is the done callback's. */

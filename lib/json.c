@@ -9,6 +9,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 
 static bool
@@ -17,52 +18,6 @@ json_is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/*
- * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
- * U+10FFFF.  json-c's own check lets overlong forms through, and
- * PostgreSQL would refuse them later, far from where they came in.
- */
-static bool
-json_utf8_ok(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0)
-			n = 1, cp = c & 0x1f, min = 0x80;
-		else if ((c & 0xf0) == 0xe0)
-			n = 2, cp = c & 0x0f, min = 0x800;
-		else if ((c & 0xf8) == 0xf0)
-			n = 3, cp = c & 0x07, min = 0x10000;
-		else
-			return false;
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
-/*
- * Runs the tokener over the whole input; *end is where the value ended.
- * A number at the very end is left pending by json-c, which cannot tell
- * whether more digits follow: a NUL says that none do.
- */
 static json_object *
 json_run(json_tokener *tok, const char *buf, size_t len, size_t *end,
     char **cause)
@@ -140,7 +95,7 @@ json_parse_limited(const char *buf, size_t len, size_t max_len, int max_depth,
 		set_cause(cause, "JSON document holds a NUL byte");
 		return NULL;
 	}
-	if (!json_utf8_ok((const unsigned char *)buf, len)) {
+	if (!utf8_valid(buf, len)) {
 		set_cause(cause, "JSON document is not valid UTF-8");
 		return NULL;
 	}

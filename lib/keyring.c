@@ -286,36 +286,13 @@ keyring_load(const char *path, char **cause)
 	return kr;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t r;
-
-	while (len > 0) {
-		if ((r = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
 /* Makes a rename or creation in path's directory durable. */
 static int
-fsync_dir(const char *path, char **cause)
+fsync_parent(const char *path, char **cause)
 {
 	char *copy = xstrdup(path);
-	const char *dir = dirname(copy);
-	int fd, rc = 0;
+	int rc = fsync_dir(dirname(copy), cause);
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(fd) == -1)
-		rc = set_cause(cause, "%s: %s", dir, strerror(errno));
-	if (fd != -1)
-		close(fd);
 	free(copy);
 	return rc;
 }
@@ -327,7 +304,7 @@ write_sync_close(int fd, const char *path, const char *buf, size_t len,
 {
 	int rc = 0;
 
-	if (write_all(fd, buf, len) == -1 || fsync(fd) == -1)
+	if (write_full(fd, buf, len) == -1 || fsync(fd) == -1)
 		rc = set_cause(cause, "%s: %s", path, strerror(errno));
 	if (close(fd) == -1 && rc == 0)
 		rc = set_cause(cause, "%s: %s", path, strerror(errno));
@@ -372,7 +349,7 @@ keyring_generate(const char *path, char **cause)
 	rc = write_sync_close(fd, path, text, strlen(text), cause);
 	secure_free(text, strlen(text));
 	if (rc == 0)
-		rc = fsync_dir(path, cause);
+		rc = fsync_parent(path, cause);
 	if (rc == -1)
 		unlink(path);
 	return rc;
@@ -402,7 +379,7 @@ replace_file(const char *path, const char *buf, size_t len, mode_t mode,
 	if (rc == -1)
 		unlink(tmp);
 	else
-		rc = fsync_dir(path, cause);
+		rc = fsync_parent(path, cause);
 	free(tmp);
 	return rc;
 }

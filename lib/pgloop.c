@@ -51,13 +51,21 @@ static void pgl_dispatch(struct pgloop *);
 static void pgl_break(struct pgloop *, const char *why);
 
 static void
+params_free(struct pgl_query *q)
+{
+	for (int i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	free(q->params);
+	q->params = NULL;
+	q->nparams = 0;
+}
+
+static void
 query_free(struct pgl_query *q)
 {
 	if (q == NULL)
 		return;
-	for (int i = 0; i < q->nparams; i++)
-		free(q->params[i]);
-	free(q->params);
+	params_free(q);
 	free(q->sql);
 	free(q);
 }
@@ -253,6 +261,8 @@ pgl_dispatch(struct pgloop *p)
 		pgl_break(p, PQerrorMessage(p->conn));
 		return;
 	}
+	/* libpq has them in its output buffer: a page of events is megabytes. */
+	params_free(q);
 	flush(p);
 }
 
@@ -271,20 +281,29 @@ listen_done_cb(const PGresult *res, const char *error, void *arg)
 		p->cbs.connected_cb(p, p->cbs.arg);
 }
 
+/* Queues a query whose params (each malloc'd, or NULL) it takes. */
 static void
-enqueue(struct pgloop *p, const char *sql, int nparams,
-    const char *const *params, pgloop_result_cb cb, void *arg)
+enqueue(struct pgloop *p, const char *sql, int nparams, char **params,
+    pgloop_result_cb cb, void *arg)
 {
 	struct pgl_query *q = xcalloc(1, sizeof *q);
 
 	q->sql = xstrdup(sql);
 	q->nparams = nparams;
-	q->params = xcalloc(nparams > 0 ? nparams : 1, sizeof *q->params);
-	for (int i = 0; i < nparams; i++)
-		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
+	q->params = params;
 	q->cb = cb;
 	q->arg = arg;
 	TAILQ_INSERT_TAIL(&p->queue, q, entry);
+}
+
+static char **
+params_copy(int nparams, const char *const *params)
+{
+	char **copy = xcalloc(nparams > 0 ? nparams : 1, sizeof *copy);
+
+	for (int i = 0; i < nparams; i++)
+		copy[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
+	return copy;
 }
 
 static void
@@ -463,12 +482,20 @@ pgloop_listen(struct pgloop *p, const char *channel)
 }
 
 void
-pgloop_query(struct pgloop *p, const char *sql, int nparams,
-    const char *const *params, pgloop_result_cb cb, void *arg)
+pgloop_query_give(struct pgloop *p, const char *sql, int nparams,
+    char **params, pgloop_result_cb cb, void *arg)
 {
 	enqueue(p, sql, nparams, params, cb, arg);
 	if (p->state == PGL_READY)
 		pgl_dispatch(p);
 	else
 		event_active(p->fail_ev, 0, 0);
+}
+
+void
+pgloop_query(struct pgloop *p, const char *sql, int nparams,
+    const char *const *params, pgloop_result_cb cb, void *arg)
+{
+	pgloop_query_give(p, sql, nparams, params_copy(nparams, params), cb,
+	    arg);
 }

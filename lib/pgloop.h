@@ -52,5 +52,11 @@ void pgloop_listen(struct pgloop *, const char *channel);
  */
 void pgloop_query(struct pgloop *, const char *sql, int nparams,
     const char *const *params, pgloop_result_cb cb, void *arg);
+/*
+ * The same, taking params instead of copying them: an array of nparams
+ * strings, each malloc'd or NULL, all freed once libpq has sent them.
+ */
+void pgloop_query_give(struct pgloop *, const char *sql, int nparams,
+    char **params, pgloop_result_cb cb, void *arg);
 
 #endif

@@ -13,26 +13,10 @@
 /* Domain, version, key id and three fields, each length-prefixed. */
 #define SEAL_MAX_AD (4 + sizeof SEAL_DOMAIN + 1 + 4 + 3 * (4 + SEAL_MAX_AD_FIELD))
 
-static void
-put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 static size_t
 put_field(unsigned char *p, const void *v, size_t n)
 {
-	put_u32(p, (uint32_t)n);
+	put_be32(p, (uint32_t)n);
 	memcpy(p + 4, v, n);
 	return 4 + n;
 }
@@ -61,7 +45,7 @@ build_ad(const struct seal_ad *ad, uint32_t key_id, unsigned char *buf,
 		return 0;
 	p += put_field(p, SEAL_DOMAIN, strlen(SEAL_DOMAIN));
 	*p++ = SEAL_VERSION;
-	put_u32(p, key_id);
+	put_be32(p, key_id);
 	p += 4;
 	p += put_field(p, ad->tenant_id, strlen(ad->tenant_id));
 	p += put_field(p, ad->row_id, strlen(ad->row_id));
@@ -126,7 +110,7 @@ seal_seal(const struct keyring *kr, const struct seal_ad *ad, const void *pt,
 		return -1;
 	buf = xmalloc(SEAL_OVERHEAD + ptlen);
 	buf[0] = SEAL_VERSION;
-	put_u32(buf + 1, id);
+	put_be32(buf + 1, id);
 	random_bytes(buf + 5, SEAL_NONCE_LEN);
 	if (gcm_encrypt(keyring_find(kr, id), buf + 5, adbuf, adlen, pt, ptlen,
 	    buf + SEAL_HEADER_LEN, buf + SEAL_HEADER_LEN + ptlen) == -1) {
@@ -144,7 +128,7 @@ seal_key_id(const unsigned char *in, size_t inlen, uint32_t *id)
 	if (inlen < SEAL_OVERHEAD || inlen > SEAL_OVERHEAD + SEAL_MAX_PLAINTEXT ||
 	    in[0] != SEAL_VERSION)
 		return -1;
-	*id = get_u32(in + 1);
+	*id = get_be32(in + 1);
 	return 0;
 }
 
@@ -168,7 +152,7 @@ open_key(const struct keyring *kr, const unsigned char *in, size_t inlen,
 		set_cause(cause, "sealed value has unknown version %u", in[0]);
 		return NULL;
 	}
-	id = get_u32(in + 1);
+	id = get_be32(in + 1);
 	if ((key = keyring_find(kr, id)) == NULL)
 		set_cause(cause, "sealed value's key id %u is not in the keyring",
 		    id);
@@ -186,7 +170,7 @@ seal_open(const struct keyring *kr, const struct seal_ad *ad,
 
 	if ((key = open_key(kr, in, inlen, cause)) == NULL)
 		return -1;
-	if ((adlen = build_ad(ad, get_u32(in + 1), adbuf, cause)) == 0)
+	if ((adlen = build_ad(ad, get_be32(in + 1), adbuf, cause)) == 0)
 		return -1;
 	ctlen = inlen - SEAL_OVERHEAD;
 	buf = xmalloc(ctlen + 1);

@@ -79,18 +79,6 @@ urlenc_form_encode(const char *const *kv)
 	return out;
 }
 
-static int
-urlenc_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 urlenc_decode(const char *s, size_t len, int flags, size_t max, char **out,
     const char **why)
@@ -106,8 +94,8 @@ urlenc_decode(const char *s, size_t len, int flags, size_t max, char **out,
 	 */
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			if (len - i < 3 || (hi = urlenc_hexval(s[i + 1])) == -1 ||
-			    (lo = urlenc_hexval(s[i + 2])) == -1) {
+			if (len - i < 3 || (hi = hex_value(s[i + 1])) == -1 ||
+			    (lo = hex_value(s[i + 2])) == -1) {
 				*why = "malformed %-escape";
 				goto fail;
 			}

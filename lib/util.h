@@ -43,7 +43,25 @@ uint64_t now_usec(void);
 /* Parses a whole decimal integer in [min, max]; 0 or -1. */
 int parse_int64(const char *, int64_t min, int64_t max, int64_t *out);
 
+/* The value of hexadecimal digit c (either case), or -1. */
+int hex_value(char c);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date; the days of month
+ * m (1..12) of year y. */
+int64_t days_from_civil(int64_t y, int m, int d);
+int days_in_month(int64_t y, int m);
+
 /* Constant-time comparison of secrets. */
 bool secret_equal(const void *, const void *, size_t);
+
+/* Big-endian 32-bit integers in byte formats (sealed values, backups). */
+void put_be32(unsigned char *, uint32_t);
+uint32_t get_be32(const unsigned char *);
+/* n bytes as 2n lowercase hex digits and a NUL into out. */
+void hex_encode(const unsigned char *, size_t n, char *out);
+/* Writes all of buf, retrying on EINTR; 0, or -1 with errno set. */
+int write_full(int fd, const void *buf, size_t len) MUST_CHECK;
+/* Makes a rename or creation in dir durable; 0 or -1 with *cause. */
+int fsync_dir(const char *dir, char **cause) MUST_CHECK;
 
 #endif

@@ -6,8 +6,10 @@ emulator (tests/fakegoogle) standing in for Google, lighttpd serving
 rally.cgi for Google's push notifications, and two rallyd instances.
 
 It shows: migrations, a tenant and its owner, two daemons sharing jobs,
-then a Google account connected with `rallyctl google connect` and
-activities flowing both ways between the CRM and Google Calendar.
+then a Google account connected with `rallyctl google connect`,
+activities flowing both ways between the CRM and Google Calendar, and the
+user's Gmail inbox in the CRM: a label change each way and mail sent from
+the CRM arriving in Gmail's Sent.
 With --keep it stays up until Ctrl-C."""
 
 import argparse
@@ -22,7 +24,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "lib"))
 
 from rallytest import SRCDIR, program  # noqa: E402
-from rallytest.calendar import Cal  # noqa: E402
+from rallytest.mail import Mail  # noqa: E402
 from rallytest.daemon import wait_until, write_config  # noqa: E402
 from rallytest.google import FakeGoogle  # noqa: E402
 from rallytest.pg import Cluster  # noqa: E402
@@ -40,6 +42,13 @@ def show(rows, header):
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else []
     for r in [header] + list(rows):
         print("   " + "  ".join(str(x).ljust(w) for x, w in zip(r, widths)))
+
+
+def settle(cal):
+    """Waits until no job of any kind is due or running (the hourly prune aside)."""
+    wait_until(lambda: cal.conn.execute(
+        "SELECT count(*) FROM rally.jobs WHERE state IN ('pending', 'running')"
+        " AND run_at <= now() AND kind <> 'prune'").fetchone()[0] == 0, timeout=60)
 
 
 def main():
@@ -77,7 +86,7 @@ def main():
         print(f"   http://127.0.0.1:{web.port}/hooks/google/calendar")
 
         say("A keyring, a tenant and its owner (rallyctl keys generate, tenant create, user create)")
-        cal = Cal(pg, db, roles, fg, tmp, "ada", push_url=f"http://127.0.0.1:{web.port}")
+        cal = Mail(pg, db, roles, fg, tmp, "ada", push_url=f"http://127.0.0.1:{web.port}")
         cal.sections["log"] = {"level": "info"}
         print(f"   tenant {cal.tenant}, user {cal.user_email} ({cal.user})")
 
@@ -102,18 +111,25 @@ def main():
                       "end": {"dateTime": "2026-12-07T09:15:00Z"}})
         show([(e["summary"], e["start"].get("dateTime") or e["start"].get("date"))
               for e in cal.g_events()], ("Google event", "start"))
+        inbox = [cal.g_deliver(f"From: {who}\r\nTo: {cal.google_email}\r\nSubject: {subject}\r\n"
+                               f"Message-ID: <demo-{i}@mail.test>\r\n\r\n{body}\r\n")
+                 for i, (who, subject, body) in enumerate((
+                     ("Ann Initech <ann@initech.test>", "Renewal quote", "Here is the quote."),
+                     ("Bob Globex <bob@globex.test>", "Demo next week?", "Does Thursday work?"),
+                     ("Zoë Ångström <zoe@umbrella.test>", "Grüße aus Köln", "Bis bald!")))]
+        print(f"   and {len(inbox)} messages in Gmail")
 
         say("Connecting Google: rallyctl google connect (the consent is given on the emulator)")
-        cal.connect()
+        cal.connect(calendar=True, mail=True)
         print(f"   connection {cal.connection}")
-        cal.settle()
+        settle(cal)
         show([(a["title"], a["start_at"], a["origin"], a["sync_state"]) for a in cal.activities()],
              ("CRM activity", "start", "origin", "sync"))
 
         say("An activity scheduled in the CRM appears in Google Calendar")
         aid = cal.add_activity(title="Demo for Globex", start_at="2026-12-10T15:00:00Z",
                                end_at="2026-12-10T16:00:00Z", location="Zoom")
-        cal.settle()
+        settle(cal)
         e = cal.g_live()[cal.event_id_of(aid)]
         print(f"   Google now has: {e['summary']!r} at {e['start']['dateTime']}, "
               f"location {e.get('location')!r}")
@@ -131,6 +147,41 @@ def main():
                                (aid,)).fetchone()
         print(f"   the CRM row now reads {row[0]!r}, {row[1]!r} "
               f"({(time.monotonic() - t0) * 1000:.0f} ms after the edit)")
+
+        say("The Gmail inbox, synced into the CRM")
+        show(cal.conn.execute("SELECT t.subject, m.from_addr, m.label_ids FROM rally.mail_messages m"
+                              " JOIN rally.mail_threads t ON t.id = m.thread_id"
+                              " ORDER BY m.internal_date").fetchall(),
+             ("thread", "from", "labels"))
+
+        say("Reading a message in the CRM marks it read in Gmail")
+        first = cal.messages()[inbox[0]["id"]]
+        cal.conn.execute("INSERT INTO rally.mail_label_ops (tenant_id, user_id, connection_id,"
+                         " message_id, op) VALUES (%s, %s, %s, %s, 'read')",
+                         (cal.tenant, cal.user, cal.connection, first["id"]))
+        settle(cal)
+        print(f"   Gmail's labels now: {cal.g_messages()[inbox[0]['id']]['labelIds']}")
+
+        say("Starring a message in Gmail reaches the CRM")
+        cal.g_labels(inbox[1]["id"], add=["STARRED"])
+        cal.sync()
+        print(f"   the CRM's labels now: {sorted(cal.messages()[inbox[1]['id']]['label_ids'])}")
+
+        say("A reply written in the CRM arrives in Gmail's Sent, in its thread")
+        cal.conn.execute(
+            "INSERT INTO rally.mail_outbox (tenant_id, user_id, connection_id, thread_id, message_id,"
+            " in_reply_to, references_header, from_addr, to_addrs, subject, body_text)"
+            " VALUES (%s, %s, %s, %s, '<demo-reply@rally.test>', '<demo-1@mail.test>',"
+            " '<demo-1@mail.test>', %s, '{\"Bob Globex <bob@globex.test>\"}', 'Re: Demo next week?',"
+            " 'Thursday works, see you then.')",
+            (cal.tenant, cal.user, cal.connection, cal.messages()[inbox[1]["id"]]["thread_id"],
+             f"Ada <{cal.google_email}>"))
+        settle(cal)
+        cal.sync()
+        show(cal.conn.execute("SELECT t.subject, t.message_count, m.label_ids FROM rally.mail_threads t"
+                              " JOIN rally.mail_messages m ON m.thread_id = t.id"
+                              " WHERE 'SENT' = ANY (m.label_ids)").fetchall(),
+             ("thread", "messages", "the reply's labels"))
 
         say("rallyctl status")
         print(subprocess.run([program("rallyctl"), "-c", cal.ctl_conf, "status"],

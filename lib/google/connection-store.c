@@ -154,9 +154,9 @@ write_connection(struct store *s, char **cause)
 }
 
 /*
- * The sync state of one resource, and its first sync job (kind NULL: none
- * yet, for mail until its sync exists).  A resource that was off starts
- * over with a full sync: what it synced before was purged.
+ * The sync state of one resource, and its first sync job.  A resource
+ * that was off starts over with a full sync: what it synced before was
+ * purged.
  */
 static int
 start_sync(struct store *s, const char *resource, const char *kind,
@@ -175,8 +175,6 @@ start_sync(struct store *s, const char *resource, const char *kind,
 	    " full_sync_started_at = NULL, updated_at = now()"
 	    " WHERE NOT $4::boolean", 4, params, cause) == -1)
 		return -1;
-	if (kind == NULL)
-		return 0;
 	return db_command(s->db, "SELECT rally.job_enqueue($1::uuid, $3,"
 	    " $2::uuid::text, jsonb_build_object('connection_id', $2::uuid))",
 	    3, jparams, cause);
@@ -191,7 +189,7 @@ write_all(struct store *s, char **cause)
 	if (s->calendar && start_sync(s, "calendar", "calsync", s->p.calendar,
 	    cause) == -1)
 		return -1;
-	if (s->mail && start_sync(s, "mail", NULL, s->p.mail, cause) == -1)
+	if (s->mail && start_sync(s, "mail", "mailsync", s->p.mail, cause) == -1)
 		return -1;
 	return db_commit(s->db, cause);
 }

@@ -9,11 +9,16 @@
 -- in migration 0010; these supersede it.
 set local role rally_owner;
 
+-- Stable, not immutable, as to_char is: so PostgreSQL inlines it, where
+-- a call per timestamp would cost more than the formatting.
 create or replace function rally.cal_utc(t timestamptz) returns jsonb
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$ select to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) $$;
 
-create or replace function rally.cal_attendees(a jsonb) returns jsonb
+-- The canonical attendees.  Most activities have none: that case is an
+-- expression PostgreSQL inlines, and only a list costs a call of
+-- rally.cal_attendee_list (a query, which no caller can inline).
+create or replace function rally.cal_attendee_list(a jsonb) returns jsonb
 language sql immutable parallel safe
 as $$
 	select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
@@ -25,6 +30,13 @@ as $$
 	    order by lower(x->>'email')), '[]'::jsonb)
 	from jsonb_array_elements(coalesce(a, '[]'::jsonb)) x
 	where x->>'email' is not null
+$$;
+
+create or replace function rally.cal_attendees(a jsonb) returns jsonb
+language sql immutable parallel safe
+as $$
+	select case when a is null or a operator(pg_catalog.=) '[]'::jsonb then '[]'::jsonb
+	    else rally.cal_attendee_list(a) end
 $$;
 
 -- The canonical fields of an activity.
@@ -154,6 +166,7 @@ as $$
 $$;
 
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
+    rally.cal_attendee_list(jsonb),
     rally.cal_fields(rally.activities), rally.cal_fields_from_event(jsonb),
     rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
     rally.cal_event_id(uuid), rally.cal_event_body(rally.activities),
@@ -161,5 +174,6 @@ grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb)
     to rally_daemon;
 -- The web role edits activities, and the triggers' checks call these.
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
-    rally.cal_fields(rally.activities), rally.cal_event_id(uuid)
+    rally.cal_attendee_list(jsonb), rally.cal_fields(rally.activities),
+    rally.cal_event_id(uuid)
     to rally_web;

@@ -20,9 +20,63 @@ as $$
 	from (select jsonb_object_keys(a || b) k) s
 $$;
 
+-- Inserts the events of the set that are new to the connection (those
+-- pg_temp.cal_page_events matched to no activity): the recurring
+-- exceptions (p_exceptions) or the others.  An exception is inserted
+-- linked to its series when the series is known by then: the series of
+-- the set are inserted first, so an exception's series that came in the
+-- same page is found, and no UPDATE is needed to link them afterwards.
+-- Returns the number of rows inserted.
+create or replace function rally.cal_insert_items(p_tenant uuid, p_conn uuid, p_owner uuid,
+    p_exceptions boolean)
+returns int
+language plpgsql
+as $$
+declare
+	k int;
+begin
+	insert into rally.activities (tenant_id, owner_id, origin, connection_id,
+	    google_event_id, sync_state, title, description, location, start_at, end_at,
+	    start_date, end_date, time_zone, recurrence, attendees, event_status, etag,
+	    google_updated, sequence, ical_uid, synced_snapshot, google_seen_at,
+	    recurring_event_id, original_start_at, original_start_date, recurring_activity_id)
+	select p_tenant, p_owner, 'google', p_conn, i.eid, 'synced', c.*, i.etag,
+	    i.updated::timestamptz, i.seq::int, i.ical_uid, i.v, now(), i.series,
+	    i.orig_start_at::timestamptz, i.orig_start_date::date,
+	    case when p_exceptions then (select z.id from rally.activities z
+	        where z.tenant_id = p_tenant and z.connection_id = p_conn
+	            and z.google_event_id = i.series) end
+	from pg_temp.cal_page_events i cross join lateral rally.cal_columns(i.v) c
+	where not i.gone and i.act_id is null
+	    and (i.series is not null) = p_exceptions
+	order by i.ord;
+	get diagnostics k = row_count;
+	return k;
+end
+$$;
+
+-- The events of the set that are new and not recurring exceptions, as
+-- rally.cal_insert_items, run with the session's cached plans where the
+-- caller re-plans every statement (force_custom_plan).  Safe here:
+-- without exceptions, that INSERT reads nothing but the scratch table
+-- (the series lookup is not evaluated), so a cached plan of it is right
+-- whatever rally.activities holds; and PostgreSQL's own per-row foreign-key
+-- checks of the rows it inserts (the owner in rally.users, the connection
+-- in rally.google_connections: lookups by primary key in tables that a
+-- sync does not grow) then run their cached plans instead of being planned
+-- again for every row (0.2 CPU-s per 10,000 events, docs/calendar-sync.md
+-- "Cost").  Exceptions stay under force_custom_plan: their foreign key to
+-- their series is a lookup in rally.activities, the table being filled,
+-- where a plan cached while it was empty would scan it.
+create or replace function rally.cal_insert_new(p_tenant uuid, p_conn uuid, p_owner uuid)
+returns int
+language sql
+set plan_cache_mode = auto
+as $$ select rally.cal_insert_items(p_tenant, p_conn, p_owner, false) $$;
+
 -- Applies a set of events (an items array) to a connection's activities.
 -- Every statement works on the whole set through the session's scratch
--- table pg_temp.cal_page_items, whose rows live until the end of the
+-- table pg_temp.cal_page_events, whose rows live until the end of the
 -- transaction.  Each statement reaches activities by key only: the match
 -- by the unique (tenant, connection, event) key, row by row from the set,
 -- the writes by primary key from arrays of the matched ids (whose length
@@ -51,35 +105,49 @@ declare
 	v_changed uuid[];
 	v_merge uuid[];
 begin
-	if exists (select 1 from jsonb_array_elements(p_items) x
-	    where jsonb_typeof(x) <> 'object' or x->>'id' is null or length(x->>'id') > 1024) then
-		raise exception 'event without a usable id' using errcode = '22023';
-	end if;
-	if to_regclass('pg_temp.cal_page_items') is null then
-		create temp table cal_page_items (
+	-- The scratch table holds what the statements below use of each
+	-- event, not the event itself (the merge takes that from p_items):
+	-- rows that small are neither compressed nor read back from TOAST.
+	-- Its name changes with its columns, since a session keeps the table
+	-- it made (it was cal_page_items before these columns).  An event
+	-- without a usable id (not an object, no id, an id over 1024
+	-- characters) fails the constraints on eid.
+	if to_regclass('pg_temp.cal_page_events') is null then
+		create temp table cal_page_events (
 			ord bigint not null,
-			eid text not null,
+			eid text not null check (length(eid) <= 1024),
 			rally_id uuid,
-			e jsonb not null,
 			v jsonb,
 			gone boolean not null,
+			etag text,
+			updated text,
+			seq text,
+			ical_uid text,
+			series text,
+			orig_start_at text,
+			orig_start_date text,
 			act_id uuid,
 			act_etag text,
 			act_state text
 		) on commit delete rows;
 	end if;
-	delete from pg_temp.cal_page_items;
+	delete from pg_temp.cal_page_events;
 	-- The same event twice in one set: its last state wins.  A deletion
 	-- carries no extendedProperties: its activity, if Rally made the event
 	-- and has not recorded its id yet (the first push's answer is still
 	-- on its way), is the one the event id was derived from.
-	insert into pg_temp.cal_page_items (ord, eid, rally_id, e, v, gone)
-	select distinct on (x.e->>'id') x.ord, x.e->>'id',
+	insert into pg_temp.cal_page_events (ord, eid, rally_id, v, gone, etag, updated, seq,
+	    ical_uid, series, orig_start_at, orig_start_date)
+	select distinct on (x.e->>'id') x.ord, case when jsonb_typeof(x.e) = 'object'
+	        then x.e->>'id' end,
 	    case when x.e->'extendedProperties'->'private'->>'rallyActivityId'
 	        ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid
 	        when g.gone then rally.cal_event_activity_id(x.e->>'id') end,
-	    x.e, case when not g.gone then rally.cal_fields_from_event(x.e) end, g.gone
+	    case when not g.gone then rally.cal_fields_from_event(x.e) end, g.gone,
+	    x.e->>'etag', x.e->>'updated', x.e->>'sequence', x.e->>'iCalUID',
+	    x.e->>'recurringEventId', x.e->'originalStartTime'->>'dateTime',
+	    x.e->'originalStartTime'->>'date'
 	from jsonb_array_elements(p_items) with ordinality x(e, ord)
 	cross join lateral (select coalesce(x.e->>'status', 'confirmed') = 'cancelled'
 	    and x.e->>'recurringEventId' is null as gone) g
@@ -90,11 +158,11 @@ begin
 	-- put in the event.  An event older than the version the row already
 	-- holds (a page fetched before a push met or wrote a newer one) is
 	-- 'stale': nothing new, neither applied nor merged.
-	update pg_temp.cal_page_items i set act_id = m.id, act_etag = m.etag,
-	    act_state = case when m.google_updated > (i.e->>'updated')::timestamptz
+	update pg_temp.cal_page_events i set act_id = m.id, act_etag = m.etag,
+	    act_state = case when m.google_updated > i.updated::timestamptz
 	        then 'stale' else m.sync_state end
 	from (select j.eid, a.id, a.etag, a.sync_state, a.google_updated
-	    from pg_temp.cal_page_items j
+	    from pg_temp.cal_page_events j
 	    cross join lateral (select x.id, x.etag, x.sync_state, x.google_updated
 	        from rally.activities x
 	        where x.tenant_id = p_tenant and x.connection_id = p_conn
@@ -105,11 +173,11 @@ begin
 	-- activity id: the later one adopts it, the other is inserted); and
 	-- the row may have got its event id from Rally's own push since the
 	-- lookup above.
-	update pg_temp.cal_page_items i set act_id = m.id, act_etag = m.etag,
-	    act_state = case when m.google_updated > (i.e->>'updated')::timestamptz
+	update pg_temp.cal_page_events i set act_id = m.id, act_etag = m.etag,
+	    act_state = case when m.google_updated > i.updated::timestamptz
 	        then 'stale' else m.sync_state end
 	from (select distinct on (a.id) j.eid, a.id, a.etag, a.sync_state, a.google_updated
-	    from pg_temp.cal_page_items j
+	    from pg_temp.cal_page_events j
 	    cross join lateral (select x.id, x.etag, x.sync_state, x.google_updated
 	        from rally.activities x
 	        where x.tenant_id = p_tenant and x.id = j.rally_id and x.owner_id = p_owner
@@ -122,14 +190,14 @@ begin
 
 	select coalesce(array_agg(act_id) filter (where gone), '{}'),
 	    coalesce(array_agg(act_id) filter (where not gone
-	        and (act_etag is not distinct from e->>'etag' or act_state = 'stale')), '{}'),
+	        and (act_etag is not distinct from etag or act_state = 'stale')), '{}'),
 	    coalesce(array_agg(act_id) filter (where not gone and act_state not in ('pending', 'stale')
-	        and act_etag is distinct from e->>'etag'), '{}'),
+	        and act_etag is distinct from etag), '{}'),
 	    coalesce(array_agg(act_id) filter (where not gone and act_state = 'pending'
-	        and act_etag is distinct from e->>'etag'), '{}'),
+	        and act_etag is distinct from etag), '{}'),
 	    count(*) filter (where gone and act_id is null)
 	into v_gone, v_seen, v_changed, v_merge, n_ignored
-	from pg_temp.cal_page_items where act_id is not null or gone;
+	from pg_temp.cal_page_events where act_id is not null or gone;
 
 	delete from rally.activities where tenant_id = p_tenant and id = any (v_gone);
 	get diagnostics n_deleted = row_count;
@@ -142,34 +210,21 @@ begin
 	update rally.activities a set (title, description, location, start_at, end_at,
 	    start_date, end_date, time_zone, recurrence, attendees, event_status) =
 	    (select * from rally.cal_columns(i.v)),
-	    etag = i.e->>'etag', google_updated = (i.e->>'updated')::timestamptz,
-	    sequence = (i.e->>'sequence')::int, google_event_id = i.eid,
+	    etag = i.etag, google_updated = i.updated::timestamptz,
+	    sequence = i.seq::int, google_event_id = i.eid,
 	    synced_snapshot = i.v, google_seen_at = now(), sync_state = 'synced',
 	    sync_error = null
-	from pg_temp.cal_page_items i
+	from pg_temp.cal_page_events i
 	where a.tenant_id = p_tenant and a.id = any (v_changed) and i.act_id = a.id;
 	get diagnostics k = row_count;
 	n_applied := n_applied + k;
 
-	insert into rally.activities (tenant_id, owner_id, origin, connection_id,
-	    google_event_id, sync_state, title, description, location, start_at, end_at,
-	    start_date, end_date, time_zone, recurrence, attendees, event_status, etag,
-	    google_updated, sequence, ical_uid, synced_snapshot, google_seen_at,
-	    recurring_event_id, original_start_at, original_start_date)
-	select p_tenant, p_owner, 'google', p_conn, i.eid, 'synced', c.*, i.e->>'etag',
-	    (i.e->>'updated')::timestamptz, (i.e->>'sequence')::int, i.e->>'iCalUID', i.v,
-	    now(), i.e->>'recurringEventId',
-	    (i.e->'originalStartTime'->>'dateTime')::timestamptz,
-	    (i.e->'originalStartTime'->>'date')::date
-	from pg_temp.cal_page_items i cross join lateral rally.cal_columns(i.v) c
-	where not i.gone and i.act_id is null
-	order by i.ord;
-	get diagnostics k = row_count;
-	n_applied := n_applied + k;
+	n_applied := n_applied + rally.cal_insert_new(p_tenant, p_conn, p_owner)
+	    + rally.cal_insert_items(p_tenant, p_conn, p_owner, true);
 
 	-- Unsent CRM edits on both sides: the per-field merge, one at a time.
-	for r in select a as act, i.e as ev from rally.activities a
-	    join pg_temp.cal_page_items i on i.act_id = a.id
+	for r in select a as act, p_items->(i.ord::int - 1) as ev from rally.activities a
+	    join pg_temp.cal_page_events i on i.act_id = a.id
 	    where a.tenant_id = p_tenant and a.id = any (v_merge)
 	    order by i.ord loop
 		if rally.cal_merge(r.act, r.ev) > 0 then
@@ -236,32 +291,26 @@ begin
 				v_one_by_one := v_one_by_one + 1;
 			end loop;
 		end;
-		-- Exceptions may arrive before their series: link them once both
-		-- exist, looking only at what this page brought (an exception of
-		-- the page to its series, a series of the page to its exceptions),
-		-- each lookup by key (OFFSET 0 keeps the planner from flattening
-		-- the lookups into a join it might order the other way round).
-		select array_agg(x->>'id') into v_ids from jsonb_array_elements(v_items) x;
-		select coalesce(array_agg(l.id), '{}'), coalesce(array_agg(l.master), '{}')
+		-- Exceptions may arrive before their series (or their series may
+		-- be outside the window): link them once both exist.  Only
+		-- exceptions not linked yet are looked at (a partial index holds
+		-- them), and only those of this page's events: an exception of the
+		-- page or of a series of the page has a series id among the page's
+		-- event ids and series ids.  Each series by key (OFFSET 0 keeps the
+		-- planner from flattening the lookup into a join it might order the
+		-- other way round).
+		select array_agg(distinct s) into v_ids
+		from jsonb_array_elements(v_items) x,
+		    unnest(array[x->>'id', x->>'recurringEventId']) s
+		where s is not null;
+		select coalesce(array_agg(y.id), '{}'), coalesce(array_agg(m.id), '{}')
 		into v_links, v_masters
-		from (select a.id, m.id as master from unnest(v_ids) p(eid)
-		    cross join lateral (select y.id, y.recurring_event_id, y.recurring_activity_id
-		        from rally.activities y
-		        where y.tenant_id = p_tenant and y.connection_id = p_conn
-		            and y.google_event_id = p.eid offset 0) a
-		    cross join lateral (select z.id from rally.activities z
-		        where z.tenant_id = p_tenant and z.connection_id = p_conn
-		            and z.google_event_id = a.recurring_event_id offset 0) m
-		    where a.recurring_event_id is not null and a.recurring_activity_id is null
-		    union
-		    select a.id, m.id from unnest(v_ids) p(eid)
-		    cross join lateral (select z.id, z.google_event_id from rally.activities z
-		        where z.tenant_id = p_tenant and z.connection_id = p_conn
-		            and z.google_event_id = p.eid offset 0) m
-		    cross join lateral (select y.id from rally.activities y
-		        where y.tenant_id = p_tenant and y.connection_id = p_conn
-		            and y.recurring_event_id = m.google_event_id
-		            and y.recurring_activity_id is null offset 0) a) l;
+		from rally.activities y
+		cross join lateral (select z.id from rally.activities z
+		    where z.tenant_id = p_tenant and z.connection_id = p_conn
+		        and z.google_event_id = y.recurring_event_id offset 0) m
+		where y.tenant_id = p_tenant and y.connection_id = p_conn
+		    and y.recurring_event_id = any (v_ids) and y.recurring_activity_id is null;
 		update rally.activities x set recurring_activity_id = u.master
 		from unnest(v_links, v_masters) u(id, master)
 		where x.tenant_id = p_tenant and x.id = u.id;
@@ -307,6 +356,7 @@ end
 $$;
 
 grant execute on function rally.cal_counts_add(jsonb, jsonb),
+    rally.cal_insert_items(uuid, uuid, uuid, boolean), rally.cal_insert_new(uuid, uuid, uuid),
     rally.cal_apply_items(uuid, uuid, uuid, jsonb),
     rally.cal_apply_page(uuid, uuid, jsonb, timestamptz), rally.cal_forget(uuid, uuid)
     to rally_daemon;

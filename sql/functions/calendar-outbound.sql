@@ -9,12 +9,16 @@ set local role rally_owner;
 -- triggers queue nothing (no echo).  rally.origin is a setting anyone may
 -- set, so it counts only for a session of the daemon (or an operator):
 -- a web session that sets it still has its edits tracked and pushed.
+-- Written so that PostgreSQL inlines it into the triggers' WHEN clauses
+-- (no SET clause; every name qualified, so the caller's search_path
+-- cannot change what it calls): a sync writes thousands of rows, and a
+-- function call per row and trigger cost it more than the test itself.
 create or replace function rally.origin_is_google() returns boolean
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
-	select coalesce(current_setting('rally.origin', true), '') = 'google'
-	    and pg_has_role(session_user, 'rally_daemon', 'MEMBER')
+	select coalesce(pg_catalog.current_setting('rally.origin', true), '')
+	        operator(pg_catalog.=) 'google'
+	    and pg_catalog.pg_has_role(session_user, 'rally_daemon', 'MEMBER')
 $$;
 
 -- Queues the push of an activity's unsent edits.  The payload names only
@@ -197,6 +201,7 @@ begin
 		    channel_id = null, channel_resource_id = null, channel_token_hash = null,
 		    channel_expires_at = null, updated_at = now()
 		where tenant_id = p_tenant and connection_id = p_conn and resource = 'calendar';
+		perform rally.ledger_complete_connection(p_tenant, p_conn, 'calendar_disconnect');
 	end if;
 	return n + m;
 end

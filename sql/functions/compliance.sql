@@ -25,14 +25,16 @@ create or replace trigger append_only_truncate before truncate on rally.audit_lo
 alter table rally.audit_log enable always trigger append_only;
 alter table rally.audit_log enable always trigger append_only_truncate;
 
--- The ledger may only be completed: no deletion, and no change other than
--- setting completed_at once.
+-- The ledger may only be completed or cancelled (an account deletion
+-- taken back during its grace period, migration 0025): no deletion, and
+-- no change other than setting completed_at or cancelled_at, once.
 create or replace function rally.deletion_ledger_guard() returns trigger
 language plpgsql
 as $$
 begin
 	if tg_op = 'UPDATE' then
-		if old.completed_at is null
+		if old.completed_at is null and old.cancelled_at is null
+		    and (new.completed_at is null or new.cancelled_at is null)
 		    and (old.tenant_id, old.id, old.kind, old.subject_hash, old.hash_key_id,
 		        old.requested_at, old.due_at)
 		    is not distinct from (new.tenant_id, new.id, new.kind, new.subject_hash,

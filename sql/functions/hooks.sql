@@ -42,11 +42,9 @@ $$;
 -- rally.push_secrets; and whatever happens, the caller learns nothing:
 -- the result is void and no error depends on the address, so a web
 -- session cannot probe which tenants have a mailbox connected.
---
--- Gmail sync has no job kind yet (rally.job_kinds() lacks 'mailsync'), so
--- an authentic push queues nothing for now; the Gmail sync change adds the
--- kind and, here, one rally.job_enqueue per active mail connection of
--- p_email.  It must stay void.
+-- An authentic push queues a mailsync of each active mail connection of
+-- the mailbox (one Google account may be connected in several tenants);
+-- the sync's dedupe key folds a burst of pushes into one pending job.
 create or replace function rally.hook_gmail(p_email text, p_secret text)
 returns void
 language plpgsql security definer
@@ -60,6 +58,11 @@ begin
 	if not found or p_email is null then
 		return;
 	end if;
+	perform rally.job_enqueue(c.tenant_id, 'mailsync', c.id::text,
+	    jsonb_build_object('connection_id', c.id, 'reason', 'push'))
+	from rally.google_connections c
+	where lower(c.google_email) = lower(p_email) and c.status = 'active'
+	    and c.mail_enabled;
 end
 $$;
 

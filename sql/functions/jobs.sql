@@ -12,7 +12,10 @@ create or replace function rally.job_kinds() returns text[]
 language sql immutable parallel safe
 as $$
 	select array['ping', 'prune', 'token-revoke', 'google-probe',
-	    'calsync', 'calpush', 'calwatch', 'calpurge']
+	    'calsync', 'calpush', 'calwatch', 'calpurge', 'mailsync',
+	    'maillabel', 'mailsend', 'mailwatch', 'mailreconcile', 'mailpurge', 'notice',
+	    'accountpurge', 'deletion-watch', 'export', 'usage-rollup', 'backup',
+	    'backup-check']
 $$;
 
 -- Queues a job, or folds it into the pending twin with the same

@@ -1,6 +1,8 @@
 -- SPDX-License-Identifier: ISC
 -- Tokens leave a connection the moment it is no longer in use.  The first
--- definition was in migration 0004; this supersedes it.
+-- definition was in migration 0004; this supersedes it.  Gmail's watch is
+-- recorded as open whenever mail was on: stopping a watch that is not
+-- there costs one call and changes nothing.
 set local role rally_owner;
 
 -- Whenever tokens leave a connection (its last integration switched off,
@@ -16,6 +18,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
 	r rally.google_connections;
+	ch record;
 begin
 	if tg_op = 'DELETE' then
 		r := old;
@@ -28,8 +31,17 @@ begin
 	if r.refresh_token is null and r.access_token is null then
 		return case when tg_op = 'DELETE' then old else new end;
 	end if;
-	insert into rally.token_revocations (tenant_id, connection_id, refresh_token, access_token)
-	    values (r.tenant_id, r.id, r.refresh_token, r.access_token);
+	-- The push channels still open go with the copy: token-revoke stops
+	-- them with it before it revokes the grant (migration 0024).
+	select s.channel_id, s.channel_resource_id into ch from rally.sync_state s
+	where s.tenant_id = r.tenant_id and s.connection_id = r.id and s.resource = 'calendar'
+	    and s.channel_id is not null and s.channel_resource_id is not null;
+	insert into rally.token_revocations (tenant_id, connection_id, refresh_token, access_token,
+	    access_token_expires_at, calendar_channel_id, calendar_channel_resource_id,
+	    gmail_watch)
+	    values (r.tenant_id, r.id, r.refresh_token, r.access_token,
+	        r.access_token_expires_at, ch.channel_id, ch.channel_resource_id,
+	        old.mail_enabled);
 	perform rally.job_enqueue(r.tenant_id, 'token-revoke', r.id::text,
 	    jsonb_build_object('connection_id', r.id));
 	if tg_op = 'DELETE' then

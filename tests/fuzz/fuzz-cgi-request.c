@@ -23,6 +23,7 @@
 
 #include "fuzz.h"
 #include "request.h"
+#include "utf8.h"
 
 static const char *const vars[] = {
 	"REQUEST_METHOD", "PATH_INFO", "REQUEST_URI", "SCRIPT_NAME",
@@ -69,7 +70,7 @@ check_string(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
-	if (n > max || !req_utf8_valid(s, n))
+	if (n > max || !utf8_valid(s, n))
 		abort();
 }
 

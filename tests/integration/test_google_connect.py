@@ -172,10 +172,9 @@ def test_connect_with_mail_enables_both_and_queues_both_jobs_json(dbconn, site, 
     assert {SCOPE_GMAIL_MODIFY, SCOPE_GMAIL_SEND, SCOPE_CALENDAR} <= set(row[4])
     assert sorted(dbconn.execute("SELECT resource FROM rally.sync_state").fetchall()) == [
         ("calendar",), ("mail",)]
-    # Gmail sync is not built yet: its state row waits, and no job is
-    # queued for a kind no handler knows.
     assert sorted(dbconn.execute("SELECT kind, payload FROM rally.jobs WHERE dedupe_key = %s",
-                                 (cid,)).fetchall()) == [("calsync", {"connection_id": cid})]
+                                 (cid,)).fetchall()) == [("calsync", {"connection_id": cid}),
+                                                         ("mailsync", {"connection_id": cid})]
 
 
 def test_mail_alone_connects_mail_and_not_the_calendar(dbconn, site, fg):
@@ -186,7 +185,7 @@ def test_mail_alone_connects_mail_and_not_the_calendar(dbconn, site, fg):
     cid = r.stdout.strip()
     assert connection(dbconn, cid)[5:7] == (False, True)
     assert dbconn.execute("SELECT kind FROM rally.jobs WHERE dedupe_key = %s",
-                          (cid,)).fetchall() == []
+                          (cid,)).fetchall() == [("mailsync",)]
 
 
 def test_the_bare_code_may_be_pasted_instead_of_the_url(dbconn, site, fg):

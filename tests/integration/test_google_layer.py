@@ -271,11 +271,20 @@ def test_user_revoking_access_at_google_revokes_the_connection(acct, journald):
     assert acct.conn.execute(
         "SELECT count(*) FROM rally.jobs WHERE tenant_id = %s AND kind = 'mailpurge'",
         (acct.tenant,)).fetchone()[0] == 0     # Gmail was not enabled
+    # The same path as a disconnect of both: audit and ledger name the
+    # connection by its keyed hash only.
     audit = acct.conn.execute(
-        "SELECT actor, action, detail FROM rally.audit_log WHERE tenant_id = %s"
-        " AND action = 'google.access_revoked'", (acct.tenant,)).fetchall()
+        "SELECT actor, action, detail,"
+        " rally.ledger_matches(subject_hash, hash_key_id, 'connection', %s)"
+        " FROM rally.audit_log WHERE tenant_id = %s"
+        " AND action = 'google.access_revoked'", (acct.connection, acct.tenant)).fetchall()
     assert audit == [("google", "google.access_revoked",
-                      {"connection_id": acct.connection, "calendar": True, "mail": False})]
+                      {"calendar": True, "mail": False, "tokens_released": True}, True)]
+    ledger = acct.conn.execute(
+        "SELECT kind, rally.ledger_matches(subject_hash, hash_key_id, 'connection', %s)"
+        " FROM rally.deletion_ledger WHERE tenant_id = %s", (acct.connection, acct.tenant)
+    ).fetchall()
+    assert ledger == [("calendar_disconnect", True)]
 
     found = journal.wait_entries("SYSLOG_IDENTIFIER=rallyd", f"MESSAGE_ID={MSGID_GOOGLE_REVOKED}",
                                  since_cursor=before)
@@ -308,6 +317,10 @@ def test_disconnect_revokes_the_tokens_at_google_and_deletes_the_last_copy(acct)
         message="token_revocations emptied")
     revokes = acct.requests(since, "/revoke")
     assert [e["status"] for e in revokes] == [200]
+    # The row goes before the job's end is recorded.
+    wait_until(lambda: acct.conn.execute(
+        "SELECT state FROM rally.jobs WHERE tenant_id = %s AND kind = 'token-revoke'",
+        (acct.tenant,)).fetchone()[0] == "done", message="token-revoke done")
     j = acct.conn.execute("SELECT state, result FROM rally.jobs WHERE tenant_id = %s"
                           " AND kind = 'token-revoke'", (acct.tenant,)).fetchall()
     assert j == [("done", {"revoked": 1, "deleted_unrevoked": 0, "kept": 0})]

@@ -492,6 +492,23 @@ def test_status_shows_instances_jobs_backlog_and_connections(conf, conn):
     assert {c["status"]: c["count"] for c in s["connections"]} == {"active": 2, "revoked": 1}
 
 
+def test_status_shows_each_mailboxs_backlog_and_what_it_could_not_store(conf, conn):
+    tid = make_tenant(conf)
+    uid = make_user(conf, tid)
+    cid = add_connection(conn, tid, uid, "m1")
+    conn.execute("UPDATE rally.google_connections SET mail_enabled = true WHERE id = %s", (cid,))
+    conn.execute("INSERT INTO rally.sync_state (tenant_id, connection_id, resource, skipped)"
+                 " VALUES (%s, %s, 'mail', '{\"undecodable\": 2, \"bad_id\": 1}')", (tid, cid))
+    conn.execute("INSERT INTO rally.mail_outbox (tenant_id, user_id, connection_id, message_id,"
+                 " from_addr, to_addrs) VALUES (%s, %s, %s, '<q1@rally.test>', 'm1@gmail.com',"
+                 " '{a@b.test}')", (tid, uid, cid))
+    [row] = [r for r in json.loads(ok(conf, "status", "--json").stdout)["sync"]
+             if r["resource"] == "mail"]
+    assert (row["backlog"], row["skipped"]) == (1, "bad_id=1, undecodable=2")
+    human = ok(conf, "status").stdout
+    assert re.search(r"mail\s+-\s+1\s+bad_id=1, undecodable=2", human), human
+
+
 def test_status_shows_the_audit_chains_head_and_a_break(conf, conn):
     empty = json.loads(ok(conf, "status", "--json").stdout)["audit_chain"]
     head = conn.execute("SELECT seq, encode(hash, 'hex') FROM rally.audit_log "

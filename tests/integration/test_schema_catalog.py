@@ -14,7 +14,7 @@ PER_USER = ("sessions", "google_connections", "oauth_pending", "activities", "me
             "usage_events", "usage_daily")
 # Tables that must survive every deletion (and so reference nothing).
 SURVIVORS = ("audit_log", "deletion_ledger", "token_revocations", "jobs", "instances",
-             "backups")
+             "backups", "ledger_keys", "deletion_purges")
 
 
 @pytest.fixture
@@ -35,7 +35,8 @@ def test_the_data_model_has_every_table_of_the_design(conn):
         "activities", "merge_conflicts", "mail_threads", "mail_messages", "mail_outbox",
         "mail_label_ops", "sync_state", "oauth_pending", "token_revocations", "jobs",
         "job_runs", "instances", "deletion_ledger", "exports", "backups", "notices",
-        "usage_events", "usage_daily", "audit_log", "activity_tombstones", "push_secrets"}
+        "usage_events", "usage_daily", "audit_log", "activity_tombstones", "push_secrets",
+        "ledger_keys", "deletion_purges"}
 
 
 def test_every_table_has_a_non_null_uuid_tenant_id(conn):
@@ -164,7 +165,10 @@ def test_web_may_call_only_the_lookups_it_needs(conn):
         "SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'rally'::regnamespace "
         "AND p.prosecdef AND has_function_privilege('rally_web', p.oid, 'EXECUTE')")}
     assert callable_by_web == {"web_login_lookup", "web_session_lookup", "hook_calendar",
-                               "hook_gmail", "web_request_sync"}
+                               "hook_gmail", "web_request_sync", "web_disconnect",
+                               "web_account_delete_request", "web_account_delete_cancel",
+                               "web_deletion_pending_lookup", "web_export_request",
+                               "web_account_update", "web_usage_record"}
 
 
 def test_tenant_context_functions_are_inlined_into_policies(conn):

@@ -209,14 +209,15 @@ def test_gmail_hook_with_no_secret_stored_accepts_no_secret(su, web):
 
 
 def test_gmail_hook_with_the_push_secret_still_tells_nothing(su, web):
-    _other_tenants_mailbox(su, web)
+    t2 = _other_tenants_mailbox(su, web)
     _push_secret(su)
     known = _hook_gmail(web, "shared@gmail.example", PUSH_SECRET)
     unknown = _hook_gmail(web, "nobody@gmail.example", PUSH_SECRET)
     assert known == unknown == VOID
-    # Gmail sync has no job kind yet: an authentic push queues nothing.
-    assert "mailsync" not in su.execute("SELECT rally.job_kinds()").fetchone()[0]
-    assert su.execute("SELECT count(*) FROM rally.jobs").fetchone()[0] == 0
+    # The authentic push queued the mailbox's sync, in its own tenant; the
+    # caller could not tell.
+    jobs = su.execute("SELECT tenant_id, kind, payload->>'reason' FROM rally.jobs").fetchall()
+    assert jobs == [(t2, "mailsync", "push")]
 
 
 def test_gmail_hook_returns_no_count_and_the_old_signature_is_gone(su):

@@ -192,7 +192,7 @@ def test_job_enqueue_folds_twins_and_brings_them_forward(conn, listener):
 
 
 @pytest.mark.parametrize("kind, payload, error", [
-    ("mailsync", {}, "no handler knows job kind"),
+    ("no-such-kind", {}, "no handler knows job kind"),
     (None, {}, "no handler knows job kind"),
     ("calsync", [], "must be an object"),
     ("calsync", "x", "must be an object"),

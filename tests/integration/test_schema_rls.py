@@ -112,6 +112,9 @@ def world(pg, db, login_roles):
         insert(conn, "instances", name="test", host="h", pid=1)
         insert(conn, "backups", file_name="20260101T000000Z.rbk", status="running")
         insert(conn, "push_secrets", name="gmail", sha256=os.urandom(32))
+        insert(conn, "ledger_keys", key_id="ledger-1", key=os.urandom(32))
+        insert(conn, "deletion_purges", tenant_id=w.a, ledger_id=uuid.uuid4(),
+               table_name="users", rows=1)
         w.tables = _tables(conn)
         empty = [t for t in w.tables
                  if conn.execute(f"SELECT count(*) FROM rally.{t}").fetchone()[0] == 0]
@@ -340,6 +343,11 @@ def test_daemon_works_across_tenants(pg, world, login_roles):
     w = world
     with pg.connect(w.db, user=login_roles["daemon"]) as conn:
         for t in w.tables:
+            if t == "ledger_keys":
+                # Read only by the functions that hash with it (ledger.sql).
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute("SELECT tenant_id FROM rally.ledger_keys")
+                continue
             tenants = set(r[0] for r in conn.execute(f"SELECT tenant_id FROM rally.{t}"))
             assert tenants, t
         assert {r[0] for r in conn.execute("SELECT tenant_id FROM rally.activities")} == {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "request.h"
+#include "utf8.h"
 #include "response.h"
 #include "tap.h"
 
@@ -195,16 +196,16 @@ test_param_limits(void)
 static void
 test_utf8(void)
 {
-	ok(req_utf8_valid("", 0), "empty is UTF-8");
-	ok(req_utf8_valid("\xf4\x8f\xbf\xbf", 4), "U+10FFFF is UTF-8");
-	ok(req_utf8_valid("\xf0\x9f\x98\x80", 4), "an emoji is UTF-8");
-	ok(req_utf8_valid("\xee\x80\x80", 3), "U+E000 after the surrogates");
-	ok(!req_utf8_valid("\xe2\x82", 2), "a truncated sequence is not");
-	ok(!req_utf8_valid("\x80", 1), "a lone continuation byte is not");
-	ok(!req_utf8_valid("\xe0\x80\xaf", 3), "a 3-byte overlong is not");
-	ok(!req_utf8_valid("\xf0\x80\x80\xaf", 4), "a 4-byte overlong is not");
-	ok(!req_utf8_valid("\xf8\x88\x80\x80\x80", 5), "a 5-byte form is not");
-	ok(!req_utf8_valid("\xe2\x28\xa1", 3), "a bad continuation is not");
+	ok(utf8_valid("", 0), "empty is UTF-8");
+	ok(utf8_valid("\xf4\x8f\xbf\xbf", 4), "U+10FFFF is UTF-8");
+	ok(utf8_valid("\xf0\x9f\x98\x80", 4), "an emoji is UTF-8");
+	ok(utf8_valid("\xee\x80\x80", 3), "U+E000 after the surrogates");
+	ok(!utf8_valid("\xe2\x82", 2), "a truncated sequence is not");
+	ok(!utf8_valid("\x80", 1), "a lone continuation byte is not");
+	ok(!utf8_valid("\xe0\x80\xaf", 3), "a 3-byte overlong is not");
+	ok(!utf8_valid("\xf0\x80\x80\xaf", 4), "a 4-byte overlong is not");
+	ok(!utf8_valid("\xf8\x88\x80\x80\x80", 5), "a 5-byte form is not");
+	ok(!utf8_valid("\xe2\x28\xa1", 3), "a bad continuation is not");
 }
 
 static void

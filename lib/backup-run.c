@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: ISC */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup-follow.h"
+#include "backup-run.h"
+#include "db.h"
+#include "dumpcount.h"
+#include "pgtool.h"
+
+#define SYSTEM_TENANT "'00000000-0000-0000-0000-000000000000'"
+#define BACKUP_PROGRESS_EVERY (4 * 1024 * 1024)
+
+/* Records of backups whose process died are failed, not running. */
+#define BACKUP_SQL_SWEEP \
+	"UPDATE rally.backups SET status = 'failed', finished_at = now()," \
+	" error = 'interrupted: the process making it stopped before the end'" \
+	" WHERE tenant_id = " SYSTEM_TENANT " AND status = 'running'"
+/* $1 file name, $2 instance. */
+#define BACKUP_SQL_START \
+	"INSERT INTO rally.backups (file_name, instance) VALUES ($1, $2)" \
+	" RETURNING id"
+/* $1 id, $2 size, $3 sha256 hex, $4 key id, $5 dump bytes, $6 row counts. */
+#define BACKUP_SQL_COMPLETE \
+	"UPDATE rally.backups SET status = 'complete', size_bytes = $2," \
+	" sha256 = decode($3, 'hex'), key_id = $4, plain_bytes = $5," \
+	" row_counts = $6::jsonb, finished_at = now(), verified_at = now()" \
+	" WHERE tenant_id = " SYSTEM_TENANT " AND id = $1"
+/* $1 id, $2 error. */
+#define BACKUP_SQL_FAILED \
+	"UPDATE rally.backups SET status = 'failed', finished_at = now()," \
+	" error = left($2, 2000) WHERE tenant_id = " SYSTEM_TENANT \
+	" AND id = $1 AND status = 'running'"
+/* $1 file names deleted, $2 retention in seconds. */
+#define BACKUP_SQL_PRUNED \
+	"UPDATE rally.backups SET status = 'pruned', pruned_at = now()" \
+	" WHERE tenant_id = " SYSTEM_TENANT " AND status = 'complete'" \
+	" AND (file_name = ANY ($1::text[])" \
+	"  OR started_at < now() - make_interval(secs => $2::int))"
+
+struct run {
+	const struct backup_opts *o;
+	struct backup_result *res;
+	PGconn *db;
+	struct backup_file file;
+	struct pgtool dump;
+	struct backup_writer *w;
+	struct backup_follow *follow;	/* reads the file back as it grows */
+	struct dumpcount dc;
+	bool recorded;
+};
+
+/* 1 locked, 0 another backup holds the lock, -1 error. */
+static int
+run_lock(struct run *r, char **cause)
+{
+	PGresult *res;
+	int locked;
+
+	if ((r->db = db_connect(conf_backup_conninfo(r->o->conf), cause)) == NULL)
+		return -1;
+	res = db_exec(r->db, "SELECT pg_try_advisory_lock(" BACKUP_LOCK_KEY ")",
+	    0, NULL, cause);
+	if (res == NULL)
+		return -1;
+	locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!locked)
+		set_cause(cause, "another backup is running (it holds the "
+		    "backup lock)");
+	return locked;
+}
+
+/* Under the lock: what a killed backup left behind goes. */
+static int
+run_sweep(struct run *r, char **cause)
+{
+	char **names;
+
+	if (db_command(r->db, BACKUP_SQL_SWEEP, 0, NULL, cause) == -1)
+		return -1;
+	/* A cutoff of 0 deletes no backup, only temporary files. */
+	if (backup_dir_prune(r->o->conf->backup_dir, 0, &names, cause) == -1)
+		return -1;
+	for (char **n = names; *n != NULL; n++)
+		free(*n);
+	free(names);
+	return 0;
+}
+
+static int
+run_record(struct run *r, char **cause)
+{
+	const char *params[2];
+	PGresult *res;
+
+	backup_file_name(r->res->name);
+	params[0] = r->res->name;
+	params[1] = r->o->instance;
+	if ((res = db_exec(r->db, BACKUP_SQL_START, 2, params, cause)) == NULL)
+		return -1;
+	snprintf(r->res->id, sizeof r->res->id, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	r->recorded = true;
+	return 0;
+}
+
+/* The writer's sink: the file, then the verifier following it. */
+static int
+run_sink(void *arg, const void *buf, size_t len, char **cause)
+{
+	struct run *r = arg;
+
+	if (backup_file_sink(&r->file, buf, len, cause) == -1)
+		return -1;
+	backup_follow_written(r->follow, r->file.size);
+	return 0;
+}
+
+static int
+run_start_dump(struct run *r, char **cause)
+{
+	char *argv[] = { r->o->conf->backup_pg_dump, "--format=plain",
+		"--no-password", "--enable-row-security", NULL };
+
+	if (backup_file_create(&r->file, r->o->conf->backup_dir, r->res->name,
+	    cause) == -1 ||
+	    (r->follow = backup_follow_start(r->file.tmp_path, r->o->kr,
+	    cause)) == NULL)
+		return -1;
+	r->w = backup_writer_new(r->o->kr, BACKUP_DEFAULT_CHUNK,
+	    (int)r->o->conf->backup_zstd_level, run_sink, r, cause);
+	if (r->w == NULL)
+		return -1;
+	r->res->key_id = backup_writer_key_id(r->w);
+	return pgtool_start(&r->dump, r->o->conf->backup_pg_dump, argv,
+	    conf_backup_conninfo(r->o->conf), NULL, PGTOOL_READ_STDOUT, cause);
+}
+
+/* pg_dump's output through the row count and the writer, to its end. */
+static int
+run_pump(struct run *r, char **cause)
+{
+	char *buf = xmalloc(BACKUP_IO_SIZE);
+	uint64_t next = BACKUP_PROGRESS_EVERY;
+	ssize_t n;
+	int rc = 0;
+
+	while (rc == 0) {
+		if (r->o->cancel != NULL && *r->o->cancel) {
+			rc = set_cause(cause, "cancelled");
+			break;
+		}
+		if ((n = read(r->dump.fd, buf, BACKUP_IO_SIZE)) == -1) {
+			if (errno != EINTR)
+				rc = set_cause(cause, "reading pg_dump: %s",
+				    strerror(errno));
+			continue;
+		}
+		if (n == 0)
+			break;
+		dumpcount_feed(&r->dc, buf, (size_t)n);
+		r->res->plain_bytes += (uint64_t)n;
+		rc = backup_writer_write(r->w, buf, (size_t)n, cause);
+		if (r->o->progress != NULL && r->res->plain_bytes >= next) {
+			r->o->progress(r->o->progress_arg, r->res->plain_bytes,
+			    r->file.size);
+			next += BACKUP_PROGRESS_EVERY;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+static int
+run_dump(struct run *r, char **cause)
+{
+	unsigned char sha[32];
+
+	if (run_start_dump(r, cause) == -1 || run_pump(r, cause) == -1)
+		return -1;
+	if (pgtool_wait(&r->dump, cause) == -1 ||
+	    backup_writer_finish(r->w, cause) == -1 ||
+	    backup_file_commit(&r->file, sha, cause) == -1)
+		return -1;
+	hex_encode(sha, sizeof sha, r->res->sha256);
+	r->res->size = r->file.size;
+	return 0;
+}
+
+/*
+ * The file as read back by the verifier, which followed the writer: every
+ * chunk opened, the bytes and the dump those the writer wrote.
+ */
+static int
+run_verify(struct run *r, char **cause)
+{
+	struct backup_follow *f = r->follow;
+	struct backup_reader_stats st;
+	unsigned char sha[32];
+	uint64_t t0 = now_usec();
+	char shahex[65];
+
+	r->follow = NULL;
+	if (backup_follow_finish(f, r->file.size, &st, sha, cause) == -1)
+		return -1;
+	hex_encode(sha, sizeof sha, shahex);
+	if (strcmp(shahex, r->res->sha256) != 0 ||
+	    st.plain_bytes != r->res->plain_bytes)
+		return set_cause(cause, "%s: the file read back is not the one "
+		    "written", r->file.path);
+	r->res->chunks = st.chunks;
+	r->res->verify_seconds = (double)(now_usec() - t0) / 1e6;
+	return 0;
+}
+
+static int
+run_complete(struct run *r, char **cause)
+{
+	char size[24], plain[24], kid[16];
+	const char *params[] = { r->res->id, size, r->res->sha256, kid, plain,
+		json_object_to_json_string_ext(dumpcount_tables(&r->dc),
+		    JSON_C_TO_STRING_PLAIN) };
+
+	snprintf(size, sizeof size, "%llu", (unsigned long long)r->res->size);
+	snprintf(plain, sizeof plain, "%llu",
+	    (unsigned long long)r->res->plain_bytes);
+	snprintf(kid, sizeof kid, "%u", r->res->key_id);
+	if (db_command(r->db, BACKUP_SQL_COMPLETE, 6, params, cause) == -1)
+		return -1;
+	r->res->row_counts = json_object_get(dumpcount_tables(&r->dc));
+	return 0;
+}
+
+/* "{a,b}" of names made only of [0-9A-Za-z.]: no quoting needed. */
+static char *
+text_array(char **names)
+{
+	char *s = xstrdup("{"), *t;
+
+	for (char **n = names; *n != NULL; n++) {
+		t = xasprintf("%s%s%s", s, n == names ? "" : ",", *n);
+		free(s);
+		s = t;
+	}
+	t = xasprintf("%s}", s);
+	free(s);
+	return t;
+}
+
+static int
+run_retention(struct run *r, char **cause)
+{
+	time_t cutoff = time(NULL) - (time_t)r->o->conf->backup_retention_sec;
+	char **names, *array, secs[24];
+	const char *params[2];
+	int rc;
+
+	if (backup_dir_prune(r->o->conf->backup_dir, cutoff, &names,
+	    cause) == -1)
+		return -1;
+	array = text_array(names);
+	snprintf(secs, sizeof secs, "%lld",
+	    (long long)r->o->conf->backup_retention_sec);
+	params[0] = array;
+	params[1] = secs;
+	rc = db_command(r->db, BACKUP_SQL_PRUNED, 2, params, cause);
+	for (char **n = names; *n != NULL; n++, r->res->pruned++)
+		free(*n);
+	free(names);
+	free(array);
+	return rc;
+}
+
+static void
+run_failed(struct run *r, const char *why)
+{
+	const char *params[] = { r->res->id, why };
+	char *ignored = NULL;
+
+	pgtool_abort(&r->dump);
+	backup_follow_abort(r->follow);
+	r->follow = NULL;
+	backup_file_discard(&r->file);
+	if (r->recorded && r->db != NULL &&
+	    db_command(r->db, BACKUP_SQL_FAILED, 2, params, &ignored) == -1)
+		free(ignored);
+}
+
+static enum backup_status
+run_locked(struct run *r, char **cause)
+{
+	if (run_sweep(r, cause) == -1 || run_record(r, cause) == -1)
+		return BACKUP_FAILED;
+	if (run_dump(r, cause) == -1 || run_verify(r, cause) == -1 ||
+	    run_complete(r, cause) == -1) {
+		run_failed(r, *cause);
+		return BACKUP_FAILED;
+	}
+	if (run_retention(r, cause) == -1)
+		return BACKUP_FAILED;
+	return BACKUP_OK;
+}
+
+enum backup_status
+backup_run(const struct backup_opts *o, struct backup_result *res,
+    char **cause)
+{
+	struct run r = { .o = o, .res = res };
+	uint64_t t0 = now_usec();
+	int locked;
+
+	memset(res, 0, sizeof *res);
+	r.file.fd = -1;
+	r.dump.fd = -1;
+	dumpcount_init(&r.dc);
+	if ((locked = run_lock(&r, cause)) == 1)
+		res->status = run_locked(&r, cause);
+	else
+		res->status = locked == 0 ? BACKUP_BUSY : BACKUP_FAILED;
+	pgtool_abort(&r.dump);
+	backup_follow_abort(r.follow);
+	backup_file_clear(&r.file);
+	backup_writer_free(r.w);
+	dumpcount_clear(&r.dc);
+	db_close(r.db);		/* releases the lock */
+	res->seconds = (double)(now_usec() - t0) / 1e6;
+	return res->status;
+}
+
+void
+backup_result_clear(struct backup_result *res)
+{
+	json_object_put(res->row_counts);
+	memset(res, 0, sizeof *res);
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * backup-run: one backup, start to end, blocking (rallyctl backup now runs
+ * it in its own process, rallyd on a worker thread: daemon/job-backup.c).
+ * It logs nothing, so that a thread never shares the log; everything it
+ * has to say is in the result or *cause.
+ *
+ *  1. Connects with backup.conninfo and takes a session advisory lock
+ *     ("rallybak"): two backups never run at once, whoever started them.
+ *     Under the lock, a record left "running" by a killed backup is marked
+ *     failed and the temporary files in backup.dir are removed.
+ *  2. Records the backup ("running"), runs pg_dump (plain SQL, one
+ *     snapshot), counts the rows of each table as the dump streams by, and
+ *     sends it through zstd and the format (lib/backup-format.h) into
+ *     "<dir>/<name>.tmp"; fsync, rename, fsync of the directory.
+ *  3. Reads the new file back and checks every chunk and its SHA-256:
+ *     on a thread that follows the writer (lib/backup-follow.h), done
+ *     moments after the file is.
+ *  4. Records it complete (size, SHA-256, key id, row counts, verified),
+ *     then deletes the backups older than backup.retention.
+ * Any failure: pg_dump killed, the temporary file removed, the record
+ * marked failed with the error; older backups are not touched.
+ */
+#ifndef RALLY_BACKUP_RUN_H
+#define RALLY_BACKUP_RUN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "backup-file.h"
+#include "conf.h"
+
+/* pg_try_advisory_lock key: "rallybak". */
+#define BACKUP_LOCK_KEY "8241988006213476715"
+
+enum backup_status {
+	BACKUP_OK,
+	BACKUP_BUSY,		/* another backup holds the lock */
+	BACKUP_FAILED,
+};
+
+struct backup_opts {
+	const struct conf *conf;
+	const struct keyring *kr;	/* the backup keyring */
+	const char *instance;		/* recorded as who made it */
+	/* Set (from another thread or a signal) to stop at the next read. */
+	volatile sig_atomic_t *cancel;
+	/* Called about every BACKUP_IO_SIZE of dump; may be NULL. */
+	void (*progress)(void *arg, uint64_t dump_bytes, uint64_t file_bytes);
+	void *progress_arg;
+};
+
+struct backup_result {
+	enum backup_status status;
+	char name[BACKUP_NAME_LEN + 1];
+	char id[40];			/* the rally.backups row */
+	char sha256[65];
+	uint64_t size;
+	uint64_t plain_bytes;
+	uint32_t key_id;
+	uint64_t chunks;
+	json_object *row_counts;	/* owned */
+	int pruned;
+	double seconds;
+	double verify_seconds;
+};
+
+/* BACKUP_OK, or another status with *cause set. */
+enum backup_status backup_run(const struct backup_opts *,
+    struct backup_result *, char **cause);
+void backup_result_clear(struct backup_result *);
+
+#endif

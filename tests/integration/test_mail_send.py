@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: ISC
+"""Sending from the CRM: an outbox row (as the web tier writes it) becomes
+one message in Gmail's Sent, composed correctly (parsed back with Python's
+email package, field by field), threaded when it is a reply, exactly once
+across a crash, and refused with a reason when it is not a safe message."""
+
+import base64
+import email
+import email.policy
+import time
+import uuid
+
+import pytest
+
+from rallytest.daemon import wait_until
+from rallytest.mail import Mail
+from rallytest.google import SCOPE_GMAIL_MODIFY
+
+
+@pytest.fixture
+def mail(pg, db, login_roles, fakegoogle, tmp_path):
+    m = Mail(pg, db, login_roles, fakegoogle, tmp_path, "ada")
+    m.fg.admin("POST", "/__admin/accounts", {"email": m.google_email})
+    yield m
+    m.close()
+
+
+def queue(mail, **kw):
+    row = {"message_id": f"<{uuid.uuid4()}@rally.test>",
+           "from_addr": f"Ada Lovelace <{mail.google_email}>", "to_addrs": ["ann@mail.test"],
+           "subject": "Hello", "body_text": "Hi Ann,\nsee you.\n"}
+    row.update(kw)
+    cols = ", ".join(row)
+    marks = ", ".join(["%s"] * len(row))
+    oid = mail.conn.execute(
+        f"INSERT INTO rally.mail_outbox (tenant_id, user_id, connection_id, {cols})"
+        f" VALUES (%s, %s, %s, {marks}) RETURNING id",
+        (mail.tenant, mail.user, mail.connection, *row.values())).fetchone()[0]
+    return oid, row["message_id"]
+
+
+def outbox(mail, oid):
+    cur = mail.conn.execute("SELECT * FROM rally.mail_outbox WHERE id = %s", (oid,))
+    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+
+
+def gmail_get(mail, path):
+    token = mail.fg.access_token(mail.google_email, (SCOPE_GMAIL_MODIFY,))
+    status, body = mail.fg.request("GET", "/gmail/v1/users/me/" + path, token=token)
+    assert status == 200, (status, body)
+    return body
+
+
+def sent_with(mail, message_id):
+    q = f"rfc822msgid:{message_id}"
+    return gmail_get(mail, "messages?includeSpamTrash=true&q=" +
+                     __import__("urllib.parse").parse.quote(q)).get("messages", [])
+
+
+def raw_of(mail, gmail_id):
+    m = gmail_get(mail, f"messages/{gmail_id}?format=raw")
+    return email.message_from_bytes(base64.urlsafe_b64decode(m["raw"] + "==="),
+                                    policy=email.policy.default), m
+
+
+def test_a_new_message_arrives_in_sent_composed_field_by_field(mail):
+    mail.connect()
+    mail.start()
+    mail.settle()
+    oid, mid = queue(mail, subject="Grüße aus Köln — Q3 ✓",
+                     to_addrs=["Zoë Ångström <zoe@mail.test>", "Doe, Jane <jane@mail.test>"],
+                     cc_addrs=["bob@mail.test"], bcc_addrs=["audit@mail.test"],
+                     body_text="Hallo Zoë,\n" + "lange Zeile " * 120 + "\nbis bald\n",
+                     body_html="<p>Hallo <b>Zoë</b></p>")
+    mail.settle()
+    row = outbox(mail, oid)
+    assert row["state"] == "sent" and row["gmail_message_id"] and row["sent_at"]
+    [found] = sent_with(mail, mid)
+    assert found["id"] == row["gmail_message_id"]
+    msg, meta = raw_of(mail, found["id"])
+    assert "SENT" in meta["labelIds"]
+    assert msg["Message-ID"] == mid
+    assert msg["Subject"] == "Grüße aus Köln — Q3 ✓"
+    assert [(a.display_name, a.addr_spec) for a in msg["To"].addresses] == [
+        ("Zoë Ångström", "zoe@mail.test"), ("Doe, Jane", "jane@mail.test")]
+    assert [a.addr_spec for a in msg["Cc"].addresses] == ["bob@mail.test"]
+    assert msg["From"].addresses[0].addr_spec == mail.google_email
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == "Hallo Zoë,\n" + "lange Zeile " * 120 + "\nbis bald\n"
+    assert msg.get_body(("html",)).get_content().strip() == "<p>Hallo <b>Zoë</b></p>"
+    raw = base64.urlsafe_b64decode(gmail_get(mail, f"messages/{found['id']}?format=raw")["raw"]
+                                   + "===")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_a_reply_joins_the_thread_with_its_references(mail):
+    first = mail.g_deliver(
+        "From: Ann <ann@mail.test>\r\nTo: ada@gmail.test\r\nSubject: Proposal\r\n"
+        "Message-ID: <proposal-1@mail.test>\r\n\r\nHere it is.\r\n")
+    mail.connect()
+    mail.start()
+    mail.settle()
+    thread = mail.conn.execute("SELECT id FROM rally.mail_threads").fetchone()[0]
+    oid, mid = queue(mail, thread_id=thread, subject="Re: Proposal",
+                     in_reply_to="<proposal-1@mail.test>",
+                     references_header="<proposal-1@mail.test>")
+    mail.settle()
+    [found] = sent_with(mail, mid)
+    msg, meta = raw_of(mail, found["id"])
+    assert meta["threadId"] == first["threadId"]
+    assert (msg["In-Reply-To"], msg["References"]) == ("<proposal-1@mail.test>",) * 2
+    mail.sync()
+    t = mail.conn.execute("SELECT message_count FROM rally.mail_threads WHERE id = %s",
+                          (thread,)).fetchone()[0]
+    assert t == 2, "the reply came back into its thread"
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("subject", "Hi\r\nBcc: everyone@mail.test", "header injection"),
+    ("to_addrs", ["ann@mail.test\r\nBcc: x@mail.test"], "header injection in to[0]"),
+    ("to_addrs", ["not an address"], "bad address in to[0]"),
+    ("from_addr", "Mallory <mallory@mail.test>", "not the connected Google account"),
+])
+def test_an_unsafe_message_fails_with_the_reason_and_nothing_is_sent(mail, field, value, reason):
+    mail.connect()
+    mail.start()
+    mail.settle()
+    oid, mid = queue(mail, **{field: value})
+    mail.settle()
+    row = outbox(mail, oid)
+    assert row["state"] == "failed" and reason in row["last_error"], row
+    assert sent_with(mail, mid) == []
+
+
+def test_a_send_killed_before_its_commit_is_sent_exactly_once(mail, fakegoogle):
+    mail.connect()
+    mail.start()
+    mail.settle()
+    mail.daemons.pop().close()      # no daemon while the row is queued
+    # A slow send: time to hold the row between 'sending' and 'sent'.
+    fakegoogle.admin("POST", "/__admin/faults", {"kind": "latency", "latencyMs": 1500,
+                                                 "pathPrefix": "/gmail/v1/users/me/messages/send"})
+    locker = mail.pg.connect(mail.db, autocommit=False)
+    oid, mid = queue(mail, subject="Exactly once")
+    try:
+        d = mail.start("victim")
+        wait_until(lambda: outbox(mail, oid)["state"] == "sending", timeout=30, interval=0.01,
+                   message="the send under way")
+        locker.execute("SELECT 1 FROM rally.mail_outbox WHERE id = %s FOR UPDATE", (oid,))
+        wait_until(lambda: sent_with(mail, mid), timeout=30, message="the send reached Gmail")
+        wait_until(lambda: mail.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%%mail_outbox_end%%'").fetchone()[0] == 1,
+            message="the 'sent' commit waiting for the row")
+        d.kill()                    # SIGKILL: the answer is never recorded
+        mail.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                          " AND query LIKE '%%mail_outbox_end%%'")
+    finally:
+        locker.rollback()
+        locker.close()
+        fakegoogle.admin("DELETE", "/__admin/faults")
+    assert outbox(mail, oid)["state"] == "sending"
+    mail.conn.execute("UPDATE rally.jobs SET lease_expires = now(), run_at = now()"
+                      " WHERE kind = 'mailsend' AND state = 'running'")
+    mail.start("heir")
+    mail.settle()
+    assert len(sent_with(mail, mid)) == 1, "looked up in Sent, not sent again"
+    row = outbox(mail, oid)
+    assert row["state"] == "sent"
+    result = mail.conn.execute("SELECT result FROM rally.jobs WHERE kind = 'mailsend'"
+                               " AND state = 'done' ORDER BY finished_at DESC LIMIT 1").fetchone()[0]
+    assert result["found_in_sent"] == 1 and result["sent"] == 0
