@@ -343,9 +343,13 @@ class Chaos:
         """Most of Google's changes arrive by push (a calsync right away);
         the others wait for the poll."""
         if self.rng.random() < 0.7:
-            u.conn.execute("SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
-                           (u.tenant, str(u.connection),
-                            json.dumps({"connection_id": str(u.connection)})))
+            self.queue_sync(u)
+
+    @staticmethod
+    def queue_sync(u):
+        u.conn.execute("SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
+                       (u.tenant, str(u.connection),
+                        json.dumps({"connection_id": str(u.connection)})))
 
     # --- quiescence ---------------------------------------------------------
     def settle(self):
@@ -359,7 +363,7 @@ class Chaos:
         tenants = list({u.tenant for u in self.users})
         for _ in range(2):
             for u in self.users:
-                self.maybe_push_now(u)
+                self.queue_sync(u)
             wait_until(lambda: conn.execute(
                 "SELECT count(*) FROM rally.jobs WHERE tenant_id = ANY(%s) AND kind = ANY(%s)"
                 " AND (state = 'running' OR (state = 'pending'"
@@ -368,11 +372,6 @@ class Chaos:
                 timeout=180, interval=0.2, message="calendar jobs settled " + self.where())
         for d in self.daemons:
             assert d.stop() == 0, d.output()[-3000:]
-
-    def maybe_push_now(self, u):
-        u.conn.execute("SELECT rally.job_enqueue(%s, 'calsync', %s, %s)",
-                       (u.tenant, str(u.connection),
-                        json.dumps({"connection_id": str(u.connection)})))
 
 
 @pytest.fixture
