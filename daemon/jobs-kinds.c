@@ -27,6 +27,7 @@ extern const struct job_kind job_accountpurge_kind;
 extern const struct job_kind job_deletion_watch_kind;
 extern const struct job_kind job_export_kind;
 extern const struct job_kind job_usage_rollup_kind;
+extern const struct job_kind job_sync_watch_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -47,6 +48,7 @@ static const struct job_kind *const kinds[] = {
 	&job_deletion_watch_kind,
 	&job_export_kind,
 	&job_usage_rollup_kind,
+	&job_sync_watch_kind,
 };
 
 const struct job_kind *

@@ -14,7 +14,8 @@ as $$
 	select array['ping', 'prune', 'token-revoke', 'google-probe',
 	    'calsync', 'calpush', 'calwatch', 'calpurge', 'mailsync',
 	    'maillabel', 'mailsend', 'mailwatch', 'mailpurge', 'notice',
-	    'accountpurge', 'deletion-watch', 'export', 'usage-rollup']
+	    'accountpurge', 'deletion-watch', 'export', 'usage-rollup',
+	    'sync-watch']
 $$;
 
 -- Queues a job, or folds it into the pending twin with the same

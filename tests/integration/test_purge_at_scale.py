@@ -12,6 +12,7 @@ import psycopg
 
 from rallytest.calendar import Cal
 from rallytest.daemon import wait_until
+from rallytest.mailrows import mark_mail_synced
 
 MESSAGES = 100_000
 BLOCK_LIMIT = 0.200
@@ -58,6 +59,7 @@ def test_a_purge_of_100000_messages_never_blocks_another_tenants_writes_for_200_
     try:
         fakegoogle.admin("POST", "/__admin/accounts", {"email": cal.google_email})
         cal.connect(mail=True)
+        mark_mail_synced(cal)
         seed_messages(cal.conn, cal.tenant, cal.user, cal.connection, MESSAGES)
         t2 = json.loads(cal.ctl("--json", "tenant", "create", "Busy").stdout)["tenant_id"]
         u2 = json.loads(cal.ctl("--json", "user", "create", "--tenant", t2, "--email",
