@@ -12,7 +12,9 @@
 #include "sqljob.h"
 #include "uuid.h"
 
-#define EXPORT_SQL "SELECT rally.export_build($1, $2::uuid)"
+static const struct sqljob_spec export_build = {
+	"SELECT rally.export_build($1, $2::uuid)", "built", SQLJOB_BOOL,
+};
 
 static void
 export_start(struct job *job)
@@ -25,7 +27,7 @@ export_start(struct job *job)
 		job_finish(job, JOB_FAIL, "payload: export_id is not a uuid", NULL);
 		return;
 	}
-	sqljob_run(job, EXPORT_SQL, 2, params, "built", SQLJOB_BOOL);
+	sqljob_run(job, &export_build, 2, params);
 }
 
 const struct job_kind job_export_kind = {

@@ -13,8 +13,10 @@
 #include "rallyd.h"
 #include "sqljob.h"
 
-#define SYNC_WATCH_SQL \
-	"SELECT rally.sync_failing_notices(make_interval(secs => $1::float8))"
+static const struct sqljob_spec sync_watch = {
+	"SELECT rally.sync_failing_notices(make_interval(secs => $1::float8))",
+	"notices", SQLJOB_INT,
+};
 
 static void
 sync_watch_start(struct job *job)
@@ -24,7 +26,7 @@ sync_watch_start(struct job *job)
 
 	snprintf(sec, sizeof sec, "%lld",
 	    (long long)job->d->conf.notices_sync_failing_sec);
-	sqljob_run(job, SYNC_WATCH_SQL, 1, params, "notices", SQLJOB_INT);
+	sqljob_run(job, &sync_watch, 1, params);
 }
 
 const struct job_kind job_sync_watch_kind = {

@@ -13,7 +13,10 @@
 #include "rallyd.h"
 #include "sqljob.h"
 
-#define ROLLUP_SQL "SELECT rally.usage_rollup(make_interval(secs => $1::float8))"
+static const struct sqljob_spec rollup = {
+	"SELECT rally.usage_rollup(make_interval(secs => $1::float8))",
+	"raw_events_deleted", SQLJOB_INT,
+};
 
 static void
 rollup_start(struct job *job)
@@ -22,7 +25,7 @@ rollup_start(struct job *job)
 	const char *params[] = { sec };
 
 	snprintf(sec, sizeof sec, "%lld", (long long)job->d->conf.usage_retention_sec);
-	sqljob_run(job, ROLLUP_SQL, 1, params, "raw_events_deleted", SQLJOB_INT);
+	sqljob_run(job, &rollup, 1, params);
 }
 
 const struct job_kind job_usage_rollup_kind = {
