@@ -8,30 +8,13 @@
  */
 #include "config.h"
 
-#include <string.h>
-
 #include "jobs.h"
-#include "pgloop.h"
-#include "rallyd.h"
+#include "sqljob.h"
 #include "uuid.h"
 
-#define EXPORT_SQL "SELECT rally.export_build($1, $2::uuid)"
-
-static void
-built_cb(const PGresult *res, const char *error, void *arg)
-{
-	struct job *job = arg;
-	json_object *result;
-
-	if (error != NULL) {
-		job_finish(job, JOB_RETRY, error, NULL);
-		return;
-	}
-	result = json_object_new_object();
-	json_object_object_add(result, "built", json_object_new_boolean(
-	    strcmp(PQgetvalue(res, 0, 0), "t") == 0));
-	job_finish(job, JOB_DONE, NULL, result);
-}
+static const struct sqljob_spec export_build = {
+	"SELECT rally.export_build($1, $2::uuid)", "built", SQLJOB_BOOL,
+};
 
 static void
 export_start(struct job *job)
@@ -44,7 +27,7 @@ export_start(struct job *job)
 		job_finish(job, JOB_FAIL, "payload: export_id is not a uuid", NULL);
 		return;
 	}
-	pgloop_query(job->d->db, EXPORT_SQL, 2, params, built_cb, job);
+	sqljob_run(job, &export_build, 2, params);
 }
 
 const struct job_kind job_export_kind = {

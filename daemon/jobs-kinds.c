@@ -30,6 +30,7 @@ extern const struct job_kind job_export_kind;
 extern const struct job_kind job_usage_rollup_kind;
 extern const struct job_kind job_backup_kind;
 extern const struct job_kind job_backup_check_kind;
+extern const struct job_kind job_sync_watch_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -53,6 +54,7 @@ static const struct job_kind *const kinds[] = {
 	&job_usage_rollup_kind,
 	&job_backup_kind,
 	&job_backup_check_kind,
+	&job_sync_watch_kind,
 };
 
 const struct job_kind *

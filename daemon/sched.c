@@ -27,6 +27,7 @@ static const struct sched_entry entries[] = {
 	{ "prune", 3600 },
 	{ "deletion-watch", 600 },
 	{ "usage-rollup", 86400 },
+	{ "sync-watch", 600 },
 };
 
 /*

@@ -98,6 +98,8 @@ static const struct conf_key keys[] = {
 	S("smtp", "starttls", smtp_starttls, "required"),
 	N("smtp", "timeout", T_DURATION, smtp_timeout_sec, 1, 600, "30s"),
 
+	N("notices", "sync_failing_after", T_DURATION, notices_sync_failing_sec, 600, 30 * DAY, "1d"),
+
 	N("compliance", "deletion_grace", T_DURATION, deletion_grace_sec, 0, 30 * DAY, "14d"),
 	N("compliance", "purge_lag", T_DURATION, purge_lag_sec, 60, 30 * DAY, "1d"),
 

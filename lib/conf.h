@@ -96,6 +96,9 @@ struct conf {
 	char *smtp_starttls;	/* required | off */
 	int64_t smtp_timeout_sec;
 
+	/* [notices] */
+	int64_t notices_sync_failing_sec;	/* a failing sync is told after */
+
 	/* [compliance]: the 30-day promise (docs/compliance.md) */
 	int64_t deletion_grace_sec;	/* an account deletion may be cancelled */
 	int64_t purge_lag_sec;		/* the purge finishes within this after */

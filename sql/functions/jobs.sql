@@ -15,7 +15,7 @@ as $$
 	    'calsync', 'calpush', 'calwatch', 'calpurge', 'mailsync',
 	    'maillabel', 'mailsend', 'mailwatch', 'mailreconcile', 'mailpurge', 'notice',
 	    'accountpurge', 'deletion-watch', 'export', 'usage-rollup', 'backup',
-	    'backup-check']
+	    'backup-check', 'sync-watch']
 $$;
 
 -- Queues a job, or folds it into the pending twin with the same

@@ -26,3 +26,49 @@ $$;
 
 revoke all on function rally.notice_queue(uuid, uuid, text, text, text) from public;
 grant execute on function rally.notice_queue(uuid, uuid, text, text, text) to rally_daemon;
+
+-- A notice to the user of every sync (calendar or mail of an active
+-- connection with the integration on) failing without a success for
+-- longer than p_after, once per stretch of failures: failing_notice_at
+-- (migration 0026) records it.  Returns how many were queued.  The
+-- sync-watch job calls it.
+create or replace function rally.sync_failing_notices(p_after interval) returns int
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	r record;
+	n int := 0;
+begin
+	for r in select s.tenant_id, s.connection_id, s.resource, c.user_id, c.google_email
+	    from rally.sync_state s
+	    join rally.google_connections c on c.tenant_id = s.tenant_id and c.id = s.connection_id
+	    where c.status = 'active' and s.consecutive_errors > 0
+	        and ((s.resource = 'calendar' and c.calendar_enabled)
+	            or (s.resource = 'mail' and c.mail_enabled))
+	        and coalesce(s.last_success_at, c.connected_at) < now() - p_after
+	        and (s.failing_notice_at is null
+	            or s.failing_notice_at < coalesce(s.last_success_at, c.connected_at))
+	    order by s.tenant_id, s.connection_id, s.resource
+	    limit 1000
+	    for update of s skip locked loop
+		perform rally.notice_queue(r.tenant_id, r.user_id, 'technical',
+		    format('Rally cannot sync your Google %s',
+		        case r.resource when 'calendar' then 'Calendar' else 'mail' end),
+		    format(E'Rally has not been able to sync the %s of the Google account %s '
+		        'for more than %s.\n\nIf you removed Rally''s access at Google, connect '
+		        'the account again in Rally''s settings; otherwise we are looking into '
+		        'it and nothing needs to be done.\n',
+		        case r.resource when 'calendar' then 'calendar' else 'mail' end,
+		        r.google_email, p_after));
+		update rally.sync_state set failing_notice_at = now()
+		where tenant_id = r.tenant_id and connection_id = r.connection_id
+		    and resource = r.resource;
+		n := n + 1;
+	end loop;
+	return n;
+end
+$$;
+
+revoke all on function rally.sync_failing_notices(interval) from public;
+grant execute on function rally.sync_failing_notices(interval) to rally_daemon;

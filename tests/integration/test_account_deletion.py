@@ -17,7 +17,7 @@ import pytest
 from rallytest import journal, program
 from rallytest.calendar import PASSWORD, Cal
 from rallytest.daemon import Rallyd, wait_until, write_config
-from rallytest.mailrows import seed_mail
+from rallytest.mailrows import mark_mail_synced, seed_mail
 from rallytest.schema import insert, set_context
 
 MSGID_DELETION_OVERDUE = "23b732db186d4ad4a30916cbc288f9b5"
@@ -99,6 +99,7 @@ def login(conn, email):
 def test_deletion_blocks_sign_in_ends_sessions_and_takes_the_tokens_at_once(cal, login_roles, pg,
                                                                            db):
     cal.connect(mail=True)
+    mark_mail_synced(cal)
     seed_user(cal.conn, cal.tenant, cal.user)
     with psycopg.connect(pg.conninfo(db, login_roles["web"]), autocommit=True) as web:
         assert login(web, cal.user_email) == 1
@@ -127,6 +128,7 @@ def test_deletion_blocks_sign_in_ends_sessions_and_takes_the_tokens_at_once(cal,
 
 def test_backdated_deletion_leaves_no_trace_of_the_user_and_spares_the_colleague(cal):
     cal.connect(mail=True)
+    mark_mail_synced(cal)
     bob = add_user(cal, "bob")
     seed_user(cal.conn, cal.tenant, cal.user)
     seed_user(cal.conn, cal.tenant, bob)

@@ -18,7 +18,7 @@ import pytest
 from rallytest import program
 from rallytest.calendar import PASSWORD, Cal
 from rallytest.daemon import wait_until
-from rallytest.mailrows import seed_mail
+from rallytest.mailrows import mark_mail_synced, seed_mail
 from rallytest.schema import set_context
 
 MAIL_TABLES = ("mail_label_ops", "mail_outbox", "mail_messages", "mail_threads")
@@ -86,6 +86,7 @@ def test_web_tier_cannot_read_the_ledger_key_nor_compute_hashes(pg, db, login_ro
 
 def test_mail_disconnect_stops_the_gmail_watch_and_purges_mail_while_calendar_stays(cal, fakegoogle):
     cal.connect(mail=True)
+    mark_mail_synced(cal)
     seed_mail(cal.conn, cal.tenant, cal.user, cal.connection)
     cal.start()
     cal.settle()
@@ -111,6 +112,7 @@ def test_mail_disconnect_stops_the_gmail_watch_and_purges_mail_while_calendar_st
 def test_last_integration_off_leaves_no_token_and_channels_stop_before_the_revoke(
         cal, fakegoogle):
     cal.connect(mail=True)
+    mark_mail_synced(cal)
     seed_mail(cal.conn, cal.tenant, cal.user, cal.connection)
     d = cal.start()
     wait_until(lambda: cal.conn.execute(
@@ -155,12 +157,7 @@ def test_last_integration_off_leaves_no_token_and_channels_stop_before_the_revok
 def test_a_mailpurge_of_a_connection_with_mail_on_purges_nothing(cal, pg, db):
     """Hostile payloads: the database, not the job, decides."""
     cal.connect(mail=True)
-    # The first mail sync ends before the fixture rows go in: its sweep
-    # would remove them as messages Gmail does not have.
-    cal.start()
-    wait_until(lambda: cal.conn.execute(
-        "SELECT count(*) FROM rally.jobs WHERE kind = 'mailsync' AND state = 'done'"
-    ).fetchone()[0] >= 1, message="the first mail sync")
+    mark_mail_synced(cal)
     seed_mail(cal.conn, cal.tenant, cal.user, cal.connection)
     before = mail_counts(cal.conn, cal.connection)
     other = cal.conn.execute("SELECT gen_random_uuid()").fetchone()[0]
@@ -171,6 +168,7 @@ def test_a_mailpurge_of_a_connection_with_mail_on_purges_nothing(cal, pg, db):
                              (cal.tenant, {"connection_id": cal.connection.upper()}),
                              (str(other), {"connection_id": cal.connection}),
                              (cal.tenant, {"connection_id": [cal.connection]}))]
+    cal.start()
     wait_until(lambda: cal.conn.execute(
         "SELECT count(*) FROM rally.jobs WHERE id = ANY(%s) AND state IN ('done', 'failed')",
         (ids,)).fetchone()[0] == len(ids), message="hostile jobs ended")
@@ -182,6 +180,7 @@ def test_a_mailpurge_of_a_connection_with_mail_on_purges_nothing(cal, pg, db):
 
 def test_mail_purge_goes_in_batches_of_at_most_the_batch_size(cal, dbconn):
     cal.connect(mail=True)
+    mark_mail_synced(cal)
     seed_mail(cal.conn, cal.tenant, cal.user, cal.connection, threads=3, per_thread=400)
     size = dbconn.execute("SELECT rally.mail_purge_batch_size()").fetchone()[0]
     cal.start()
@@ -197,6 +196,7 @@ def test_mail_purge_goes_in_batches_of_at_most_the_batch_size(cal, dbconn):
 
 def test_web_disconnect_acts_only_on_the_callers_own_connection(cal, pg, db, login_roles):
     cal.connect(mail=True)
+    mark_mail_synced(cal)
     out = cal.ctl("--json", "user", "create", "--tenant", cal.tenant, "--email",
                   "eve@acme.test", "--name", "eve", input=PASSWORD + "\n")
     eve = json.loads(out.stdout)["user_id"]

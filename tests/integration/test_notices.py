@@ -111,3 +111,48 @@ def test_a_notice_job_naming_another_tenants_notice_sends_nothing(cal):
         assert cal.conn.execute("SELECT status FROM rally.notices").fetchone()[0] == "queued"
     finally:
         sink.stop()
+
+
+def test_a_sync_failing_for_longer_than_configured_tells_the_user_once(cal):
+    cal.connect(mail=True)
+    cal.conn.execute("INSERT INTO rally.sync_state (tenant_id, connection_id, resource,"
+                     " consecutive_errors, last_error, last_error_at, last_success_at)"
+                     " VALUES (%s, %s, 'mail', 5, 'HTTP 500', now(), now() - interval '2 days')"
+                     " ON CONFLICT (tenant_id, connection_id, resource) DO UPDATE SET"
+                     " consecutive_errors = 5, last_error_at = now(),"
+                     " last_success_at = now() - interval '2 days'",
+                     (cal.tenant, cal.connection))
+    assert cal.conn.execute("SELECT rally.sync_failing_notices('1 day')").fetchone()[0] == 1
+    assert cal.conn.execute("SELECT rally.sync_failing_notices('1 day')").fetchone()[0] == 0
+    assert cal.conn.execute("SELECT rally.sync_failing_notices('3 days')").fetchone()[0] == 0
+    subject, body = cal.conn.execute("SELECT subject, body_text FROM rally.notices"
+                                     " WHERE kind = 'technical'").fetchone()
+    assert subject == "Rally cannot sync your Google mail" and cal.google_email in body
+    # A success after that notice, then failures again for long enough: a new one.
+    cal.conn.execute("UPDATE rally.sync_state SET failing_notice_at = now() - interval '3 days',"
+                     " last_success_at = now() - interval '2 days'"
+                     " WHERE connection_id = %s AND resource = 'mail'", (cal.connection,))
+    assert cal.conn.execute("SELECT rally.sync_failing_notices('1 day')").fetchone()[0] == 1
+
+
+def test_rallyd_runs_the_sync_watch_with_the_configured_delay(cal):
+    sink = SmtpSink().start()
+    try:
+        cal.sections["smtp"] = sink.config()
+        cal.sections["notices"] = {"sync_failing_after": "1h"}
+        cal.connect()
+        cal.conn.execute("UPDATE rally.sync_state SET consecutive_errors = 2,"
+                         " last_error_at = now(), last_success_at = now() - interval '2 hours'"
+                         " WHERE connection_id = %s AND resource = 'calendar'",
+                         (cal.connection,))
+        # Google keeps failing: the syncs rallyd runs do not succeed either.
+        cal.fg.admin("POST", "/__admin/faults", {"kind": "500", "count": 1000,
+                                                  "pathPrefix": "/calendar/"})
+        cal.conn.execute("SELECT rally.job_enqueue('00000000-0000-0000-0000-000000000000',"
+                         " 'sync-watch', 'now')")
+        cal.start()
+        wait_until(lambda: any(m["Subject"] == "Rally cannot sync your Google Calendar"
+                               for _, _, m in sink.received()), timeout=30,
+                   message="notice sent")
+    finally:
+        sink.stop()

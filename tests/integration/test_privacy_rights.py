@@ -17,7 +17,7 @@ import pytest
 from rallytest import SRCDIR, program
 from rallytest.calendar import PASSWORD, Cal
 from rallytest.daemon import wait_until
-from rallytest.mailrows import seed_mail
+from rallytest.mailrows import mark_mail_synced, seed_mail
 from rallytest.schema import insert, set_context
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -41,6 +41,7 @@ class World:
         self.tom = self.user(self.other, "tom")
         fakegoogle.admin("POST", "/__admin/accounts", {"email": self.cal.google_email})
         self.connection = self.cal.connect(mail=True)
+        mark_mail_synced(self.cal)
         insert(self.conn, "billing_profiles", tenant_id=self.tenant, billing_email="pay@acme.test",
                country="DE", vat_id="DE123456789")
         for who, tenant in ((self.olga, self.tenant), (self.max, self.tenant),

@@ -24,3 +24,22 @@ def seed_mail(conn, tenant, user, connection, threads=2, per_thread=3):
         insert(conn, "mail_outbox", tenant_id=tenant, user_id=user, connection_id=connection,
                thread_id=th, message_id=f"<{uuid.uuid4().hex}@rally.test>",
                from_addr="dora@gmail.test", to_addrs=["x@example.test"], subject="Re")
+
+
+def mark_mail_synced(cal):
+    """Records the connection's mailbox as synced up to Gmail's current
+    history id, as a finished full sync leaves it: rallyd's mailsync then
+    syncs incrementally and leaves the rows seeded above alone (a full
+    sync would remove them, Gmail not having them)."""
+    from .google import SCOPE_GMAIL_MODIFY
+    access = cal.fg.access_token(cal.google_email, (SCOPE_GMAIL_MODIFY,))
+    status, profile = cal.fg.request("GET", "/gmail/v1/users/me/profile", token=access)
+    assert status == 200, profile
+    cal.conn.execute(
+        "INSERT INTO rally.sync_state (tenant_id, connection_id, resource, gmail_history_id,"
+        " full_sync_required, last_full_sync_at, last_success_at)"
+        " VALUES (%s, %s, 'mail', %s, false, now(), now())"
+        " ON CONFLICT (tenant_id, connection_id, resource) DO UPDATE SET"
+        " gmail_history_id = excluded.gmail_history_id, full_sync_required = false,"
+        " last_full_sync_at = now(), last_success_at = now()",
+        (cal.tenant, cal.connection, int(profile["historyId"])))
