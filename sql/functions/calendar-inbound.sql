@@ -61,11 +61,11 @@ $$;
 -- without exceptions, that INSERT reads nothing but the scratch table
 -- (the series lookup is not evaluated), so a cached plan of it is right
 -- whatever rally.activities holds; and PostgreSQL's own per-row foreign-key
--- checks of the rows it inserts (the owner in rally.users, the connection
--- in rally.google_connections: lookups by primary key in tables that a
--- sync does not grow) then run their cached plans instead of being planned
--- again for every row (0.2 CPU-s per 10,000 events, docs/calendar-sync.md
--- "Cost").  Exceptions stay under force_custom_plan: their foreign key to
+-- checks of the rows it inserts (the connection in
+-- rally.google_connections, and since 0027 nothing else: lookups by
+-- primary key in a table that a sync does not grow) then run their cached
+-- plans instead of being planned again for every row (0.2 CPU-s per 10,000
+-- events, docs/calendar-sync.md "Cost").  Exceptions stay under force_custom_plan: their foreign key to
 -- their series is a lookup in rally.activities, the table being filled,
 -- where a plan cached while it was empty would scan it.
 create or replace function rally.cal_insert_new(p_tenant uuid, p_conn uuid, p_owner uuid)
