@@ -99,8 +99,13 @@ begin
 	delete from rally.tenants t using rally.deletion_ledger l
 	where l.kind = 'tenant_deletion' and l.tenant_id = t.tenant_id
 	    and rally.ledger_matches(l.subject_hash, l.hash_key_id, 'tenant', t.tenant_id);
+	-- A deletion cancelled in its grace period deletes nothing: the user
+	-- kept the account.  One still in its grace period when the restore
+	-- runs is carried out now (its user can no longer cancel it: a
+	-- restore errs on the side of the deletion promise).
 	delete from rally.users u using rally.deletion_ledger l
 	where l.kind = 'account_deletion' and l.tenant_id = u.tenant_id
+	    and l.cancelled_at is null
 	    and rally.ledger_matches(l.subject_hash, l.hash_key_id, 'user', u.id);
 	for c in
 		select g.tenant_id, g.id, l.kind from rally.google_connections g

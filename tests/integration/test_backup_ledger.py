@@ -112,3 +112,15 @@ def test_a_restore_whose_ledger_cannot_be_re_applied_restores_nothing(pg, dbconn
     with pg.connect(target) as c:
         assert c.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'rally'"
                          ).fetchone()[0] == 0
+
+
+def test_a_deletion_cancelled_after_the_backup_deletes_nothing_at_restore(pg, dbconn, conf, world):
+    tenant, ada, bob, cid = world
+    made = ctl_json(conf, "backup", "now")
+    # Bob asked for his account to be deleted, then changed his mind.
+    ledger(dbconn, tenant, "account_deletion", "user", bob[0])
+    dbconn.execute("UPDATE rally.deletion_ledger SET cancelled_at = now()"
+                   " WHERE kind = 'account_deletion'")
+    target, r = restore(pg, conf, made)
+    users, _, _, entries = names(pg, target)
+    assert users == ["ada", "bob", "cid"] and entries == 1
