@@ -393,17 +393,6 @@ page_cb(const struct gresp *g, void *arg)
 		page_take(cs, g, NULL);
 }
 
-static void
-append_param(char **url, const char *name, const char *value)
-{
-	char *esc = urlenc_escape(value), *next;
-
-	next = xasprintf("%s&%s=%s", *url, name, esc);
-	free(esc);
-	free(*url);
-	*url = next;
-}
-
 /* Fetches the page of token (taken; NULL: the first page). */
 static void
 calsync_fetch(struct calsync *cs, char *token)
@@ -413,13 +402,13 @@ calsync_fetch(struct calsync *cs, char *token)
 	    c->google_calendar_url, (long long)c->calendar_page_size);
 
 	if (cs->sync_token != NULL)
-		append_param(&url, "syncToken", cs->sync_token);
+		urlenc_append_param(&url, "syncToken", cs->sync_token);
 	else {
-		append_param(&url, "timeMin", cs->time_min);
-		append_param(&url, "singleEvents", "false");
+		urlenc_append_param(&url, "timeMin", cs->time_min);
+		urlenc_append_param(&url, "singleEvents", "false");
 	}
 	if (token != NULL)
-		append_param(&url, "pageToken", token);
+		urlenc_append_param(&url, "pageToken", token);
 	free(cs->fetch_token);
 	cs->fetch_token = token;
 	cs->fetching = true;

@@ -261,15 +261,9 @@ reconcile_list(struct reconcile *r)
 	char *url = xasprintf("%s/users/me/messages?maxResults=500"
 	    "&q=newer_than:%lldd", c->google_gmail_url,
 	    (long long)(c->mail_window_sec / 86400));
-	char *tok, *next;
 
-	if (r->next != NULL) {
-		tok = urlenc_escape(r->next);
-		next = xasprintf("%s&pageToken=%s", url, tok);
-		free(url);
-		free(tok);
-		url = next;
-	}
+	if (r->next != NULL)
+		urlenc_append_param(&url, "pageToken", r->next);
 	google_call(r->d, r->job->tenant_id, r->conn, "GET", url, NULL, NULL,
 	    list_cb, r);
 	free(url);

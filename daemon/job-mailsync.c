@@ -302,23 +302,16 @@ static void
 list_fetch(struct mailsync *ms)
 {
 	const struct conf *c = &ms->d->conf;
-	char *url, *q, *tok;
+	char *url;
 
 	if (ms->listing || (ms->listed > 0 && ms->list_end) ||
 	    ms->listed - ms->committed > 1)
 		return;
-	q = xasprintf("newer_than:%lldd",
+	url = xasprintf("%s/users/me/messages?maxResults=%lld&q=newer_than:%lldd",
+	    c->google_gmail_url, (long long)c->mail_page_size,
 	    (long long)(c->mail_window_sec / 86400));
-	url = xasprintf("%s/users/me/messages?maxResults=%lld&q=%s",
-	    c->google_gmail_url, (long long)c->mail_page_size, q);
-	free(q);
-	if (ms->list_next != NULL) {
-		tok = urlenc_escape(ms->list_next);
-		q = xasprintf("%s&pageToken=%s", url, tok);
-		free(url);
-		free(tok);
-		url = q;
-	}
+	if (ms->list_next != NULL)
+		urlenc_append_param(&url, "pageToken", ms->list_next);
 	ms->listing = true;
 	google_call(ms->d, ms->job->tenant_id, ms->conn, "GET", url, NULL, NULL,
 	    list_cb, ms);
@@ -506,19 +499,13 @@ history_fetch(struct mailsync *ms, const char *page)
 {
 	char *url = xasprintf("%s/users/me/history?startHistoryId=%s"
 	    "&maxResults=500", ms->d->conf.google_gmail_url, ms->history_id);
-	char *tok, *next;
 
 	if (page != ms->hist_page) {
 		free(ms->hist_page);
 		ms->hist_page = page != NULL ? xstrdup(page) : NULL;
 	}
-	if (page != NULL) {
-		tok = urlenc_escape(page);
-		next = xasprintf("%s&pageToken=%s", url, tok);
-		free(url);
-		free(tok);
-		url = next;
-	}
+	if (page != NULL)
+		urlenc_append_param(&url, "pageToken", page);
 	google_call(ms->d, ms->job->tenant_id, ms->conn, "GET", url, NULL, NULL,
 	    history_cb, ms);
 	free(url);

@@ -58,6 +58,21 @@ urlenc_escape(const char *s)
 	return out;
 }
 
+void
+urlenc_append_param(char **url, const char *name, const char *value)
+{
+	size_t have = strlen(*url), nlen = strlen(name);
+	char *out = xmalloc(have + nlen + strlen(value) * 3 + 3);
+
+	memcpy(out, *url, have);
+	out[have] = '&';
+	memcpy(out + have + 1, name, nlen);
+	out[have + 1 + nlen] = '=';
+	urlenc_escape_into(out + have + nlen + 2, value);
+	free(*url);
+	*url = out;
+}
+
 char *
 urlenc_form_encode(const char *const *kv)
 {

@@ -14,6 +14,9 @@
 
 /* Percent-encodes all but RFC 3986 unreserved characters; caller frees. */
 char *urlenc_escape(const char *);
+/* Appends "&name=value" to the malloc'd *url, value escaped; name is
+ * taken as it is (a literal of the caller's). */
+void urlenc_append_param(char **url, const char *name, const char *value);
 /*
  * "k1=v1&k2=v2" (application/x-www-form-urlencoded) from a NULL-terminated
  * key, value, key, value, ... list; caller frees.

@@ -140,6 +140,18 @@ test_escape_then_decode_round_trips(void)
 	free(esc);
 }
 
+static void
+test_append_param_escapes_the_value_only(void)
+{
+	char *url = xstrdup("https://g.test/m?maxResults=5");
+
+	urlenc_append_param(&url, "pageToken", "a/b c&d=\xc3\xa9");
+	urlenc_append_param(&url, "q", "");
+	is_str(url, "https://g.test/m?maxResults=5&pageToken=a%2Fb%20c%26d%3D%C3%A9&q=",
+	    "urlenc_append_param adds &name=escaped value");
+	free(url);
+}
+
 int
 main(void)
 {
@@ -149,5 +161,6 @@ main(void)
 	test_decode_refuses_malformed_escapes();
 	test_decode_limits_length_and_refuses_nul();
 	test_escape_then_decode_round_trips();
+	test_append_param_escapes_the_value_only();
 	return tap_done();
 }
