@@ -6,8 +6,14 @@
  * page-<name>.c exporting its routes; routes.c lists them.
  *
  * The context holds what a handler may need beyond the request: the
- * configuration, loaded only once a route matched, and a database
- * connection as rally_web, opened only when a handler asks for it.
+ * configuration, loaded only once a route matched, a database connection
+ * as rally_web, opened only when a handler asks for it, and the session.
+ *
+ * A page's queries run in one transaction (cgi_begin()), with the tenant
+ * and user set for it alone (set_config(..., true)): that is what lets
+ * pgbouncer in transaction mode share connections between requests.
+ * main.c commits it once the handler returns, unless the answer is a 5xx
+ * or a query failed, and then rolls it back.
  */
 #ifndef RALLY_CGI_H
 #define RALLY_CGI_H
@@ -20,9 +26,14 @@
 #include "request.h"
 #include "response.h"
 
+struct session;
+
 struct cgi {
 	struct conf conf;
 	PGconn *db;
+	bool https;		/* served over TLS: Secure cookies */
+	struct session *session;	/* NULL when signed out */
+	char *pre_csrf;		/* a signed-out form's token, once made */
 };
 
 /*
@@ -31,6 +42,9 @@ struct cgi {
  */
 PGconn *cgi_db(struct cgi *, char **cause);
 
+/* Opens the request's transaction (once); 0, or -1 with *cause. */
+int cgi_begin(struct cgi *, char **cause) MUST_CHECK;
+
 /*
  * The status for a failed query: 503 (try again later) when the connection
  * is gone, 500 otherwise.
@@ -38,6 +52,16 @@ PGconn *cgi_db(struct cgi *, char **cause);
 int cgi_db_error_status(struct cgi *);
 
 typedef void (*route_fn)(struct cgi *, struct request *, struct response *);
+
+/*
+ * What main.c does before a route's handler runs.  ROUTE_PAGE: an HTML
+ * page: the session is resumed (cgi->session, NULL when signed out) and a
+ * POST must be a form whose "csrf" field is the session's token (else 403,
+ * the handler never runs).  ROUTE_SIGNED_IN as well: signed out, a GET is
+ * sent to /signin and a POST answered 403.
+ */
+#define ROUTE_PAGE 0x1
+#define ROUTE_SIGNED_IN (0x2 | ROUTE_PAGE)
 
 struct route {
 	const char *method;
@@ -50,6 +74,7 @@ struct route {
 	 * non-empty, without '/', which route_segment() gives the handler.
 	 */
 	bool segment;
+	unsigned flags;
 };
 
 /*
@@ -60,6 +85,14 @@ const struct route *routes_find(const struct request *, struct response *);
 
 /* The segment after a segment route's path, in the request it matched. */
 const char *route_segment(const struct route *, const struct request *);
+
+/* page-auth.c: sign-up, sign-in, sign-out. */
+extern const struct route route_signin_form, route_signin, route_signout;
+extern const struct route route_signup_form, route_signup;
+/* page-dashboard.c: the home page. */
+extern const struct route route_dashboard;
+/* page-static.c: the stylesheet. */
+extern const struct route route_stylesheet;
 
 /* page-hooks.c: Google push notifications. */
 extern const struct route route_hook_calendar;

@@ -19,11 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cgi.h"
 #include "db.h"
 #include "log.h"
+#include "page.h"
+#include "session.h"
 
 static const char *
 environ_cb(const char *name, void *arg)
@@ -37,6 +40,16 @@ cgi_db(struct cgi *cgi, char **cause)
 	if (cgi->db == NULL)
 		cgi->db = db_connect(cgi->conf.db_web_conninfo, cause);
 	return cgi->db;
+}
+
+int
+cgi_begin(struct cgi *cgi, char **cause)
+{
+	if (cgi_db(cgi, cause) == NULL)
+		return -1;
+	if (PQtransactionStatus(cgi->db) == PQTRANS_INTRANS)
+		return 0;
+	return db_begin(cgi->db, cause);
 }
 
 int
@@ -58,6 +71,97 @@ log_configure(const struct conf *c)
 	else if (strcmp(c->log_target, "journal") == 0)
 		target = LOG_TARGET_JOURNAL;
 	log_init("rally.cgi", target, log_priority_from_name(c->log_level));
+}
+
+/* TLS as the web server says (HTTPS=on), or the public URL's scheme
+ * when a proxy in front ends TLS. */
+static bool
+served_over_https(const struct cgi *cgi, const struct request *req)
+{
+	const char *https = request_env(req, "HTTPS");
+
+	return (https != NULL && strcasecmp(https, "on") == 0) ||
+	    strncmp(cgi->conf.web_public_url, "https://", 8) == 0;
+}
+
+/*
+ * What ROUTE_PAGE and ROUTE_SIGNED_IN promise before the handler runs.
+ * 0 to run it, -1 when the response is already set.
+ */
+static int
+page_prepare(struct cgi *cgi, const struct route *route, struct request *req,
+    struct response *resp)
+{
+	char *cause = NULL;
+	int status;
+
+	if (session_resume(cgi, req, &cause) == -1) {
+		page_db_error(cgi, req, resp, cause);
+		return -1;
+	}
+	if (strcmp(req->method, "POST") == 0) {
+		if (strcmp(req->content_type,
+		    "application/x-www-form-urlencoded") != 0) {
+			page_error(cgi, req, resp, 415, "This address takes "
+			    "only forms.");
+			return -1;
+		}
+		if ((status = request_read_body(req, STDIN_FILENO, &cause))
+		    != 0) {
+			log_notice("request: %s", cause);
+			free(cause);
+			page_error(cgi, req, resp, status, "The form could not "
+			    "be read. Please go back and try again.");
+			return -1;
+		}
+		if (!session_csrf_valid(cgi, req, page_field(req, "csrf"))) {
+			page_error(cgi, req, resp, 403, "This form has expired "
+			    "or did not come from Rally. Please go back, "
+			    "reload the page and try again.");
+			return -1;
+		}
+	}
+	if ((route->flags & ROUTE_SIGNED_IN) == ROUTE_SIGNED_IN &&
+	    cgi->session == NULL) {
+		if (strcmp(req->method, "GET") == 0)
+			page_redirect(resp, "/signin");
+		else
+			page_error(cgi, req, resp, 403, "Please sign in first.");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The request's transaction ends with the request: committed when the
+ * handler succeeded, rolled back after a failed query or a 5xx.
+ */
+static void
+finish_transaction(struct cgi *cgi, struct response *resp)
+{
+	char *cause = NULL;
+
+	if (cgi->db == NULL)
+		return;
+	switch (PQtransactionStatus(cgi->db)) {
+	case PQTRANS_INTRANS:
+		if (resp->status < 500) {
+			if (db_commit(cgi->db, &cause) == -1) {
+				log_warnx("database: %s", cause);
+				free(cause);
+				page_error(cgi, NULL, resp, 503, "Rally could "
+				    "not save this just now; nothing was "
+				    "changed. Please try again.");
+			}
+			break;
+		}
+		/* FALLTHROUGH */
+	case PQTRANS_INERROR:
+		(void)db_rollback(cgi->db, NULL);
+		break;
+	default:
+		break;
+	}
 }
 
 static void
@@ -83,7 +187,14 @@ serve(struct cgi *cgi, struct request *req, struct response *resp)
 		return;
 	}
 	log_configure(&cgi->conf);
+	cgi->https = served_over_https(cgi, req);
+	if ((route->flags & ROUTE_PAGE) != 0 &&
+	    page_prepare(cgi, route, req, resp) == -1) {
+		finish_transaction(cgi, resp);
+		return;
+	}
 	route->handler(cgi, req, resp);
+	finish_transaction(cgi, resp);
 }
 
 int
@@ -110,6 +221,8 @@ main(int argc, char **argv)
 		rc = 1;
 	}
 	db_close(cgi.db);
+	session_free(cgi.session);
+	free(cgi.pre_csrf);
 	conf_clear(&cgi.conf);
 	request_free(req);
 	response_free(resp);

@@ -38,8 +38,8 @@ request_free(struct request *req)
 	free(req);
 }
 
-static const char *
-env_get(const struct request *req, const char *name)
+const char *
+request_env(const struct request *req, const char *name)
 {
 	return req->env(name, req->env_arg);
 }
@@ -151,7 +151,7 @@ req_params_get(const struct req_params *p, const char *name)
 static int
 parse_method(struct request *req, char **cause)
 {
-	const char *m = env_get(req, "REQUEST_METHOD");
+	const char *m = request_env(req, "REQUEST_METHOD");
 	size_t n;
 
 	if (m == NULL || *m == '\0') {
@@ -195,7 +195,7 @@ path_from_path_info(struct request *req, const char *pi, char **cause)
 static int
 path_from_request_uri(struct request *req, const char *uri, char **cause)
 {
-	const char *sn = env_get(req, "SCRIPT_NAME"), *why;
+	const char *sn = request_env(req, "SCRIPT_NAME"), *why;
 	size_t n = strcspn(uri, "?"), sl;
 	char *path;
 
@@ -221,8 +221,8 @@ path_from_request_uri(struct request *req, const char *uri, char **cause)
 static int
 parse_path(struct request *req, char **cause)
 {
-	const char *pi = env_get(req, "PATH_INFO");
-	const char *uri = env_get(req, "REQUEST_URI");
+	const char *pi = request_env(req, "PATH_INFO");
+	const char *uri = request_env(req, "REQUEST_URI");
 
 	if (pi != NULL && *pi != '\0')
 		return path_from_path_info(req, pi, cause);
@@ -235,7 +235,7 @@ parse_path(struct request *req, char **cause)
 static int
 parse_query(struct request *req, char **cause)
 {
-	const char *q = env_get(req, "QUERY_STRING");
+	const char *q = request_env(req, "QUERY_STRING");
 	size_t n;
 
 	if (q == NULL)
@@ -261,7 +261,7 @@ is_tchar(char c)
 static int
 parse_content_type(struct request *req, char **cause)
 {
-	const char *ct = env_get(req, "CONTENT_TYPE");
+	const char *ct = request_env(req, "CONTENT_TYPE");
 	size_t n, slash = 0;
 	char *t;
 
@@ -296,7 +296,7 @@ parse_content_type(struct request *req, char **cause)
 static int
 parse_content_length(struct request *req, char **cause)
 {
-	const char *cl = env_get(req, "CONTENT_LENGTH");
+	const char *cl = request_env(req, "CONTENT_LENGTH");
 	int64_t v = 0;
 
 	req->content_length = 0;
@@ -382,7 +382,7 @@ request_header(const struct request *req, const char *name, size_t max,
 	for (size_t i = 0; i <= n; i++)
 		var[5 + i] = name[i] == '-' ? '_' :
 		    (char)toupper((unsigned char)name[i]);
-	if ((v = env_get(req, var)) == NULL || *v == '\0')
+	if ((v = request_env(req, var)) == NULL || *v == '\0')
 		return set_cause(cause, "%s header missing", name);
 	if (strlen(v) > max)
 		return set_cause(cause, "%s header longer than %zu bytes",

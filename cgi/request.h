@@ -76,6 +76,9 @@ int request_parse(struct request *, char **cause) MUST_CHECK;
  */
 int request_read_body(struct request *, int fd, char **cause) MUST_CHECK;
 
+/* The CGI variable name ("HTTP_COOKIE", "REMOTE_ADDR"), NULL when unset. */
+const char *request_env(const struct request *, const char *name);
+
 /*
  * The request header name ("X-Goog-Channel-ID", found as
  * HTTP_X_GOOG_CHANNEL_ID).  0 with *value borrowed from the environment,

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static const struct {
 	{ 413, "Content Too Large" },
 	{ 414, "URI Too Long" },
 	{ 415, "Unsupported Media Type" },
+	{ 429, "Too Many Requests" },
 	{ 500, "Internal Server Error" },
 	{ 503, "Service Unavailable" },
 };
@@ -101,6 +103,27 @@ response_set_header(struct response *r, const char *name, const char *value)
 }
 
 void
+response_add_header(struct response *r, const char *name, const char *value)
+{
+	check_field(name);
+	check_field(value);
+	if (r->nheaders == RESP_MAX_HEADERS)
+		fatalx("response: more than %d headers", RESP_MAX_HEADERS);
+	r->headers[r->nheaders].name = xstrdup(name);
+	r->headers[r->nheaders++].value = xstrdup(value);
+}
+
+/* Whether a header of this name was set. */
+static bool
+has_header(const struct response *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+void
 response_set_body(struct response *r, int status, const char *content_type,
     const void *body, size_t len)
 {
@@ -139,9 +162,10 @@ response_format(const struct response *r, size_t *len)
 	size_t hlen;
 
 	head = xasprintf("Status: %d %s\r\n"
-	    "Cache-Control: no-store\r\n"
+	    "%s"
 	    "X-Content-Type-Options: nosniff\r\n", r->status,
-	    response_reason(r->status));
+	    response_reason(r->status), has_header(r, "Cache-Control") ? "" :
+	    "Cache-Control: no-store\r\n");
 	for (size_t i = 0; i < r->nheaders; i++) {
 		line = xasprintf("%s: %s\r\n", r->headers[i].name,
 		    r->headers[i].value);

@@ -3,8 +3,9 @@
  * response: what rally.cgi writes on standard output, as RFC 3875 section 6
  * wants it: a "Status:" line, header lines, a blank line and the body.
  *
- * Every response carries Cache-Control: no-store (nothing rally.cgi says
- * is for a shared cache) and X-Content-Type-Options: nosniff.  Header
+ * Every response carries X-Content-Type-Options: nosniff, and
+ * Cache-Control: no-store unless it sets its own (nothing rally.cgi says
+ * but its stylesheet is for a cache).  Header
  * values are Rally's own; one holding a line break is a programming error.
  */
 #ifndef RALLY_CGI_RESPONSE_H
@@ -14,7 +15,7 @@
 
 #include "util.h"
 
-#define RESP_MAX_HEADERS 16
+#define RESP_MAX_HEADERS 24
 
 struct response {
 	int status;
@@ -38,6 +39,9 @@ const char *response_reason(int status);
 void response_set_status(struct response *, int status);
 /* Adds a header (replacing one of the same name). */
 void response_set_header(struct response *, const char *name,
+    const char *value);
+/* Adds a header even when one of the same name is there (Set-Cookie). */
+void response_add_header(struct response *, const char *name,
     const char *value);
 /* Sets status and body; a 204 or 304 keeps no body. */
 void response_set_body(struct response *, int status,

@@ -9,6 +9,13 @@
 
 /* Every route rally.cgi serves. */
 static const struct route *const routes[] = {
+	&route_dashboard,
+	&route_signin_form,
+	&route_signin,
+	&route_signout,
+	&route_signup_form,
+	&route_signup,
+	&route_stylesheet,
 	&route_hook_calendar,
 	&route_hook_gmail,
 	&route_hook_gmail_bare,

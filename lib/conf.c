@@ -113,6 +113,10 @@ static const struct conf_key keys[] = {
 	S("backup", "pg_dump", backup_pg_dump, "pg_dump"),
 	S("backup", "psql", backup_psql, "psql"),
 	N("backup", "zstd_level", T_INT, backup_zstd_level, 1, 19, "1"),
+
+	S("web", "public_url", web_public_url, ""),
+	N("web", "session_idle", T_DURATION, web_session_idle_sec, 300, 30 * DAY, "12h"),
+	N("web", "session_lifetime", T_DURATION, web_session_lifetime_sec, 3600, 90 * DAY, "14d"),
 };
 
 int

@@ -115,6 +115,11 @@ struct conf {
 	char *backup_pg_dump;
 	char *backup_psql;
 	int64_t backup_zstd_level;
+
+	/* [web]: rally.cgi's pages */
+	char *web_public_url;	/* "https://crm.example.com", for emailed links */
+	int64_t web_session_idle_sec;	/* a session unused this long ends */
+	int64_t web_session_lifetime_sec;	/* and any session after this */
 };
 
 /* grace + purge lag + backup retention may not exceed this (DESIGN 6). */

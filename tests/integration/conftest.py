@@ -69,3 +69,14 @@ def fakegoogle(tmp_path_factory):
     fg = FakeGoogle(tmp_path_factory.mktemp("fakegoogle")).start()
     yield fg
     fg.stop()
+
+
+@pytest.fixture
+def web_site(tmp_path, pg, db, login_roles):
+    """rally.cgi behind lighttpd on the test's database, as a rally_web
+    login (rallytest.site.Site); site.client() is a browser without
+    JavaScript."""
+    from rallytest.site import Site
+    site = Site(str(tmp_path), pg.conninfo(db, login_roles["web"]))
+    yield site
+    site.close()

@@ -113,6 +113,7 @@ def world(pg, db, login_roles):
         insert(conn, "backups", file_name="20260101T000000Z.rbk", status="running")
         insert(conn, "push_secrets", name="gmail", sha256=os.urandom(32))
         insert(conn, "ledger_keys", key_id="ledger-1", key=os.urandom(32))
+        insert(conn, "login_failures", key_hash=os.urandom(32))
         insert(conn, "deletion_purges", tenant_id=w.a, ledger_id=uuid.uuid4(),
                table_name="users", rows=1)
         w.tables = _tables(conn)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 """A real lighttpd serving the built rally.cgi, as docs/cgi.md deploys it:
 on a free 127.0.0.1 port, in the foreground (-D), with a generated config
-that maps /rally.cgi to the program and rewrites /hooks/... to it, and
+that maps /rally.cgi to the program and rewrites every other path to it, and
 RALLY_CONFIG set for the CGI.  The CGI's standard error lands in the
 "breakage log"; lighttpd's own messages in the error log; requests in the
 access log, without the CGI's paths (where the Gmail hook's secret is),
@@ -42,10 +42,18 @@ ACCESSLOG_CGI = ('accesslog.format = "%h %V %u %t \\"%m /rally.cgi/[path not log
 
 
 class Response:
-    def __init__(self, status, headers, body):
+    def __init__(self, status, headers, body, header_list=()):
         self.status = status
-        self.headers = headers      # lower-case names
+        self.headers = headers      # lower-case names, the last of each
         self.body = body
+        self.header_list = list(header_list)    # (name, value), all of them
+
+    def header_all(self, name):
+        return [v for k, v in self.header_list if k.lower() == name.lower()]
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8")
 
     def header(self, name):
         return self.headers.get(name.lower())
@@ -81,7 +89,7 @@ server.errorlog = {_quote(self.error_log)}
 server.breakagelog = {_quote(self.cgi_log)}
 server.max-request-size = {self.max_request_kib}
 accesslog.filename = {_quote(self.access_log)}
-url.rewrite-once = ( "^/hooks/(.*)$" => "/rally.cgi/hooks/$1" )
+url.rewrite-once = ( "^/rally\\.cgi(/.*)?$" => "$0", "^(/.*)$" => "/rally.cgi$1" )
 alias.url = ( "/rally.cgi" => {_quote(self.cgi)} )
 $HTTP["url"] =~ "^/rally\\.cgi(/|$)" {{
     cgi.assign = ( "" => "" )
@@ -120,7 +128,8 @@ $HTTP["url"] =~ "^/rally\\.cgi(/|$)" {{
             conn.request(method, path, body=body, headers=hdrs)
             r = conn.getresponse()
             data = r.read()
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data,
+                            r.getheaders())
         finally:
             conn.close()
 
