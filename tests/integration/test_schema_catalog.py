@@ -168,7 +168,8 @@ def test_web_may_call_only_the_lookups_it_needs(conn):
                                "hook_gmail", "web_request_sync", "web_disconnect",
                                "web_account_delete_request", "web_account_delete_cancel",
                                "web_deletion_pending_lookup", "web_export_request",
-                               "web_account_update", "web_usage_record"}
+                               "web_account_update", "web_usage_record",
+                               "web_oauth_begin", "web_oauth_callback", "web_oauth_status"}
 
 
 def test_tenant_context_functions_are_inlined_into_policies(conn):
