@@ -137,10 +137,13 @@ finish(struct exchange *x, enum job_outcome outcome, const char *error,
     json_object *result)
 {
 	struct job *job = x->job;
+	char *why = error != NULL ? xstrdup(error) : NULL;
 
+	/* error may be the state's own (end_error). */
 	job->state = NULL;
 	exchange_free(x);
-	job_finish(job, outcome, error, result);
+	job_finish(job, outcome, why, result);
+	free(why);
 }
 
 static json_object *

@@ -92,7 +92,7 @@ begin
 		return null;
 	end if;
 	-- A code as Google issues them (oauth_code_ok() in lib/google/oauth.h).
-	if p_error is null and (p_code is null or p_code !~ '^[!-~]{1,2048}$') then
+	if p_error is null and (p_code is null or length(p_code) > 2048 or p_code !~ '^[!-~]+$') then
 		p_error := 'invalid_code';
 	end if;
 	if p_error is null then
