@@ -252,6 +252,20 @@ def test_a_calendar_only_connect_queues_only_the_calendar_sync(site):
                              ).fetchone()[0] == 0
 
 
+def test_connecting_the_same_account_again_adds_mail_to_the_same_connection(site):
+    site.start()
+    first = site.attempt("ann", google_email="ann@gmail.test", mail=False)
+    first.complete()
+    _, _, cid, _ = first.wait()
+    again = site.attempt("ann", google_email="ann@gmail.test", calendar=False, mail=True)
+    again.complete()
+    state, detail, cid2, _ = again.wait()
+    assert (state, detail, cid2) == ("connected", "Google Calendar and Gmail are connected.", cid)
+    assert site.conn.execute("SELECT count(*), bool_and(calendar_enabled),"
+                             " bool_and(mail_enabled) FROM rally.google_connections"
+                             ).fetchone() == (1, True, True)
+
+
 # --- what the user did at Google --------------------------------------------------
 
 
