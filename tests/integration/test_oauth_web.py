@@ -15,10 +15,11 @@ import urllib.parse
 import psycopg
 import pytest
 
-from rallytest import BUILDDIR, program
+from rallytest import program
 from rallytest.daemon import Rallyd, wait_until, write_config
 from rallytest.google import SCOPE_CALENDAR, SCOPE_GMAIL_MODIFY, SCOPE_GMAIL_SEND
 from rallytest.schema import set_context
+from rallytest.seal import seal_open
 
 PASSWORD = "correct horse battery staple 9"
 ALL_SCOPES = ["openid", "email", SCOPE_CALENDAR, SCOPE_GMAIL_MODIFY, SCOPE_GMAIL_SEND]
@@ -188,14 +189,6 @@ def site(pg, db, login_roles, fakegoogle, tmp_path):
     s = Site(pg, db, login_roles, fakegoogle, tmp_path)
     yield s
     s.close()
-
-
-def seal_open(keyring, tenant, row, column, value):
-    r = subprocess.run([str(BUILDDIR / "tests" / "unit" / "seal-tool"), "open", str(keyring),
-                        tenant, row, column], input=bytes(value).hex().encode(),
-                       capture_output=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.decode()
 
 
 # --- the happy path ---------------------------------------------------------------
