@@ -271,6 +271,8 @@ create or replace function rally.web_invite_accept(p_token text, p_name text,
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
+-- The output columns are named like the table's: names in statements are columns.
+#variable_conflict use_column
 declare
 	inv rally.invitations;
 	u uuid;
