@@ -155,7 +155,7 @@ team_member_row(struct page *p, const PGresult *res, int i, bool owner)
 
 	html(&p->sb, "<tr><th scope=\"row\">%s</th><td>%s</td><td>%s</td>"
 	    "<td>%s</td>", shown, email, active ? team_role_label(role) :
-	    "Being removed", last[0] != '\0' ? last : "Never");
+	    "Account being deleted", last[0] != '\0' ? last : "Never");
 	if (owner && active)
 		team_member_actions(p, id, shown, role);
 	else if (owner)
@@ -217,7 +217,7 @@ team_invitations(struct page *p, char **cause)
 	int n;
 
 	res = db_exec(p->cgi->db, "SELECT i.id, i.email, i.role,"
-	    " coalesce(nullif(u.name, ''), u.email, ''),"
+	    " coalesce(nullif(u.name, ''), u.email, 'a former member'),"
 	    " to_char(i.expires_at, 'YYYY-MM-DD HH24:MI')"
 	    " FROM rally.invitations i LEFT JOIN rally.users u"
 	    " ON u.tenant_id = i.tenant_id AND u.id = i.invited_by"

@@ -363,6 +363,22 @@ def test_the_team_page_lists_members_with_role_and_last_sign_in(site, dbconn):
     assert 'aria-current="page"' in page.text
 
 
+def test_the_team_page_shows_a_hundred_members_at_a_time(site, dbconn):
+    ann = owner(site)
+    t = tenant_of(dbconn, EMAIL)
+    dbconn.execute("INSERT INTO rally.users (tenant_id, email, name) SELECT %s,"
+                   " format('m%%s@acme.example', lpad(i::text, 3, '0')), 'M' || i"
+                   " FROM generate_series(1, 120) i", (t,))
+    first = ann.get("/team")
+    assert first.text.count("<tr><th scope=\"row\">") == 100
+    m = re.search(r'href="(/team\?after=[^"]+)">More members', first.text)
+    assert m and "m099%40acme.example" in m.group(1)
+    rest = ann.get(m.group(1).replace("&amp;", "&"))
+    assert rest.text.count("<tr><th scope=\"row\">") == 21      # m100 to m120
+    assert "m100@acme.example" in rest.text and "m099@acme.example" not in rest.text
+    assert "More members" not in rest.text
+
+
 def test_owners_change_roles_but_never_demote_the_last_owner(site, dbconn):
     ann = owner(site)
     t = tenant_of(dbconn, EMAIL)
@@ -419,7 +435,7 @@ def test_removing_a_member_queues_their_deletion_and_ends_their_sessions(site, d
     c.get("/signin")
     assert c.post("/signin", {"email": "bob@acme.example", "password": PASSWORD}).status == 403
     page = ann.get("/team?done=removed")
-    assert "The member is removed" in page.text and "Being removed" in page.text
+    assert "The member is removed" in page.text and "Account being deleted" in page.text
     # Removing again, or oneself, changes nothing.
     assert ann.post("/team/remove", {"user": str(bob_id)}).status == 404
     ann_id = dbconn.execute("SELECT id FROM rally.users WHERE email = %s", (EMAIL,)).fetchone()[0]
