@@ -485,3 +485,31 @@ def test_team_actions_need_the_csrf_token(site, dbconn):
     assert dbconn.execute("SELECT status FROM rally.users WHERE id = %s",
                           (bob_id,)).fetchone()[0] == "active"
     assert dbconn.execute("SELECT count(*) FROM rally.invitations").fetchone()[0] == 0
+
+
+def test_a_removed_members_data_is_purged_by_rallyd_and_their_invitations_stay(
+        site, rallyd, dbconn):
+    ann = owner(site)
+    t = tenant_of(dbconn, EMAIL)
+    cat_id = add_member(dbconn, t, "cat@acme.example", role="admin", name="Cat")
+    cat = signed_in(site, "cat@acme.example")
+    assert invite(cat, "dan@acme.example").status == 303
+    ask_reset(site, "cat@acme.example")
+    assert dbconn.execute("SELECT count(*) FROM rally.password_resets WHERE user_id = %s",
+                          (cat_id,)).fetchone()[0] == 1
+    ann.get(f"/team/remove?user={cat_id}")
+    assert ann.post("/team/remove", {"user": str(cat_id)}).status == 303
+    # No grace period: rallyd purges at once.
+    wait_until(lambda: dbconn.execute("SELECT count(*) FROM rally.users WHERE id = %s",
+                                      (cat_id,)).fetchone()[0] == 0,
+               timeout=60, message="member purged")
+    wait_until(lambda: dbconn.execute(
+        "SELECT completed_at IS NOT NULL FROM rally.deletion_ledger"
+        " WHERE kind = 'account_deletion'").fetchone()[0], message="ledger completed")
+    assert dbconn.execute("SELECT count(*) FROM rally.password_resets").fetchone()[0] == 0
+    assert dbconn.execute("SELECT count(*) FROM rally.sessions WHERE user_id = %s",
+                          (cat_id,)).fetchone()[0] == 0
+    # The workspace keeps the invitation Cat sent, now without a sender.
+    assert dbconn.execute("SELECT email, invited_by FROM rally.invitations").fetchall() == [
+        ("dan@acme.example", None)]
+    assert "a former member" in ann.get("/team").text
