@@ -71,9 +71,22 @@ account_email_ok(const char *e)
 {
 	const char *at = strchr(e, '@');
 
+	for (const unsigned char *c = (const unsigned char *)e; *c != '\0'; c++)
+		if (*c <= ' ' || *c == 0x7f)
+			return false;
 	return at != NULL && at != e && at[1] != '\0' &&
 	    strchr(at + 1, '@') == NULL && strlen(e) <= EMAIL_MAX &&
-	    strpbrk(e, " \t\r\n<>()[]\\,;:\"") == NULL;
+	    strpbrk(e, "<>()[]\\,;:\"") == NULL;
+}
+
+size_t
+account_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
 }
 
 const char *

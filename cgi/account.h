@@ -13,6 +13,7 @@
 #define RALLY_CGI_ACCOUNT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cgi.h"
 #include "passwd.h"
@@ -41,6 +42,9 @@ const char *account_client_addr(const struct request *);
 
 /* A plausible single address: one '@', no blanks or separators. */
 bool account_email_ok(const char *);
+
+/* The characters (not bytes) of UTF-8 text s, as the database counts. */
+size_t account_chars(const char *s);
 
 /* What is wrong with a new password and its confirmation, or NULL. */
 const char *account_password_check(const char *password, const char *again);

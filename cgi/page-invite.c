@@ -148,7 +148,7 @@ invite_create_account(struct cgi *cgi, const char *token, const char *name,
 static const char *
 invite_check(const char *name, const struct request *req)
 {
-	if (name[0] == '\0' || strlen(name) > 4 * ACCOUNT_NAME_MAX_CHARS)
+	if (name[0] == '\0' || account_chars(name) > ACCOUNT_NAME_MAX_CHARS)
 		return "Enter your name (at most 200 characters).";
 	return account_password_check(page_field(req, "password"),
 	    page_field(req, "again"));

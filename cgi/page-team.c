@@ -382,6 +382,9 @@ team_invite(struct cgi *cgi, struct request *req, struct response *resp)
 	}
 	if (strcmp(word, "sent") == 0)
 		page_redirect(resp, "/team?done=invited");
+	else if (strcmp(word, "address") == 0)
+		team_render(cgi, req, resp, 400, "That address cannot be used. "
+		    "Enter one address, like ann@example.com.", email, role);
 	else
 		invite_refused(cgi, req, resp, word, email, role);
 out:

@@ -192,10 +192,10 @@ $$;
 
 -- An owner or admin of the caller's workspace invites p_email as p_role
 -- (only owners invite admins).  The answer, one word: 'sent', 'forbidden'
--- (the caller may not), 'member' (an account of the workspace has the
--- address), 'pending' (an invitation to it is pending), 'full' (100
--- pending).  The link, valid 7 days, is mailed to the address as a
--- notice filed under the caller.
+-- (the caller may not), 'address' (not one plain address), 'member' (an
+-- account of the workspace has the address), 'pending' (an invitation to
+-- it is pending), 'full' (100 pending).  The link, valid 7 days, is
+-- mailed to the address as a notice filed under the caller.
 create or replace function rally.web_invite_create(p_email text, p_role text,
     p_token text, p_base_url text) returns text
 language plpgsql security definer
@@ -217,6 +217,11 @@ begin
 	if rally.link_token_hash(p_token) is null then
 		raise exception 'web_invite_create: a token is 43 base64url characters'
 		    using errcode = '22023';
+	end if;
+	-- The address must pass notices.to_address's check (migration 0033).
+	if length(p_email) > 320 or p_email !~ '^[^@]+@[^@]+$'
+	    or p_email ~ '[[:space:][:cntrl:]<>(),;:"\[\]\\]' then
+		return 'address';
 	end if;
 	perform rally.invitations_drop(t, null);
 	if exists (select 1 from rally.users where tenant_id = t and lower(email) = lower(p_email)) then

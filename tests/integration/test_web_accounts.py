@@ -248,6 +248,8 @@ def test_an_invited_member_joins_signs_in_and_sees_the_workspace(site, sink, ral
     assert "bob@acme.example" in page.text and "a member" in page.text
     r = bob.post(path, {"name": "", "password": PASSWORD, "again": PASSWORD})
     assert r.status == 400 and "your name" in r.text
+    r = bob.post(path, {"name": "\u00e9" * 201, "password": PASSWORD, "again": PASSWORD})
+    assert r.status == 400 and "200 characters" in r.text
     r = bob.post(path, {"name": "Bob Seller", "password": PASSWORD, "again": PASSWORD})
     assert r.status == 303 and r.header("location") == "/"
     home = bob.get("/")
@@ -306,7 +308,11 @@ def test_an_address_is_invited_once_and_never_when_it_has_an_account(site, dbcon
     assert r.status == 400 and "Enter the address" in r.text
     r = invite(ann, "eve@acme.example", role="owner")
     assert r.status == 400
-    assert dbconn.execute("SELECT count(*) FROM rally.invitations").fetchone()[0] == 1
+    assert invite(ann, "eve\x0b@acme.example").status == 400
+    assert invite(ann, "eve@acme.example" + "x" * 320).status == 400
+    assert invite(ann, "eve\u00a0x@acme.example").status in (303, 400)   # never a 500
+    assert dbconn.execute("SELECT count(*) FROM rally.invitations WHERE email NOT LIKE "
+                          "'eve%%'").fetchone()[0] == 1
 
 
 def test_members_have_no_team_page_and_admins_cannot_invite_admins(site, dbconn):
