@@ -118,12 +118,13 @@ text_field(struct account *a, const char *field, const char *label,
     const char *value, size_t max, const char *autocomplete, const char *help)
 {
 	html(&a->p.sb, "<p><label for=\"%s\">%s</label><input id=\"%s\" "
-	    "name=\"%s\" maxlength=\"%zu\" autocomplete=\"%s\" value=\"%s\"%r>",
-	    field, label, field, field, max, autocomplete, value,
-	    help != NULL ? " aria-describedby=\"help-email\"" : "");
+	    "name=\"%s\" maxlength=\"%zu\" autocomplete=\"%s\" value=\"%s\"",
+	    field, label, field, field, max, autocomplete, value);
 	if (help != NULL)
-		html(&a->p.sb, "<small id=\"help-email\">%s</small>", help);
-	html(&a->p.sb, "</p>");
+		html(&a->p.sb, " aria-describedby=\"help-%s\"><small "
+		    "id=\"help-%s\">%s</small></p>", field, field, help);
+	else
+		html(&a->p.sb, "></p>");
 }
 
 static int
@@ -579,12 +580,14 @@ code_ok(const char *s, size_t min, size_t max, bool digits)
 	return true;
 }
 
-/* The billing form's problem, or NULL; country and vat_id normalised. */
+/*
+ * The billing form's problem, or NULL; country and vat_id come normalised.
+ * why is room for a message that names a field.
+ */
 static const char *
 billing_check(struct request *req, const char *email, const char *country,
-    const char *vat)
+    const char *vat, char *why, size_t whylen)
 {
-	static char why[128];
 
 	if (!account_email_ok(email) || strlen(email) < 3)
 		return "Enter the billing email address, like "
@@ -592,7 +595,7 @@ billing_check(struct request *req, const char *email, const char *country,
 	for (size_t i = 0; i < nitems(billing_text); i++)
 		if (account_chars(page_field(req, billing_text[i].field)) >
 		    billing_text[i].max) {
-			snprintf(why, sizeof why, "The %s can be at most %zu "
+			snprintf(why, whylen, "The %s can be at most %zu "
 			    "characters long.", billing_text[i].label,
 			    billing_text[i].max);
 			why[4] = (char)tolower((unsigned char)why[4]);
@@ -640,13 +643,14 @@ billing_post(struct cgi *cgi, struct request *req, struct response *resp)
 	char *country = code_of(page_field(req, "country"));
 	char *vat = code_of(page_field(req, "vat_id"));
 	const char *why;
-	char *cause = NULL;
+	char *cause = NULL, whybuf[128];
 	PGresult *res = NULL;
 	int rc;
 
 	if (!owner_only(cgi, req, resp))
 		goto out;
-	if ((why = billing_check(req, email, country, vat)) != NULL) {
+	if ((why = billing_check(req, email, country, vat, whybuf,
+	    sizeof whybuf)) != NULL) {
 		account_page(cgi, req, resp, 400, why);
 		goto out;
 	}

@@ -142,6 +142,18 @@ def test_a_name_of_200_characters_of_any_script_fits(world):
     assert world.user(world.ann_id, "name") == ("é" * 200,)
 
 
+def test_what_a_user_types_is_shown_escaped(world):
+    evil = '<script>alert(1)</script>"\' onfocus=x &amp;'
+    assert profile(world.ann, name=evil).status == 303
+    page = world.ann.get("/account").text
+    assert "<script>" not in page and 'onfocus=x' not in page.replace("&#39; onfocus=x", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39; onfocus=x &amp;amp;" in page
+    world.ann.get("/account")
+    r = world.ann.post("/account/billing", {"billing_email": "pay@acme.example",
+                                            "city": evil * 10})
+    assert r.status == 400 and "<script>" not in r.text
+
+
 def test_the_owner_rectifies_company_and_billing_and_input_is_normalised(world):
     world.ann.get("/account")
     r = world.ann.post("/account/company", {"company_name": "Acme GmbH",
