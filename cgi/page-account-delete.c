@@ -199,8 +199,6 @@ delete_page(struct cgi *cgi, struct request *req, struct response *resp,
 		page_db_error(cgi, req, resp, cause);
 		return;
 	}
-	if (standing_blocked(cgi, &s) && status == 200)
-		status = 409;
 	page_begin(&p, cgi, req, resp, "Delete your account", "account");
 	if (alert != NULL)
 		page_alert(&p, alert);
@@ -344,6 +342,26 @@ out:
 /* --- keeping it: sign-in during the grace period ------------------------ */
 
 /*
+ * One argon2id hash for nothing, so that a failed sign-in costs the same
+ * whether the address has an active account, a pending one, or none: the
+ * time an answer takes tells no one which.
+ */
+static void
+dummy_hash(const struct cgi *cgi, const char *password)
+{
+	struct passwd_params pp = {
+		.m_kib = (uint32_t)cgi->conf.argon2_memory_kib,
+		.t_cost = (uint32_t)cgi->conf.argon2_iterations,
+		.parallelism = (uint32_t)cgi->conf.argon2_parallelism,
+	};
+	char *phc = NULL, *why = NULL;
+
+	if (passwd_hash(password, &pp, &phc, &why) == 0)
+		free(phc);
+	free(why);
+}
+
+/*
  * The account in its grace period that email and password open: 1 with
  * the context set for it and its ids in *tenant and *user (caller frees),
  * 0 when none, -1 on an error.
@@ -361,6 +379,8 @@ pending_match(struct cgi *cgi, const char *email, const char *password,
 	    params, cause);
 	if (res == NULL)
 		return -1;
+	if (PQntuples(res) == 0)
+		dummy_hash(cgi, password);
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
 		if (passwd_verify(PQgetvalue(res, i, 2), password) != 1)
 			continue;

@@ -60,8 +60,8 @@ static const struct {
 	{ "sessions", "You are signed out everywhere else." },
 	{ "unchanged", "Nothing was changed." },
 	{ "kept", "Welcome back: your account is kept and its deletion "
-	    "cancelled. Your Google connections were disconnected when you "
-	    "asked for the deletion; connect Google again to sync." },
+	    "cancelled. If Google was connected, it was disconnected when you "
+	    "asked for the deletion: connect it again to sync." },
 };
 
 size_t
@@ -117,9 +117,16 @@ static void
 text_field(struct account *a, const char *field, const char *label,
     const char *value, size_t max, const char *autocomplete, const char *help)
 {
+	/* The fields the database requires; only addresses are emails. */
+	bool required = strcmp(field, "name") == 0 ||
+	    strcmp(field, "company_name") == 0 || strcmp(autocomplete,
+	    "email") == 0;
+
 	html(&a->p.sb, "<p><label for=\"%s\">%s</label><input id=\"%s\" "
-	    "name=\"%s\" maxlength=\"%zu\" autocomplete=\"%s\" value=\"%s\"",
-	    field, label, field, field, max, autocomplete, value);
+	    "name=\"%s\" maxlength=\"%zu\" autocomplete=\"%s\" value=\"%s\"%r",
+	    field, label, field, field, max, autocomplete, value, required ?
+	    (strcmp(autocomplete, "email") == 0 ? " type=\"email\" required" :
+	    " required") : "");
 	if (help != NULL)
 		html(&a->p.sb, " aria-describedby=\"help-%s\"><small "
 		    "id=\"help-%s\">%s</small></p>", field, field, help);

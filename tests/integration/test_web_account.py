@@ -477,7 +477,7 @@ def test_a_deletion_whose_purge_began_cannot_be_kept(world):
 
 def test_the_last_owner_of_a_workspace_with_members_is_refused(world):
     page = world.ann.get("/account/delete")
-    assert page.status == 409 and "Make one of them an owner" in page.text
+    assert page.status == 200 and "Make one of them an owner" in page.text
     assert 'action="/account/delete"' not in page.text
     r = world.ann.post("/account/delete", {"password": PASSWORD})
     assert r.status == 409 and "not deleted" in r.text
