@@ -237,13 +237,18 @@ static void
 section_analytics(struct account *a)
 {
 	bool out = PQgetvalue(a->user, 0, 3)[0] == 't';
+	long days = (long)(a->p.cgi->conf.usage_retention_sec / 86400);
 
 	html(&a->p.sb, "<section aria-labelledby=\"h-analytics\">"
-	    "<h2 id=\"h-analytics\">Usage analytics</h2><p>%s</p>", out ?
-	    "You objected to usage analytics: Rally records nothing about how "
-	    "you use it." : "Rally records which pages you use, to count daily "
-	    "use and improve the product. Raw records are deleted after 30 "
-	    "days; only daily counts stay. You may object at any time.");
+	    "<h2 id=\"h-analytics\">Usage analytics</h2>");
+	if (out)
+		html(&a->p.sb, "<p>You objected to usage analytics: Rally records "
+		    "nothing about how you use it.</p>");
+	else
+		html(&a->p.sb, "<p>Rally records which pages you use, to count "
+		    "daily use and improve the product. Raw records are deleted "
+		    "after %ld days; only daily counts stay. You may object at any "
+		    "time.</p>", days);
 	page_form_begin(&a->p, "/account/analytics");
 	html(&a->p.sb, "<input type=\"hidden\" name=\"opt_out\" value=\"%s\">"
 	    "<p><button type=\"submit\"%r>%s</button></p></form></section>",
