@@ -205,8 +205,8 @@ delete_page(struct cgi *cgi, struct request *req, struct response *resp,
 	delete_explain(&p, &s);
 	if (standing_blocked(cgi, &s)) {
 		html(&p.sb, "<p>You are the only owner of %s, and it has %d "
-		    "other member%s. Make one of them an owner on the Team page "
-		    "first; then you can delete your account.</p>"
+		    "other member%s. Make one of them an owner on the Team "
+		    "page first; then you can delete your account.</p>"
 		    "<p><a href=\"/account\">Back to your account</a></p>",
 		    cgi->session->tenant_name, s.others, s.others == 1 ? "" :
 		    "s");
@@ -214,8 +214,8 @@ delete_page(struct cgi *cgi, struct request *req, struct response *resp,
 	}
 	page_form_begin(&p, "/account/delete");
 	html(&p.sb, "<h2>Confirm</h2><p><label for=\"password\">Your password"
-	    "</label><input id=\"password\" name=\"password\" type=\"password\" "
-	    "required autocomplete=\"current-password\"></p>"
+	    "</label><input id=\"password\" name=\"password\" "
+	    "type=\"password\" required autocomplete=\"current-password\"></p>"
 	    "<p class=\"actions\"><button type=\"submit\" class=\"danger\">"
 	    "Delete my account</button> <a href=\"/account\">Keep it</a></p>"
 	    "</form>");
@@ -263,8 +263,8 @@ delete_request(struct cgi *cgi, char **purge_day, char **due, char **cause)
 
 	/* now() is the transaction's: the same instant the request uses. */
 	res = db_exec(cgi->db, "SELECT to_char(now() + $1::interval, $3),"
-	    " to_char(d, $4) FROM rally.web_account_delete_request($1::interval,"
-	    " $2::interval) d", 4, params, cause);
+	    " to_char(d, $4) FROM rally.web_account_delete_request("
+	    "$1::interval, $2::interval) d", 4, params, cause);
 	free(grace);
 	free(lag);
 	if (res == NULL)
@@ -315,7 +315,8 @@ delete_allowed(struct cgi *cgi, struct request *req, struct response *resp,
 	ok = !standing_blocked(cgi, &s);
 	standing_clear(&s);
 	if (!ok)
-		delete_page(cgi, req, resp, 409, "Your account was not deleted.");
+		delete_page(cgi, req, resp, 409, "Your account was not "
+		    "deleted.");
 	return ok;
 }
 

@@ -167,6 +167,6 @@ const struct route route_account_exports = {
 	.flags = ROUTE_SIGNED_IN,
 };
 const struct route route_account_export_file = {
-	.method = "GET", .path = "/account/exports/", .handler = export_download,
-	.segment = true, .flags = ROUTE_SIGNED_IN,
+	.method = "GET", .path = "/account/exports/",
+	.handler = export_download, .segment = true, .flags = ROUTE_SIGNED_IN,
 };

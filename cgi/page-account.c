@@ -94,7 +94,7 @@ is_owner(const struct cgi *cgi)
 
 struct account {
 	struct page p;
-	PGresult *user;		/* name, email, time_zone, opt-out, company, size */
+	PGresult *user;		/* name, email, zone, opt-out, company, size */
 	PGresult *billing;	/* owners: one row or none */
 	bool typed;		/* show the form fields as posted */
 };
@@ -140,7 +140,7 @@ zone_options(struct account *a, const char *current, char **cause)
 	const char *params[1] = { current };
 	PGresult *res;
 
-	/* Region/City names and UTC; the posix/ and right/ copies add nothing. */
+	/* Region/City names and UTC; posix/ and right/ copies add nothing. */
 	res = db_exec(a->p.cgi->db, "SELECT name, name = $1 FROM"
 	    " pg_catalog.pg_timezone_names WHERE (name ~ '/' AND name !~"
 	    " '^(posix|right|Etc)/') OR name = 'UTC' OR name = $1"
@@ -242,13 +242,13 @@ section_analytics(struct account *a)
 	html(&a->p.sb, "<section aria-labelledby=\"h-analytics\">"
 	    "<h2 id=\"h-analytics\">Usage analytics</h2>");
 	if (out)
-		html(&a->p.sb, "<p>You objected to usage analytics: Rally records "
-		    "nothing about how you use it.</p>");
+		html(&a->p.sb, "<p>You objected to usage analytics: Rally "
+		    "records nothing about how you use it.</p>");
 	else
-		html(&a->p.sb, "<p>Rally records which pages you use, to count "
-		    "daily use and improve the product. Raw records are deleted "
-		    "after %ld days; only daily counts stay. You may object at any "
-		    "time.</p>", days);
+		html(&a->p.sb, "<p>Rally records which pages you use, to "
+		    "count daily use and improve the product. Raw records are "
+		    "deleted after %ld days; only daily counts stay. You may "
+		    "object at any time.</p>", days);
 	page_form_begin(&a->p, "/account/analytics");
 	html(&a->p.sb, "<input type=\"hidden\" name=\"opt_out\" value=\"%s\">"
 	    "<p><button type=\"submit\"%r>%s</button></p></form></section>",
@@ -266,9 +266,9 @@ section_sessions(struct account *a, char **cause)
 	int n;
 
 	res = db_exec(a->p.cgi->db, "SELECT to_char(created_at, $2),"
-	    " to_char(last_seen_at, $2), id_hash = $1::bytea FROM rally.sessions"
-	    " WHERE tenant_id = rally.current_tenant() AND user_id ="
-	    " rally.current_user_id() AND expires_at > now()"
+	    " to_char(last_seen_at, $2), id_hash = $1::bytea FROM"
+	    " rally.sessions WHERE tenant_id = rally.current_tenant() AND"
+	    " user_id = rally.current_user_id() AND expires_at > now()"
 	    " ORDER BY id_hash = $1::bytea DESC, last_seen_at DESC", 2, params,
 	    cause);
 	free(mine);
@@ -282,7 +282,8 @@ section_sessions(struct account *a, char **cause)
 	for (int i = 0; i < n; i++)
 		html(&a->p.sb, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>",
 		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		    PQgetvalue(res, i, 2)[0] == 't' ? "This browser" : "Another");
+		    PQgetvalue(res, i, 2)[0] == 't' ? "This browser" :
+		    "Another");
 	html(&a->p.sb, "</tbody></table>");
 	PQclear(res);
 	if (n > 1) {
@@ -694,9 +695,9 @@ analytics_post(struct cgi *cgi, struct request *req, struct response *resp)
 	char *cause = NULL;
 
 	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
-		page_error(cgi, req, resp, 400, "Choose whether Rally may record "
-		    "how you use it, with one of the buttons on your account "
-		    "page.");
+		page_error(cgi, req, resp, 400, "Choose whether Rally may "
+		    "record how you use it, with one of the buttons on your "
+		    "account page.");
 		return;
 	}
 	changes = json_object_new_object();
