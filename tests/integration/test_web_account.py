@@ -349,6 +349,7 @@ def test_download_my_data_is_built_by_rallyd_and_downloads_as_json(world, rallyd
     doc = json.loads(r.body)
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)
     assert doc["profile"]["email"] == OWNER and doc["profile"]["id"] == world.ann_id
+    assert doc["profile"]["time_zone"] == "UTC"
     assert doc["company"]["name"] == "Acme Ltd"
     assert {"account.export_requested"} <= {a["action"] for a in doc["audit"]}
     text = r.body.decode()
