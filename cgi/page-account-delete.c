@@ -31,6 +31,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "account.h"
 #include "page-account.h"
 #include "page.h"
 #include "passwd.h"
