@@ -1,0 +1,1340 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Activities (docs/web.md, "Activities"): the list, create, view, edit,
+ * delete, and sharing.
+ *
+ * GET  /activities			the list: upcoming or past, all/mine/shared
+ * GET  /activities/new			the form for a new one
+ * POST /activities			creates it
+ * GET  /activities/<id>		one activity
+ * GET  /activities/<id>/edit		the form to change it (owner)
+ * POST /activities/<id>		saves the change (owner)
+ * GET  /activities/<id>/delete		asks to confirm (owner)
+ * POST /activities/<id>/delete		deletes it (owner)
+ * POST /activities/<id>/share		shares it with the workspace (owner)
+ * POST /activities/<id>/private	makes it private again (owner)
+ * POST /activities/<id>/reviewed	marks its sync conflicts as seen (owner)
+ *
+ * Rows are read and written as rally_web, so the policies decide what a
+ * user reaches: their own activities and the tenant's shared ones, and
+ * writes only to their own.  An id that is malformed, unknown, another
+ * tenant's or a teammate's private activity gets the same 404; a
+ * teammate's shared activity is visible, and changing it is a 403 that
+ * says who may.  Writes reach Google through the triggers of
+ * sql/functions/calendar-outbound.sql: an activity with a date of a user
+ * whose calendar is connected joins it and is pushed by rallyd.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "page.h"
+#include "session.h"
+#include "uuid.h"
+
+#define TITLE_MAX 1024		/* characters, as the schema's checks */
+#define LOCATION_MAX 1024
+#define DESCRIPTION_MAX 65536
+#define GUESTS_MAX 100
+#define EMAIL_MAX 320
+#define PAGE_ROWS 50
+
+static const char *const kinds[] = { "meeting", "call", "task" };
+static const char *const kind_labels[] = { "Meeting", "Call", "Task" };
+
+/* --- reading activities -------------------------------------------------- */
+
+/* The joins every read shares: the owner's name, the user's connection. */
+#define ACT_FROM \
+	" FROM rally.activities a" \
+	" LEFT JOIN rally.users u ON u.tenant_id = a.tenant_id" \
+	"  AND u.id = a.owner_id" \
+	" LEFT JOIN rally.google_connections c ON c.tenant_id = a.tenant_id" \
+	"  AND c.id = a.connection_id"
+
+/*
+ * Where the activity stands with Google, as one word for status_words(),
+ * and the kind of the last push error.  A conflict shows only to the owner
+ * (merge_conflicts is theirs under its policy), and so does the state of
+ * the connection (c is NULL for a teammate's activity).
+ */
+#define ACT_STATUS \
+	" CASE WHEN EXISTS (SELECT 1 FROM rally.merge_conflicts m" \
+	"   WHERE m.tenant_id = a.tenant_id AND m.activity_id = a.id" \
+	"   AND m.seen_at IS NULL) THEN 'conflict'" \
+	"  WHEN a.connection_id IS NULL THEN 'local'" \
+	"  WHEN c.status = 'revoked' THEN 'revoked'" \
+	"  WHEN c.status = 'error' THEN 'connection'" \
+	"  WHEN NOT c.calendar_enabled THEN 'off'" \
+	"  WHEN a.sync_state = 'error' THEN 'failed'" \
+	"  WHEN a.sync_state = 'pending' AND a.sync_error IS NOT NULL" \
+	"   THEN 'retrying'" \
+	"  WHEN a.sync_state = 'pending' THEN 'pending'" \
+	"  ELSE 'synced' END," \
+	" split_part(coalesce(a.sync_error, ''), ':', 1)"
+
+/* When, in the viewer's time zone (TimeZone is set per request). */
+#define ACT_WHEN \
+	" CASE WHEN a.start_date IS NOT NULL THEN" \
+	"  to_char(a.start_date, 'Dy DD Mon YYYY') ||" \
+	"  CASE WHEN a.end_date - a.start_date > 1 THEN" \
+	"   ' – ' || to_char(a.end_date - 1, 'Dy DD Mon YYYY') ELSE '' END" \
+	"  || ', all day'" \
+	" WHEN a.start_at IS NOT NULL THEN" \
+	"  to_char(a.start_at, 'Dy DD Mon YYYY, HH24:MI') ||" \
+	"  CASE WHEN a.end_at IS NULL THEN ''" \
+	"   WHEN a.end_at::date = a.start_at::date THEN" \
+	"    '–' || to_char(a.end_at, 'HH24:MI')" \
+	"   ELSE ' – ' || to_char(a.end_at, 'Dy DD Mon YYYY, HH24:MI') END" \
+	" ELSE 'No date' END"
+
+/* The owner as teammates know them. */
+#define ACT_OWNER " coalesce(nullif(u.name, ''), u.email, '')"
+
+/* One activity, by id, under the policies. */
+#define ACT_SQL_ONE \
+	"SELECT a.id, a.owner_id = rally.current_user_id(), a.title, a.kind," \
+	" a.visibility," ACT_WHEN "," \
+	" coalesce(a.location, ''), coalesce(a.description, '')," \
+	" (SELECT coalesce(string_agg(x->>'email', E'\\n'), '')" \
+	"  FROM jsonb_array_elements(a.attendees) x)," \
+	" a.recurrence IS NOT NULL OR a.recurring_activity_id IS NOT NULL," \
+	ACT_OWNER "," ACT_STATUS "," \
+	" a.start_date IS NOT NULL," \
+	" coalesce(to_char(a.start_at, 'YYYY-MM-DD\"T\"HH24:MI'), '')," \
+	" coalesce(to_char(a.end_at, 'YYYY-MM-DD\"T\"HH24:MI'), '')," \
+	" coalesce(to_char(a.start_date, 'YYYY-MM-DD'), '')," \
+	" coalesce(to_char(coalesce(a.end_date - 1, a.start_date), 'YYYY-MM-DD'), '')" \
+	ACT_FROM \
+	" WHERE a.tenant_id = rally.current_tenant() AND a.id = $1" \
+	" AND a.deleted_at IS NULL"
+
+enum {
+	ONE_ID, ONE_MINE, ONE_TITLE, ONE_KIND, ONE_VISIBILITY, ONE_WHEN,
+	ONE_LOCATION, ONE_DESCRIPTION, ONE_GUESTS, ONE_REPEATS, ONE_OWNER,
+	ONE_STATUS, ONE_ERROR, ONE_ALLDAY, ONE_START, ONE_END, ONE_FIRST_DAY,
+	ONE_LAST_DAY,
+};
+
+/*
+ * A page of the list (rally.activities_after or _before,
+ * sql/functions/activities.sql) with what each row shows.
+ */
+#define ACT_SQL_LIST(fn, dir) \
+	"SELECT a.id, a.owner_id = rally.current_user_id(), a.title, a.kind," \
+	" a.visibility," ACT_WHEN "," ACT_OWNER "," ACT_STATUS "," \
+	" a.recurrence IS NOT NULL OR a.recurring_activity_id IS NOT NULL," \
+	" to_char(p.key AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" \
+	" FROM rally." fn "($1::timestamptz, $2::uuid, $3::boolean," \
+	"  $4::boolean) p" \
+	" JOIN rally.activities a ON a.tenant_id = rally.current_tenant()" \
+	"  AND a.id = p.id" \
+	" LEFT JOIN rally.users u ON u.tenant_id = a.tenant_id" \
+	"  AND u.id = a.owner_id" \
+	" LEFT JOIN rally.google_connections c ON c.tenant_id = a.tenant_id" \
+	"  AND c.id = a.connection_id" \
+	" ORDER BY p.key " dir ", p.id " dir
+
+enum {
+	LIST_ID, LIST_MINE, LIST_TITLE, LIST_KIND, LIST_VISIBILITY, LIST_WHEN,
+	LIST_OWNER, LIST_STATUS, LIST_ERROR, LIST_REPEATS, LIST_KEY,
+};
+
+static bool
+is_true(const PGresult *res, int row, int col)
+{
+	return strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
+static const char *
+kind_label(const char *kind)
+{
+	for (size_t i = 0; i < nitems(kinds); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return kind_labels[i];
+	return kind;
+}
+
+/* Why a push failed, in the user's words, from the error's kind. */
+static const char *
+error_words(const char *kind, bool *lasting)
+{
+	static const struct {
+		const char *kind, *words;
+		bool lasting;	/* retrying will not help */
+	} w[] = {
+		{ "rejected", "Google Calendar refused this activity", true },
+		{ "revoked", "Google access was withdrawn; connect Google again",
+		    true },
+		{ "not_connected", "Google Calendar is not connected", true },
+		{ "config", "Rally's Google set-up is incomplete; tell your "
+		    "administrator", true },
+		{ "auth", "Google did not accept Rally's sign-in", false },
+		{ "rate_limited", "Google asked Rally to slow down", false },
+		{ "unavailable", "Google could not be reached", false },
+		{ "malformed", "Google's answer could not be read", false },
+	};
+
+	for (size_t i = 0; i < nitems(w); i++)
+		if (strcmp(kind, w[i].kind) == 0) {
+			*lasting = w[i].lasting;
+			return w[i].words;
+		}
+	*lasting = false;
+	return "Google Calendar reported a problem";
+}
+
+/*
+ * The sync status of a row: a sentence and whether it is good news (1),
+ * bad (-1) or neither (0).  Caller frees the sentence.
+ */
+static char *
+status_words(const char *status, const char *error, int *tone)
+{
+	bool lasting;
+	const char *why;
+
+	*tone = 0;
+	if (strcmp(status, "synced") == 0) {
+		*tone = 1;
+		return xstrdup("Synced to Google Calendar");
+	}
+	if (strcmp(status, "pending") == 0)
+		return xstrdup("Waiting to sync");
+	if (strcmp(status, "local") == 0)
+		return xstrdup("Only in Rally");
+	*tone = -1;
+	if (strcmp(status, "conflict") == 0)
+		return xstrdup("Conflict: changed in both places");
+	if (strcmp(status, "revoked") == 0)
+		return xstrdup("Not synced: Google access was withdrawn; "
+		    "connect Google again");
+	if (strcmp(status, "connection") == 0)
+		return xstrdup("Not synced: the Google connection has a "
+		    "problem");
+	if (strcmp(status, "off") == 0)
+		return xstrdup("Not synced: Google Calendar is switched off");
+	why = error_words(error, &lasting);
+	if (strcmp(status, "retrying") == 0 && !lasting) {
+		*tone = 0;
+		return xasprintf("Waiting to sync: %s; Rally will try again",
+		    why);
+	}
+	return xasprintf("Not synced: %s", why);
+}
+
+static void
+status_badge(struct page *p, const char *status, const char *error)
+{
+	int tone;
+	char *words = status_words(status, error, &tone);
+
+	html(&p->sb, "<span class=\"badge%r\">%s</span>",
+	    tone > 0 ? " ok" : tone < 0 ? " bad" : "", words);
+	free(words);
+}
+
+/* --- ids ----------------------------------------------------------------- */
+
+/* The activity id of the request's path; false when it is no uuid. */
+static bool
+path_id(const struct route *r, const struct request *req,
+    char id[UUID_STR_LEN])
+{
+	char *seg = route_wildcard(r, req);
+	bool ok = uuid_canonical(seg, id);
+
+	free(seg);
+	return ok;
+}
+
+static void
+not_found(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	page_error(cgi, req, resp, 404, "There is no such activity, or it "
+	    "is not shared with you.");
+}
+
+/*
+ * The activity id under the policies: 1 with *res its row (caller
+ * PQclear()s), 0 when not found (the 404 page is set), -1 on a database
+ * error (the error page is set).
+ */
+static int
+load_activity(struct cgi *cgi, struct request *req, struct response *resp,
+    const char *id, PGresult **res)
+{
+	const char *params[1] = { id };
+	char *cause = NULL;
+
+	*res = db_exec(cgi->db, ACT_SQL_ONE, 1, params, &cause);
+	if (*res == NULL) {
+		page_db_error(cgi, req, resp, cause);
+		return -1;
+	}
+	if (PQntuples(*res) != 1) {
+		PQclear(*res);
+		*res = NULL;
+		not_found(cgi, req, resp);
+		return 0;
+	}
+	return 1;
+}
+
+/* A teammate's shared activity: seen, not changed. */
+static void
+not_owner(struct cgi *cgi, struct request *req, struct response *resp,
+    const PGresult *res)
+{
+	char *msg = xasprintf("Only %s, who owns this activity, can change "
+	    "it.", PQgetvalue(res, 0, ONE_OWNER));
+
+	page_error(cgi, req, resp, 403, msg);
+	free(msg);
+}
+
+/*
+ * The activity of the path, which must be the user's own: 1 with *res,
+ * or 0 with the answer set (404, 403 or a database error).
+ */
+static int
+load_own(struct cgi *cgi, struct request *req, struct response *resp,
+    const struct route *r, char id[UUID_STR_LEN], PGresult **res)
+{
+	if (!path_id(r, req, id)) {
+		not_found(cgi, req, resp);
+		return 0;
+	}
+	if (load_activity(cgi, req, resp, id, res) != 1)
+		return 0;
+	if (!is_true(*res, 0, ONE_MINE)) {
+		not_owner(cgi, req, resp, *res);
+		PQclear(*res);
+		*res = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+/* --- the form ------------------------------------------------------------ */
+
+struct act_form {
+	char *title, *kind, *timing, *start, *end, *first_day, *last_day;
+	char *location, *description, *guests, *visibility;
+	/* Checked: the guests one per line, lower case. */
+	char *guest_lines;
+};
+
+static void
+form_free(struct act_form *f)
+{
+	free(f->title);
+	free(f->kind);
+	free(f->timing);
+	free(f->start);
+	free(f->end);
+	free(f->first_day);
+	free(f->last_day);
+	free(f->location);
+	free(f->description);
+	free(f->guests);
+	free(f->visibility);
+	free(f->guest_lines);
+}
+
+static void
+form_from_request(struct act_form *f, const struct request *req)
+{
+	memset(f, 0, sizeof *f);
+	f->title = page_trim(page_field(req, "title"));
+	f->kind = page_trim(page_field(req, "kind"));
+	f->timing = page_trim(page_field(req, "timing"));
+	f->start = page_trim(page_field(req, "start"));
+	f->end = page_trim(page_field(req, "end"));
+	f->first_day = page_trim(page_field(req, "first_day"));
+	f->last_day = page_trim(page_field(req, "last_day"));
+	f->location = page_trim(page_field(req, "location"));
+	f->description = xstrdup(page_field(req, "description"));
+	f->guests = page_trim(page_field(req, "guests"));
+	f->visibility = page_trim(page_field(req, "visibility"));
+}
+
+static void
+form_from_row(struct act_form *f, const PGresult *res)
+{
+	memset(f, 0, sizeof *f);
+	f->title = xstrdup(PQgetvalue(res, 0, ONE_TITLE));
+	f->kind = xstrdup(PQgetvalue(res, 0, ONE_KIND));
+	f->timing = xstrdup(is_true(res, 0, ONE_ALLDAY) ? "allday" : "time");
+	f->start = xstrdup(PQgetvalue(res, 0, ONE_START));
+	f->end = xstrdup(PQgetvalue(res, 0, ONE_END));
+	f->first_day = xstrdup(PQgetvalue(res, 0, ONE_FIRST_DAY));
+	f->last_day = xstrdup(PQgetvalue(res, 0, ONE_LAST_DAY));
+	f->location = xstrdup(PQgetvalue(res, 0, ONE_LOCATION));
+	f->description = xstrdup(PQgetvalue(res, 0, ONE_DESCRIPTION));
+	f->guests = xstrdup(PQgetvalue(res, 0, ONE_GUESTS));
+	f->visibility = xstrdup(PQgetvalue(res, 0, ONE_VISIBILITY));
+}
+
+/* Characters, not bytes: the request's values are valid UTF-8. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static bool
+digits(const char *s, size_t n, int *out)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* YYYY-MM-DD, a day that exists, years 1900 to 9999. */
+static bool
+date_ok(const char *s)
+{
+	int y, m, d;
+
+	return strlen(s) >= 10 && s[4] == '-' && s[7] == '-' &&
+	    digits(s, 4, &y) && digits(s + 5, 2, &m) && digits(s + 8, 2, &d) &&
+	    y >= 1900 && m >= 1 && m <= 12 && d >= 1 &&
+	    d <= days_in_month(y, m);
+}
+
+/* HH:MM, and :SS when seconds is true, at s. */
+static bool
+clock_ok(const char *s, bool seconds)
+{
+	int h, m, sec = 0;
+
+	if (!digits(s, 2, &h) || s[2] != ':' || !digits(s + 3, 2, &m))
+		return false;
+	if (seconds && (s[5] != ':' || !digits(s + 6, 2, &sec)))
+		return false;
+	return h <= 23 && m <= 59 && sec <= 59;
+}
+
+/* What <input type="datetime-local"> sends: YYYY-MM-DDTHH:MM[:SS]. */
+static bool
+datetime_local_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if ((len != 16 && len != 19) || !date_ok(s) || s[10] != 'T')
+		return false;
+	return clock_ok(s + 11, len == 19);
+}
+
+/* A list cursor: YYYY-MM-DDTHH:MM:SS.UUUUUUZ, as ACT_SQL_LIST writes it. */
+static bool
+cursor_ok(const char *s)
+{
+	int us;
+
+	return strlen(s) == 27 && date_ok(s) && s[10] == 'T' &&
+	    clock_ok(s + 11, true) && s[19] == '.' && digits(s + 20, 6, &us) &&
+	    s[26] == 'Z';
+}
+
+/* A plausible address: one '@', something on each side, no blanks. */
+static bool
+guest_ok(const char *e, size_t len)
+{
+	const char *at = memchr(e, '@', len);
+
+	if (at == NULL || at == e || at == e + len - 1 || len > EMAIL_MAX)
+		return false;
+	if (memchr(at + 1, '@', (size_t)(e + len - at - 1)) != NULL)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)e[i] < 0x21 || strchr("<>\"\\()[];:",
+		    e[i]) != NULL)
+			return false;
+	return true;
+}
+
+/*
+ * The guests field (addresses separated by commas, semicolons or blanks)
+ * as lines of lower-case addresses without repeats, in f->guest_lines.
+ * NULL, or what is wrong.
+ */
+static const char *
+guests_check(struct act_form *f)
+{
+	static const char sep[] = ", ;\t\r\n";
+	struct strbuf sb = { 0 };
+	const char *s = f->guests;
+	size_t len, n = 0;
+	char *addr, *line;
+
+	/* "\na\nb\n": each address between newlines, to find repeats. */
+	strbuf_addc(&sb, '\n');
+	while (*(s += strspn(s, sep)) != '\0') {
+		len = strcspn(s, sep);
+		if (!guest_ok(s, len)) {
+			strbuf_free(&sb);
+			return "A guest's email address is not valid; write "
+			    "each like ann@example.com.";
+		}
+		addr = xstrndup(s, len);
+		for (char *c = addr; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		line = xasprintf("\n%s\n", addr);
+		if (strstr(sb.p, line) == NULL) {
+			strbuf_addf(&sb, "%s\n", addr);
+			n++;
+		}
+		free(line);
+		free(addr);
+		s += len;
+	}
+	if (n > GUESTS_MAX) {
+		strbuf_free(&sb);
+		return "An activity can have at most 100 guests.";
+	}
+	/* One address a line, without the newlines around them all. */
+	f->guest_lines = n == 0 ? xstrdup("") : xstrndup(sb.p + 1, sb.len - 2);
+	strbuf_free(&sb);
+	return NULL;
+}
+
+static const char *
+when_check(const struct act_form *f)
+{
+	if (strcmp(f->timing, "allday") == 0) {
+		if (!date_ok(f->first_day) || strlen(f->first_day) != 10)
+			return "Enter the first day, like 2026-12-24.";
+		if (f->last_day[0] != '\0' && (!date_ok(f->last_day) ||
+		    strlen(f->last_day) != 10))
+			return "Enter the last day, like 2026-12-24, or leave "
+			    "it empty.";
+		if (f->last_day[0] != '\0' &&
+		    strcmp(f->last_day, f->first_day) < 0)
+			return "The last day cannot be before the first day.";
+		return NULL;
+	}
+	if (strcmp(f->timing, "time") != 0)
+		return "Choose whether the activity is at a time or all day.";
+	if (!datetime_local_ok(f->start))
+		return "Enter when it starts, a date and a time.";
+	if (f->end[0] != '\0' && !datetime_local_ok(f->end))
+		return "Enter when it ends, a date and a time, or leave it "
+		    "empty.";
+	/* The same fixed-width form: text order is time order. */
+	if (f->end[0] != '\0' && strcmp(f->end, f->start) <= 0)
+		return "The end must be after the start.";
+	return NULL;
+}
+
+/* NULL when the form is good, else what to fix. */
+static const char *
+form_check(struct act_form *f)
+{
+	bool kind_ok = false;
+	const char *why;
+
+	if (f->title[0] == '\0')
+		return "Give the activity a title.";
+	if (utf8_chars(f->title) > TITLE_MAX)
+		return "The title is too long: at most 1024 characters.";
+	for (size_t i = 0; i < nitems(kinds); i++)
+		kind_ok |= strcmp(f->kind, kinds[i]) == 0;
+	if (!kind_ok)
+		return "Choose a kind from the list: meeting, call or task.";
+	if ((why = when_check(f)) != NULL)
+		return why;
+	if (utf8_chars(f->location) > LOCATION_MAX)
+		return "The location is too long: at most 1024 characters.";
+	if (utf8_chars(f->description) > DESCRIPTION_MAX)
+		return "The description is too long: at most 65,536 "
+		    "characters.";
+	if (strcmp(f->visibility, "private") != 0 &&
+	    strcmp(f->visibility, "shared") != 0)
+		return "Choose who can see the activity.";
+	return guests_check(f);
+}
+
+static void
+form_when(struct page *p, const struct act_form *f, const char *zone)
+{
+	bool allday = strcmp(f->timing, "allday") == 0;
+
+	html(&p->sb, "<fieldset><legend>When</legend>"
+	    "<p><input type=\"radio\" id=\"timing-time\" name=\"timing\" "
+	    "value=\"time\"%r> <label class=\"inline\" for=\"timing-time\">"
+	    "At a time</label></p>"
+	    "<p><label for=\"start\">Starts</label><input id=\"start\" "
+	    "name=\"start\" type=\"datetime-local\" value=\"%s\"></p>"
+	    "<p><label for=\"end\">Ends</label><input id=\"end\" name=\"end\" "
+	    "type=\"datetime-local\" value=\"%s\" "
+	    "aria-describedby=\"end-help\"><small id=\"end-help\">Optional. "
+	    "Times are in your time zone, %s.</small></p>",
+	    allday ? "" : " checked", f->start, f->end, zone);
+	html(&p->sb, "<p><input type=\"radio\" id=\"timing-allday\" "
+	    "name=\"timing\" value=\"allday\"%r> <label class=\"inline\" "
+	    "for=\"timing-allday\">All day</label></p>"
+	    "<p><label for=\"first_day\">First day</label><input "
+	    "id=\"first_day\" name=\"first_day\" type=\"date\" value=\"%s\">"
+	    "</p><p><label for=\"last_day\">Last day</label><input "
+	    "id=\"last_day\" name=\"last_day\" type=\"date\" value=\"%s\" "
+	    "aria-describedby=\"last-help\"><small id=\"last-help\">Optional; "
+	    "the same as the first day when empty.</small></p></fieldset>",
+	    allday ? " checked" : "", f->first_day, f->last_day);
+}
+
+static void
+form_visibility(struct page *p, const struct act_form *f)
+{
+	bool shared = strcmp(f->visibility, "shared") == 0;
+
+	html(&p->sb, "<fieldset><legend>Who can see it</legend>"
+	    "<p><input type=\"radio\" id=\"vis-private\" name=\"visibility\" "
+	    "value=\"private\"%r> <label class=\"inline\" for=\"vis-private\">"
+	    "Only me</label></p>"
+	    "<p><input type=\"radio\" id=\"vis-shared\" name=\"visibility\" "
+	    "value=\"shared\"%r> <label class=\"inline\" for=\"vis-shared\">"
+	    "Everyone in %s</label></p></fieldset>",
+	    shared ? "" : " checked", shared ? " checked" : "",
+	    p->cgi->session->tenant_name);
+}
+
+/* The user's time zone (TimeZone, set from theirs per request). */
+static char *
+user_zone(struct cgi *cgi)
+{
+	char *cause = NULL, *zone;
+	PGresult *res;
+
+	res = db_exec(cgi->db, "SELECT current_setting('TimeZone')", 0, NULL,
+	    &cause);
+	if (res == NULL) {
+		log_warnx("database: %s", cause);
+		free(cause);
+		return xstrdup("UTC");
+	}
+	zone = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return zone;
+}
+
+/*
+ * The create form (id NULL) or the edit form of activity id, filled in
+ * with f, and alert at the top when the last try was refused.
+ */
+static void
+form_page(struct cgi *cgi, struct request *req, struct response *resp,
+    int status, const char *alert, const struct act_form *f, const char *id)
+{
+	struct page p;
+	char *action = id != NULL ? xasprintf("/activities/%s", id) :
+	    xstrdup("/activities");
+	char *zone = user_zone(cgi);
+
+	page_begin(&p, cgi, req, resp, id != NULL ? "Edit activity" :
+	    "New activity", "activities");
+	if (alert != NULL)
+		page_alert(&p, alert);
+	page_form_begin(&p, action);
+	html(&p.sb, "<p><label for=\"title\">Title</label><input id=\"title\" "
+	    "name=\"title\" required maxlength=\"%d\" value=\"%s\"></p>"
+	    "<p><label for=\"kind\">Kind</label><select id=\"kind\" "
+	    "name=\"kind\">", TITLE_MAX, f->title);
+	for (size_t i = 0; i < nitems(kinds); i++)
+		html(&p.sb, "<option value=\"%s\"%r>%s</option>", kinds[i],
+		    strcmp(f->kind, kinds[i]) == 0 ? " selected" : "",
+		    kind_labels[i]);
+	html(&p.sb, "</select></p>");
+	form_when(&p, f, zone);
+	html(&p.sb, "<p><label for=\"location\">Location</label><input "
+	    "id=\"location\" name=\"location\" maxlength=\"%d\" value=\"%s\">"
+	    "</p><p><label for=\"guests\">Guests</label><textarea "
+	    "id=\"guests\" name=\"guests\" rows=\"3\" "
+	    "aria-describedby=\"guests-help\">%s</textarea><small "
+	    "id=\"guests-help\">Email addresses, one a line or separated by "
+	    "commas.</small></p>"
+	    "<p><label for=\"description\">Description</label><textarea "
+	    "id=\"description\" name=\"description\">%s</textarea></p>",
+	    LOCATION_MAX, f->location, f->guests, f->description);
+	form_visibility(&p, f);
+	html(&p.sb, "<p class=\"actions\"><button type=\"submit\">%s</button> "
+	    "<a href=\"%s\">Cancel</a></p></form>", id != NULL ?
+	    "Save changes" : "Create activity", id != NULL ? action :
+	    "/activities");
+	free(action);
+	free(zone);
+	page_end(&p, status);
+}
+
+/*
+ * The form's values as the parameters $1 to $11 of ACT_SQL_INSERT and
+ * ACT_SQL_UPDATE; unused times are NULL.
+ */
+static void
+form_params(const struct act_form *f, const char *params[12])
+{
+	bool allday = strcmp(f->timing, "allday") == 0;
+
+	params[0] = f->title;
+	params[1] = f->kind;
+	params[2] = allday ? NULL : f->start;
+	params[3] = allday || f->end[0] == '\0' ? NULL : f->end;
+	params[4] = allday ? f->first_day : NULL;
+	params[5] = !allday ? NULL : f->last_day[0] != '\0' ? f->last_day :
+	    f->first_day;
+	params[6] = f->location;
+	params[7] = f->description;
+	params[8] = f->guest_lines;
+	params[9] = f->visibility;
+	params[10] = allday ? "true" : "false";
+}
+
+/*
+ * A form's times: local times in the user's zone (TimeZone), the last day
+ * inclusive (stored exclusive, as Google's).  A timed activity keeps the
+ * zone it has (an event from Google keeps Google's), a new one takes the
+ * user's.
+ */
+#define ACT_SQL_INSERT \
+	"INSERT INTO rally.activities (tenant_id, owner_id, title, kind," \
+	" start_at, end_at, start_date, end_date, location, description," \
+	" attendees, visibility, time_zone)" \
+	" SELECT rally.current_tenant(), rally.current_user_id(), $1::text," \
+	" $2::text," \
+	" $3::timestamptz, $4::timestamptz, $5::date, $6::date + 1," \
+	" nullif($7, ''), nullif($8, '')," \
+	" (SELECT coalesce(jsonb_agg(jsonb_build_object('email', e)" \
+	"   ORDER BY n), '[]') FROM unnest(string_to_array(nullif($9, ''), E'\\n'))" \
+	"   WITH ORDINALITY g(e, n))," \
+	" $10::text, CASE WHEN $11::boolean THEN NULL" \
+	"  ELSE current_setting('TimeZone') END" \
+	" RETURNING id"
+
+/* Guests already there keep what Google says of them (name, answer). */
+#define ACT_SQL_UPDATE \
+	"UPDATE rally.activities a SET title = $1, kind = $2," \
+	" start_at = $3::timestamptz, end_at = $4::timestamptz," \
+	" start_date = $5::date, end_date = $6::date + 1," \
+	" location = nullif($7, ''), description = nullif($8, '')," \
+	" attendees = (SELECT coalesce(jsonb_agg(coalesce((SELECT o" \
+	"   FROM jsonb_array_elements(a.attendees) o" \
+	"   WHERE lower(o->>'email') = g.e LIMIT 1)," \
+	"   jsonb_build_object('email', g.e)) ORDER BY g.n), '[]')" \
+	"  FROM unnest(string_to_array(nullif($9, ''), E'\\n'))" \
+	"  WITH ORDINALITY g(e, n))," \
+	" visibility = $10," \
+	" time_zone = CASE WHEN $11::boolean THEN NULL" \
+	"  ELSE coalesce(a.time_zone, current_setting('TimeZone')) END," \
+	" updated_at = now()" \
+	" WHERE a.tenant_id = rally.current_tenant() AND a.id = $12" \
+	" AND a.owner_id = rally.current_user_id() AND a.deleted_at IS NULL"
+
+/* --- create ---------------------------------------------------------------- */
+
+static void
+new_form(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	struct act_form f = { 0 };
+
+	f.title = xstrdup("");
+	f.kind = xstrdup("meeting");
+	f.timing = xstrdup("time");
+	f.start = xstrdup("");
+	f.end = xstrdup("");
+	f.first_day = xstrdup("");
+	f.last_day = xstrdup("");
+	f.location = xstrdup("");
+	f.description = xstrdup("");
+	f.guests = xstrdup("");
+	f.visibility = xstrdup("private");
+	form_page(cgi, req, resp, 200, NULL, &f, NULL);
+	form_free(&f);
+}
+
+static void
+create(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	struct act_form f;
+	const char *why, *params[12];
+	char *cause = NULL, *location;
+	PGresult *res;
+
+	form_from_request(&f, req);
+	if ((why = form_check(&f)) != NULL) {
+		form_page(cgi, req, resp, 400, why, &f, NULL);
+		goto out;
+	}
+	form_params(&f, params);
+	res = db_exec(cgi->db, ACT_SQL_INSERT, 11, params, &cause);
+	if (res == NULL) {
+		page_db_error(cgi, req, resp, cause);
+		goto out;
+	}
+	location = xasprintf("/activities/%s?done=created",
+	    PQgetvalue(res, 0, 0));
+	page_redirect(resp, location);
+	free(location);
+	PQclear(res);
+out:
+	form_free(&f);
+}
+
+/* --- view ------------------------------------------------------------------ */
+
+static void
+view_notice(struct page *p, const char *done)
+{
+	static const struct {
+		const char *word, *text;
+	} n[] = {
+		{ "created", "The activity is saved." },
+		{ "saved", "Your changes are saved." },
+		{ "shared", "Everyone in your workspace can now see this "
+		    "activity." },
+		{ "private", "Only you can see this activity now." },
+		{ "reviewed", "The conflicts are marked as reviewed." },
+	};
+
+	for (size_t i = 0; i < nitems(n); i++)
+		if (strcmp(done, n[i].word) == 0)
+			page_notice(p, n[i].text);
+}
+
+static void
+view_details(struct page *p, const PGresult *res)
+{
+	const char *location = PQgetvalue(res, 0, ONE_LOCATION);
+	const char *guests = PQgetvalue(res, 0, ONE_GUESTS);
+	const char *description = PQgetvalue(res, 0, ONE_DESCRIPTION);
+
+	html(&p->sb, "<dl class=\"card\"><dt>Kind</dt><dd>%s</dd>"
+	    "<dt>When</dt><dd>%s%r</dd>",
+	    kind_label(PQgetvalue(res, 0, ONE_KIND)),
+	    PQgetvalue(res, 0, ONE_WHEN), is_true(res, 0, ONE_REPEATS) ?
+	    " <span class=\"badge\">Repeats</span>" : "");
+	if (location[0] != '\0')
+		html(&p->sb, "<dt>Location</dt><dd>%s</dd>", location);
+	if (guests[0] != '\0')
+		html(&p->sb, "<dt>Guests</dt><dd><pre class=\"mail\">%s</pre>"
+		    "</dd>", guests);
+	html(&p->sb, "<dt>Owner</dt><dd>%s</dd><dt>Who can see it</dt>"
+	    "<dd>%s</dd><dt>Google Calendar</dt><dd>", is_true(res, 0,
+	    ONE_MINE) ? "You" : PQgetvalue(res, 0, ONE_OWNER),
+	    strcmp(PQgetvalue(res, 0, ONE_VISIBILITY), "shared") == 0 ?
+	    "Everyone in the workspace" : "Only its owner");
+	status_badge(p, PQgetvalue(res, 0, ONE_STATUS),
+	    PQgetvalue(res, 0, ONE_ERROR));
+	html(&p->sb, "</dd></dl>");
+	if (description[0] != '\0')
+		html(&p->sb, "<h2>Description</h2><pre class=\"mail\">%s</pre>",
+		    description);
+}
+
+/* The fields both sides changed, and which value stayed. */
+static int
+view_conflicts(struct page *p, const char *id, char **cause)
+{
+	const char *params[1] = { id };
+	PGresult *res;
+	char *action;
+	int n;
+
+	res = db_exec(p->cgi->db, "SELECT field, coalesce(CASE winner"
+	    " WHEN 'local' THEN local_value ELSE remote_value END #>> '{}', ''),"
+	    " coalesce(CASE winner WHEN 'local' THEN remote_value"
+	    " ELSE local_value END #>> '{}', ''), winner,"
+	    " to_char(recorded_at, 'Dy DD Mon YYYY, HH24:MI')"
+	    " FROM rally.merge_conflicts WHERE tenant_id = rally.current_tenant()"
+	    " AND activity_id = $1 AND seen_at IS NULL ORDER BY id LIMIT 50",
+	    1, params, cause);
+	if (res == NULL)
+		return -1;
+	if ((n = PQntuples(res)) > 0) {
+		html(&p->sb, "<h2>Changed in both places</h2><p>This activity "
+		    "was changed in Rally and in Google Calendar at the same "
+		    "time. The later change was kept.</p><table><thead><tr>"
+		    "<th scope=\"col\">Field</th><th scope=\"col\">Kept</th>"
+		    "<th scope=\"col\">Replaced</th><th scope=\"col\">When</th>"
+		    "</tr></thead><tbody>");
+		for (int i = 0; i < n; i++)
+			html(&p->sb, "<tr><td>%s</td><td>%s (%s)</td><td>%s</td>"
+			    "<td>%s</td></tr>", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1), strcmp(PQgetvalue(res, i, 3),
+			    "local") == 0 ? "from Rally" : "from Google",
+			    PQgetvalue(res, i, 2), PQgetvalue(res, i, 4));
+		html(&p->sb, "</tbody></table>");
+		action = xasprintf("/activities/%s/reviewed", id);
+		page_form_begin(p, action);
+		html(&p->sb, "<p><button type=\"submit\" class=\"secondary\">"
+		    "Mark as reviewed</button></p></form>");
+		free(action);
+	}
+	PQclear(res);
+	return n;
+}
+
+/* The owner's buttons. */
+static void
+view_actions(struct page *p, const PGresult *res, const char *id)
+{
+	bool shared = strcmp(PQgetvalue(res, 0, ONE_VISIBILITY), "shared") == 0;
+	char *action = xasprintf("/activities/%s/%s", id, shared ? "private" :
+	    "share");
+
+	html(&p->sb, "<div class=\"actions\"><a class=\"button\" "
+	    "href=\"/activities/%s/edit\">Edit</a>", id);
+	page_form_begin(p, action);
+	html(&p->sb, "<button type=\"submit\" class=\"secondary\">%s</button>"
+	    "</form><a class=\"button secondary\" "
+	    "href=\"/activities/%s/delete\">Delete…</a></div>", shared ?
+	    "Make private" : "Share with the workspace", id);
+	free(action);
+}
+
+static void
+view(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	char id[UUID_STR_LEN], *cause = NULL;
+	PGresult *res;
+	struct page p;
+
+	if (!path_id(&route_activity, req, id)) {
+		not_found(cgi, req, resp);
+		return;
+	}
+	if (load_activity(cgi, req, resp, id, &res) != 1)
+		return;
+	page_begin(&p, cgi, req, resp, PQgetvalue(res, 0, ONE_TITLE)[0] !=
+	    '\0' ? PQgetvalue(res, 0, ONE_TITLE) : "Untitled", "activities");
+	view_notice(&p, page_param(req, "done"));
+	view_details(&p, res);
+	if (!is_true(res, 0, ONE_MINE)) {
+		html(&p.sb, "<p>%s shared this activity with the workspace. "
+		    "Only they can change it.</p>", PQgetvalue(res, 0,
+		    ONE_OWNER));
+	} else {
+		if (view_conflicts(&p, id, &cause) == -1) {
+			strbuf_free(&p.sb);
+			PQclear(res);
+			page_db_error(cgi, req, resp, cause);
+			return;
+		}
+		view_actions(&p, res, id);
+	}
+	html(&p.sb, "<p><a href=\"/activities\">All activities</a></p>");
+	PQclear(res);
+	page_end(&p, 200);
+}
+
+/* --- edit ------------------------------------------------------------------ */
+
+static void
+edit_form(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	char id[UUID_STR_LEN];
+	struct act_form f;
+	PGresult *res;
+
+	if (load_own(cgi, req, resp, &route_activity_edit, id, &res) != 1)
+		return;
+	form_from_row(&f, res);
+	PQclear(res);
+	form_page(cgi, req, resp, 200, NULL, &f, id);
+	form_free(&f);
+}
+
+/*
+ * After a write found no row of the user's: the same answers as a GET
+ * (404, or 403 for a teammate's shared activity).
+ */
+static void
+write_refused(struct cgi *cgi, struct request *req, struct response *resp,
+    const char *id)
+{
+	PGresult *res;
+
+	if (load_activity(cgi, req, resp, id, &res) != 1)
+		return;
+	if (is_true(res, 0, ONE_MINE))
+		page_error(cgi, req, resp, 409, "This activity changed while "
+		    "you were editing it. Please go back and try again.");
+	else
+		not_owner(cgi, req, resp, res);
+	PQclear(res);
+}
+
+static void
+update(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	char id[UUID_STR_LEN], *cause = NULL, *location;
+	const char *why, *params[12];
+	struct act_form f;
+	PGresult *res;
+
+	if (load_own(cgi, req, resp, &route_activity_save, id, &res) != 1)
+		return;
+	PQclear(res);
+	form_from_request(&f, req);
+	if ((why = form_check(&f)) != NULL) {
+		form_page(cgi, req, resp, 400, why, &f, id);
+		goto out;
+	}
+	form_params(&f, params);
+	params[11] = id;
+	if ((res = db_exec(cgi->db, ACT_SQL_UPDATE, 12, params, &cause)) ==
+	    NULL) {
+		page_db_error(cgi, req, resp, cause);
+		goto out;
+	}
+	if (strcmp(PQcmdTuples(res), "1") != 0)
+		write_refused(cgi, req, resp, id);
+	else {
+		location = xasprintf("/activities/%s?done=saved", id);
+		page_redirect(resp, location);
+		free(location);
+	}
+	PQclear(res);
+out:
+	form_free(&f);
+}
+
+/* --- delete ---------------------------------------------------------------- */
+
+static void
+delete_form(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	char id[UUID_STR_LEN], *action;
+	PGresult *res;
+	struct page p;
+	bool google;
+
+	if (load_own(cgi, req, resp, &route_activity_delete_form, id, &res) !=
+	    1)
+		return;
+	google = strcmp(PQgetvalue(res, 0, ONE_STATUS), "local") != 0;
+	page_begin(&p, cgi, req, resp, "Delete activity", "activities");
+	html(&p.sb, "<p>Delete <strong>%s</strong> (%s)?%r</p>",
+	    PQgetvalue(res, 0, ONE_TITLE), PQgetvalue(res, 0, ONE_WHEN),
+	    google ? " It is also removed from your Google Calendar." : "");
+	action = xasprintf("/activities/%s/delete", id);
+	html(&p.sb, "<div class=\"actions\">");
+	page_form_begin(&p, action);
+	html(&p.sb, "<button type=\"submit\" class=\"danger\">Delete this "
+	    "activity</button></form><a href=\"/activities/%s\">Keep it</a>"
+	    "</div>", id);
+	free(action);
+	PQclear(res);
+	page_end(&p, 200);
+}
+
+/*
+ * A deleted activity goes at once; the DELETE trigger leaves a tombstone
+ * for one Google knows or may know, and rallyd deletes the event.
+ */
+static void
+delete(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	char id[UUID_STR_LEN], *cause = NULL;
+	const char *params[1] = { id };
+	PGresult *res;
+
+	if (load_own(cgi, req, resp, &route_activity_delete, id, &res) != 1)
+		return;
+	PQclear(res);
+	if ((res = db_exec(cgi->db, "DELETE FROM rally.activities"
+	    " WHERE tenant_id = rally.current_tenant() AND id = $1"
+	    " AND owner_id = rally.current_user_id()", 1, params, &cause)) ==
+	    NULL) {
+		page_db_error(cgi, req, resp, cause);
+		return;
+	}
+	if (strcmp(PQcmdTuples(res), "1") != 0)
+		write_refused(cgi, req, resp, id);
+	else
+		page_redirect(resp, "/activities?done=deleted");
+	PQclear(res);
+}
+
+/* --- sharing and conflicts -------------------------------------------------- */
+
+/* Sets the visibility of the path's activity, the user's own. */
+static void
+set_visibility(struct cgi *cgi, struct request *req, struct response *resp,
+    const struct route *r, const char *visibility)
+{
+	char id[UUID_STR_LEN], *cause = NULL, *location;
+	const char *params[2] = { id, visibility };
+	PGresult *res;
+
+	if (load_own(cgi, req, resp, r, id, &res) != 1)
+		return;
+	PQclear(res);
+	if ((res = db_exec(cgi->db, "UPDATE rally.activities SET"
+	    " visibility = $2, updated_at = now()"
+	    " WHERE tenant_id = rally.current_tenant() AND id = $1"
+	    " AND owner_id = rally.current_user_id()", 2, params, &cause)) ==
+	    NULL) {
+		page_db_error(cgi, req, resp, cause);
+		return;
+	}
+	if (strcmp(PQcmdTuples(res), "1") != 0)
+		write_refused(cgi, req, resp, id);
+	else {
+		location = xasprintf("/activities/%s?done=%s", id,
+		    strcmp(visibility, "shared") == 0 ? "shared" : "private");
+		page_redirect(resp, location);
+		free(location);
+	}
+	PQclear(res);
+}
+
+static void
+share(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	set_visibility(cgi, req, resp, &route_activity_share, "shared");
+}
+
+static void
+make_private(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	set_visibility(cgi, req, resp, &route_activity_private, "private");
+}
+
+/* The owner has seen what a merge replaced: the conflict badge goes. */
+static void
+reviewed(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	char id[UUID_STR_LEN], *cause = NULL, *location;
+	const char *params[1] = { id };
+	PGresult *res;
+
+	if (load_own(cgi, req, resp, &route_activity_reviewed, id, &res) != 1)
+		return;
+	PQclear(res);
+	if (db_command(cgi->db, "UPDATE rally.merge_conflicts SET"
+	    " seen_at = now() WHERE tenant_id = rally.current_tenant()"
+	    " AND activity_id = $1 AND seen_at IS NULL", 1, params, &cause) ==
+	    -1) {
+		page_db_error(cgi, req, resp, cause);
+		return;
+	}
+	location = xasprintf("/activities/%s?done=reviewed", id);
+	page_redirect(resp, location);
+	free(location);
+}
+
+/* --- the list ---------------------------------------------------------------- */
+
+struct list_query {
+	bool past;
+	const char *show;	/* all, mine, shared */
+	const char *after;	/* the cursor, or NULL for the first page */
+	char after_id[UUID_STR_LEN];
+};
+
+/* The list's parameters; false when they make no sense. */
+static bool
+list_query_of(const struct request *req, struct list_query *q)
+{
+	const char *view = page_param(req, "view");
+	const char *after = page_param(req, "after");
+	const char *id = page_param(req, "id");
+
+	memset(q, 0, sizeof *q);
+	if (strcmp(view, "past") == 0)
+		q->past = true;
+	else if (view[0] != '\0' && strcmp(view, "upcoming") != 0)
+		return false;
+	q->show = page_param(req, "show");
+	if (q->show[0] == '\0')
+		q->show = "all";
+	if (strcmp(q->show, "all") != 0 && strcmp(q->show, "mine") != 0 &&
+	    strcmp(q->show, "shared") != 0)
+		return false;
+	if (after[0] == '\0' && id[0] == '\0') {
+		strcpy(q->after_id, "00000000-0000-0000-0000-000000000000");
+		return true;
+	}
+	q->after = after;
+	return cursor_ok(after) && uuid_canonical(id, q->after_id);
+}
+
+/* A link to the list as q is, with view and show set. */
+static void
+list_link(struct page *p, const struct list_query *q, bool past,
+    const char *show, const char *label, bool current)
+{
+	(void)q;
+	html(&p->sb, "<li><a href=\"/activities?view=%s&amp;show=%s\"%r>%s"
+	    "</a></li>", past ? "past" : "upcoming", show, current ?
+	    " aria-current=\"page\"" : "", label);
+}
+
+static void
+list_filters(struct page *p, const struct list_query *q)
+{
+	html(&p->sb, "<nav aria-label=\"Which activities\" class=\"actions\">"
+	    "<ul class=\"actions\">");
+	list_link(p, q, false, q->show, "Upcoming", !q->past);
+	list_link(p, q, true, q->show, "Past", q->past);
+	html(&p->sb, "</ul><ul class=\"actions\">");
+	list_link(p, q, q->past, "all", "All", strcmp(q->show, "all") == 0);
+	list_link(p, q, q->past, "mine", "Mine", strcmp(q->show, "mine") == 0);
+	list_link(p, q, q->past, "shared", "Shared",
+	    strcmp(q->show, "shared") == 0);
+	html(&p->sb, "</ul></nav>");
+}
+
+static void
+list_row(struct page *p, const PGresult *res, int i)
+{
+	bool mine = is_true(res, i, LIST_MINE);
+
+	html(&p->sb, "<tr><td><a href=\"/activities/%s\">%s</a>%r</td>"
+	    "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
+	    PQgetvalue(res, i, LIST_ID), PQgetvalue(res, i, LIST_TITLE)[0] !=
+	    '\0' ? PQgetvalue(res, i, LIST_TITLE) : "Untitled",
+	    is_true(res, i, LIST_REPEATS) ? " <span class=\"badge\">Repeats"
+	    "</span>" : "", kind_label(PQgetvalue(res, i, LIST_KIND)),
+	    PQgetvalue(res, i, LIST_WHEN), mine ? "You" :
+	    PQgetvalue(res, i, LIST_OWNER),
+	    strcmp(PQgetvalue(res, i, LIST_VISIBILITY), "shared") == 0 ?
+	    "Shared" : "Only you");
+	status_badge(p, PQgetvalue(res, i, LIST_STATUS),
+	    PQgetvalue(res, i, LIST_ERROR));
+	html(&p->sb, "</td></tr>");
+}
+
+static void
+list_table(struct page *p, const struct list_query *q, const PGresult *res)
+{
+	int n = PQntuples(res), shown = n > PAGE_ROWS ? PAGE_ROWS : n;
+
+	if (n == 0) {
+		html(&p->sb, "<p>%s</p>", q->after != NULL ? "No more "
+		    "activities." : q->past ? "No past activities." :
+		    "Nothing coming up. <a href=\"/activities/new\">Create an "
+		    "activity</a>.");
+		return;
+	}
+	html(&p->sb, "<table><caption class=\"muted\">%s</caption><thead><tr>"
+	    "<th scope=\"col\">Title</th><th scope=\"col\">Kind</th>"
+	    "<th scope=\"col\">When</th><th scope=\"col\">Owner</th>"
+	    "<th scope=\"col\">Who can see it</th>"
+	    "<th scope=\"col\">Google Calendar</th></tr></thead><tbody>",
+	    q->past ? "Latest first" : "Soonest first");
+	for (int i = 0; i < shown; i++)
+		list_row(p, res, i);
+	html(&p->sb, "</tbody></table>");
+	if (n > PAGE_ROWS)
+		html(&p->sb, "<p><a href=\"/activities?view=%s&amp;show=%s"
+		    "&amp;after=%u&amp;id=%s\" rel=\"next\">%s 50</a></p>",
+		    q->past ? "past" : "upcoming", q->show,
+		    PQgetvalue(res, PAGE_ROWS - 1, LIST_KEY),
+		    PQgetvalue(res, PAGE_ROWS - 1, LIST_ID), q->past ?
+		    "Earlier: the previous" : "Later: the next");
+}
+
+static PGresult *
+list_fetch(struct cgi *cgi, const struct list_query *q, char **cause)
+{
+	bool own = strcmp(q->show, "shared") != 0;
+	bool shared = strcmp(q->show, "mine") != 0;
+	const char *params[4] = { q->after, q->after_id, own ? "true" : "false",
+	    shared ? "true" : "false" };
+
+	return db_exec(cgi->db, q->past ?
+	    ACT_SQL_LIST("activities_before", "DESC") :
+	    ACT_SQL_LIST("activities_after", "ASC"), 4, params, cause);
+}
+
+static void
+list(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	struct list_query q;
+	char *cause = NULL, *zone;
+	struct page p;
+	PGresult *res;
+
+	if (!list_query_of(req, &q)) {
+		page_error(cgi, req, resp, 400, "This list link is not valid. "
+		    "Go back to the activities and follow the links there.");
+		return;
+	}
+	if ((res = list_fetch(cgi, &q, &cause)) == NULL) {
+		page_db_error(cgi, req, resp, cause);
+		return;
+	}
+	zone = user_zone(cgi);
+	page_begin(&p, cgi, req, resp, "Activities", "activities");
+	if (strcmp(page_param(req, "done"), "deleted") == 0)
+		page_notice(&p, "The activity is deleted.");
+	html(&p.sb, "<p class=\"actions\"><a class=\"button\" "
+	    "href=\"/activities/new\">New activity</a> <span class=\"muted\">"
+	    "Times in %s.</span></p>", zone);
+	list_filters(&p, &q);
+	list_table(&p, &q, res);
+	free(zone);
+	PQclear(res);
+	page_end(&p, 200);
+}
+
+const struct route route_activities = {
+	.method = "GET", .path = "/activities", .handler = list,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_new = {
+	.method = "GET", .path = "/activities/new", .handler = new_form,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_create = {
+	.method = "POST", .path = "/activities", .handler = create,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity = {
+	.method = "GET", .path = "/activities/*", .handler = view,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_save = {
+	.method = "POST", .path = "/activities/*", .handler = update,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_edit = {
+	.method = "GET", .path = "/activities/*/edit", .handler = edit_form,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_delete_form = {
+	.method = "GET", .path = "/activities/*/delete", .handler = delete_form,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_delete = {
+	.method = "POST", .path = "/activities/*/delete", .handler = delete,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_share = {
+	.method = "POST", .path = "/activities/*/share", .handler = share,
+	.flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_private = {
+	.method = "POST", .path = "/activities/*/private",
+	.handler = make_private, .flags = ROUTE_SIGNED_IN,
+};
+const struct route route_activity_reviewed = {
+	.method = "POST", .path = "/activities/*/reviewed", .handler = reviewed,
+	.flags = ROUTE_SIGNED_IN,
+};
