@@ -15,6 +15,10 @@
 -- SET clause, so PostgreSQL inlines them into the caller's query and plans
 -- them with its values.
 --
+-- The bounds are sub-selects: row-level security lets only leakproof
+-- expressions into an index condition ahead of the policies, and
+-- date_trunc() and coalesce() are not, but the value of a sub-select is.
+--
 -- p_after: the cursor's start (NULL: midnight today); p_after_id: its id,
 -- the tie-break; p_own: the caller's own; p_shared: the tenant's shared
 -- ones (the caller's own among them only when p_own is false, so that no
@@ -31,17 +35,17 @@ as $$
 	    (select a.id, a.start_at as key from rally.activities a
 	     where p_own and a.tenant_id = rally.current_tenant()
 	         and a.owner_id = rally.current_user_id()
-	         and a.start_at >= coalesce(p_after, date_trunc('day', now()))
-	         and (a.start_at, a.id) > (coalesce(p_after, date_trunc('day', now())), p_after_id)
+	         and a.start_at >= (select coalesce(p_after, date_trunc('day', now())))
+	         and (a.start_at, a.id) > ((select coalesce(p_after, date_trunc('day', now()))), p_after_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_at, a.id limit 51)
 	    union all
 	    (select a.id, a.start_date::timestamptz from rally.activities a
 	     where p_own and a.tenant_id = rally.current_tenant()
 	         and a.owner_id = rally.current_user_id()
-	         and a.start_date >= coalesce(p_after, date_trunc('day', now()))::date
+	         and a.start_date >= (select coalesce(p_after, date_trunc('day', now()))::date)
 	         and (a.start_date::timestamptz, a.id)
-	             > (coalesce(p_after, date_trunc('day', now())), p_after_id)
+	             > ((select coalesce(p_after, date_trunc('day', now()))), p_after_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_date, a.id limit 51)
 	    union all
@@ -49,8 +53,8 @@ as $$
 	     where p_shared and a.tenant_id = rally.current_tenant()
 	         and a.visibility = 'shared'
 	         and (not p_own or a.owner_id <> rally.current_user_id())
-	         and a.start_at >= coalesce(p_after, date_trunc('day', now()))
-	         and (a.start_at, a.id) > (coalesce(p_after, date_trunc('day', now())), p_after_id)
+	         and a.start_at >= (select coalesce(p_after, date_trunc('day', now())))
+	         and (a.start_at, a.id) > ((select coalesce(p_after, date_trunc('day', now()))), p_after_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_at, a.id limit 51)
 	    union all
@@ -58,9 +62,9 @@ as $$
 	     where p_shared and a.tenant_id = rally.current_tenant()
 	         and a.visibility = 'shared'
 	         and (not p_own or a.owner_id <> rally.current_user_id())
-	         and a.start_date >= coalesce(p_after, date_trunc('day', now()))::date
+	         and a.start_date >= (select coalesce(p_after, date_trunc('day', now()))::date)
 	         and (a.start_date::timestamptz, a.id)
-	             > (coalesce(p_after, date_trunc('day', now())), p_after_id)
+	             > ((select coalesce(p_after, date_trunc('day', now()))), p_after_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_date, a.id limit 51)
 	) b
@@ -79,17 +83,17 @@ as $$
 	    (select a.id, a.start_at as key from rally.activities a
 	     where p_own and a.tenant_id = rally.current_tenant()
 	         and a.owner_id = rally.current_user_id()
-	         and a.start_at <= coalesce(p_before, date_trunc('day', now()))
-	         and (a.start_at, a.id) < (coalesce(p_before, date_trunc('day', now())), p_before_id)
+	         and a.start_at <= (select coalesce(p_before, date_trunc('day', now())))
+	         and (a.start_at, a.id) < ((select coalesce(p_before, date_trunc('day', now()))), p_before_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_at desc, a.id desc limit 51)
 	    union all
 	    (select a.id, a.start_date::timestamptz from rally.activities a
 	     where p_own and a.tenant_id = rally.current_tenant()
 	         and a.owner_id = rally.current_user_id()
-	         and a.start_date <= coalesce(p_before, date_trunc('day', now()))::date
+	         and a.start_date <= (select coalesce(p_before, date_trunc('day', now()))::date)
 	         and (a.start_date::timestamptz, a.id)
-	             < (coalesce(p_before, date_trunc('day', now())), p_before_id)
+	             < ((select coalesce(p_before, date_trunc('day', now()))), p_before_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_date desc, a.id desc limit 51)
 	    union all
@@ -97,8 +101,8 @@ as $$
 	     where p_shared and a.tenant_id = rally.current_tenant()
 	         and a.visibility = 'shared'
 	         and (not p_own or a.owner_id <> rally.current_user_id())
-	         and a.start_at <= coalesce(p_before, date_trunc('day', now()))
-	         and (a.start_at, a.id) < (coalesce(p_before, date_trunc('day', now())), p_before_id)
+	         and a.start_at <= (select coalesce(p_before, date_trunc('day', now())))
+	         and (a.start_at, a.id) < ((select coalesce(p_before, date_trunc('day', now()))), p_before_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_at desc, a.id desc limit 51)
 	    union all
@@ -106,9 +110,9 @@ as $$
 	     where p_shared and a.tenant_id = rally.current_tenant()
 	         and a.visibility = 'shared'
 	         and (not p_own or a.owner_id <> rally.current_user_id())
-	         and a.start_date <= coalesce(p_before, date_trunc('day', now()))::date
+	         and a.start_date <= (select coalesce(p_before, date_trunc('day', now()))::date)
 	         and (a.start_date::timestamptz, a.id)
-	             < (coalesce(p_before, date_trunc('day', now())), p_before_id)
+	             < ((select coalesce(p_before, date_trunc('day', now()))), p_before_id)
 	         and a.deleted_at is null and a.event_status <> 'cancelled'
 	     order by a.start_date desc, a.id desc limit 51)
 	) b

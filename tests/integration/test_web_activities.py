@@ -256,3 +256,207 @@ def test_bad_list_parameters_are_a_400(web_site, dbconn):
               "after=2030-01-01T00:00:00.000000Z", "id=" + str(uuid.uuid4())):
         r = ann.get(f"/activities?{q}")
         assert r.status == 400 and "This list link is not valid." in text(r), q
+
+
+# --- who sees and changes what ----------------------------------------------
+
+def every_route(aid):
+    """Each activity route with aid: (method, path)."""
+    return [("GET", f"/activities/{aid}"), ("GET", f"/activities/{aid}/edit"),
+            ("GET", f"/activities/{aid}/delete"), ("POST", f"/activities/{aid}"),
+            ("POST", f"/activities/{aid}/delete"), ("POST", f"/activities/{aid}/share"),
+            ("POST", f"/activities/{aid}/private"), ("POST", f"/activities/{aid}/reviewed")]
+
+
+def snapshot(dbconn):
+    return dbconn.execute("SELECT id, title, visibility, updated_at, deleted_at"
+                          " FROM rally.activities ORDER BY id").fetchall()
+
+
+def attempt(client, method, path):
+    if method == "GET":
+        return client.get(path)
+    client.get("/activities")                       # a fresh CSRF token
+    return client.post(path, form(title="Hijacked", visibility="shared"))
+
+
+def test_another_tenants_activities_are_404_on_every_route(web_site, dbconn):
+    t = team(web_site, dbconn)
+    ann, eve = t["ann"], t["eve"]
+    mine = create(eve, title="Eve's secret")
+    shared = create(eve, title="Eve's team call", visibility="shared")
+    dbconn.execute("INSERT INTO rally.merge_conflicts (tenant_id, activity_id, owner_id, field,"
+                   " winner) SELECT tenant_id, id, owner_id, 'title', 'remote'"
+                   " FROM rally.activities WHERE id = %s", (shared,))
+    before = snapshot(dbconn)
+    for aid in (mine, shared):
+        for method, path in every_route(aid):
+            r = attempt(ann, method, path)
+            assert r.status == 404, (method, path, r.status)
+            assert "There is no such activity" in text(r)
+    assert snapshot(dbconn) == before
+    assert dbconn.execute("SELECT count(*) FROM rally.merge_conflicts WHERE seen_at IS NULL"
+                          ).fetchone()[0] == 1
+    for show in ("all", "mine", "shared"):
+        page = ann.get(f"/activities?show={show}").text
+        assert "Eve" not in page and mine not in page and shared not in page
+
+
+def test_a_teammate_sees_shared_never_private_and_changes_neither(web_site, dbconn):
+    t = team(web_site, dbconn)
+    ann, bob = t["ann"], t["bob"]
+    private = create(ann, title="Ann's private call")
+    shared = create(ann, title="Ann's team meeting", visibility="shared")
+    bobs = create(bob, title="Bob's own", visibility="private")
+    before = snapshot(dbconn)
+    for method, path in every_route(private):
+        assert attempt(bob, method, path).status == 404, (method, path)
+    for method, path in every_route(shared):
+        r = attempt(bob, method, path)
+        if (method, path) == ("GET", f"/activities/{shared}"):
+            assert r.status == 200
+        else:
+            assert r.status == 403, (method, path, r.status)
+            assert "Only Ann Owner, who owns this activity, can change it." in text(r)
+    assert snapshot(dbconn) == before
+    page = text(bob.get("/activities"))
+    assert "Ann's team meeting" in page and "Ann's private call" not in page
+    assert "Bob's own" in page
+    assert "Ann's team meeting" in text(bob.get("/activities?show=shared"))
+    mine_only = text(bob.get("/activities?show=mine"))
+    assert "Bob's own" in mine_only and "Ann's team meeting" not in mine_only
+    # Ann's list shows her shared activity once, and Bob's private one never.
+    page = ann.get("/activities").text
+    assert page.count(f'href="/activities/{shared}"') == 1 and bobs not in page
+
+
+# --- the list ------------------------------------------------------------------
+
+def seed(dbconn, tenant, owner, n, start, step="1 hour", visibility="private", allday=False,
+         title="Seeded"):
+    """n activities from start (an SQL expression), one every step, in one
+    statement: their ids."""
+    start = dbconn.execute(f"SELECT {start}").fetchone()[0]
+    if allday:
+        sql = ("INSERT INTO rally.activities (tenant_id, owner_id, title, visibility,"
+               " start_date, end_date)"
+               " SELECT %s, %s, %s || ' ' || i, %s, (%s::date + i * %s::interval)::date,"
+               " (%s::date + i * %s::interval)::date + 1 FROM generate_series(0, %s - 1) i"
+               " RETURNING id")
+        args = (tenant, owner, title, visibility, start, step, start, step, n)
+    else:
+        sql = ("INSERT INTO rally.activities (tenant_id, owner_id, title, visibility,"
+               " start_at, end_at)"
+               " SELECT %s, %s, %s || ' ' || i, %s, %s::timestamptz + i * %s::interval,"
+               " %s::timestamptz + i * %s::interval + interval '30 minutes'"
+               " FROM generate_series(0, %s - 1) i RETURNING id")
+        args = (tenant, owner, title, visibility, start, step, start, step, n)
+    return [str(r[0]) for r in dbconn.execute(sql, args).fetchall()]
+
+
+def user_id(dbconn, email):
+    return dbconn.execute("SELECT tenant_id, id FROM rally.users WHERE email = %s",
+                          (email,)).fetchone()
+
+
+NEXT = re.compile(r'<a href="(/activities\?[^"]*after=[^"]*)" rel="next">')
+ROW = re.compile(r'<tr><td><a href="/activities/([0-9a-f-]{36})">')
+
+
+def walk(client, path):
+    """Every row of the list from path on, following the next links."""
+    ids, pages = [], 0
+    while path:
+        page = client.get(path)
+        assert page.status == 200, page
+        found = ROW.findall(page.text)
+        assert len(found) <= 50
+        ids += found
+        m = NEXT.search(page.text)
+        path = htmlmod.unescape(m.group(1)) if m else None
+        pages += 1
+        assert pages < 20
+    return ids, pages
+
+
+def test_list_pages_through_upcoming_and_past_in_order(web_site, dbconn):
+    t = team(web_site, dbconn)
+    ann, bob = t["ann"], t["bob"]
+    tenant, ann_id = user_id(dbconn, OWNER)
+    _, bob_id = user_id(dbconn, MATE)
+    # Around now: timed and all-day, Ann's own, Bob's shared and private.
+    seed(dbconn, tenant, ann_id, 70, "now() - interval '35 hours'")
+    seed(dbconn, tenant, ann_id, 12, "now()", step="1 day", allday=True)
+    seed(dbconn, tenant, ann_id, 12, "now() - interval '12 days'", step="1 day", allday=True)
+    seed(dbconn, tenant, ann_id, 40, "now() - interval '30 days'", step="1 hour")
+    seed(dbconn, tenant, bob_id, 30, "now() - interval '14 hours'", step="1 hour",
+         visibility="shared")
+    hidden = seed(dbconn, tenant, bob_id, 10, "now()", visibility="private")
+    # Several at the very same time: the id breaks the tie across pages.
+    seed(dbconn, tenant, ann_id, 60, "date_trunc('day', now()) + interval '3 days'", step="0")
+    # Soft-deleted and cancelled ones are not listed.
+    gone = seed(dbconn, tenant, ann_id, 3, "now() + interval '1 hour'")
+    dbconn.execute("UPDATE rally.activities SET deleted_at = now() WHERE id = ANY(%s)",
+                   (gone[:2],))
+    dbconn.execute("UPDATE rally.activities SET event_status = 'cancelled' WHERE id = %s",
+                   (gone[2],))
+    dbconn.execute("SET TimeZone = 'UTC'")
+    expect = dbconn.execute(
+        "SELECT id::text, k >= date_trunc('day', now()), visibility = 'shared' FROM ("
+        "  SELECT *, coalesce(start_at, start_date::timestamptz) AS k FROM rally.activities"
+        "  WHERE deleted_at IS NULL AND event_status <> 'cancelled'"
+        "   AND (owner_id = %s OR visibility = 'shared')) x ORDER BY k, id", (ann_id,)).fetchall()
+    upcoming = [i for i, up, _ in expect if up]
+    past = [i for i, up, _ in expect if not up][::-1]
+    ids, pages = walk(ann, "/activities")
+    assert ids == upcoming and pages >= 3
+    ids, pages = walk(ann, "/activities?view=past")
+    assert ids == past and pages >= 2
+    assert not set(hidden) & set(upcoming)
+    ids, _ = walk(ann, "/activities?show=shared")
+    assert ids == [i for i, up, sh in expect if up and sh] and ids
+    ids, _ = walk(ann, "/activities?show=mine&view=past")
+    assert ids == [i for i, up, sh in expect if not up and not sh][::-1] and ids
+    # Bob sees his own, private ones too, and none of Ann's: they are private.
+    bob_ids, _ = walk(bob, "/activities")
+    assert set(hidden) <= set(bob_ids) and not set(bob_ids) & set(upcoming) - set(
+        i for i, in dbconn.execute("SELECT id::text FROM rally.activities WHERE owner_id = %s",
+                                   (bob_id,)).fetchall())
+
+
+def test_list_query_uses_indexes_for_a_tenant_with_many_rows(pg, db, login_roles, dbconn,
+                                                             web_site):
+    t = team(web_site, dbconn)
+    tenant, ann_id = user_id(dbconn, OWNER)
+    _, bob_id = user_id(dbconn, MATE)
+    for owner, vis in ((ann_id, "private"), (ann_id, "shared"), (bob_id, "shared"),
+                       (bob_id, "private")):
+        seed(dbconn, tenant, owner, 5000, "now() - interval '1 year'", step="3 hours",
+             visibility=vis)
+        seed(dbconn, tenant, owner, 1000, "now() - interval '2 years'", step="1 day",
+             visibility=vis, allday=True)
+    dbconn.execute("ANALYZE rally.activities")
+    with pg.connect(db, login_roles["web"]) as web:
+        web.execute("BEGIN")
+        web.execute("SELECT set_config('rally.tenant_id', %s, true),"
+                    " set_config('rally.user_id', %s, true),"
+                    " set_config('TimeZone', 'Europe/Paris', true)", (str(tenant), str(ann_id)))
+        nil = "00000000-0000-0000-0000-000000000000"
+        for fn in ("activities_after", "activities_before"):
+            for own, shared in ((True, True), (True, False), (False, True)):
+                for cursor in (None, "2026-01-01T00:00:00.000000Z"):
+                    # The branches a filter leaves out are planned as a
+                    # one-time "false" and never run.
+                    plan = "\n".join(r[0] for r in web.execute(
+                        f"EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM"
+                        f" rally.{fn}(%s::timestamptz, %s::uuid, %s, %s)",
+                        (cursor, nil, own, shared)).fetchall()).split("Planning:")[0]
+                    assert "Function Scan" not in plan, plan      # inlined
+                    scans = re.findall(r"(\w+ Scan)[^\n]* on activities[^\n]*", plan)
+                    ran = [line for line in re.findall(r"[^\n]*Scan[^\n]* on activities[^\n]*",
+                                                       plan) if "never executed" not in line]
+                    assert scans and ran, plan
+                    assert not [x for x in ran if "Seq Scan" in x], plan
+                    # Each range scan stops after its 51 rows.
+                    assert max(int(x) for x in re.findall(r"shared hit=(\d+)", plan)) < 500, plan
+        web.execute("ROLLBACK")
