@@ -460,3 +460,135 @@ def test_list_query_uses_indexes_for_a_tenant_with_many_rows(pg, db, login_roles
                     # Each range scan stops after its 51 rows.
                     assert max(int(x) for x in re.findall(r"shared hit=(\d+)", plan)) < 500, plan
         web.execute("ROLLBACK")
+
+
+# --- sync status in words ------------------------------------------------------
+
+def connect_calendar(dbconn, email, enabled=True):
+    """A calendar connection row for the user (no tokens, no daemon): what
+    the triggers look at when an activity is created."""
+    return dbconn.execute(
+        "INSERT INTO rally.google_connections (tenant_id, user_id, google_email, google_subject,"
+        " calendar_enabled, scopes) SELECT tenant_id, id, 'g-' || email, 'sub-' || id,"
+        " %s, '{}' FROM rally.users WHERE email = %s RETURNING id", (enabled, email)).fetchone()[0]
+
+
+def status_of(client, aid):
+    page = client.get(f"/activities/{aid}")
+    assert page.status == 200
+    m = re.search(r"<dt>Google Calendar</dt><dd><span class=\"badge[^\"]*\">([^<]*)</span>",
+                  page.text)
+    assert m, page.text
+    return htmlmod.unescape(m.group(1))
+
+
+def test_sync_status_is_told_in_plain_words(web_site, dbconn):
+    t = team(web_site, dbconn)
+    ann, bob = t["ann"], t["bob"]
+    local = create(ann, title="Before Google")
+    conn = connect_calendar(dbconn, OWNER)
+    aid = create(ann, title="After Google", visibility="shared")
+    a = row(dbconn, aid)
+    assert a["connection_id"] == conn and a["sync_state"] == "pending"
+    assert status_of(ann, local) == "Only in Rally"
+    assert status_of(ann, aid) == "Waiting to sync"
+    assert status_of(bob, aid) == "Waiting to sync"
+    dbconn.execute("UPDATE rally.activities SET sync_error = 'unavailable: HTTP 503'"
+                   " WHERE id = %s", (aid,))
+    assert status_of(ann, aid) == \
+        "Waiting to sync: Google could not be reached; Rally will try again"
+    dbconn.execute("UPDATE rally.activities SET sync_error = 'rejected: Invalid attendee'"
+                   " WHERE id = %s", (aid,))
+    assert status_of(ann, aid) == "Not synced: Google Calendar refused this activity"
+    assert "Invalid attendee" not in ann.get(f"/activities/{aid}").text
+    dbconn.execute("UPDATE rally.activities SET sync_state = 'synced', sync_error = NULL"
+                   " WHERE id = %s", (aid,))
+    assert status_of(ann, aid) == "Synced to Google Calendar"
+    lst = text(ann.get("/activities"))
+    assert "Synced to Google Calendar" in lst and "Only in Rally" in lst
+    # Changed in both places: the owner sees what was kept and what replaced.
+    dbconn.execute("INSERT INTO rally.merge_conflicts (tenant_id, activity_id, owner_id, field,"
+                   " base_value, local_value, remote_value, winner)"
+                   " SELECT tenant_id, id, owner_id, 'title', '\"After Google\"',"
+                   " '\"Ann <i>edit</i>\"', '\"Google edit\"', 'remote'"
+                   " FROM rally.activities WHERE id = %s", (aid,))
+    assert status_of(ann, aid) == "Conflict: changed in both places"
+    page = ann.get(f"/activities/{aid}")
+    assert "Google edit (from Google)" in text(page) and "Ann &lt;i&gt;edit" in page.text
+    assert "Conflict: changed in both places" in text(ann.get("/activities"))
+    # Conflicts are the owner's: the teammate sees the activity synced.
+    assert status_of(bob, aid) == "Synced to Google Calendar"
+    r = ann.post(f"/activities/{aid}/reviewed")
+    assert r.status == 303 and r.header("location") == f"/activities/{aid}?done=reviewed"
+    assert status_of(ann, aid) == "Synced to Google Calendar"
+    dbconn.execute("UPDATE rally.google_connections SET calendar_enabled = false,"
+                   " mail_enabled = true WHERE id = %s", (conn,))
+    assert status_of(ann, aid) == "Not synced: Google Calendar is switched off"
+    dbconn.execute("UPDATE rally.google_connections SET status = 'revoked' WHERE id = %s",
+                   (conn,))
+    assert status_of(ann, aid).startswith("Not synced: Google access was withdrawn")
+
+
+# --- with rallyd and the Google emulator ------------------------------------------
+
+@pytest.fixture
+def cal(pg, db, login_roles, fakegoogle, tmp_path):
+    # Beside the web site's files, which are in tmp_path itself.
+    (tmp_path / "cal").mkdir()
+    c = Cal(pg, db, login_roles, fakegoogle, tmp_path / "cal", "ada")
+    yield c
+    c.close()
+
+
+def test_web_edits_reach_google_calendar_and_google_events_come_back(cal, web_site):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.connect()
+    cal.start()
+    cal.settle()
+    ada = web_site.client()
+    ada.signin(cal.user_email, CAL_PASSWORD)
+    # Created in Rally: in the calendar once rallyd pushed it.
+    aid = create(ada, title="Demo for Initech", kind="meeting", start="2030-06-03T09:00",
+                 end="2030-06-03T10:00", location="Their office",
+                 guests="peter@initech.example")
+    cal.settle()
+    event_id = cal.event_id_of(aid)
+    live = cal.g_live()
+    assert event_id in live, live
+    e = live[event_id]
+    assert e["summary"] == "Demo for Initech" and e["location"] == "Their office"
+    assert e["start"]["dateTime"].startswith("2030-06-03T09:00:00")
+    assert [g["email"] for g in e.get("attendees", [])] == ["peter@initech.example"]
+    assert status_of(ada, aid) == "Synced to Google Calendar"
+    # Edited in Rally: the event follows.
+    ada.get(f"/activities/{aid}/edit")
+    r = ada.post(f"/activities/{aid}", form(title="Demo for Initech, moved", kind="meeting",
+                                             start="2030-06-04T15:00", end="2030-06-04T16:00",
+                                             location="Video call",
+                                             guests="peter@initech.example"))
+    assert r.status == 303
+    cal.settle()
+    e = cal.g_live()[event_id]
+    assert e["summary"] == "Demo for Initech, moved" and e["location"] == "Video call"
+    assert e["start"]["dateTime"].startswith("2030-06-04T15:00:00")
+    assert status_of(ada, aid) == "Synced to Google Calendar"
+    # An all-day activity goes as a date.
+    day = create(ada, title="Trade fair", kind="meeting", timing="allday", start="", end="",
+                 first_day="2030-07-01", last_day="2030-07-02")
+    cal.settle()
+    e = cal.g_live()[cal.event_id_of(day)]
+    assert e["start"] == {"date": "2030-07-01"} and e["end"] == {"date": "2030-07-03"}
+    # Deleted in Rally: gone from the calendar.
+    ada.get(f"/activities/{aid}/delete")
+    assert ada.post(f"/activities/{aid}/delete").status == 303
+    cal.settle()
+    assert event_id not in cal.g_live()
+    # Created in Google: in the list after a sync, and synced.
+    g = cal.g_create({"summary": "Lunch with Bill", "start": {"dateTime": "2030-06-05T12:00:00Z"},
+                      "end": {"dateTime": "2030-06-05T13:00:00Z"}})
+    cal.sync()
+    page = ada.get("/activities")
+    assert "Lunch with Bill" in page.text
+    gid = cal.by_event()[g["id"]]["id"]
+    assert status_of(ada, gid) == "Synced to Google Calendar"
+    assert "Wed 05 Jun 2030, 12:00–13:00" in text(ada.get(f"/activities/{gid}"))
