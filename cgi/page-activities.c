@@ -29,21 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activity-form.h"
 #include "db.h"
 #include "log.h"
 #include "page.h"
 #include "session.h"
 #include "uuid.h"
 
-#define TITLE_MAX 1024		/* characters, as the schema's checks */
-#define LOCATION_MAX 1024
-#define DESCRIPTION_MAX 65536
-#define GUESTS_MAX 100
-#define EMAIL_MAX 320
 #define PAGE_ROWS 50
-
-static const char *const kinds[] = { "meeting", "call", "task" };
-static const char *const kind_labels[] = { "Meeting", "Call", "Task" };
 
 /* --- reading activities -------------------------------------------------- */
 
@@ -152,9 +145,9 @@ is_true(const PGresult *res, int row, int col)
 static const char *
 kind_label(const char *kind)
 {
-	for (size_t i = 0; i < nitems(kinds); i++)
-		if (strcmp(kind, kinds[i]) == 0)
-			return kind_labels[i];
+	for (size_t i = 0; i < nitems(act_kinds); i++)
+		if (strcmp(kind, act_kinds[i]) == 0)
+			return act_kind_labels[i];
 	return kind;
 }
 
@@ -321,30 +314,6 @@ load_own(struct cgi *cgi, struct request *req, struct response *resp,
 
 /* --- the form ------------------------------------------------------------ */
 
-struct act_form {
-	char *title, *kind, *timing, *start, *end, *first_day, *last_day;
-	char *location, *description, *guests, *visibility;
-	/* Checked: the guests one per line, lower case. */
-	char *guest_lines;
-};
-
-static void
-form_free(struct act_form *f)
-{
-	free(f->title);
-	free(f->kind);
-	free(f->timing);
-	free(f->start);
-	free(f->end);
-	free(f->first_day);
-	free(f->last_day);
-	free(f->location);
-	free(f->description);
-	free(f->guests);
-	free(f->visibility);
-	free(f->guest_lines);
-}
-
 static void
 form_from_request(struct act_form *f, const struct request *req)
 {
@@ -377,197 +346,6 @@ form_from_row(struct act_form *f, const PGresult *res)
 	f->description = xstrdup(PQgetvalue(res, 0, ONE_DESCRIPTION));
 	f->guests = xstrdup(PQgetvalue(res, 0, ONE_GUESTS));
 	f->visibility = xstrdup(PQgetvalue(res, 0, ONE_VISIBILITY));
-}
-
-/* Characters, not bytes: the request's values are valid UTF-8. */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-static bool
-digits(const char *s, size_t n, int *out)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* YYYY-MM-DD, a day that exists, years 1900 to 9999. */
-static bool
-date_ok(const char *s)
-{
-	int y, m, d;
-
-	return strlen(s) >= 10 && s[4] == '-' && s[7] == '-' &&
-	    digits(s, 4, &y) && digits(s + 5, 2, &m) && digits(s + 8, 2, &d) &&
-	    y >= 1900 && m >= 1 && m <= 12 && d >= 1 &&
-	    d <= days_in_month(y, m);
-}
-
-/* HH:MM, and :SS when seconds is true, at s. */
-static bool
-clock_ok(const char *s, bool seconds)
-{
-	int h, m, sec = 0;
-
-	if (!digits(s, 2, &h) || s[2] != ':' || !digits(s + 3, 2, &m))
-		return false;
-	if (seconds && (s[5] != ':' || !digits(s + 6, 2, &sec)))
-		return false;
-	return h <= 23 && m <= 59 && sec <= 59;
-}
-
-/* What <input type="datetime-local"> sends: YYYY-MM-DDTHH:MM[:SS]. */
-static bool
-datetime_local_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if ((len != 16 && len != 19) || !date_ok(s) || s[10] != 'T')
-		return false;
-	return clock_ok(s + 11, len == 19);
-}
-
-/* A list cursor: YYYY-MM-DDTHH:MM:SS.UUUUUUZ, as ACT_SQL_LIST writes it. */
-static bool
-cursor_ok(const char *s)
-{
-	int us;
-
-	return strlen(s) == 27 && date_ok(s) && s[10] == 'T' &&
-	    clock_ok(s + 11, true) && s[19] == '.' && digits(s + 20, 6, &us) &&
-	    s[26] == 'Z';
-}
-
-/* A plausible address: one '@', something on each side, no blanks. */
-static bool
-guest_ok(const char *e, size_t len)
-{
-	const char *at = memchr(e, '@', len);
-
-	if (at == NULL || at == e || at == e + len - 1 || len > EMAIL_MAX)
-		return false;
-	if (memchr(at + 1, '@', (size_t)(e + len - at - 1)) != NULL)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)e[i] < 0x21 || strchr("<>\"\\()[];:",
-		    e[i]) != NULL)
-			return false;
-	return true;
-}
-
-/*
- * The guests field (addresses separated by commas, semicolons or blanks)
- * as lines of lower-case addresses without repeats, in f->guest_lines.
- * NULL, or what is wrong.
- */
-static const char *
-guests_check(struct act_form *f)
-{
-	static const char sep[] = ", ;\t\r\n";
-	struct strbuf sb = { 0 };
-	const char *s = f->guests;
-	size_t len, n = 0;
-	char *addr, *line;
-
-	/* "\na\nb\n": each address between newlines, to find repeats. */
-	strbuf_addc(&sb, '\n');
-	while (*(s += strspn(s, sep)) != '\0') {
-		len = strcspn(s, sep);
-		if (!guest_ok(s, len)) {
-			strbuf_free(&sb);
-			return "A guest's email address is not valid; write "
-			    "each like ann@example.com.";
-		}
-		addr = xstrndup(s, len);
-		for (char *c = addr; *c != '\0'; c++)
-			if (*c >= 'A' && *c <= 'Z')
-				*c = (char)(*c - 'A' + 'a');
-		line = xasprintf("\n%s\n", addr);
-		if (strstr(sb.p, line) == NULL) {
-			strbuf_addf(&sb, "%s\n", addr);
-			n++;
-		}
-		free(line);
-		free(addr);
-		s += len;
-	}
-	if (n > GUESTS_MAX) {
-		strbuf_free(&sb);
-		return "An activity can have at most 100 guests.";
-	}
-	/* One address a line, without the newlines around them all. */
-	f->guest_lines = n == 0 ? xstrdup("") : xstrndup(sb.p + 1, sb.len - 2);
-	strbuf_free(&sb);
-	return NULL;
-}
-
-static const char *
-when_check(const struct act_form *f)
-{
-	if (strcmp(f->timing, "allday") == 0) {
-		if (!date_ok(f->first_day) || strlen(f->first_day) != 10)
-			return "Enter the first day, like 2026-12-24.";
-		if (f->last_day[0] != '\0' && (!date_ok(f->last_day) ||
-		    strlen(f->last_day) != 10))
-			return "Enter the last day, like 2026-12-24, or leave "
-			    "it empty.";
-		if (f->last_day[0] != '\0' &&
-		    strcmp(f->last_day, f->first_day) < 0)
-			return "The last day cannot be before the first day.";
-		return NULL;
-	}
-	if (strcmp(f->timing, "time") != 0)
-		return "Choose whether the activity is at a time or all day.";
-	if (!datetime_local_ok(f->start))
-		return "Enter when it starts, a date and a time.";
-	if (f->end[0] != '\0' && !datetime_local_ok(f->end))
-		return "Enter when it ends, a date and a time, or leave it "
-		    "empty.";
-	/* The same fixed-width form: text order is time order. */
-	if (f->end[0] != '\0' && strcmp(f->end, f->start) <= 0)
-		return "The end must be after the start.";
-	return NULL;
-}
-
-/* NULL when the form is good, else what to fix. */
-static const char *
-form_check(struct act_form *f)
-{
-	bool kind_ok = false;
-	const char *why;
-
-	if (f->title[0] == '\0')
-		return "Give the activity a title.";
-	if (utf8_chars(f->title) > TITLE_MAX)
-		return "The title is too long: at most 1024 characters.";
-	for (size_t i = 0; i < nitems(kinds); i++)
-		kind_ok |= strcmp(f->kind, kinds[i]) == 0;
-	if (!kind_ok)
-		return "Choose a kind from the list: meeting, call or task.";
-	if ((why = when_check(f)) != NULL)
-		return why;
-	if (utf8_chars(f->location) > LOCATION_MAX)
-		return "The location is too long: at most 1024 characters.";
-	if (utf8_chars(f->description) > DESCRIPTION_MAX)
-		return "The description is too long: at most 65,536 "
-		    "characters.";
-	if (strcmp(f->visibility, "private") != 0 &&
-	    strcmp(f->visibility, "shared") != 0)
-		return "Choose who can see the activity.";
-	return guests_check(f);
 }
 
 static void
@@ -654,11 +432,11 @@ form_page(struct cgi *cgi, struct request *req, struct response *resp,
 	html(&p.sb, "<p><label for=\"title\">Title</label><input id=\"title\" "
 	    "name=\"title\" required maxlength=\"%d\" value=\"%s\"></p>"
 	    "<p><label for=\"kind\">Kind</label><select id=\"kind\" "
-	    "name=\"kind\">", TITLE_MAX, f->title);
-	for (size_t i = 0; i < nitems(kinds); i++)
-		html(&p.sb, "<option value=\"%s\"%r>%s</option>", kinds[i],
-		    strcmp(f->kind, kinds[i]) == 0 ? " selected" : "",
-		    kind_labels[i]);
+	    "name=\"kind\">", ACT_TITLE_MAX, f->title);
+	for (size_t i = 0; i < nitems(act_kinds); i++)
+		html(&p.sb, "<option value=\"%s\"%r>%s</option>", act_kinds[i],
+		    strcmp(f->kind, act_kinds[i]) == 0 ? " selected" : "",
+		    act_kind_labels[i]);
 	html(&p.sb, "</select></p>");
 	form_when(&p, f, zone);
 	html(&p.sb, "<p><label for=\"location\">Location</label><input "
@@ -670,7 +448,7 @@ form_page(struct cgi *cgi, struct request *req, struct response *resp,
 	    "commas.</small></p>"
 	    "<p><label for=\"description\">Description</label><textarea "
 	    "id=\"description\" name=\"description\">%s</textarea></p>",
-	    LOCATION_MAX, f->location, f->guests, f->description);
+	    ACT_LOCATION_MAX, f->location, f->guests, f->description);
 	form_visibility(&p, f);
 	html(&p.sb, "<p class=\"actions\"><button type=\"submit\">%s</button> "
 	    "<a href=\"%s\">Cancel</a></p></form>", id != NULL ?
@@ -763,7 +541,7 @@ new_form(struct cgi *cgi, struct request *req, struct response *resp)
 	f.guests = xstrdup("");
 	f.visibility = xstrdup("private");
 	form_page(cgi, req, resp, 200, NULL, &f, NULL);
-	form_free(&f);
+	act_form_free(&f);
 }
 
 static void
@@ -775,7 +553,7 @@ create(struct cgi *cgi, struct request *req, struct response *resp)
 	PGresult *res;
 
 	form_from_request(&f, req);
-	if ((why = form_check(&f)) != NULL) {
+	if ((why = act_form_check(&f)) != NULL) {
 		form_page(cgi, req, resp, 400, why, &f, NULL);
 		goto out;
 	}
@@ -791,7 +569,7 @@ create(struct cgi *cgi, struct request *req, struct response *resp)
 	free(location);
 	PQclear(res);
 out:
-	form_free(&f);
+	act_form_free(&f);
 }
 
 /* --- view ------------------------------------------------------------------ */
@@ -822,7 +600,7 @@ view_details(struct page *p, const PGresult *res)
 	const char *guests = PQgetvalue(res, 0, ONE_GUESTS);
 	const char *description = PQgetvalue(res, 0, ONE_DESCRIPTION);
 
-	html(&p->sb, "<dl class=\"card\"><dt>Kind</dt><dd>%s</dd>"
+	html(&p->sb, "<dl class=\"card details\"><dt>Kind</dt><dd>%s</dd>"
 	    "<dt>When</dt><dd>%s%r</dd>",
 	    kind_label(PQgetvalue(res, 0, ONE_KIND)),
 	    PQgetvalue(res, 0, ONE_WHEN), is_true(res, 0, ONE_REPEATS) ?
@@ -955,7 +733,7 @@ edit_form(struct cgi *cgi, struct request *req, struct response *resp)
 	form_from_row(&f, res);
 	PQclear(res);
 	form_page(cgi, req, resp, 200, NULL, &f, id);
-	form_free(&f);
+	act_form_free(&f);
 }
 
 /*
@@ -990,7 +768,7 @@ update(struct cgi *cgi, struct request *req, struct response *resp)
 		return;
 	PQclear(res);
 	form_from_request(&f, req);
-	if ((why = form_check(&f)) != NULL) {
+	if ((why = act_form_check(&f)) != NULL) {
 		form_page(cgi, req, resp, 400, why, &f, id);
 		goto out;
 	}
@@ -1010,7 +788,7 @@ update(struct cgi *cgi, struct request *req, struct response *resp)
 	}
 	PQclear(res);
 out:
-	form_free(&f);
+	act_form_free(&f);
 }
 
 /* --- delete ---------------------------------------------------------------- */
@@ -1171,15 +949,14 @@ list_query_of(const struct request *req, struct list_query *q)
 		return true;
 	}
 	q->after = after;
-	return cursor_ok(after) && uuid_canonical(id, q->after_id);
+	return act_cursor_ok(after) && uuid_canonical(id, q->after_id);
 }
 
-/* A link to the list as q is, with view and show set. */
+/* A link to the first page of the list with view and show. */
 static void
-list_link(struct page *p, const struct list_query *q, bool past,
-    const char *show, const char *label, bool current)
+list_link(struct page *p, bool past, const char *show, const char *label,
+    bool current)
 {
-	(void)q;
 	html(&p->sb, "<li><a href=\"/activities?view=%s&amp;show=%s\"%r>%s"
 	    "</a></li>", past ? "past" : "upcoming", show, current ?
 	    " aria-current=\"page\"" : "", label);
@@ -1188,14 +965,14 @@ list_link(struct page *p, const struct list_query *q, bool past,
 static void
 list_filters(struct page *p, const struct list_query *q)
 {
-	html(&p->sb, "<nav aria-label=\"Which activities\" class=\"actions\">"
-	    "<ul class=\"actions\">");
-	list_link(p, q, false, q->show, "Upcoming", !q->past);
-	list_link(p, q, true, q->show, "Past", q->past);
-	html(&p->sb, "</ul><ul class=\"actions\">");
-	list_link(p, q, q->past, "all", "All", strcmp(q->show, "all") == 0);
-	list_link(p, q, q->past, "mine", "Mine", strcmp(q->show, "mine") == 0);
-	list_link(p, q, q->past, "shared", "Shared",
+	html(&p->sb, "<nav aria-label=\"Which activities\" class=\"filters\">"
+	    "<ul>");
+	list_link(p, false, q->show, "Upcoming", !q->past);
+	list_link(p, true, q->show, "Past", q->past);
+	html(&p->sb, "</ul><ul>");
+	list_link(p, q->past, "all", "All", strcmp(q->show, "all") == 0);
+	list_link(p, q->past, "mine", "Mine", strcmp(q->show, "mine") == 0);
+	list_link(p, q->past, "shared", "Shared",
 	    strcmp(q->show, "shared") == 0);
 	html(&p->sb, "</ul></nav>");
 }
