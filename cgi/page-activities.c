@@ -100,7 +100,7 @@
 	" coalesce(to_char(a.start_at, 'YYYY-MM-DD\"T\"HH24:MI'), '')," \
 	" coalesce(to_char(a.end_at, 'YYYY-MM-DD\"T\"HH24:MI'), '')," \
 	" coalesce(to_char(a.start_date, 'YYYY-MM-DD'), '')," \
-	" coalesce(to_char(coalesce(a.end_date - 1, a.start_date), 'YYYY-MM-DD'), '')" \
+	" coalesce(to_char(greatest(a.end_date - 1, a.start_date), 'YYYY-MM-DD'), '')" \
 	ACT_FROM \
 	" WHERE a.tenant_id = rally.current_tenant() AND a.id = $1" \
 	" AND a.deleted_at IS NULL"
@@ -593,6 +593,23 @@ view_notice(struct page *p, const char *done)
 			page_notice(p, n[i].text);
 }
 
+/* The guests, one address a line in lines, as a list. */
+static void
+view_guests(struct page *p, const char *lines)
+{
+	const char *s = lines, *nl;
+	char *one;
+
+	html(&p->sb, "<dt>Guests</dt><dd><ul class=\"plain\">");
+	for (; *s != '\0'; s = *nl == '\0' ? nl : nl + 1) {
+		nl = s + strcspn(s, "\n");
+		one = xstrndup(s, (size_t)(nl - s));
+		html(&p->sb, "<li>%s</li>", one);
+		free(one);
+	}
+	html(&p->sb, "</ul></dd>");
+}
+
 static void
 view_details(struct page *p, const PGresult *res)
 {
@@ -608,8 +625,7 @@ view_details(struct page *p, const PGresult *res)
 	if (location[0] != '\0')
 		html(&p->sb, "<dt>Location</dt><dd>%s</dd>", location);
 	if (guests[0] != '\0')
-		html(&p->sb, "<dt>Guests</dt><dd><pre class=\"mail\">%s</pre>"
-		    "</dd>", guests);
+		view_guests(p, guests);
 	html(&p->sb, "<dt>Owner</dt><dd>%s</dd><dt>Who can see it</dt>"
 	    "<dd>%s</dd><dt>Google Calendar</dt><dd>", is_true(res, 0,
 	    ONE_MINE) ? "You" : PQgetvalue(res, 0, ONE_OWNER),
@@ -619,7 +635,7 @@ view_details(struct page *p, const PGresult *res)
 	    PQgetvalue(res, 0, ONE_ERROR));
 	html(&p->sb, "</dd></dl>");
 	if (description[0] != '\0')
-		html(&p->sb, "<h2>Description</h2><pre class=\"mail\">%s</pre>",
+		html(&p->sb, "<h2>Description</h2><pre class=\"text\">%s</pre>",
 		    description);
 }
 
@@ -1003,10 +1019,14 @@ list_table(struct page *p, const struct list_query *q, const PGresult *res)
 	int n = PQntuples(res), shown = n > PAGE_ROWS ? PAGE_ROWS : n;
 
 	if (n == 0) {
-		html(&p->sb, "<p>%s</p>", q->after != NULL ? "No more "
-		    "activities." : q->past ? "No past activities." :
-		    "Nothing coming up. <a href=\"/activities/new\">Create an "
-		    "activity</a>.");
+		if (q->after != NULL)
+			html(&p->sb, "<p>No more activities.</p>");
+		else if (q->past)
+			html(&p->sb, "<p>No past activities.</p>");
+		else
+			html(&p->sb, "<p>Nothing coming up. <a "
+			    "href=\"/activities/new\">Create an activity</a>."
+			    "</p>");
 		return;
 	}
 	html(&p->sb, "<table><caption class=\"muted\">%s</caption><thead><tr>"

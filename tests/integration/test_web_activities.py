@@ -592,3 +592,30 @@ def test_web_edits_reach_google_calendar_and_google_events_come_back(cal, web_si
     gid = cal.by_event()[g["id"]]["id"]
     assert status_of(ada, gid) == "Synced to Google Calendar"
     assert "Wed 05 Jun 2030, 12:00–13:00" in text(ada.get(f"/activities/{gid}"))
+
+
+def test_what_users_typed_is_escaped_on_every_page(web_site, dbconn):
+    ann = web_site.client()
+    ann.signup()
+    evil = '<script>alert(1)</script> & "quoted" \'single\''
+    aid = create(ann, title=evil, location='<img src=x onerror=alert(2)>',
+                 description="</pre><script>alert(3)</script>", guests="x@example.com")
+    assert row(dbconn, aid)["title"] == evil
+    for path in ("/activities", f"/activities/{aid}", f"/activities/{aid}/edit",
+                 f"/activities/{aid}/delete"):
+        page = ann.get(path)
+        assert page.status == 200, path
+        assert "<script>" not in page.text and "<img" not in page.text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;" in page.text, path
+    assert "<title>&lt;script&gt;" in ann.get(f"/activities/{aid}").text
+    assert "<li>x@example.com</li>" in ann.get(f"/activities/{aid}").text
+
+
+def test_an_empty_list_says_so_and_offers_to_create(web_site, dbconn):
+    ann = web_site.client()
+    ann.signup()
+    page = ann.get("/activities")
+    assert page.status == 200
+    assert 'Nothing coming up. <a href="/activities/new">Create an activity</a>.' in page.text
+    assert "No past activities." in ann.get("/activities?view=past").text
+    assert 'aria-current="page">Upcoming' in page.text and 'aria-current="page">All' in page.text
