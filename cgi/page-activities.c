@@ -159,7 +159,8 @@ error_words(const char *kind, bool *lasting)
 		const char *kind, *words;
 		bool lasting;	/* retrying will not help */
 	} w[] = {
-		{ "rejected", "Google Calendar refused this activity", true },
+		{ "rejected", "Google Calendar refused this activity; change it "
+		    "and save to try again", true },
 		{ "revoked", "Google access was withdrawn; connect Google again",
 		    true },
 		{ "not_connected", "Google Calendar is not connected", true },

@@ -499,7 +499,8 @@ def test_sync_status_is_told_in_plain_words(web_site, dbconn):
         "Waiting to sync: Google could not be reached; Rally will try again"
     dbconn.execute("UPDATE rally.activities SET sync_error = 'rejected: Invalid attendee'"
                    " WHERE id = %s", (aid,))
-    assert status_of(ann, aid) == "Not synced: Google Calendar refused this activity"
+    assert status_of(ann, aid) == ("Not synced: Google Calendar refused this activity;"
+                                   " change it and save to try again")
     assert "Invalid attendee" not in ann.get(f"/activities/{aid}").text
     dbconn.execute("UPDATE rally.activities SET sync_state = 'synced', sync_error = NULL"
                    " WHERE id = %s", (aid,))
