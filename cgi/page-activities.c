@@ -393,23 +393,60 @@ form_visibility(struct page *p, const struct act_form *f)
 	    p->cgi->session->tenant_name);
 }
 
-/* The user's time zone (TimeZone, set from theirs per request). */
-static char *
-user_zone(struct cgi *cgi)
+/* What the pages say about where the user's activities go. */
+struct act_ctx {
+	char *zone;		/* the user's time zone (TimeZone) */
+	char *calendar;		/* the Google account new ones go to, or NULL */
+};
+
+/*
+ * The user's zone, set from theirs per request, and the calendar the
+ * INSERT trigger gives a new activity (the same choice: the first
+ * connected).  On a database error the page still shows, without them.
+ */
+static void
+ctx_load(struct cgi *cgi, struct act_ctx *ctx)
 {
-	char *cause = NULL, *zone;
+	char *cause = NULL;
 	PGresult *res;
 
-	res = db_exec(cgi->db, "SELECT current_setting('TimeZone')", 0, NULL,
+	res = db_exec(cgi->db, "SELECT current_setting('TimeZone'),"
+	    " (SELECT google_email FROM rally.google_connections"
+	    "  WHERE tenant_id = rally.current_tenant()"
+	    "  AND user_id = rally.current_user_id() AND status = 'active'"
+	    "  AND calendar_enabled ORDER BY connected_at LIMIT 1)", 0, NULL,
 	    &cause);
 	if (res == NULL) {
 		log_warnx("database: %s", cause);
 		free(cause);
-		return xstrdup("UTC");
+		ctx->zone = xstrdup("UTC");
+		ctx->calendar = NULL;
+		return;
 	}
-	zone = xstrdup(PQgetvalue(res, 0, 0));
+	ctx->zone = xstrdup(PQgetvalue(res, 0, 0));
+	ctx->calendar = PQgetisnull(res, 0, 1) ? NULL :
+	    xstrdup(PQgetvalue(res, 0, 1));
 	PQclear(res);
-	return zone;
+}
+
+static void
+ctx_clear(struct act_ctx *ctx)
+{
+	free(ctx->zone);
+	free(ctx->calendar);
+}
+
+/* Where activities with a date go, in one sentence. */
+static void
+ctx_calendar(struct page *p, const struct act_ctx *ctx)
+{
+	if (ctx->calendar != NULL)
+		html(&p->sb, "<p class=\"muted\">New activities with a date "
+		    "go to the Google Calendar of %s.</p>", ctx->calendar);
+	else
+		html(&p->sb, "<p class=\"muted\">Google Calendar is not "
+		    "connected, so new activities stay in Rally. <a "
+		    "href=\"/integrations\">Connect Google</a></p>");
 }
 
 /*
@@ -423,12 +460,15 @@ form_page(struct cgi *cgi, struct request *req, struct response *resp,
 	struct page p;
 	char *action = id != NULL ? xasprintf("/activities/%s", id) :
 	    xstrdup("/activities");
-	char *zone = user_zone(cgi);
+	struct act_ctx ctx;
 
+	ctx_load(cgi, &ctx);
 	page_begin(&p, cgi, req, resp, id != NULL ? "Edit activity" :
 	    "New activity", "activities");
 	if (alert != NULL)
 		page_alert(&p, alert);
+	if (id == NULL)
+		ctx_calendar(&p, &ctx);
 	page_form_begin(&p, action);
 	html(&p.sb, "<p><label for=\"title\">Title</label><input id=\"title\" "
 	    "name=\"title\" required maxlength=\"%d\" value=\"%s\"></p>"
@@ -439,7 +479,7 @@ form_page(struct cgi *cgi, struct request *req, struct response *resp,
 		    strcmp(f->kind, act_kinds[i]) == 0 ? " selected" : "",
 		    act_kind_labels[i]);
 	html(&p.sb, "</select></p>");
-	form_when(&p, f, zone);
+	form_when(&p, f, ctx.zone);
 	html(&p.sb, "<p><label for=\"location\">Location</label><input "
 	    "id=\"location\" name=\"location\" maxlength=\"%d\" value=\"%s\">"
 	    "</p><p><label for=\"guests\">Guests</label><textarea "
@@ -456,7 +496,7 @@ form_page(struct cgi *cgi, struct request *req, struct response *resp,
 	    "Save changes" : "Create activity", id != NULL ? action :
 	    "/activities");
 	free(action);
-	free(zone);
+	ctx_clear(&ctx);
 	page_end(&p, status);
 }
 
@@ -1065,7 +1105,8 @@ static void
 list(struct cgi *cgi, struct request *req, struct response *resp)
 {
 	struct list_query q;
-	char *cause = NULL, *zone;
+	struct act_ctx ctx;
+	char *cause = NULL;
 	struct page p;
 	PGresult *res;
 
@@ -1078,16 +1119,17 @@ list(struct cgi *cgi, struct request *req, struct response *resp)
 		page_db_error(cgi, req, resp, cause);
 		return;
 	}
-	zone = user_zone(cgi);
+	ctx_load(cgi, &ctx);
 	page_begin(&p, cgi, req, resp, "Activities", "activities");
 	if (strcmp(page_param(req, "done"), "deleted") == 0)
 		page_notice(&p, "The activity is deleted.");
 	html(&p.sb, "<p class=\"actions\"><a class=\"button\" "
 	    "href=\"/activities/new\">New activity</a> <span class=\"muted\">"
-	    "Times in %s.</span></p>", zone);
+	    "Times in %s.</span></p>", ctx.zone);
+	ctx_calendar(&p, &ctx);
 	list_filters(&p, &q);
 	list_table(&p, &q, res);
-	free(zone);
+	ctx_clear(&ctx);
 	PQclear(res);
 	page_end(&p, 200);
 }

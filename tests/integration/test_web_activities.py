@@ -97,6 +97,8 @@ def test_create_shows_the_activity_private_and_only_in_rally(web_site, dbconn):
     lst = ann.get("/activities")
     assert lst.status == 200 and f'href="/activities/{aid}"' in lst.text
     assert "Only in Rally" in text(lst)
+    assert "Google Calendar is not connected, so new activities stay in Rally." in text(lst)
+    assert 'href="/integrations">Connect Google' in page.text
 
 
 def test_all_day_activity_is_shown_by_date_in_the_users_time_zone(web_site, dbconn):
@@ -487,6 +489,8 @@ def test_sync_status_is_told_in_plain_words(web_site, dbconn):
     ann, bob = t["ann"], t["bob"]
     local = create(ann, title="Before Google")
     conn = connect_calendar(dbconn, OWNER)
+    assert "New activities with a date go to the Google Calendar of g-ann@acme.example." in \
+        text(ann.get("/activities/new"))
     aid = create(ann, title="After Google", visibility="shared")
     a = row(dbconn, aid)
     assert a["connection_id"] == conn and a["sync_state"] == "pending"
