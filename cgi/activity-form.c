@@ -9,6 +9,8 @@
 #include "util.h"
 
 #define EMAIL_MAX 320
+/* Addresses read, repeats included, before a list is refused as too long. */
+#define ACT_GUESTS_WORDS_MAX (10 * ACT_GUESTS_MAX)
 
 const char *const act_kinds[3] = { "meeting", "call", "task" };
 const char *const act_kind_labels[3] = { "Meeting", "Call", "Task" };
@@ -136,12 +138,17 @@ guests_check(struct act_form *f)
 	static const char sep[] = ", ;\t\r\n";
 	struct strbuf sb = { 0 };
 	const char *s = f->guests;
-	size_t len, n = 0;
+	size_t len, n = 0, words = 0;
 	char *addr, *line;
 
 	/* "\na\nb\n": each address between newlines, to find repeats. */
 	strbuf_addc(&sb, '\n');
 	while (*(s += strspn(s, sep)) != '\0') {
+		/* Finding repeats costs the list's length per address. */
+		if (n > ACT_GUESTS_MAX || ++words > ACT_GUESTS_WORDS_MAX) {
+			strbuf_free(&sb);
+			return "An activity can have at most 100 guests.";
+		}
 		len = strcspn(s, sep);
 		if (!guest_ok(s, len)) {
 			strbuf_free(&sb);
