@@ -66,9 +66,10 @@ typedef void (*route_fn)(struct cgi *, struct request *, struct response *);
 struct route {
 	const char *method;
 	/*
-	 * Matched exactly, unless segment is set or it holds a '*', which
-	 * matches one non-empty segment ("/activities/ * /edit" without the
-	 * blanks); route_wildcard() gives the handler that segment.
+	 * Matched exactly, unless segment is set, or it holds a '*' where a
+	 * segment goes: that matches any one non-empty segment, which
+	 * route_wildcard() gives the handler (the route of /activities/ID/edit
+	 * has the path "/activities/" "*" "/edit").
 	 */
 	const char *path;
 	/* Reads the body itself (request_read_body()) when it wants one. */

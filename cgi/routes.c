@@ -44,8 +44,8 @@ segment_len(const char *s)
 }
 
 /*
- * A path with a '*' matches that '*' with one non-empty segment (an id in
- * /activities/ * /edit), and the rest exactly.
+ * A path with a '*' matches that '*' with one non-empty segment (the id in
+ * /activities/ID/edit), and the rest exactly.
  */
 static bool
 wildcard_matches(const char *pattern, const char *star, const char *path)
