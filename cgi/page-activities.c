@@ -544,7 +544,13 @@ form_params(const struct act_form *f, const char *params[12])
 	"  ELSE current_setting('TimeZone') END" \
 	" RETURNING id"
 
-/* Guests already there keep what Google says of them (name, answer). */
+/*
+ * Guests already there keep what Google says of them (name, answer).  For
+ * an activity in a calendar, updated_at is the time of its last change of
+ * a synced field, which the merge weighs against Google's (the trigger
+ * sets it): a change of kind or visibility alone must not make an older
+ * edit win a conflict.
+ */
 #define ACT_SQL_UPDATE \
 	"UPDATE rally.activities a SET title = $1, kind = $2," \
 	" start_at = $3::timestamptz, end_at = $4::timestamptz," \
@@ -559,7 +565,8 @@ form_params(const struct act_form *f, const char *params[12])
 	" visibility = $10," \
 	" time_zone = CASE WHEN $11::boolean THEN NULL" \
 	"  ELSE coalesce(a.time_zone, current_setting('TimeZone')) END," \
-	" updated_at = now()" \
+	" updated_at = CASE WHEN a.connection_id IS NULL THEN now()" \
+	"  ELSE a.updated_at END" \
 	" WHERE a.tenant_id = rally.current_tenant() AND a.id = $12" \
 	" AND a.owner_id = rally.current_user_id() AND a.deleted_at IS NULL"
 
@@ -919,8 +926,10 @@ set_visibility(struct cgi *cgi, struct request *req, struct response *resp,
 	if (load_own(cgi, req, resp, r, id, &res) != 1)
 		return;
 	PQclear(res);
+	/* Not a calendar change: updated_at stays (see ACT_SQL_UPDATE). */
 	if ((res = db_exec(cgi->db, "UPDATE rally.activities SET"
-	    " visibility = $2, updated_at = now()"
+	    " visibility = $2, updated_at = CASE WHEN connection_id IS NULL"
+	    " THEN now() ELSE updated_at END"
 	    " WHERE tenant_id = rally.current_tenant() AND id = $1"
 	    " AND owner_id = rally.current_user_id()", 2, params, &cause)) ==
 	    NULL) {
