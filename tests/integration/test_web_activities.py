@@ -624,3 +624,29 @@ def test_an_empty_list_says_so_and_offers_to_create(web_site, dbconn):
     assert 'Nothing coming up. <a href="/activities/new">Create an activity</a>.' in page.text
     assert "No past activities." in ann.get("/activities?view=past").text
     assert 'aria-current="page">Upcoming' in page.text and 'aria-current="page">All' in page.text
+
+
+def test_sharing_a_synced_activity_is_no_calendar_change(web_site, dbconn):
+    """Visibility is Rally's alone: toggling it pushes nothing and leaves
+    the time the merge weighs against Google's edits where it was."""
+    ann = web_site.client()
+    ann.signup()
+    connect_calendar(dbconn, OWNER)
+    aid = create(ann)
+    dbconn.execute("UPDATE rally.activities SET sync_state = 'synced',"
+                   " updated_at = now() - interval '1 day' WHERE id = %s", (aid,))
+    before = row(dbconn, aid)["updated_at"]
+    jobs = dbconn.execute("SELECT count(*) FROM rally.jobs WHERE kind = 'calpush'").fetchone()[0]
+    ann.get(f"/activities/{aid}")
+    assert ann.post(f"/activities/{aid}/share").status == 303
+    a = row(dbconn, aid)
+    assert (a["visibility"], a["sync_state"], a["updated_at"]) == ("shared", "synced", before)
+    assert dbconn.execute("SELECT count(*) FROM rally.jobs WHERE kind = 'calpush'"
+                          " AND state = 'pending'").fetchone()[0] <= jobs
+    # An edit of a synced field is a change, and it is queued.
+    ann.get(f"/activities/{aid}/edit")
+    assert ann.post(f"/activities/{aid}", form(title="Renamed", visibility="shared")).status == 303
+    a = row(dbconn, aid)
+    assert a["sync_state"] == "pending" and a["updated_at"] > before
+    assert dbconn.execute("SELECT count(*) FROM rally.jobs WHERE kind = 'calpush'"
+                          " AND state = 'pending' AND dedupe_key = %s", (aid,)).fetchone()[0] == 1
