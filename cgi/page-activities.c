@@ -38,7 +38,7 @@
 
 #define PAGE_ROWS 50
 
-/* --- reading activities -------------------------------------------------- */
+/* --- reading activities --------------------------------------------------- */
 
 /* The joins every read shares: the owner's name, the user's connection. */
 #define ACT_FROM \
@@ -100,7 +100,8 @@
 	" coalesce(to_char(a.start_at, 'YYYY-MM-DD\"T\"HH24:MI'), '')," \
 	" coalesce(to_char(a.end_at, 'YYYY-MM-DD\"T\"HH24:MI'), '')," \
 	" coalesce(to_char(a.start_date, 'YYYY-MM-DD'), '')," \
-	" coalesce(to_char(greatest(a.end_date - 1, a.start_date), 'YYYY-MM-DD'), '')" \
+	" coalesce(to_char(greatest(a.end_date - 1, a.start_date)," \
+	"  'YYYY-MM-DD'), '')" \
 	ACT_FROM \
 	" WHERE a.tenant_id = rally.current_tenant() AND a.id = $1" \
 	" AND a.deleted_at IS NULL"
@@ -231,7 +232,7 @@ status_badge(struct page *p, const char *status, const char *error)
 	free(words);
 }
 
-/* --- ids ----------------------------------------------------------------- */
+/* --- ids ------------------------------------------------------------------ */
 
 /* The activity id of the request's path; false when it is no uuid. */
 static bool
@@ -313,7 +314,7 @@ load_own(struct cgi *cgi, struct request *req, struct response *resp,
 	return 1;
 }
 
-/* --- the form ------------------------------------------------------------ */
+/* --- the form ------------------------------------------------------------- */
 
 static void
 form_from_request(struct act_form *f, const struct request *req)
@@ -570,7 +571,33 @@ form_params(const struct act_form *f, const char *params[12])
 	" WHERE a.tenant_id = rally.current_tenant() AND a.id = $12" \
 	" AND a.owner_id = rally.current_user_id() AND a.deleted_at IS NULL"
 
-/* --- create ---------------------------------------------------------------- */
+/*
+ * What is wrong with the form, as act_form_check() says, or with its times
+ * in the user's zone: local times that a change of clocks makes run
+ * backwards ("02:30" on the night clocks go forward is "03:30") compare
+ * the other way than their text.  0 with *why NULL or set; -1 on a
+ * database error.
+ */
+static int
+form_verify(struct cgi *cgi, struct act_form *f, const char **why,
+    char **cause)
+{
+	const char *params[2] = { f->start, f->end };
+	PGresult *res;
+
+	if ((*why = act_form_check(f)) != NULL || strcmp(f->timing, "time") != 0 ||
+	    f->end[0] == '\0')
+		return 0;
+	if ((res = db_exec(cgi->db, "SELECT $2::timestamptz > $1::timestamptz",
+	    2, params, cause)) == NULL)
+		return -1;
+	if (!is_true(res, 0, 0))
+		*why = "The end must be after the start.";
+	PQclear(res);
+	return 0;
+}
+
+/* --- create --------------------------------------------------------------- */
 
 static void
 new_form(struct cgi *cgi, struct request *req, struct response *resp)
@@ -601,7 +628,11 @@ create(struct cgi *cgi, struct request *req, struct response *resp)
 	PGresult *res;
 
 	form_from_request(&f, req);
-	if ((why = act_form_check(&f)) != NULL) {
+	if (form_verify(cgi, &f, &why, &cause) == -1) {
+		page_db_error(cgi, req, resp, cause);
+		goto out;
+	}
+	if (why != NULL) {
 		form_page(cgi, req, resp, 400, why, &f, NULL);
 		goto out;
 	}
@@ -620,7 +651,7 @@ out:
 	act_form_free(&f);
 }
 
-/* --- view ------------------------------------------------------------------ */
+/* --- view ----------------------------------------------------------------- */
 
 static void
 view_notice(struct page *p, const char *done)
@@ -783,7 +814,7 @@ view(struct cgi *cgi, struct request *req, struct response *resp)
 	page_end(&p, 200);
 }
 
-/* --- edit ------------------------------------------------------------------ */
+/* --- edit ----------------------------------------------------------------- */
 
 static void
 edit_form(struct cgi *cgi, struct request *req, struct response *resp)
@@ -832,7 +863,11 @@ update(struct cgi *cgi, struct request *req, struct response *resp)
 		return;
 	PQclear(res);
 	form_from_request(&f, req);
-	if ((why = act_form_check(&f)) != NULL) {
+	if (form_verify(cgi, &f, &why, &cause) == -1) {
+		page_db_error(cgi, req, resp, cause);
+		goto out;
+	}
+	if (why != NULL) {
 		form_page(cgi, req, resp, 400, why, &f, id);
 		goto out;
 	}
@@ -855,7 +890,7 @@ out:
 	act_form_free(&f);
 }
 
-/* --- delete ---------------------------------------------------------------- */
+/* --- delete --------------------------------------------------------------- */
 
 static void
 delete_form(struct cgi *cgi, struct request *req, struct response *resp)
@@ -912,7 +947,7 @@ delete(struct cgi *cgi, struct request *req, struct response *resp)
 	PQclear(res);
 }
 
-/* --- sharing and conflicts -------------------------------------------------- */
+/* --- sharing and conflicts ------------------------------------------------ */
 
 /* Sets the visibility of the path's activity, the user's own. */
 static void
@@ -982,7 +1017,7 @@ reviewed(struct cgi *cgi, struct request *req, struct response *resp)
 	free(location);
 }
 
-/* --- the list ---------------------------------------------------------------- */
+/* --- the list ------------------------------------------------------------- */
 
 struct list_query {
 	bool past;

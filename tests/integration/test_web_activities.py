@@ -157,6 +157,19 @@ def test_bad_input_is_refused_with_words_and_the_form_kept(web_site, dbconn, ove
     assert dbconn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
 
 
+def test_an_end_before_the_start_across_a_change_of_clocks_is_refused(web_site, dbconn):
+    ann = web_site.client()
+    ann.signup()
+    dbconn.execute("UPDATE rally.users SET time_zone = 'Europe/Paris'")
+    ann.get("/activities/new")
+    # 02:30 does not exist on 31 March 2030 in Paris: it is 03:30, after 03:15.
+    r = ann.post("/activities", form(start="2030-03-31T02:30", end="2030-03-31T03:15"))
+    assert r.status == 400 and "The end must be after the start." in text(r)
+    assert dbconn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
+    aid = create(ann, start="2030-03-31T01:30", end="2030-03-31T03:15")
+    assert str(row(dbconn, aid)["start_at"]) == "2030-03-31 00:30:00+00:00"
+
+
 def test_title_limit_counts_characters_not_bytes(web_site, dbconn):
     ann = web_site.client()
     ann.signup()
