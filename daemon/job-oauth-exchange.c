@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "google.h"
 #include "google/connection-store.h"
 #include "google/oauth.h"
 #include "http.h"
@@ -220,6 +221,8 @@ stored_cb(const struct oauth_store_result *r, void *arg)
 		    "stored connection %s (calendar %s, mail %s)",
 		    x->pending_id, r->out.connection_id,
 		    r->out.calendar ? "on" : "off", r->out.mail ? "on" : "off");
+		/* A connection connected again: the next call loads its new tokens. */
+		google_forget(x->d, x->tenant_id, r->out.connection_id);
 		result = result_new("connected", NULL);
 		json_object_object_add(result, "connection_id",
 		    json_object_new_string(r->out.connection_id));

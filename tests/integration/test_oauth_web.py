@@ -15,10 +15,11 @@ import urllib.parse
 import psycopg
 import pytest
 
-from rallytest import BUILDDIR, program
+from rallytest import program
 from rallytest.daemon import Rallyd, wait_until, write_config
 from rallytest.google import SCOPE_CALENDAR, SCOPE_GMAIL_MODIFY, SCOPE_GMAIL_SEND
 from rallytest.schema import set_context
+from rallytest.seal import seal_open
 
 PASSWORD = "correct horse battery staple 9"
 ALL_SCOPES = ["openid", "email", SCOPE_CALENDAR, SCOPE_GMAIL_MODIFY, SCOPE_GMAIL_SEND]
@@ -65,12 +66,13 @@ class Attempt:
     """One "Connect Google" click: the state and PKCE verifier the CGI makes,
     the attempt it starts and the consent URL it redirects to."""
 
-    def __init__(self, site, web, google_email, calendar=True, mail=True):
+    def __init__(self, site, web, google_email, calendar=True, mail=True, redirect_uri=None):
         self.site, self.web, self.google_email = site, web, google_email
         self.state = secrets.token_urlsafe(32)
         self.verifier = secrets.token_urlsafe(48)
         fg = site.fg
-        self.id = web.begin(self.state, self.verifier, fg.redirect_uri, calendar, mail)
+        self.id = web.begin(self.state, self.verifier, redirect_uri or fg.redirect_uri,
+                            calendar, mail)
         scopes = ["openid", "email"] + ([SCOPE_CALENDAR] if calendar else []) + (
             [SCOPE_GMAIL_MODIFY, SCOPE_GMAIL_SEND] if mail else [])
         self.url = fg.base_url + "/o/oauth2/v2/auth?" + urllib.parse.urlencode({
@@ -173,7 +175,11 @@ class Site:
         for w in self.webs.values():
             w.close()
         if self.daemon is not None:
+            self.daemon.stop()
             self.daemon.close()
+            out = self.daemon.output()
+            # Under --enable-asan/--enable-ubsan.
+            assert "Sanitizer" not in out and "runtime error:" not in out, out[-4000:]
         self.conn.close()
 
 
@@ -183,14 +189,6 @@ def site(pg, db, login_roles, fakegoogle, tmp_path):
     s = Site(pg, db, login_roles, fakegoogle, tmp_path)
     yield s
     s.close()
-
-
-def seal_open(keyring, tenant, row, column, value):
-    r = subprocess.run([str(BUILDDIR / "tests" / "unit" / "seal-tool"), "open", str(keyring),
-                        tenant, row, column], input=bytes(value).hex().encode(),
-                       capture_output=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.decode()
 
 
 # --- the happy path ---------------------------------------------------------------
@@ -245,6 +243,20 @@ def test_a_calendar_only_connect_queues_only_the_calendar_sync(site):
         True, False)
     assert site.conn.execute("SELECT count(*) FROM rally.jobs WHERE kind = 'mailsync'"
                              ).fetchone()[0] == 0
+
+
+def test_connecting_the_same_account_again_adds_mail_to_the_same_connection(site):
+    site.start()
+    first = site.attempt("ann", google_email="ann@gmail.test", mail=False)
+    first.complete()
+    _, _, cid, _ = first.wait()
+    again = site.attempt("ann", google_email="ann@gmail.test", calendar=False, mail=True)
+    again.complete()
+    state, detail, cid2, _ = again.wait()
+    assert (state, detail, cid2) == ("connected", "Google Calendar and Gmail are connected.", cid)
+    assert site.conn.execute("SELECT count(*), bool_and(calendar_enabled),"
+                             " bool_and(mail_enabled) FROM rally.google_connections"
+                             ).fetchone() == (1, True, True)
 
 
 # --- what the user did at Google --------------------------------------------------
@@ -399,6 +411,53 @@ def test_google_unreachable_through_every_attempt_fails_with_try_again(site):
     assert site.conn.execute("SELECT last_error FROM rally.jobs WHERE kind = 'oauth-exchange'"
                              ).fetchone()[0] == "token endpoint: HTTP 503, try again later"
     assert site.row(at.id)["code"] is None
+
+
+def test_an_attempt_for_another_redirect_uri_fails_without_spending_the_code(site):
+    site.start()
+    at = site.attempt("ann", redirect_uri="https://elsewhere.example/oauth/callback")
+    at.complete()
+    state, detail, _, _ = at.wait()
+    assert (state, detail) == ("failed", "Rally is not set up to connect Google accounts yet. "
+                               "Please tell your administrator.")
+    assert site.token_posts() == []
+    assert "google.redirect_uri" in site.daemon.output()
+
+
+def test_rallyd_stopping_mid_exchange_leaves_the_attempt_to_the_next_run(site):
+    # Google takes longer than rallyd's shutdown timeout (3 s): the job is cancelled.
+    site.fg.admin("POST", "faults", {"kind": "latency", "latencyMs": 8000,
+                                     "pathPrefix": "/token"})
+    d = site.start()
+    at = site.attempt("ann")
+    at.complete()
+    wait_until(lambda: site.fg.admin("GET", "faults")["faults"][0]["fired"] == 1,
+               message="the exchange to reach Google")
+    assert d.stop() == 0
+    assert site.jobs("oauth-exchange")[0][2] == "pending"
+    assert at.status()[0] == "connecting"
+    # The next run ends it: connected, or, had Google redeemed the code for
+    # the answer nobody read, told so in words.
+    site.start()
+    state, detail, _, _ = at.wait()
+    assert (state == "connected" or detail.startswith("The sign-in took too long")), detail
+    assert site.row(at.id)["code"] is None
+
+
+def test_the_exchange_waits_while_earlier_tokens_of_the_user_await_revocation(site):
+    at = site.attempt("ann")
+    at.complete()
+    cid = site.conn.execute(
+        "INSERT INTO rally.google_connections (tenant_id, user_id, google_email, google_subject,"
+        " calendar_enabled) VALUES (%s, %s, 'old@gmail.test', 'old-sub', true) RETURNING id",
+        (site.a, site.users["ann"])).fetchone()[0]
+    site.conn.execute("INSERT INTO rally.token_revocations (tenant_id, connection_id,"
+                      " refresh_token) VALUES (%s, %s, '\\x00')", (site.a, cid))
+    load = "SELECT revocation_pending FROM rally.oauth_exchange_load(%s, %s)"
+    assert site.conn.execute(load, (site.a, at.id)).fetchone() == (True,)
+    site.conn.execute("DELETE FROM rally.token_revocations")
+    assert site.conn.execute(load, (site.a, at.id)).fetchone() == (False,)
+    assert site.conn.execute(load, (site.b, at.id)).fetchone() is None
 
 
 # --- a hostile producer of jobs -------------------------------------------------------
