@@ -73,6 +73,12 @@ static const char sql_upcoming[] =
  * (migration 0037), ten of each, merged.  A thread whose every message is
  * in the trash or spam is left out; unread means some message is.
  */
+#define NOT_ONLY_TRASH \
+	"EXISTS (SELECT 1 FROM rally.mail_messages m" \
+	" WHERE m.tenant_id = mail_threads.tenant_id" \
+	"  AND m.thread_id = mail_threads.id" \
+	"  AND NOT (m.label_ids && ARRAY['TRASH', 'SPAM']))"
+
 static const char sql_threads[] =
     "SELECT t.id::text, coalesce(nullif(t.subject, ''), '(no subject)'),"
     " coalesce(t.snippet, ''), to_char(t.last_message_at,"
@@ -90,18 +96,16 @@ static const char sql_threads[] =
     "   FROM rally.mail_threads"
     "   WHERE tenant_id = rally.current_tenant()"
     "    AND user_id = rally.current_user_id() AND last_message_at IS NOT NULL"
+    "    AND " NOT_ONLY_TRASH
     "   ORDER BY last_message_at DESC LIMIT 10)"
     "  UNION ALL"
     "  (SELECT tenant_id, id, user_id, subject, snippet, last_message_at"
     "   FROM rally.mail_threads"
     "   WHERE tenant_id = rally.current_tenant() AND visibility = 'shared'"
     "    AND user_id <> rally.current_user_id()"
-    "    AND last_message_at IS NOT NULL"
+    "    AND last_message_at IS NOT NULL AND " NOT_ONLY_TRASH
     "   ORDER BY last_message_at DESC LIMIT 10)"
     " ) t"
-    " WHERE EXISTS (SELECT 1 FROM rally.mail_messages m"
-    "  WHERE m.tenant_id = t.tenant_id AND m.thread_id = t.id"
-    "   AND NOT (m.label_ids && ARRAY['TRASH', 'SPAM']))"
     " ORDER BY t.last_message_at DESC, t.id LIMIT 10";
 
 _Static_assert(DASHBOARD_ROWS == 10, "the LIMITs of the queries");
