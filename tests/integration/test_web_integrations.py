@@ -11,11 +11,9 @@ import datetime
 import hashlib
 import html
 import http.client
-import json
 import re
 import ssl
 import subprocess
-import time
 import urllib.parse
 import uuid
 
@@ -28,7 +26,6 @@ from rallytest.schema import insert
 from rallytest.seal import seal_open
 from rallytest.site import Site
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
 MIN = datetime.timedelta(minutes=1)
 DAY = datetime.timedelta(days=1)
 HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
@@ -474,46 +471,47 @@ def thread(w, tenant, user, conn, subject, at, labels=("INBOX",), **kw):
 
 
 def test_dashboard_lists_upcoming_activities_recent_mail_and_google_status(world):
+    now = datetime.datetime.now(datetime.timezone.utc)
     ann, (a, ann_id) = signup(world, "ann@acme.example")
     _, (b, carol_id) = signup(world, "carol@beta.example", company="Beta")
     bob_id = world.teammate(a, "bob")
     shown = {
-        "call": activity(world, a, ann_id, "Call with <b>Zed</b>", NOW + 2 * DAY, kind="call"),
-        "offsite": activity(world, a, ann_id, "Offsite", day=(NOW + 3 * DAY).date()),
-        "standup": activity(world, a, bob_id, "Team standup", NOW + DAY, visibility="shared"),
-        "now": activity(world, a, ann_id, "Going on now", NOW - 10 * MIN),
+        "call": activity(world, a, ann_id, "Call with <b>Zed</b>", now + 2 * DAY, kind="call"),
+        "offsite": activity(world, a, ann_id, "Offsite", day=(now + 3 * DAY).date()),
+        "standup": activity(world, a, bob_id, "Team standup", now + DAY, visibility="shared"),
+        "now": activity(world, a, ann_id, "Going on now", now - 10 * MIN),
     }
     hidden = {
-        "far": activity(world, a, ann_id, "Too far away", NOW + 9 * DAY),
-        "past": activity(world, a, ann_id, "Long over", NOW - 2 * DAY),
-        "deleted": activity(world, a, ann_id, "Deleted one", NOW + DAY,
-                            deleted_at=NOW),
-        "bobs": activity(world, a, bob_id, "Bob private plan", NOW + DAY),
-        "carols": activity(world, b, carol_id, "Carol shared", NOW + DAY, visibility="shared"),
+        "far": activity(world, a, ann_id, "Too far away", now + 9 * DAY),
+        "past": activity(world, a, ann_id, "Long over", now - 2 * DAY),
+        "deleted": activity(world, a, ann_id, "Deleted one", now + DAY,
+                            deleted_at=now),
+        "bobs": activity(world, a, bob_id, "Bob private plan", now + DAY),
+        "carols": activity(world, b, carol_id, "Carol shared", now + DAY, visibility="shared"),
     }
     ann_conn = world.connection(a, ann_id, "ann.google@gmail.test")
     bob_conn = world.connection(a, bob_id, "bob.google@gmail.test")
     carol_conn = world.connection(b, carol_id, "carol.google@gmail.test")
     threads = {
-        "unread": thread(world, a, ann_id, ann_conn, "Quarterly numbers", NOW - 5 * MIN,
+        "unread": thread(world, a, ann_id, ann_conn, "Quarterly numbers", now - 5 * MIN,
                          labels=("INBOX", "UNREAD")),
-        "read": thread(world, a, ann_id, ann_conn, "Lunch?", NOW - DAY),
-        "shared": thread(world, a, bob_id, bob_conn, "Shared deal", NOW - 2 * DAY,
+        "read": thread(world, a, ann_id, ann_conn, "Lunch?", now - DAY),
+        "shared": thread(world, a, bob_id, bob_conn, "Shared deal", now - 2 * DAY,
                          visibility="shared"),
     }
     hidden_threads = {
-        "trash": thread(world, a, ann_id, ann_conn, "Thrown away", NOW, labels=("TRASH",)),
-        "bobs": thread(world, a, bob_id, bob_conn, "Bob private thread", NOW),
-        "carols": thread(world, b, carol_id, carol_conn, "Carol thread", NOW,
+        "trash": thread(world, a, ann_id, ann_conn, "Thrown away", now, labels=("TRASH",)),
+        "bobs": thread(world, a, bob_id, bob_conn, "Bob private thread", now),
+        "carols": thread(world, b, carol_id, carol_conn, "Carol thread", now,
                          visibility="shared"),
     }
     world.conn.execute("INSERT INTO rally.sync_state (tenant_id, connection_id, resource,"
-                       " last_success_at, lag_seconds) VALUES (%s, %s, 'calendar', %s, 0)",
-                       (a, ann_conn, NOW - datetime.timedelta(minutes=5, seconds=10)))
+                       " last_success_at, lag_seconds) VALUES (%s, %s, 'calendar',"
+                       " now() - interval '5 minutes 10 seconds', 0)", (a, ann_conn))
     world.conn.execute("INSERT INTO rally.sync_state (tenant_id, connection_id, resource,"
                        " last_success_at, lag_seconds, last_error_kind, last_error)"
-                       " VALUES (%s, %s, 'mail', %s, 7200, 'rate_limited',"
-                       " 'rateLimitExceeded: raw Google text')", (a, ann_conn, NOW - datetime.timedelta(hours=2, seconds=10)))
+                       " VALUES (%s, %s, 'mail', now() - interval '2 hours 10 seconds', 7200,"
+                       " 'rate_limited', 'rateLimitExceeded: raw Google text')", (a, ann_conn))
 
     page = ann.get("/")
     assert page.status == 200
