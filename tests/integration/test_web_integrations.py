@@ -557,3 +557,27 @@ def test_dashboard_without_google_asks_to_connect_and_keeps_the_welcome(world):
     assert 'href="/integrations"' in page.text
     assert "Nothing scheduled in the next 7 days." in page.text and "No mail yet." in page.text
     assert world.client().get("/").header("location") == "/signin"
+
+
+def test_the_google_page_escapes_what_it_shows_and_says_when_access_was_revoked(world):
+    ann, (a, ann_id) = signup(world, "ann@acme.example")
+    hostile = '"><script>alert(1)</script>@gmail.test'
+    cid = world.connection(a, ann_id, hostile)
+    gone = world.connection(a, ann_id, "old@gmail.test", calendar=False, mail=False,
+                            status="revoked")
+    world.conn.execute("UPDATE rally.google_connections SET last_error_kind = 'revoked',"
+                       " last_error = 'invalid_grant: Token has been expired or revoked.'"
+                       " WHERE id = %s", (gone,))
+    page = ann.get("/integrations")
+    assert page.status == 200
+    assert "<script>" not in page.text
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@gmail.test" in page.text
+    assert "Access revoked" in page.text and "Google asked you to sign in again" in page.text
+    assert "invalid_grant" not in page.text and "Token has been" not in page.text
+    # The revoked account offers to turn its integrations on again, not to sync.
+    section = page.text.split("old@gmail.test", 1)[1].split("<section", 1)[0]
+    assert "Turn on Google Calendar" in section and "Sync Google Calendar now" not in section
+    confirm = ann.get(f"/integrations/disconnect?connection={cid}&what=all")
+    assert "<script>" not in confirm.text and "Disconnect this Google account?" in confirm.text
+    assert "access tokens are deleted at once" in confirm.text
+    assert "0 events" in confirm.text and "0 conversations" in confirm.text
