@@ -291,15 +291,26 @@ confirm_calendar(struct page *p, const struct google_conn_row *row,
 	    (own = count_rows(p->cgi, SQL_COUNT("rally.activities",
 	    " AND origin = 'crm'"), row->id, cause)) == -1)
 		return -1;
-	html(&p->sb, "<li>Rally stops syncing your Google Calendar.</li>"
-	    "<li>The ");
-	count_words(&p->sb, synced, "event", "events");
-	html(&p->sb, " Rally synced from Google Calendar are deleted from "
-	    "Rally within minutes.</li><li>The ");
-	count_words(&p->sb, own, "activity", "activities");
-	html(&p->sb, " you created in Rally stay in Rally, no longer linked "
-	    "to Google Calendar.</li><li>Nothing is deleted from your Google "
-	    "Calendar itself.</li>");
+	html(&p->sb, "<li>Rally stops syncing your Google Calendar.</li>");
+	if (synced == 0)
+		html(&p->sb, "<li>Rally holds no events synced from Google "
+		    "Calendar, so none are deleted.</li>");
+	else {
+		html(&p->sb, "<li>The ");
+		count_words(&p->sb, synced, "event", "events");
+		html(&p->sb, " Rally synced from Google Calendar %s deleted "
+		    "from Rally within minutes.</li>", synced == 1 ? "is" : "are");
+	}
+	if (own > 0) {
+		html(&p->sb, "<li>The ");
+		count_words(&p->sb, own, "activity", "activities");
+		html(&p->sb, " you created in Rally %s in Rally, no longer "
+		    "linked to Google Calendar.</li>", own == 1 ? "stays" : "stay");
+	} else
+		html(&p->sb, "<li>Activities created in Rally are never "
+		    "deleted by this.</li>");
+	html(&p->sb, "<li>Nothing is deleted from your Google Calendar "
+	    "itself.</li>");
 	return 0;
 }
 
@@ -311,10 +322,17 @@ confirm_mail(struct page *p, const struct google_conn_row *row, char **cause)
 	if ((threads = count_rows(p->cgi, SQL_COUNT("rally.mail_threads", ""),
 	    row->id, cause)) == -1)
 		return -1;
-	html(&p->sb, "<li>Rally stops syncing your Gmail.</li><li>The ");
-	count_words(&p->sb, threads, "conversation", "conversations");
-	html(&p->sb, " Rally synced from Gmail are deleted from Rally within "
-	    "minutes, and messages still waiting in Rally's outbox are not "
+	html(&p->sb, "<li>Rally stops syncing your Gmail.</li>");
+	if (threads == 0)
+		html(&p->sb, "<li>Rally holds no mail synced from Gmail, so none "
+		    "is deleted.</li>");
+	else {
+		html(&p->sb, "<li>The ");
+		count_words(&p->sb, threads, "conversation", "conversations");
+		html(&p->sb, " Rally synced from Gmail %s deleted from Rally "
+		    "within minutes.</li>", threads == 1 ? "is" : "are");
+	}
+	html(&p->sb, "<li>Messages still waiting in Rally's outbox are not "
 	    "sent.</li><li>Nothing is deleted from your Gmail itself.</li>");
 	return 0;
 }

@@ -346,7 +346,7 @@ def test_disconnect_email_then_calendar_leaves_no_token_and_queues_the_purges(wo
 
     page = ann.get(f"/integrations/disconnect?connection={cid}&what=mail")
     assert page.status == 200 and "Turn off Gmail?" in page.text
-    assert "deleted from Rally within minutes" in page.text
+    assert "Rally holds no mail synced from Gmail" in page.text   # none in the emulator
     assert "Nothing is deleted from your Gmail itself." in page.text
     assert "access tokens are deleted" not in page.text     # the calendar stays on
     # The confirmation changed nothing.
@@ -364,7 +364,7 @@ def test_disconnect_email_then_calendar_leaves_no_token_and_queues_the_purges(wo
 
     page = ann.get(f"/integrations/disconnect?connection={cid}&what=calendar")
     assert "Turn off Google Calendar?" in page.text
-    assert "activities you created in Rally stay in Rally" in page.text
+    assert "Activities created in Rally are never deleted by this." in page.text
     assert "access tokens are deleted at once" in page.text
     r = ann.post("/integrations/disconnect", {"connection": cid, "what": "calendar"})
     assert r.status == 303 and r.header("location") == "/integrations?done=disconnected"
@@ -580,4 +580,11 @@ def test_the_google_page_escapes_what_it_shows_and_says_when_access_was_revoked(
     confirm = ann.get(f"/integrations/disconnect?connection={cid}&what=all")
     assert "<script>" not in confirm.text and "Disconnect this Google account?" in confirm.text
     assert "access tokens are deleted at once" in confirm.text
-    assert "0 events" in confirm.text and "0 conversations" in confirm.text
+    assert "Rally holds no events synced" in confirm.text
+    # Counted when there are some.
+    insert(world.conn, "activities", tenant_id=a, owner_id=ann_id, title="mine",
+           connection_id=cid)
+    thread(world, a, ann_id, cid, "Hello", datetime.datetime.now(datetime.timezone.utc))
+    confirm = ann.get(f"/integrations/disconnect?connection={cid}&what=all")
+    assert "The 1 activity you created in Rally stays in Rally" in confirm.text
+    assert "The 1 conversation Rally synced from Gmail is deleted" in confirm.text
