@@ -238,8 +238,14 @@ def test_connect_google_through_the_consent_page_until_connected(world):
         "SELECT kind FROM rally.jobs WHERE payload->>'connection_id' = %s", (cid,))}
     assert {"calsync", "mailsync"} <= kinds
 
+    # The first syncs run, and the Google page says so.
+    wait_until(lambda: world.conn.execute(
+        "SELECT count(*) FROM rally.sync_state WHERE connection_id = %s"
+        " AND last_success_at IS NOT NULL", (cid,)).fetchone()[0] == 2, timeout=60,
+        interval=0.2, message="the first calendar and mail syncs")
     page = ann.get("/integrations")
     assert "ann.google@gmail.test" in page.text and "Connected" in page.text
+    assert page.text.count("Last synced just now") == 2
     assert "Sync Google Calendar now" in page.text and "Turn off Gmail" in page.text
     assert "ann.google@gmail.test" in ann.get("/").text
     # Neither the state nor the code nor a token reached a log.
