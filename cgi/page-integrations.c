@@ -107,6 +107,7 @@ connect_form(struct page *p, bool first)
 /*
  * A form of one button posting a connection's id and fields, pairs of
  * name and value ending in NULL: fixed words, written escaped anyway.
+ * Each card has the same buttons, so screen readers also hear the account.
  */
 static void
 conn_button(struct page *p, const char *action, const struct google_conn *c,
@@ -118,8 +119,9 @@ conn_button(struct page *p, const char *action, const struct google_conn *c,
 	for (; fields != NULL && fields[0] != NULL; fields += 2)
 		html(&p->sb, "<input type=\"hidden\" name=\"%s\" value=\"%s\">",
 		    fields[0], fields[1]);
-	html(&p->sb, "<button type=\"submit\"%r>%s</button></form>",
-	    secondary ? " class=\"secondary\"" : "", label);
+	html(&p->sb, "<button type=\"submit\"%r>%s<span class=\"visually-hidden\">"
+	    " for %s</span></button></form>", secondary ?
+	    " class=\"secondary\"" : "", label, c->email);
 }
 
 /* "Turn off" leads to the confirmation page: a GET form, nothing changes. */
@@ -130,8 +132,9 @@ off_button(struct page *p, const struct google_conn *c, const char *what,
 	html(&p->sb, "<form method=\"get\" action=\"/integrations/disconnect\">"
 	    "<input type=\"hidden\" name=\"connection\" value=\"%s\">"
 	    "<input type=\"hidden\" name=\"what\" value=\"%s\">"
-	    "<button type=\"submit\" class=\"secondary\">%s</button></form>",
-	    c->id, what, label);
+	    "<button type=\"submit\" class=\"secondary\">%s"
+	    "<span class=\"visually-hidden\"> for %s</span></button></form>",
+	    c->id, what, label, c->email);
 }
 
 static const char *
