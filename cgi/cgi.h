@@ -99,8 +99,28 @@ extern const struct route route_integrations_sync;
 extern const struct route route_integrations_connect;
 extern const struct route route_oauth_callback;
 extern const struct route route_connecting;
+/* page-reset.c, page-invite.c, page-team.c: password reset, invitations,
+ * the team. */
+extern const struct route route_reset_form, route_reset_request;
+extern const struct route route_reset_link_form, route_reset_link_set;
+extern const struct route route_invite_form, route_invite_accept;
+extern const struct route route_team, route_team_invite, route_team_revoke;
+extern const struct route route_team_role, route_team_remove_confirm;
+extern const struct route route_team_remove;
 /* page-static.c: the stylesheet. */
 extern const struct route route_stylesheet;
+
+/*
+ * page-account.c, page-account-export.c, page-account-delete.c,
+ * page-privacy.c: the account page and the privacy rights.
+ */
+extern const struct route route_account, route_account_profile;
+extern const struct route route_account_company, route_account_billing;
+extern const struct route route_account_analytics, route_account_sessions;
+extern const struct route route_account_export, route_account_exports;
+extern const struct route route_account_export_file;
+extern const struct route route_account_delete_form, route_account_delete;
+extern const struct route route_signin_keep, route_privacy;
 
 /* page-hooks.c: Google push notifications. */
 extern const struct route route_hook_calendar;
