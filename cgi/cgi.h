@@ -96,8 +96,16 @@ char *route_wildcard(const struct route *, const struct request *);
 /* page-auth.c: sign-up, sign-in, sign-out. */
 extern const struct route route_signin_form, route_signin, route_signout;
 extern const struct route route_signup_form, route_signup;
-/* page-dashboard.c: the home page. */
+/* page-dashboard.c: the home page; page-integrations.c and
+ * page-connect.c: Google connections, connecting, disconnecting. */
 extern const struct route route_dashboard;
+extern const struct route route_integrations;
+extern const struct route route_integrations_disconnect_form;
+extern const struct route route_integrations_disconnect;
+extern const struct route route_integrations_sync;
+extern const struct route route_integrations_connect;
+extern const struct route route_oauth_callback;
+extern const struct route route_connecting;
 /* page-reset.c, page-invite.c, page-team.c: password reset, invitations,
  * the team. */
 extern const struct route route_reset_form, route_reset_request;

@@ -10,6 +10,13 @@
 /* Every route rally.cgi serves. */
 static const struct route *const routes[] = {
 	&route_dashboard,
+	&route_integrations,
+	&route_integrations_disconnect_form,
+	&route_integrations_disconnect,
+	&route_integrations_sync,
+	&route_integrations_connect,
+	&route_oauth_callback,
+	&route_connecting,
 	&route_signin_form,
 	&route_signin,
 	&route_signout,
