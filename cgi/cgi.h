@@ -65,7 +65,11 @@ typedef void (*route_fn)(struct cgi *, struct request *, struct response *);
 
 struct route {
 	const char *method;
-	/* Matched exactly, unless segment is set. */
+	/*
+	 * Matched exactly, unless segment is set; a segment "*" matches any
+	 * one non-empty segment ("/inbox/ * /reply", without the blanks),
+	 * which route_wild() gives the handler.
+	 */
 	const char *path;
 	/* Reads the body itself (request_read_body()) when it wants one. */
 	route_fn handler;
@@ -85,12 +89,25 @@ const struct route *routes_find(const struct request *, struct response *);
 
 /* The segment after a segment route's path, in the request it matched. */
 const char *route_segment(const struct route *, const struct request *);
+/*
+ * The segment the first '*' of the route's path matched, copied into out;
+ * false (out empty) when it does not fit in outlen bytes.
+ */
+bool route_wild(const struct route *, const struct request *, char *out,
+    size_t outlen);
 
 /* page-auth.c: sign-up, sign-in, sign-out. */
 extern const struct route route_signin_form, route_signin, route_signout;
 extern const struct route route_signup_form, route_signup;
 /* page-dashboard.c: the home page. */
 extern const struct route route_dashboard;
+/* page-inbox.c, page-inbox-thread.c, page-inbox-send.c: the inbox. */
+extern const struct route route_inbox, route_inbox_outbox;
+extern const struct route route_inbox_outbox_cancel;
+extern const struct route route_inbox_compose, route_inbox_send;
+extern const struct route route_inbox_message_html;
+extern const struct route route_inbox_thread, route_inbox_thread_act;
+extern const struct route route_inbox_reply;
 /* page-static.c: the stylesheet. */
 extern const struct route route_stylesheet;
 
