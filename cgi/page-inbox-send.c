@@ -344,12 +344,14 @@ inbox_reply_form(struct page *p, const char *thread_id)
 	" SELECT t.conn, t.google_email, (SELECT a FROM them)," \
 	" (SELECT array_to_string(to_addrs, ', ') FROM newest)," \
 	" (SELECT rfc822_message_id FROM newest" \
-	"  WHERE rfc822_message_id ~ '^<[!-~]{1,898}>$')," \
+	"  WHERE rfc822_message_id ~ '^<[!-~]+>$'" \
+	"  AND length(rfc822_message_id) <= 900)," \
 	" (SELECT string_agg(w, ' ' ORDER BY o) FROM (SELECT w, o" \
 	"  FROM newest, regexp_split_to_table(btrim(coalesce(" \
 	"  newest.references_header, '') || ' ' || coalesce(" \
 	"  newest.rfc822_message_id, '')), '\\s+') WITH ORDINALITY x(w, o)" \
-	"  WHERE w ~ '^<[!-~]{1,898}>$' ORDER BY o DESC LIMIT 20) r)," \
+	"  WHERE w ~ '^<[!-~]+>$' AND length(w) <= 900" \
+	"  ORDER BY o DESC LIMIT 20) r)," \
 	" CASE WHEN t.subject ~* '^\\s*re:' THEN t.subject" \
 	"  ELSE 'Re: ' || t.subject END FROM t"
 enum { R_CONN, R_ACCOUNT, R_THEM, R_MINE_TO, R_IRT, R_REFS, R_SUBJECT };
