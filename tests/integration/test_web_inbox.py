@@ -470,7 +470,10 @@ def test_reply_to_a_thread_of_my_own_goes_to_its_recipients(world):
 # --- the cost of a page ----------------------------------------------------------
 
 LIST_SQL = (
-    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT t.id, t.subject FROM rally.mail_threads t"
+    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT t.id, t.subject, t.snippet,"
+    " array_to_string(t.correspondents, ', '), 'UNREAD' = any (t.label_ids),"
+    " EXISTS (SELECT 1 FROM rally.mail_label_ops o WHERE o.tenant_id = t.tenant_id"
+    " AND o.thread_id = t.id AND o.state = 'pending') FROM rally.mail_threads t"
     " WHERE t.tenant_id = rally.current_tenant() AND t.user_id = rally.current_user_id()"
     " AND {where} AND t.last_message_at IS NOT NULL{key}"
     " ORDER BY t.last_message_at DESC, t.id DESC LIMIT 51")
@@ -519,7 +522,8 @@ def test_inbox_query_is_an_index_range_scan_without_sort(world, pg, db, login_ro
                 nodes = list(plan_nodes(out[0]["Plan"]))
                 types = [n["Node Type"] for n in nodes]
                 assert "Sort" not in types and "Seq Scan" not in types, (where, types)
-                scans = [n for n in nodes if "Index" in n["Node Type"]]
+                scans = [n for n in nodes if "Index" in n["Node Type"]
+                         and n["Relation Name"] == "mail_threads"]
                 assert [n["Index Name"] for n in scans] == [index], (where, scans)
                 assert scans[0]["Actual Rows"] <= 51, (where, scans[0]["Actual Rows"])
                 assert out[0]["Plan"]["Shared Hit Blocks"] + \
@@ -535,6 +539,7 @@ def test_inbox_query_is_an_index_range_scan_without_sort(world, pg, db, login_ro
 @pytest.fixture
 def gmail(pg, db, login_roles, fakegoogle, tmp_path, web_site):
     from rallytest.mail import Mail
+    (tmp_path / "mail").mkdir()
     m = Mail(pg, db, login_roles, fakegoogle, tmp_path / "mail", "ada")
     m.fg.admin("POST", "/__admin/accounts", {"email": m.google_email})
     yield m
@@ -564,7 +569,7 @@ def test_mail_synced_from_gmail_is_read_answered_and_organized_from_the_page(gma
     assert r.status == 303
     for op in ("star", "archive"):
         assert c.post(f"/inbox/{t}/act", {"op": op}).status == 303
-    assert "Waiting to reach Gmail" in c.get(f"/inbox/{t}").text
+    # (rallyd may already have applied them: the wait is not asserted.)
     gmail.settle()
 
     [[mid, state]] = gmail.conn.execute("SELECT message_id, state FROM rally.mail_outbox")
