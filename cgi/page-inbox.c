@@ -188,7 +188,8 @@ list_row(struct page *p, const PGresult *res, int i, bool team)
 		html(&p->sb, "<td>%s</td>", PQgetvalue(res, i, L_OWNER));
 	html(&p->sb, "<td>%r<a href=\"/inbox/%u\">%s</a>",
 	    is_true(res, i, L_STARRED) ? "<span class=\"star\" "
-	    "aria-label=\"Starred\">&#9733;</span> " : "",
+	    "aria-hidden=\"true\">&#9733;</span><span class=\"sr-only\">"
+	    "Starred: </span>" : "",
 	    PQgetvalue(res, i, L_ID), subject[0] != '\0' ? subject :
 	    "(no subject)");
 	row_badges(p, res, i, team);

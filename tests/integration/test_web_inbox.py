@@ -612,3 +612,45 @@ def test_mail_synced_from_gmail_is_read_answered_and_organized_from_the_page(gma
     assert "Thank you, Ann." in page.text and "Your replies from Rally" not in page.text
     assert ">Unstar</button>" in page.text and ">Move to Inbox</button>" in page.text
     assert t not in c.get("/inbox").text and t in c.get("/inbox?f=starred").text
+
+
+# --- migration 0035 on a database with mail ---------------------------------------
+
+def test_migration_0035_summarizes_the_threads_already_stored(pg, tmp_path):
+    """A database migrated before 0035 with synced mail in it: after the
+    migration, its threads are in the right views with their senders."""
+    import os
+    from rallytest.schema import apply_migrations, migrations_dir, insert
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for f in sorted(os.listdir(migrations_dir())):
+        if f < "0035":
+            os.symlink(os.path.join(migrations_dir(), f), old / f)
+    name = pg.create_database()
+    try:
+        with pg.connect(name) as conn:
+            apply_migrations(conn, str(old), functions=False)
+            t = insert(conn, "tenants", "tenant_id", name="Acme")
+            u = insert(conn, "users", "id", tenant_id=t, email="a@x.test",
+                       password_hash="$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+            c = insert(conn, "google_connections", "id", tenant_id=t, user_id=u,
+                       google_email="a@gmail.test", google_subject="s", mail_enabled=True)
+            th = insert(conn, "mail_threads", "id", tenant_id=t, user_id=u, connection_id=c,
+                        gmail_thread_id="t1", last_message_at="2026-11-02T00:00:00Z")
+            trash = insert(conn, "mail_threads", "id", tenant_id=t, user_id=u, connection_id=c,
+                           gmail_thread_id="t2", last_message_at="2026-11-02T00:00:00Z")
+            for i, (thread, frm, labels) in enumerate([
+                    (th, "Zoe <zoe@client.test>", ["INBOX", "UNREAD"]),
+                    (th, "A Me <a@gmail.test>", ["SENT"]),
+                    (trash, "x@client.test", ["TRASH"])]):
+                insert(conn, "mail_messages", "id", tenant_id=t, thread_id=thread, user_id=u,
+                       connection_id=c, gmail_id=f"m{i}", from_addr=frm, label_ids=labels,
+                       internal_date=f"2026-11-0{i + 1}T00:00:00Z")
+            apply_migrations(conn, migrations_dir())
+            rows = dict((r[0], r[1:]) for r in conn.execute(
+                "SELECT id, label_ids, hidden, correspondents FROM rally.mail_threads"))
+            assert rows[th] == (["INBOX", "SENT", "UNREAD"], False, ["Zoe", "me"])
+            assert rows[trash] == (["TRASH"], True, ["x@client.test"])
+    finally:
+        with pg.connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
