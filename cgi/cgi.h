@@ -103,7 +103,7 @@ extern const struct route route_signup_form, route_signup;
 extern const struct route route_dashboard;
 /* page-inbox.c, page-inbox-thread.c, page-inbox-send.c: the inbox. */
 extern const struct route route_inbox, route_inbox_outbox;
-extern const struct route route_inbox_outbox_cancel;
+extern const struct route route_inbox_outbox_cancel, route_inbox_outbox_retry;
 extern const struct route route_inbox_compose, route_inbox_send;
 extern const struct route route_inbox_message_html;
 extern const struct route route_inbox_thread, route_inbox_thread_act;

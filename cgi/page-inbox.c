@@ -2,8 +2,9 @@
 /*
  * The inbox (docs/web.md, "Inbox"): GET /inbox lists threads newest
  * first, 50 a page; GET /inbox/outbox lists what the user sent from Rally
- * and where each message is (queued, sending, sent, failed), and POST
- * /inbox/outbox/ * /cancel takes back one not yet being sent.
+ * and where each message is (queued, sending, sent, failed); POST
+ * /inbox/outbox/ * /cancel takes back one not yet being sent, and POST
+ * /inbox/outbox/ * /retry queues one that failed again.
  *
  * A page of the list is one range scan of an index that matches its
  * ORDER BY (migration 0035: one partial index per view), continued from
@@ -99,9 +100,10 @@ list_sql(const struct inbox_query *q)
 static bool
 key_ok(const char *before, const char *after, char id[UUID_STR_LEN])
 {
-	size_t n = strspn(before, "0123456789");
+	const char *digits = before + (before[0] == '-');
+	size_t n = strspn(digits, "0123456789");
 
-	return n > 0 && n <= 18 && before[n] == '\0' && uuid_canonical(after, id);
+	return n > 0 && n <= 18 && digits[n] == '\0' && uuid_canonical(after, id);
 }
 
 /* Reads ?f=, ?s= and the key; false for a view or key that is not one. */
@@ -336,6 +338,10 @@ static const struct {
 	{ "cancelled", "The message was taken back and will not be sent." },
 	{ "started", "That message is already being sent and can no longer "
 	    "be taken back." },
+	{ "again", "The message is queued again, as a new message. Rally "
+	    "sends it through Gmail in a moment." },
+	{ "notagain", "Only a message that was not sent can be sent again, "
+	    "from a Gmail account that is still connected." },
 };
 
 #define OUTBOX_SQL \
@@ -346,6 +352,17 @@ static const struct {
 	" FROM rally.mail_outbox o WHERE o.tenant_id = rally.current_tenant()" \
 	" AND o.user_id = rally.current_user_id()" \
 	" ORDER BY o.queued_at DESC, o.id DESC LIMIT 50"
+
+static void
+outbox_button(struct page *p, const char *id, const char *action,
+    const char *label)
+{
+	html(&p->sb, "<form method=\"post\" action=\"/inbox/outbox/%u/%u\">",
+	    id, action);
+	page_csrf_field(p);
+	html(&p->sb, "<button type=\"submit\" class=\"secondary\">%s</button>"
+	    "</form>", label);
+}
 
 static void
 outbox_row(struct page *p, const PGresult *res, int i)
@@ -361,13 +378,11 @@ outbox_row(struct page *p, const PGresult *res, int i)
 	html(&p->sb, "</td><td>%s</td><td>", PQgetvalue(res, i, 6));
 	inbox_outbox_state(p, PQgetvalue(res, i, 4), PQgetvalue(res, i, 5),
 	    PQgetvalue(res, i, 7));
-	if (strcmp(PQgetvalue(res, i, 4), "queued") == 0) {
-		html(&p->sb, "<form method=\"post\" action=\"/inbox/outbox/%u/"
-		    "cancel\">", PQgetvalue(res, i, 0));
-		page_csrf_field(p);
-		html(&p->sb, "<button type=\"submit\" class=\"secondary\">"
-		    "Cancel sending</button></form>");
-	}
+	if (strcmp(PQgetvalue(res, i, 4), "queued") == 0)
+		outbox_button(p, PQgetvalue(res, i, 0), "cancel",
+		    "Cancel sending");
+	else if (strcmp(PQgetvalue(res, i, 4), "failed") == 0)
+		outbox_button(p, PQgetvalue(res, i, 0), "retry", "Send again");
 	html(&p->sb, "</td></tr>");
 }
 
@@ -438,6 +453,53 @@ outbox_cancel(struct cgi *cgi, struct request *req, struct response *resp)
 		    "/inbox/outbox?done=started");
 }
 
+/*
+ * A message that failed, queued again as a new one (a new Message-ID: the
+ * failed one may be known to Gmail) from the same connection, if it is
+ * still on; the failed row stays as the record of the failure.
+ */
+static void
+outbox_retry(struct cgi *cgi, struct request *req, struct response *resp)
+{
+	char id[UUID_STR_LEN], *cause = NULL;
+	const char *params[1] = { id };
+	PGresult *res;
+	bool queued, exists;
+
+	if (!inbox_path_id(&route_inbox_outbox_retry, req, id)) {
+		page_error(cgi, req, resp, 404, "There is no such message.");
+		return;
+	}
+	res = db_exec(cgi->db, "WITH n AS (INSERT INTO rally.mail_outbox"
+	    " (tenant_id, user_id, connection_id, thread_id, message_id,"
+	    " in_reply_to, references_header, from_addr, to_addrs, cc_addrs,"
+	    " bcc_addrs, subject, body_text, body_html)"
+	    " SELECT o.tenant_id, o.user_id, o.connection_id, o.thread_id,"
+	    " '<' || gen_random_uuid() || '@' || split_part(c.google_email, '@',"
+	    " 2) || '>', o.in_reply_to, o.references_header, o.from_addr,"
+	    " o.to_addrs, o.cc_addrs, o.bcc_addrs, o.subject, o.body_text,"
+	    " o.body_html FROM rally.mail_outbox o"
+	    " JOIN rally.google_connections c ON c.tenant_id = o.tenant_id"
+	    " AND c.id = o.connection_id WHERE o.tenant_id = rally.current_tenant()"
+	    " AND o.id = $1 AND o.user_id = rally.current_user_id()"
+	    " AND o.state = 'failed' AND c.mail_enabled AND c.status = 'active'"
+	    " RETURNING 1) SELECT EXISTS (SELECT 1 FROM n), EXISTS (SELECT 1"
+	    " FROM rally.mail_outbox WHERE tenant_id = rally.current_tenant()"
+	    " AND id = $1)", 1, params, &cause);
+	if (res == NULL) {
+		page_db_error(cgi, req, resp, cause);
+		return;
+	}
+	queued = is_true(res, 0, 0);
+	exists = is_true(res, 0, 1);
+	PQclear(res);
+	if (!queued && !exists)
+		page_error(cgi, req, resp, 404, "There is no such message.");
+	else
+		page_redirect(resp, queued ? "/inbox/outbox?done=again" :
+		    "/inbox/outbox?done=notagain");
+}
+
 /* --- shared with the other inbox pages ------------------------------------ */
 
 bool
@@ -499,4 +561,8 @@ const struct route route_inbox_outbox = {
 const struct route route_inbox_outbox_cancel = {
 	.method = "POST", .path = "/inbox/outbox/*/cancel",
 	.handler = outbox_cancel, .flags = ROUTE_SIGNED_IN,
+};
+const struct route route_inbox_outbox_retry = {
+	.method = "POST", .path = "/inbox/outbox/*/retry",
+	.handler = outbox_retry, .flags = ROUTE_SIGNED_IN,
 };

@@ -19,6 +19,7 @@ static const struct route *const routes[] = {
 	&route_inbox,
 	&route_inbox_outbox,
 	&route_inbox_outbox_cancel,
+	&route_inbox_outbox_retry,
 	&route_inbox_compose,
 	&route_inbox_send,
 	&route_inbox_message_html,

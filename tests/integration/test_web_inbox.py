@@ -309,6 +309,7 @@ def test_another_tenants_ids_are_404_on_every_route_and_change_nothing(world):
     world.ann.get(f"/inbox/{t}")
     world.ann.post(f"/inbox/{t}/reply", {"body": "Thanks"})
     [oid] = world.conn.execute("SELECT id FROM rally.mail_outbox").fetchone()
+    world.conn.execute("UPDATE rally.mail_outbox SET state = 'failed'")
     before = world.counts()
     cy = world.cy
     cy.get("/inbox")
@@ -321,7 +322,8 @@ def test_another_tenants_ids_are_404_on_every_route_and_change_nothing(world):
     posts = [(f"/inbox/{t}/act", {"op": op}) for op in
              ("read", "unread", "archive", "unarchive", "star", "unstar", "trash", "untrash",
               "share", "private")]
-    posts += [(f"/inbox/{t}/reply", {"body": "hi"}), (f"/inbox/outbox/{oid}/cancel", {})]
+    posts += [(f"/inbox/{t}/reply", {"body": "hi"}), (f"/inbox/outbox/{oid}/cancel", {}),
+              (f"/inbox/outbox/{oid}/retry", {})]
     for path, form in posts:
         r = cy.post(path, form)
         assert r.status == 404, (path, r.status)
@@ -452,8 +454,21 @@ def test_reply_takes_its_headers_from_the_thread_never_the_form(world):
                        " last_error = 'Invalid To header <x>'")
     page = world.ann.get(f"/inbox/{t}")
     assert ">Not sent</span>" in page.text and "Invalid To header &lt;x&gt;" in page.text
-    assert ">Not sent</span>" in world.ann.get("/inbox/outbox").text
+    outbox = world.ann.get("/inbox/outbox")
+    assert ">Not sent</span>" in outbox.text and ">Send again</button>" in outbox.text
     assert world.ann.post(f"/inbox/{t}/reply", {"body": "  "}).status == 400
+    # Sent again: a new message (a new Message-ID), the failure kept.
+    r = world.ann.post(f"/inbox/outbox/{row['id']}/retry")
+    assert r.status == 303 and r.header("location") == "/inbox/outbox?done=again"
+    old, new = outbox_rows(world)
+    assert (old["state"], new["state"]) == ("failed", "queued")
+    assert new["message_id"] != old["message_id"] and new["in_reply_to"] == "<p2@client.test>"
+    assert (new["thread_id"], new["to_addrs"], new["body_text"]) == (
+        old["thread_id"], old["to_addrs"], old["body_text"])
+    # Only a failed one.
+    r = world.ann.post(f"/inbox/outbox/{new['id']}/retry")
+    assert r.header("location") == "/inbox/outbox?done=notagain"
+    assert len(outbox_rows(world)) == 2
 
 
 def test_reply_to_a_thread_of_my_own_goes_to_its_recipients(world):
