@@ -386,9 +386,12 @@ reply_queue(struct cgi *cgi, struct request *req, struct response *resp,
 	alert = draft_check(a.google_email, &to, &cc, PQgetvalue(r, 0, R_SUBJECT),
 	    body, value_or_null(r, R_IRT), value_or_null(r, R_REFS));
 	if (alert != NULL) {
-		page_error(cgi, req, resp, 422, "Rally cannot reply to this "
-		    "conversation: the sender's address is not one it can send "
-		    "to. Reply from Gmail instead.");
+		/* Nothing the user typed but the text: say what in the thread
+		 * stops it, and where else to answer. */
+		loc = xasprintf("Rally cannot send a reply in this conversation. "
+		    "%s Reply from Gmail instead.", alert);
+		page_error(cgi, req, resp, 422, loc);
+		free(loc);
 		goto out;
 	}
 	tol = addrs_lines(&to);

@@ -482,6 +482,15 @@ def test_reply_to_a_thread_of_my_own_goes_to_its_recipients(world):
     assert row["to_addrs"] == ["Zoe <zoe@client.test>"] and row["subject"] == "Re: Intro"
 
 
+def test_reply_to_an_address_rally_cannot_send_to_is_refused_with_words(world):
+    t, _ = world.thread(subject="Odd", messages=[{"from_addr": "Mailer Daemon"}])
+    world.ann.get(f"/inbox/{t}")
+    r = world.ann.post(f"/inbox/{t}/reply", {"body": "Hello?"})
+    assert r.status == 422 and "Reply from Gmail instead" in r.text
+    assert "is not an email address" in html.unescape(r.text)
+    assert outbox_rows(world) == []
+
+
 # --- the cost of a page ----------------------------------------------------------
 
 LIST_SQL = (
