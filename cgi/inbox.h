@@ -42,7 +42,12 @@ void inbox_connect_first(struct page *);
 void inbox_outbox_state(struct page *, const char *state,
     const char *error, const char *sent_at);
 
-/* The reply form at the end of the thread page (page-inbox-send.c). */
-void inbox_reply_form(struct page *, const char *thread_id);
+/*
+ * The reply form at the end of the thread page, with the recipients and
+ * subject the reply will have (page-inbox-send.c); nothing when the
+ * thread cannot be answered.  0, or -1 on a database error.
+ */
+int inbox_reply_form(struct page *, const char *thread_id, char **cause)
+    MUST_CHECK;
 
 #endif

@@ -302,22 +302,6 @@ out:
 
 /* --- reply ---------------------------------------------------------------- */
 
-void
-inbox_reply_form(struct page *p, const char *thread_id)
-{
-	char *action = xasprintf("/inbox/%s/reply", thread_id);
-
-	html(&p->sb, "<h2 id=\"reply\">Reply</h2>");
-	page_form_begin(p, action);
-	html(&p->sb, "<p><label for=\"reply-body\">Your reply</label>"
-	    "<textarea id=\"reply-body\" name=\"body\" rows=\"8\" required "
-	    "aria-describedby=\"reply-help\"></textarea><small id=\"reply-help\">"
-	    "It goes to the last person who wrote in this conversation, from "
-	    "your Gmail account, in the same Gmail thread.</small></p>"
-	    "<p><button type=\"submit\">Send reply</button></p></form>");
-	free(action);
-}
-
 /*
  * Everything about a reply but its text, from the rows: the newest
  * message's sender (its Reply-To first) unless that is the user, then
@@ -355,6 +339,37 @@ inbox_reply_form(struct page *p, const char *thread_id)
 	" CASE WHEN t.subject ~* '^\\s*re:' THEN t.subject" \
 	"  ELSE 'Re: ' || t.subject END FROM t"
 enum { R_CONN, R_ACCOUNT, R_THEM, R_MINE_TO, R_IRT, R_REFS, R_SUBJECT };
+
+int
+inbox_reply_form(struct page *p, const char *thread_id, char **cause)
+{
+	const char *params[1] = { thread_id };
+	char *action;
+	PGresult *res;
+
+	if ((res = db_exec(p->cgi->db, REPLY_SQL, 1, params, cause)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	action = xasprintf("/inbox/%s/reply", thread_id);
+	html(&p->sb, "<h2 id=\"reply\">Reply</h2><dl class=\"headers\">"
+	    "<dt>From</dt><dd>%s</dd><dt>To</dt><dd>%s</dd><dt>Subject</dt>"
+	    "<dd>%s</dd></dl>", PQgetvalue(res, 0, R_ACCOUNT),
+	    PQgetvalue(res, 0, PQgetisnull(res, 0, R_THEM) ? R_MINE_TO : R_THEM),
+	    PQgetvalue(res, 0, R_SUBJECT));
+	page_form_begin(p, action);
+	html(&p->sb, "<p><label for=\"reply-body\">Your reply</label>"
+	    "<textarea id=\"reply-body\" name=\"body\" rows=\"8\" required "
+	    "aria-describedby=\"reply-help\"></textarea><small id=\"reply-help\">"
+	    "Sent from your Gmail account in the same Gmail thread. The "
+	    "conversation is not quoted.</small></p>"
+	    "<p><button type=\"submit\">Send reply</button></p></form>");
+	free(action);
+	PQclear(res);
+	return 0;
+}
 
 /* The reply's recipients: the sender's list, else the user's own To. */
 static void

@@ -464,8 +464,8 @@ thread_body(struct page *p, struct thread *t, char **cause)
 	if (thread_messages(p, t, cause) == -1 ||
 	    (t->mine && thread_outbox(p, t, cause) == -1))
 		return -1;
-	if (t->mine && t->connected)
-		inbox_reply_form(p, t->id);
+	if (t->mine && t->connected && inbox_reply_form(p, t->id, cause) == -1)
+		return -1;
 	return 0;
 }
 

@@ -434,7 +434,12 @@ def test_reply_takes_its_headers_from_the_thread_never_the_form(world):
         {"from_addr": "Zoe Client <zoe@client.test>", "rfc822_message_id": "<p1@client.test>"},
         {"from_addr": "Max <max@client.test>", "reply_to": "Max Sales <sales@client.test>",
          "rfc822_message_id": "<p2@client.test>", "references_header": "<p1@client.test>"}])
-    world.ann.get(f"/inbox/{t}")
+    page = world.ann.get(f"/inbox/{t}")
+    # The form says where the reply goes before it is written.
+    form = page.text[page.text.index('<h2 id="reply">'):]
+    assert "<dt>To</dt><dd>Max Sales &lt;sales@client.test&gt;</dd>" in form
+    assert "<dt>Subject</dt><dd>Re: Proposal</dd>" in form
+    assert "<dt>From</dt><dd>ann@gmail.test</dd>" in form
     r = world.ann.post(f"/inbox/{t}/reply", {
         "body": "Thanks, agreed.", "to": "evil@attacker.test", "subject": "Bcc: x",
         "in_reply_to": "<evil@attacker.test>", "thread_id": str(uuid.uuid4())})
