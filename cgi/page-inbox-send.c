@@ -57,8 +57,9 @@ addrs_parse(struct addrs *a, const char *list)
 	size_t i = 0;
 
 	memset(a, 0, sizeof *a);
-	(void)mail_addr_split(list, strlen(list), MAIL_COMPOSE_MAX_RECIPIENTS + 1,
-	    addrs_add_cb, a);
+	/* One more than allowed, so that too many is refused as such. */
+	(void)mail_addr_split(list, strlen(list),
+	    MAIL_COMPOSE_MAX_RECIPIENTS + 1, addrs_add_cb, a);
 	strbuf_addc(&a->text, '\0');
 	a->text.len--;
 	a->v = xcalloc(a->n + 1, sizeof *a->v);
@@ -118,8 +119,8 @@ draft_check(const char *from, const struct addrs *to, const struct addrs *cc,
 	struct mail_draft d = {
 		.from = from, .to = to->v, .nto = to->n, .cc = cc->v,
 		.ncc = cc->n, .subject = subject, .body_text = body,
-		.message_id = "<check@rally.invalid>", .in_reply_to = in_reply_to,
-		.references = references,
+		.message_id = "<check@rally.invalid>",
+		.in_reply_to = in_reply_to, .references = references,
 	};
 	char err[128], *raw, *bad;
 	size_t len;
@@ -308,11 +309,12 @@ out:
  * the newest message's recipients; its Message-ID as In-Reply-To, and
  * References with it (the last 20 well-formed ids).
  */
-#define REPLY_SQL \
+#define SEND_SQL_REPLY \
 	"WITH t AS (SELECT t.id, coalesce(t.subject, '') subject, c.id conn," \
 	"  c.google_email FROM rally.mail_threads t" \
 	"  JOIN rally.google_connections c ON c.tenant_id = t.tenant_id" \
-	"  AND c.id = t.connection_id WHERE t.tenant_id = rally.current_tenant()" \
+	"  AND c.id = t.connection_id" \
+	"  WHERE t.tenant_id = rally.current_tenant()" \
 	"  AND t.id = $1 AND t.user_id = rally.current_user_id()" \
 	"  AND c.mail_enabled AND c.status = 'active')," \
 	" m AS (SELECT m.* FROM rally.mail_messages m, t" \
@@ -322,7 +324,8 @@ out:
 	"  id DESC LIMIT 1)," \
 	" them AS (SELECT coalesce(nullif(m.reply_to, ''), m.from_addr) a" \
 	"  FROM m, t WHERE m.from_addr IS NOT NULL AND lower(coalesce(" \
-	"  substring(m.from_addr FROM '<([^<>]*)>\\s*$'), btrim(m.from_addr)))" \
+	"  substring(m.from_addr FROM '<([^<>]*)>\\s*$')," \
+	"  btrim(m.from_addr)))" \
 	"  <> lower(t.google_email)" \
 	"  ORDER BY m.internal_date DESC NULLS LAST, m.id DESC LIMIT 1)" \
 	" SELECT t.conn, t.google_email, (SELECT a FROM them)," \
@@ -347,7 +350,8 @@ inbox_reply_form(struct page *p, const char *thread_id, char **cause)
 	char *action;
 	PGresult *res;
 
-	if ((res = db_exec(p->cgi->db, REPLY_SQL, 1, params, cause)) == NULL)
+	res = db_exec(p->cgi->db, SEND_SQL_REPLY, 1, params, cause);
+	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -357,12 +361,13 @@ inbox_reply_form(struct page *p, const char *thread_id, char **cause)
 	html(&p->sb, "<h2 id=\"reply\">Reply</h2><dl class=\"headers\">"
 	    "<dt>From</dt><dd>%s</dd><dt>To</dt><dd>%s</dd><dt>Subject</dt>"
 	    "<dd>%s</dd></dl>", PQgetvalue(res, 0, R_ACCOUNT),
-	    PQgetvalue(res, 0, PQgetisnull(res, 0, R_THEM) ? R_MINE_TO : R_THEM),
-	    PQgetvalue(res, 0, R_SUBJECT));
+	    PQgetvalue(res, 0, PQgetisnull(res, 0, R_THEM) ? R_MINE_TO :
+	    R_THEM), PQgetvalue(res, 0, R_SUBJECT));
 	page_form_begin(p, action);
 	html(&p->sb, "<p><label for=\"reply-body\">Your reply</label>"
 	    "<textarea id=\"reply-body\" name=\"body\" rows=\"8\" required "
-	    "aria-describedby=\"reply-help\"></textarea><small id=\"reply-help\">"
+	    "aria-describedby=\"reply-help\"></textarea>"
+	    "<small id=\"reply-help\">"
 	    "Sent from your Gmail account in the same Gmail thread. The "
 	    "conversation is not quoted.</small></p>"
 	    "<p><button type=\"submit\">Send reply</button></p></form>");
@@ -390,7 +395,9 @@ static int
 reply_queue(struct cgi *cgi, struct request *req, struct response *resp,
     const char *thread, const PGresult *r, const char *body, char **cause)
 {
-	struct inbox_account a = { .google_email = PQgetvalue(r, 0, R_ACCOUNT) };
+	struct inbox_account a = {
+		.google_email = PQgetvalue(r, 0, R_ACCOUNT),
+	};
 	struct addrs to, cc = { 0 };
 	const char *fields[7];
 	char *alert, *tol, *loc;
@@ -398,13 +405,14 @@ reply_queue(struct cgi *cgi, struct request *req, struct response *resp,
 
 	(void)uuid_canonical(PQgetvalue(r, 0, R_CONN), a.connection_id);
 	reply_addrs(r, &to);
-	alert = draft_check(a.google_email, &to, &cc, PQgetvalue(r, 0, R_SUBJECT),
-	    body, value_or_null(r, R_IRT), value_or_null(r, R_REFS));
+	alert = draft_check(a.google_email, &to, &cc,
+	    PQgetvalue(r, 0, R_SUBJECT), body, value_or_null(r, R_IRT),
+	    value_or_null(r, R_REFS));
 	if (alert != NULL) {
 		/* Nothing the user typed but the text: say what in the thread
 		 * stops it, and where else to answer. */
-		loc = xasprintf("Rally cannot send a reply in this conversation. "
-		    "%s Reply from Gmail instead.", alert);
+		loc = xasprintf("Rally cannot send a reply in this "
+		    "conversation. %s Reply from Gmail instead.", alert);
 		page_error(cgi, req, resp, 422, loc);
 		free(loc);
 		goto out;
@@ -439,11 +447,13 @@ reply(struct cgi *cgi, struct request *req, struct response *resp)
 	int rc;
 
 	if (!inbox_path_id(&route_inbox_reply, req, id)) {
-		page_error(cgi, req, resp, 404, "There is no such conversation.");
+		page_error(cgi, req, resp, 404, "There is no such "
+		    "conversation.");
 		return;
 	}
 	body = page_trim(page_field(req, "body"));
-	if ((res = db_exec(cgi->db, REPLY_SQL, 1, params, &cause)) == NULL) {
+	res = db_exec(cgi->db, SEND_SQL_REPLY, 1, params, &cause);
+	if (res == NULL) {
 		page_db_error(cgi, req, resp, cause);
 		goto out;
 	}

@@ -35,6 +35,8 @@
  * data: URLs, so a remote image cannot tell the sender the mail was
  * read), inline styles allowed because mail is styled that way.
  */
+#define NO_THREAD "There is no such conversation."
+
 #define MAIL_CSP \
 	"sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -150,9 +152,10 @@ thread_load(struct cgi *cgi, const char *id, struct thread *t, char **cause)
 
 /* --- the page ------------------------------------------------------------- */
 
-#define MESSAGES_SQL \
+#define THREAD_SQL_MESSAGES \
 	"SELECT m.id, coalesce(m.from_addr, ''), coalesce(m.reply_to, '')," \
-	" array_to_string(m.to_addrs, ', '), array_to_string(m.cc_addrs, ', ')," \
+	" array_to_string(m.to_addrs, ', ')," \
+	" array_to_string(m.cc_addrs, ', ')," \
 	" CASE WHEN m.user_id = rally.current_user_id()" \
 	"  THEN array_to_string(m.bcc_addrs, ', ') ELSE '' END," \
 	" coalesce(m.subject, ''), m.body_text, m.body_html IS NOT NULL," \
@@ -165,7 +168,7 @@ thread_load(struct cgi *cgi, const char *id, struct thread *t, char **cause)
 enum { M_ID, M_FROM, M_REPLYTO, M_TO, M_CC, M_BCC, M_SUBJECT, M_TEXT,
     M_HAS_HTML, M_DATE, M_UNREAD, M_NO_TEXT };
 
-#define ATTACHMENTS_SQL \
+#define THREAD_SQL_ATTACHMENTS \
 	"SELECT m.id, coalesce(a->>'filename', ''), coalesce(a->>'mime_type'," \
 	" a->>'mimeType', ''), coalesce(pg_size_pretty(CASE WHEN" \
 	" a->>'size' ~ '^[0-9]{1,18}$' THEN (a->>'size')::bigint END), '')" \
@@ -193,7 +196,8 @@ message_attachments(struct page *p, const PGresult *att, const char *id)
 		if (!any)
 			html(&p->sb, "<h4>Attachments</h4><p class=\"muted\">"
 			    "Rally keeps only their names: open the message "
-			    "in Gmail to download them.</p><ul class=\"attachments\">");
+			    "in Gmail to download them.</p>"
+			    "<ul class=\"attachments\">");
 		any = true;
 		html(&p->sb, "<li>%s <span class=\"muted\">%s%r%s</span></li>",
 		    name[0] != '\0' ? name : "(no name)", PQgetvalue(att, i, 2),
@@ -224,7 +228,8 @@ message_body(struct page *p, const PGresult *res, int i)
 		if (is_true(res, i, M_HAS_HTML))
 			html(&p->sb, "</details>");
 	} else if (!is_true(res, i, M_HAS_HTML))
-		html(&p->sb, "<p class=\"muted\">This message has no text.</p>");
+		html(&p->sb, "<p class=\"muted\">This message has no text."
+		    "</p>");
 }
 
 static void
@@ -258,16 +263,17 @@ thread_messages(struct page *p, const struct thread *t, char **cause)
 	PGresult *res, *att;
 	int n;
 
-	if ((res = db_exec(p->cgi->db, MESSAGES_SQL, 1, params, cause)) == NULL)
+	res = db_exec(p->cgi->db, THREAD_SQL_MESSAGES, 1, params, cause);
+	if (res == NULL)
 		return -1;
-	if ((att = db_exec(p->cgi->db, ATTACHMENTS_SQL, 1, params, cause)) ==
-	    NULL) {
+	att = db_exec(p->cgi->db, THREAD_SQL_ATTACHMENTS, 1, params, cause);
+	if (att == NULL) {
 		PQclear(res);
 		return -1;
 	}
 	if ((n = PQntuples(res)) == THREAD_MAX_MESSAGES)
-		html(&p->sb, "<p class=\"muted\">This thread is long: here are its "
-		    "%d newest messages. Gmail has them all.</p>", n);
+		html(&p->sb, "<p class=\"muted\">This thread is long: here "
+		    "are its %d newest messages. Gmail has them all.</p>", n);
 	html(&p->sb, "<h2>Messages</h2>");
 	for (int i = 0; i < n; i++)
 		message_article(p, res, i, att);
@@ -288,7 +294,8 @@ thread_ops_load(struct cgi *cgi, struct thread *t, char **cause)
 
 	res = db_exec(cgi->db, "SELECT op, state, coalesce(last_error, ''),"
 	    " to_char(requested_at, 'FMDD Mon YYYY HH24:MI')"
-	    " FROM rally.mail_label_ops WHERE tenant_id = rally.current_tenant()"
+	    " FROM rally.mail_label_ops"
+	    " WHERE tenant_id = rally.current_tenant()"
 	    " AND thread_id = $1 AND (state = 'pending' OR (state = 'failed'"
 	    " AND requested_at > now() - interval '1 day')) ORDER BY id"
 	    " LIMIT 50", 1, params, cause);
@@ -319,15 +326,17 @@ thread_ops_list(struct page *p, const PGresult *res)
 	html(&p->sb, "<ul class=\"sync-state\" aria-label=\"Changes not yet "
 	    "in Gmail\">");
 	for (int i = 0; i < PQntuples(res); i++) {
+		const char *label = op_label(PQgetvalue(res, i, 0));
+		const char *why = PQgetvalue(res, i, 2);
+
 		if (strcmp(PQgetvalue(res, i, 1), "pending") == 0)
-			html(&p->sb, "<li><span class=\"badge\">Waiting to reach "
-			    "Gmail</span> %s (asked %s)</li>",
-			    op_label(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 3));
+			html(&p->sb, "<li><span class=\"badge\">Waiting to "
+			    "reach Gmail</span> %s (asked %s)</li>", label,
+			    PQgetvalue(res, i, 3));
 		else
-			html(&p->sb, "<li><span class=\"badge bad\">Gmail refused"
-			    "</span> %s: %s</li>", op_label(PQgetvalue(res, i, 0)),
-			    PQgetvalue(res, i, 2)[0] != '\0' ?
-			    PQgetvalue(res, i, 2) : "no reason given");
+			html(&p->sb, "<li><span class=\"badge bad\">Gmail "
+			    "refused</span> %s: %s</li>", label,
+			    why[0] != '\0' ? why : "no reason given");
 	}
 	html(&p->sb, "</ul>");
 }
@@ -343,7 +352,8 @@ thread_outbox(struct page *p, const struct thread *t, char **cause)
 	    " to_char(o.sent_at, 'FMDD Mon YYYY HH24:MI'),"
 	    " to_char(o.queued_at, 'FMDD Mon YYYY HH24:MI'),"
 	    " array_to_string(o.to_addrs, ', ')"
-	    " FROM rally.mail_outbox o WHERE o.tenant_id = rally.current_tenant()"
+	    " FROM rally.mail_outbox o"
+	    " WHERE o.tenant_id = rally.current_tenant()"
 	    " AND o.thread_id = $1 AND NOT EXISTS (SELECT 1"
 	    "  FROM rally.mail_messages m WHERE m.tenant_id = o.tenant_id"
 	    "  AND m.connection_id = o.connection_id"
@@ -352,12 +362,13 @@ thread_outbox(struct page *p, const struct thread *t, char **cause)
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) > 0)
-		html(&p->sb, "<h2>Your replies from Rally</h2><ul class=\"outbox\">");
+		html(&p->sb, "<h2>Your replies from Rally</h2>"
+		    "<ul class=\"outbox\">");
 	for (int i = 0; i < PQntuples(res); i++) {
 		html(&p->sb, "<li>To %s, written %s: ", PQgetvalue(res, i, 4),
 		    PQgetvalue(res, i, 3));
-		inbox_outbox_state(p, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		    PQgetvalue(res, i, 2));
+		inbox_outbox_state(p, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
 		html(&p->sb, "</li>");
 	}
 	if (PQntuples(res) > 0)
@@ -391,8 +402,9 @@ thread_actions(struct page *p, const struct thread *t)
 		action_button(p, t->trash ? "untrash" : "trash", true);
 	}
 	html(&p->sb, "<button type=\"submit\" name=\"op\" value=\"%s\" "
-	    "class=\"secondary\">%s</button></p></form>", t->shared ? "private" :
-	    "share", t->shared ? "Make private" : "Share with the team");
+	    "class=\"secondary\">%s</button></p></form>",
+	    t->shared ? "private" : "share",
+	    t->shared ? "Make private" : "Share with the team");
 	free(action);
 	if (!t->connected)
 		html(&p->sb, "<p class=\"muted\">Gmail is not connected, so "
@@ -411,8 +423,9 @@ thread_state(struct page *p, const struct thread *t)
 	    "<span class=\"badge bad\">Trash</span> " : "", t->unread ?
 	    "<span class=\"badge\">Unread</span>" : "");
 	if (!t->mine)
-		html(&p->sb, "<p class=\"muted\">%s shared this conversation with "
-		    "the team. Only they can change or answer it.</p>", t->owner);
+		html(&p->sb, "<p class=\"muted\">%s shared this conversation "
+		    "with the team. Only they can change or answer it.</p>",
+		    t->owner);
 }
 
 static const char *
@@ -422,7 +435,8 @@ done_text(const char *done)
 		if (strcmp(done, ops[k].op) == 0)
 			return ops[k].done;
 	if (strcmp(done, "share") == 0)
-		return "Shared with the team: your teammates see this thread now.";
+		return "Shared with the team: your teammates see this "
+		    "thread now.";
 	if (strcmp(done, "private") == 0)
 		return "Private again: only you see this thread.";
 	if (strcmp(done, "replied") == 0)
@@ -441,8 +455,8 @@ thread_notice(struct page *p, const struct thread *t)
 		return;
 	page_notice(p, done);
 	if (t->mine && op_known(word))
-		html(&p->sb, "<p class=\"muted\">The change is waiting to reach "
-		    "Gmail; Rally applies it there in a moment.</p>");
+		html(&p->sb, "<p class=\"muted\">The change is waiting to "
+		    "reach Gmail; Rally applies it there in a moment.</p>");
 }
 
 static int
@@ -478,15 +492,14 @@ thread_page(struct cgi *cgi, struct request *req, struct response *resp)
 	int found;
 
 	if (!uuid_canonical(route_segment(&route_inbox_thread, req), id)) {
-		page_error(cgi, req, resp, 404, "There is no such conversation.");
+		page_error(cgi, req, resp, 404, NO_THREAD);
 		return;
 	}
 	if ((found = thread_load(cgi, id, &t, &cause)) != 1) {
 		if (found == -1)
 			page_db_error(cgi, req, resp, cause);
 		else
-			page_error(cgi, req, resp, 404, "There is no such "
-			    "conversation.");
+			page_error(cgi, req, resp, 404, NO_THREAD);
 		return;
 	}
 	page_begin(&p, cgi, req, resp, t.subject[0] != '\0' ? t.subject :
@@ -556,7 +569,7 @@ thread_act(struct cgi *cgi, struct request *req, struct response *resp)
 
 	if (!inbox_path_id(&route_inbox_thread_act, req, id) ||
 	    (found = thread_load(cgi, id, &t, &cause)) == 0) {
-		page_error(cgi, req, resp, 404, "There is no such conversation.");
+		page_error(cgi, req, resp, 404, NO_THREAD);
 		return;
 	}
 	if (found == -1)

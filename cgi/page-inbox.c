@@ -49,7 +49,8 @@ static const struct inbox_view {
 
 /* Threads shared with the workspace, everyone's but those in Trash. */
 static const struct inbox_view team_view = {
-	"team", "Shared with the team", "t.visibility = 'shared' and not t.hidden",
+	"team", "Shared with the team",
+	"t.visibility = 'shared' and not t.hidden",
 	"Nobody has shared a conversation with the team yet."
 };
 
@@ -61,9 +62,10 @@ struct inbox_query {
 	char after_id[UUID_STR_LEN];
 };
 
-#define LIST_COLUMNS \
+#define INBOX_SQL_LIST_COLUMNS \
 	"SELECT t.id, t.subject, t.snippet, t.message_count," \
-	" array_to_string(t.correspondents, ', '), 'UNREAD' = any (t.label_ids)," \
+	" array_to_string(t.correspondents, ', ')," \
+	" 'UNREAD' = any (t.label_ids)," \
 	" 'STARRED' = any (t.label_ids), 'INBOX' = any (t.label_ids)," \
 	" 'SENT' = any (t.label_ids), 'TRASH' = any (t.label_ids)," \
 	" CASE WHEN t.last_message_at >= date_trunc('day', now())" \
@@ -83,17 +85,21 @@ enum { L_ID, L_SUBJECT, L_SNIPPET, L_COUNT, L_FROM, L_UNREAD, L_STARRED,
 static char *
 list_sql(const struct inbox_query *q)
 {
+	const char *team_cols = ", coalesce(nullif(u.name, ''), u.email)";
+	const char *team_join = " JOIN rally.users u"
+	    " ON u.tenant_id = t.tenant_id AND u.id = t.user_id";
+	const char *mine = " AND t.user_id = rally.current_user_id()";
+	const char *key = " AND (t.last_message_at, t.id) <"
+	    " ('epoch'::timestamptz + $1::bigint * interval '1 microsecond',"
+	    " $2::uuid)";
+
 	return xasprintf("%s%s FROM rally.mail_threads t%s"
 	    " WHERE t.tenant_id = rally.current_tenant()%s AND %s"
 	    " AND t.last_message_at IS NOT NULL%s"
 	    " ORDER BY t.last_message_at DESC, t.id DESC LIMIT %d",
-	    LIST_COLUMNS, q->team ? ", coalesce(nullif(u.name, ''), u.email)" :
-	    "", q->team ? " JOIN rally.users u ON u.tenant_id = t.tenant_id"
-	    " AND u.id = t.user_id" : "", q->team ? "" :
-	    " AND t.user_id = rally.current_user_id()", q->view->where,
-	    q->before != NULL ? " AND (t.last_message_at, t.id) <"
-	    " ('epoch'::timestamptz + $1::bigint * interval '1 microsecond',"
-	    " $2::uuid)" : "", INBOX_PAGE + 1);
+	    INBOX_SQL_LIST_COLUMNS, q->team ? team_cols : "",
+	    q->team ? team_join : "", q->team ? "" : mine, q->view->where,
+	    q->before != NULL ? key : "", INBOX_PAGE + 1);
 }
 
 /* A key as the Older link writes it: an integer, and a uuid. */
@@ -103,7 +109,8 @@ key_ok(const char *before, const char *after, char id[UUID_STR_LEN])
 	const char *digits = before + (before[0] == '-');
 	size_t n = strspn(digits, "0123456789");
 
-	return n > 0 && n <= 18 && digits[n] == '\0' && uuid_canonical(after, id);
+	return n > 0 && n <= 18 && digits[n] == '\0' &&
+	    uuid_canonical(after, id);
 }
 
 /* Reads ?f=, ?s= and the key; false for a view or key that is not one. */
@@ -224,8 +231,8 @@ list_table(struct page *p, const struct inbox_query *q, const PGresult *res)
 		html(&p->sb, "<a href=\"/inbox?%r%u\">Newest</a>",
 		    q->team ? "s=" : "f=", q->view->name);
 	if (n > INBOX_PAGE)
-		html(&p->sb, "<a href=\"/inbox?%r%u&amp;before=%u&amp;after=%u\" "
-		    "rel=\"next\">Older</a>", q->team ? "s=" : "f=",
+		html(&p->sb, "<a href=\"/inbox?%r%u&amp;before=%u&amp;"
+		    "after=%u\" rel=\"next\">Older</a>", q->team ? "s=" : "f=",
 		    q->view->name, PQgetvalue(res, shown - 1, L_KEY),
 		    PQgetvalue(res, shown - 1, L_ID));
 	html(&p->sb, "</p>");
@@ -248,8 +255,9 @@ sync_line(struct page *p, const struct inbox_account *a, char **cause)
 		return -1;
 	if (PQntuples(res) == 0 || (is_true(res, 0, 0) &&
 	    PQgetvalue(res, 0, 1)[0] == '\0'))
-		html(&p->sb, "<p class=\"muted\">Rally is copying %s from Gmail; "
-		    "mail appears here as it arrives.</p>", a->google_email);
+		html(&p->sb, "<p class=\"muted\">Rally is copying %s from "
+		    "Gmail; mail appears here as it arrives.</p>",
+		    a->google_email);
 	else
 		html(&p->sb, "<p class=\"muted\">%s, synced with Gmail %s.%r"
 		    "</p>", a->google_email, PQgetvalue(res, 0, 1),
@@ -298,8 +306,9 @@ inbox_list(struct cgi *cgi, struct request *req, struct response *resp)
 	char *cause = NULL;
 
 	if (!query_parse(req, &q)) {
-		page_error(cgi, req, resp, 400, "There is no such view of the "
-		    "inbox. Go back to the inbox and choose one from its list.");
+		page_error(cgi, req, resp, 400, "There is no such view of "
+		    "the inbox. Go back to the inbox and choose one from its "
+		    "list.");
 		return;
 	}
 	page_begin(&p, cgi, req, resp, "Inbox", "inbox");
@@ -321,9 +330,11 @@ inbox_outbox_state(struct page *p, const char *state, const char *error,
 		html(&p->sb, "<span class=\"badge\">Queued</span> waiting for "
 		    "Rally to send it");
 	else if (strcmp(state, "sending") == 0)
-		html(&p->sb, "<span class=\"badge\">Sending</span> to Gmail now");
+		html(&p->sb, "<span class=\"badge\">Sending</span> to Gmail "
+		    "now");
 	else if (strcmp(state, "sent") == 0)
-		html(&p->sb, "<span class=\"badge ok\">Sent</span> %s", sent_at);
+		html(&p->sb, "<span class=\"badge ok\">Sent</span> %s",
+		    sent_at);
 	else
 		html(&p->sb, "<span class=\"badge bad\">Not sent</span> %s",
 		    error[0] != '\0' ? error : "Gmail refused it.");
@@ -344,7 +355,7 @@ static const struct {
 	    "from a Gmail account that is still connected." },
 };
 
-#define OUTBOX_SQL \
+#define INBOX_SQL_OUTBOX \
 	"SELECT o.id, o.thread_id, o.subject, array_to_string(o.to_addrs" \
 	" || o.cc_addrs, ', '), o.state, coalesce(o.last_error, '')," \
 	" to_char(o.queued_at, 'FMDD Mon YYYY HH24:MI')," \
@@ -369,12 +380,14 @@ outbox_row(struct page *p, const PGresult *res, int i)
 {
 	const char *subject = PQgetvalue(res, i, 2);
 
+	if (subject[0] == '\0')
+		subject = "(no subject)";
 	html(&p->sb, "<tr><td>%s</td><td>", PQgetvalue(res, i, 3));
 	if (PQgetvalue(res, i, 1)[0] != '\0')
-		html(&p->sb, "<a href=\"/inbox/%u\">%s</a>", PQgetvalue(res, i, 1),
-		    subject[0] != '\0' ? subject : "(no subject)");
+		html(&p->sb, "<a href=\"/inbox/%u\">%s</a>",
+		    PQgetvalue(res, i, 1), subject);
 	else
-		html(&p->sb, "%s", subject[0] != '\0' ? subject : "(no subject)");
+		html(&p->sb, "%s", subject);
 	html(&p->sb, "</td><td>%s</td><td>", PQgetvalue(res, i, 6));
 	inbox_outbox_state(p, PQgetvalue(res, i, 4), PQgetvalue(res, i, 5),
 	    PQgetvalue(res, i, 7));
@@ -394,7 +407,8 @@ outbox(struct cgi *cgi, struct request *req, struct response *resp)
 	PGresult *res;
 	char *cause = NULL;
 
-	if ((res = db_exec(cgi->db, OUTBOX_SQL, 0, NULL, &cause)) == NULL) {
+	res = db_exec(cgi->db, INBOX_SQL_OUTBOX, 0, NULL, &cause);
+	if (res == NULL) {
 		page_db_error(cgi, req, resp, cause);
 		return;
 	}
@@ -405,7 +419,8 @@ outbox(struct cgi *cgi, struct request *req, struct response *resp)
 	html(&p.sb, "<p><a href=\"/inbox\">Back to the inbox</a> &middot; "
 	    "<a href=\"/inbox/compose\">Compose</a></p>");
 	if (PQntuples(res) == 0)
-		html(&p.sb, "<p>You have not sent anything from Rally yet.</p>");
+		html(&p.sb, "<p>You have not sent anything from Rally yet."
+		    "</p>");
 	else {
 		html(&p.sb, "<p class=\"muted\">Your 50 most recent messages."
 		    "</p><table><thead><tr><th scope=\"col\">To</th>"
@@ -475,12 +490,14 @@ outbox_retry(struct cgi *cgi, struct request *req, struct response *resp)
 	    " in_reply_to, references_header, from_addr, to_addrs, cc_addrs,"
 	    " bcc_addrs, subject, body_text, body_html)"
 	    " SELECT o.tenant_id, o.user_id, o.connection_id, o.thread_id,"
-	    " '<' || gen_random_uuid() || '@' || split_part(c.google_email, '@',"
-	    " 2) || '>', o.in_reply_to, o.references_header, o.from_addr,"
+	    " '<' || gen_random_uuid() || '@' ||"
+	    " split_part(c.google_email, '@', 2) || '>', o.in_reply_to,"
+	    " o.references_header, o.from_addr,"
 	    " o.to_addrs, o.cc_addrs, o.bcc_addrs, o.subject, o.body_text,"
 	    " o.body_html FROM rally.mail_outbox o"
 	    " JOIN rally.google_connections c ON c.tenant_id = o.tenant_id"
-	    " AND c.id = o.connection_id WHERE o.tenant_id = rally.current_tenant()"
+	    " AND c.id = o.connection_id"
+	    " WHERE o.tenant_id = rally.current_tenant()"
 	    " AND o.id = $1 AND o.user_id = rally.current_user_id()"
 	    " AND o.state = 'failed' AND c.mail_enabled AND c.status = 'active'"
 	    " RETURNING 1) SELECT EXISTS (SELECT 1 FROM n), EXISTS (SELECT 1"
