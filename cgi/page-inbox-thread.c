@@ -48,6 +48,7 @@ struct thread {
 	/* Gmail's state with the pending changes applied in order. */
 	bool unread, starred, inbox, trash;
 	bool connected;		/* the owner's mail connection is on */
+	char *account;		/* its Gmail address; NULL for a teammate */
 	int pending;
 };
 
@@ -86,6 +87,7 @@ thread_clear(struct thread *t)
 {
 	free(t->subject);
 	free(t->owner);
+	free(t->account);
 }
 
 /* What a pending op changes in the state the page shows. */
@@ -125,7 +127,9 @@ thread_load(struct cgi *cgi, const char *id, struct thread *t, char **cause)
 	    " 'INBOX' = any (t.label_ids), 'TRASH' = any (t.label_ids),"
 	    " EXISTS (SELECT 1 FROM rally.google_connections c"
 	    "  WHERE c.tenant_id = t.tenant_id AND c.id = t.connection_id"
-	    "  AND c.mail_enabled AND c.status = 'active')"
+	    "  AND c.mail_enabled AND c.status = 'active'),"
+	    " (SELECT c.google_email FROM rally.google_connections c"
+	    "  WHERE c.tenant_id = t.tenant_id AND c.id = t.connection_id)"
 	    " FROM rally.mail_threads t JOIN rally.users u"
 	    " ON u.tenant_id = t.tenant_id AND u.id = t.user_id"
 	    " WHERE t.tenant_id = rally.current_tenant() AND t.id = $1", 1,
@@ -146,6 +150,8 @@ thread_load(struct cgi *cgi, const char *id, struct thread *t, char **cause)
 	t->inbox = is_true(res, 0, 6);
 	t->trash = is_true(res, 0, 7);
 	t->connected = is_true(res, 0, 8);
+	if (!PQgetisnull(res, 0, 9))
+		t->account = xstrdup(PQgetvalue(res, 0, 9));
 	PQclear(res);
 	return 1;
 }
@@ -160,13 +166,13 @@ thread_load(struct cgi *cgi, const char *id, struct thread *t, char **cause)
 	"  THEN array_to_string(m.bcc_addrs, ', ') ELSE '' END," \
 	" coalesce(m.subject, ''), m.body_text, m.body_html IS NOT NULL," \
 	" to_char(m.internal_date, 'FMDD Mon YYYY HH24:MI')," \
-	" 'UNREAD' = any (m.label_ids), m.body_text IS NULL" \
+	" 'UNREAD' = any (m.label_ids), m.body_text IS NULL, m.gmail_id" \
 	" FROM (SELECT * FROM rally.mail_messages" \
 	"  WHERE tenant_id = rally.current_tenant() AND thread_id = $1" \
 	"  ORDER BY internal_date DESC NULLS LAST, id DESC LIMIT 200) m" \
 	" ORDER BY m.internal_date NULLS FIRST, m.id"
 enum { M_ID, M_FROM, M_REPLYTO, M_TO, M_CC, M_BCC, M_SUBJECT, M_TEXT,
-    M_HAS_HTML, M_DATE, M_UNREAD, M_NO_TEXT };
+    M_HAS_HTML, M_DATE, M_UNREAD, M_NO_TEXT, M_GMAIL_ID };
 
 #define THREAD_SQL_ATTACHMENTS \
 	"SELECT m.id, coalesce(a->>'filename', ''), coalesce(a->>'mime_type'," \
@@ -232,9 +238,23 @@ message_body(struct page *p, const PGresult *res, int i)
 		    "</p>");
 }
 
+/*
+ * Gmail's own view of the message, for the owner: where the attachments
+ * are, and the whole of a long thread.
+ */
+static void
+message_gmail_link(struct page *p, const char *account, const char *gmail_id)
+{
+	if (account == NULL)
+		return;
+	html(&p->sb, "<p><a href=\"https://mail.google.com/mail/?authuser=%u"
+	    "#all/%u\" rel=\"noreferrer\">Open in Gmail</a></p>", account,
+	    gmail_id);
+}
+
 static void
 message_article(struct page *p, const PGresult *res, int i,
-    const PGresult *att)
+    const PGresult *att, const char *account)
 {
 	const char *subject = PQgetvalue(res, i, M_SUBJECT);
 
@@ -253,6 +273,7 @@ message_article(struct page *p, const PGresult *res, int i,
 	html(&p->sb, "</dl>");
 	message_body(p, res, i);
 	message_attachments(p, att, PQgetvalue(res, i, M_ID));
+	message_gmail_link(p, account, PQgetvalue(res, i, M_GMAIL_ID));
 	html(&p->sb, "</article>");
 }
 
@@ -276,7 +297,7 @@ thread_messages(struct page *p, const struct thread *t, char **cause)
 		    "are its %d newest messages. Gmail has them all.</p>", n);
 	html(&p->sb, "<h2>Messages</h2>");
 	for (int i = 0; i < n; i++)
-		message_article(p, res, i, att);
+		message_article(p, res, i, att, t->account);
 	PQclear(att);
 	PQclear(res);
 	return 0;

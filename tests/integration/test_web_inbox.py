@@ -214,6 +214,12 @@ def test_thread_shows_messages_headers_bodies_and_attachments(world):
     assert "Rich <b>offer</b>" not in text           # only in the frame
     assert "offer.pdf" in text and "application/pdf" in text and "20 kB" in text
     assert "open the message in Gmail" in text
+    gmail_ids = [r[0] for r in world.conn.execute(
+        "SELECT gmail_id FROM rally.mail_messages WHERE thread_id = %s"
+        " ORDER BY internal_date", (t,))]
+    for g in gmail_ids:
+        assert (f'<a href="https://mail.google.com/mail/?authuser=ann%40gmail.test#all/{g}" '
+                f'rel="noreferrer">Open in Gmail</a>') in text
     body = world.ann.get(f"/inbox/message/{ids[1]}/html")
     assert body.status == 200 and body.text == "<p>Rich <b>offer</b></p>"
     assert body.header("content-security-policy") == MAIL_CSP
@@ -287,6 +293,7 @@ def test_teammates_see_shared_threads_never_private_ones(world):
     assert page.status == 200 and "Shared deal" in page.text
     assert "Only they can change or answer it" in page.text
     assert f"/inbox/{shared}/act" not in page.text and "/reply" not in page.text
+    assert "Open in Gmail" not in page.text          # not Bo's Gmail
     assert world.bo.get(f"/inbox/message/{sm}/html").status == 404       # no HTML body
     assert world.bo.get(f"/inbox/{private}").status == 404
     before = world.counts()
