@@ -8,6 +8,7 @@ changes that reach Gmail.  docs/web.md, "Inbox"."""
 
 import html
 import re
+from html.parser import HTMLParser
 import urllib.parse
 import uuid
 
@@ -384,6 +385,56 @@ def test_get_changes_nothing(world):
         assert world.ann.get(path).status == 200
     assert world.counts() == before
     assert world.ann.get(f"/inbox/{t}/act").status == 405
+
+
+class Markup(HTMLParser):
+    """Every element closed in order; ids and headings collected."""
+    VOID = {"meta", "link", "input", "br", "hr", "img"}
+
+    def __init__(self, text):
+        super().__init__()
+        self.stack, self.errors, self.ids, self.headings = [], [], [], []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids += [v for k, v in attrs if k == "id"]
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.errors.append((tag, self.stack[-3:]))
+
+
+def test_pages_are_well_formed_with_unique_ids_and_headings_in_order(world):
+    t, _ = world.thread(subject="Offer", messages=[
+        {"label_ids": ["INBOX", "UNREAD", "STARRED"]},
+        {"body_html": "<p>x</p>", "attachments": '[{"filename": "a.pdf", "size": 1}]'}])
+    shared, _ = world.thread(subject="Shared", visibility="shared")
+    world.ann.get(f"/inbox/{t}")
+    world.ann.post(f"/inbox/{t}/act", {"op": "star"})
+    world.ann.post(f"/inbox/{t}/reply", {"body": "Thanks"})
+    world.conn.execute("UPDATE rally.mail_outbox SET state = 'failed', last_error = 'x'")
+    pages = [world.ann.get(path) for path in (
+        f"/inbox/{t}?done=star", "/inbox", "/inbox?s=team", "/inbox?f=trash", "/inbox/compose",
+        "/inbox/outbox?done=queued")] + [world.bo.get(f"/inbox/{shared}")]
+    for page in pages:
+        m = Markup(page.text)
+        assert not m.errors and m.stack == [], (page, m.errors, m.stack)
+        assert len(m.ids) == len(set(m.ids)), m.ids
+        assert m.headings[0] == 1 and all(b - a <= 1 for a, b in zip(m.headings,
+                                                                      m.headings[1:])), m.headings
+        # Every input but the hidden CSRF field has its label.
+        for tag in re.findall(r"<(?:input|textarea|select)\b[^>]*>", page.text):
+            if 'type="hidden"' in tag:
+                continue
+            field = re.search(r' id="([^"]+)"', tag).group(1)
+            assert f'<label for="{field}">' in page.text, field
 
 
 # --- compose and reply ---------------------------------------------------------
