@@ -157,3 +157,51 @@ def test_concurrent_requests_of_two_tenants_queue_for_one_connection(
         else:
             assert (name, acme, globex) == ("Bob Owner", False, True)
     assert len(web_backends(dbconn, login_roles["web"])) == 1
+
+
+def mail_thread(dbconn, email, subject, at):
+    """A synced thread of one message for the user, as Gmail sync stores it
+    (its summary by rally.mail_threads_refresh)."""
+    tenant, user = dbconn.execute("SELECT tenant_id, id FROM rally.users WHERE email = %s",
+                                  (email,)).fetchone()
+    conn = dbconn.execute(
+        "INSERT INTO rally.google_connections (tenant_id, user_id, google_email, google_subject,"
+        " mail_enabled) VALUES (%s, %s, %s, %s, true) RETURNING id",
+        (tenant, user, "g-" + email, "sub-" + email)).fetchone()[0]
+    thread = dbconn.execute(
+        "INSERT INTO rally.mail_threads (tenant_id, user_id, connection_id, gmail_thread_id,"
+        " subject, message_count, last_message_at) VALUES (%s, %s, %s, %s, %s, 1, %s)"
+        " RETURNING id", (tenant, user, conn, "t-" + email, subject, at)).fetchone()[0]
+    dbconn.execute(
+        "INSERT INTO rally.mail_messages (tenant_id, thread_id, user_id, connection_id, gmail_id,"
+        " from_addr, subject, snippet, body_text, label_ids, internal_date) VALUES"
+        " (%s, %s, %s, %s, %s, 'Zoe <zoe@client.test>', %s, 'Hello', 'Hello', '{INBOX}', %s)",
+        (tenant, thread, user, conn, "m-" + email, subject, at))
+    if dbconn.execute("SELECT to_regprocedure('rally.mail_threads_refresh(uuid, uuid[])')"
+                      " IS NOT NULL").fetchone()[0]:
+        dbconn.execute("SELECT rally.mail_threads_refresh(%s, ARRAY[%s::uuid])",
+                       (tenant, thread))
+
+
+def test_each_inbox_shows_its_own_mail_in_its_own_time_zone(site, bouncer, db, login_roles,
+                                                             dbconn, tenants):
+    ann, bob = tenants
+    if ann.get("/inbox").status == 404:
+        pytest.skip("no inbox page in this build yet")
+    # 11:30 UTC on 10 November is already the 11th in Auckland (UTC+13),
+    # still the 10th in Los Angeles (UTC-8): each page must date the
+    # thread in its own user's zone, on the same server connection.
+    at = "2026-11-10T11:30:00Z"
+    mail_thread(dbconn, ANN, "Acme renewal plan", at)
+    mail_thread(dbconn, BOB, "Globex merger plan", at)
+    for _ in range(3):
+        r = ann.get("/inbox")
+        assert r.status == 200, r
+        assert "Acme renewal plan" in r.text and "Globex merger plan" not in r.text
+        assert "11 Nov 2026" in r.text and "10 Nov 2026" not in r.text, r.text
+        r = bob.get("/inbox")
+        assert r.status == 200, r
+        assert "Globex merger plan" in r.text and "Acme renewal plan" not in r.text
+        assert "10 Nov 2026" in r.text and "11 Nov 2026" not in r.text, r.text
+        assert site.client().get("/inbox").status == 303
+    assert len(web_backends(dbconn, login_roles["web"])) == 1
