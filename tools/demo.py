@@ -312,7 +312,7 @@ def serve(args):
                   "   its calendar and inbox sync into Rally.")
         print(f"   The emulator serves HTTPS at {fg.base_url} with the demo's own CA\n"
               f"   ({fg.ca_file}): the browser warns about it once.")
-        print(f"   rallyctl: _build/rallyctl -c {cal.ctl_conf} status")
+        print(f"   rallyctl: {program('rallyctl')} -c {cal.ctl_conf} status")
         print("   Ctrl-C stops everything and removes it.", flush=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -8,6 +8,7 @@ set), HTTPS=on reaches it over TLS (Secure __Host- cookies), plain HTTP is
 redirected, bodies over 1 MiB are refused, and the access log never holds
 the Gmail hook's secret."""
 
+import base64
 import json
 import os
 import pwd
@@ -119,7 +120,6 @@ def test_bodies_over_one_mib_are_refused(served):
 
 def test_the_gmail_hook_secret_stays_out_of_the_access_log(served):
     data = json.dumps({"emailAddress": "x@gmail.test", "historyId": "1"}).encode()
-    import base64
     envelope = json.dumps({"message": {"data": base64.b64encode(data).decode(),
                                        "messageId": "1", "publishTime": "2026-12-01T00:00:00Z"},
                            "subscription": "projects/p/subscriptions/s"}).encode()
