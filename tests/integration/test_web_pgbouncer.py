@@ -12,17 +12,14 @@ import re
 
 import pytest
 
-from rallytest.pgbouncer import PgBouncer
 from rallytest.site import Site
 
 ANN, BOB = "ann@acme.example", "bob@globex.example"
 
 
 @pytest.fixture
-def bouncer(pg, login_roles):
-    b = PgBouncer(pg, [login_roles["web"], "postgres"], pool_size=1).start()
-    yield b
-    b.close()
+def bouncer(pgbouncer):
+    return pgbouncer
 
 
 @pytest.fixture
