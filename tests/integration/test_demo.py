@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: ISC
 """tools/demo, as a newcomer starts it: tools/demo.py --smoke brings up the
 web front end with the emulator as Google and the seeded account, signs in
-with the demo sign-in it prints, waits for the first sync and stops; the
-tour stays behind --tour."""
+with the demo sign-in it prints, connects Google from the Integrations page
+through the emulator's consent (where the build has that page), waits for
+the first sync and stops; the tour stays behind --tour."""
 
 import os
 import subprocess
