@@ -65,7 +65,12 @@ typedef void (*route_fn)(struct cgi *, struct request *, struct response *);
 
 struct route {
 	const char *method;
-	/* Matched exactly, unless segment is set. */
+	/*
+	 * Matched exactly, unless segment is set, or it holds a '*' where a
+	 * segment goes: that matches any one non-empty segment, which
+	 * route_wildcard() gives the handler (the route of /activities/ID/edit
+	 * has the path "/activities/" "*" "/edit").
+	 */
 	const char *path;
 	/* Reads the body itself (request_read_body()) when it wants one. */
 	route_fn handler;
@@ -85,6 +90,8 @@ const struct route *routes_find(const struct request *, struct response *);
 
 /* The segment after a segment route's path, in the request it matched. */
 const char *route_segment(const struct route *, const struct request *);
+/* The segment the '*' of a route's path matched; caller frees. */
+char *route_wildcard(const struct route *, const struct request *);
 
 /* page-auth.c: sign-up, sign-in, sign-out. */
 extern const struct route route_signin_form, route_signin, route_signout;
@@ -113,6 +120,13 @@ extern const struct route route_account_export, route_account_exports;
 extern const struct route route_account_export_file;
 extern const struct route route_account_delete_form, route_account_delete;
 extern const struct route route_signin_keep, route_privacy;
+/* page-activities.c: the activities list, create, view, edit, delete, sharing. */
+extern const struct route route_activities, route_activity_new;
+extern const struct route route_activity_create, route_activity;
+extern const struct route route_activity_save, route_activity_edit;
+extern const struct route route_activity_delete_form, route_activity_delete;
+extern const struct route route_activity_share, route_activity_private;
+extern const struct route route_activity_reviewed;
 
 /* page-hooks.c: Google push notifications. */
 extern const struct route route_hook_calendar;

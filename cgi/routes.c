@@ -46,7 +46,45 @@ static const struct route *const routes[] = {
 	&route_hook_calendar,
 	&route_hook_gmail,
 	&route_hook_gmail_bare,
+	/* page-activities.c: /activities/new before /activities/<id>. */
+	&route_activities,
+	&route_activity_new,
+	&route_activity_create,
+	&route_activity,
+	&route_activity_save,
+	&route_activity_edit,
+	&route_activity_delete_form,
+	&route_activity_delete,
+	&route_activity_share,
+	&route_activity_private,
+	&route_activity_reviewed,
 };
+
+/*
+ * The length of the segment at the start of s: up to the next '/' or the
+ * end.
+ */
+static size_t
+segment_len(const char *s)
+{
+	return strcspn(s, "/");
+}
+
+/*
+ * A path with a '*' matches that '*' with one non-empty segment (the id in
+ * /activities/ID/edit), and the rest exactly.
+ */
+static bool
+wildcard_matches(const char *pattern, const char *star, const char *path)
+{
+	size_t pre = (size_t)(star - pattern), len;
+
+	if (strncmp(pattern, path, pre) != 0)
+		return false;
+	if ((len = segment_len(path + pre)) == 0)
+		return false;
+	return strcmp(star + 1, path + pre + len) == 0;
+}
 
 /*
  * Exact, or for a segment route its path and then one segment: the Gmail
@@ -56,8 +94,10 @@ static bool
 route_matches(const struct route *r, const char *path)
 {
 	size_t len = strlen(r->path);
-	const char *rest;
+	const char *rest, *star;
 
+	if ((star = strchr(r->path, '*')) != NULL)
+		return wildcard_matches(r->path, star, path);
 	if (!r->segment)
 		return strcmp(r->path, path) == 0;
 	if (strncmp(r->path, path, len) != 0)
@@ -70,6 +110,14 @@ const char *
 route_segment(const struct route *r, const struct request *req)
 {
 	return req->path + strlen(r->path);
+}
+
+char *
+route_wildcard(const struct route *r, const struct request *req)
+{
+	size_t pre = (size_t)(strchr(r->path, '*') - r->path);
+
+	return xstrndup(req->path + pre, segment_len(req->path + pre));
 }
 
 /* The methods the path accepts, "GET, POST", or NULL for an unknown path. */
