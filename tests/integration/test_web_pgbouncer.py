@@ -202,3 +202,34 @@ def test_each_inbox_shows_its_own_mail_in_its_own_time_zone(site, bouncer, db, l
         assert "10 Nov 2026" in r.text and "11 Nov 2026" not in r.text, r.text
         assert site.client().get("/inbox").status == 303
     assert len(web_backends(dbconn, login_roles["web"])) == 1
+
+
+def activity(dbconn, email, title, at):
+    tenant, user = dbconn.execute("SELECT tenant_id, id FROM rally.users WHERE email = %s",
+                                  (email,)).fetchone()
+    return str(dbconn.execute(
+        "INSERT INTO rally.activities (tenant_id, owner_id, title, start_at, end_at)"
+        " VALUES (%s, %s, %s, %s, %s::timestamptz + interval '30 minutes') RETURNING id",
+        (tenant, user, title, at, at)).fetchone()[0])
+
+
+def test_each_activity_page_in_its_own_time_zone_and_tenant(site, bouncer, db, login_roles,
+                                                            dbconn, tenants):
+    ann, bob = tenants
+    if ann.get("/activities").status == 404:
+        pytest.skip("no activities pages in this build yet")
+    at = "2026-11-10T11:30:00Z"     # 00:30 on the 11th in Auckland, 03:30 on the 10th in LA
+    a = activity(dbconn, ANN, "Acme kick-off", at)
+    b = activity(dbconn, BOB, "Globex kick-off", at)
+    for _ in range(3):
+        r = ann.get(f"/activities/{a}")
+        assert r.status == 200, r
+        assert "Acme kick-off" in r.text and "11 Nov 2026, 00:30" in r.text, r.text
+        assert ann.get(f"/activities/{b}").status == 404
+        r = bob.get(f"/activities/{b}")
+        assert r.status == 200, r
+        assert "Globex kick-off" in r.text and "10 Nov 2026, 03:30" in r.text, r.text
+        assert bob.get(f"/activities/{a}").status == 404
+        r = site.client().get(f"/activities/{a}")
+        assert r.status == 303 and "Acme" not in r.text
+    assert len(web_backends(dbconn, login_roles["web"])) == 1
