@@ -239,11 +239,9 @@ static bool
 path_id(const struct route *r, const struct request *req,
     char id[UUID_STR_LEN])
 {
-	char *seg = route_wildcard(r, req);
-	bool ok = uuid_canonical(seg, id);
+	char seg[UUID_STR_LEN + 1];
 
-	free(seg);
-	return ok;
+	return route_wild(r, req, seg, sizeof seg) && uuid_canonical(seg, id);
 }
 
 static void

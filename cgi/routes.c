@@ -10,6 +10,13 @@
 /* Every route rally.cgi serves. */
 static const struct route *const routes[] = {
 	&route_dashboard,
+	&route_integrations,
+	&route_integrations_disconnect_form,
+	&route_integrations_disconnect,
+	&route_integrations_sync,
+	&route_integrations_connect,
+	&route_oauth_callback,
+	&route_connecting,
 	&route_signin_form,
 	&route_signin,
 	&route_signout,
@@ -28,6 +35,17 @@ static const struct route *const routes[] = {
 	&route_team_role,
 	&route_team_remove_confirm,
 	&route_team_remove,
+	/* The inbox: its fixed paths before the thread's "/inbox/<id>". */
+	&route_inbox,
+	&route_inbox_outbox,
+	&route_inbox_outbox_cancel,
+	&route_inbox_outbox_retry,
+	&route_inbox_compose,
+	&route_inbox_send,
+	&route_inbox_message_html,
+	&route_inbox_thread,
+	&route_inbox_thread_act,
+	&route_inbox_reply,
 	&route_stylesheet,
 	/* page-account*.c, page-privacy.c */
 	&route_account,
@@ -61,45 +79,42 @@ static const struct route *const routes[] = {
 };
 
 /*
- * The length of the segment at the start of s: up to the next '/' or the
- * end.
- */
-static size_t
-segment_len(const char *s)
-{
-	return strcspn(s, "/");
-}
-
-/*
- * A path with a '*' matches that '*' with one non-empty segment (the id in
- * /activities/ID/edit), and the rest exactly.
+ * A path with '*' segments ("/inbox/ * /reply" without the blanks): each
+ * '*' matches one non-empty segment without '/'.  *wild, when not NULL, is
+ * where the first one's segment starts in path.
  */
 static bool
-wildcard_matches(const char *pattern, const char *star, const char *path)
+pattern_matches(const char *pat, const char *path, const char **wild)
 {
-	size_t pre = (size_t)(star - pattern), len;
+	size_t n;
 
-	if (strncmp(pattern, path, pre) != 0)
-		return false;
-	if ((len = segment_len(path + pre)) == 0)
-		return false;
-	return strcmp(star + 1, path + pre + len) == 0;
+	while (*pat != '\0') {
+		if (*pat == '*') {
+			if ((n = strcspn(path, "/")) == 0)
+				return false;
+			if (wild != NULL && *wild == NULL)
+				*wild = path;
+			path += n;
+			pat++;
+		} else if (*pat++ != *path++)
+			return false;
+	}
+	return *path == '\0';
 }
 
 /*
- * Exact, or for a segment route its path and then one segment: the Gmail
- * hook's secret, which must not make any other path match.
+ * Exact (or with '*' segments), or for a segment route its path and then
+ * one segment: the Gmail hook's secret, which must not make any other
+ * path match.
  */
 static bool
 route_matches(const struct route *r, const char *path)
 {
 	size_t len = strlen(r->path);
-	const char *rest, *star;
+	const char *rest;
 
-	if ((star = strchr(r->path, '*')) != NULL)
-		return wildcard_matches(r->path, star, path);
 	if (!r->segment)
-		return strcmp(r->path, path) == 0;
+		return pattern_matches(r->path, path, NULL);
 	if (strncmp(r->path, path, len) != 0)
 		return false;
 	rest = path + len;
@@ -112,12 +127,22 @@ route_segment(const struct route *r, const struct request *req)
 	return req->path + strlen(r->path);
 }
 
-char *
-route_wildcard(const struct route *r, const struct request *req)
+bool
+route_wild(const struct route *r, const struct request *req, char *out,
+    size_t outlen)
 {
-	size_t pre = (size_t)(strchr(r->path, '*') - r->path);
+	const char *wild = NULL;
+	size_t n;
 
-	return xstrndup(req->path + pre, segment_len(req->path + pre));
+	if (!pattern_matches(r->path, req->path, &wild) || wild == NULL ||
+	    (n = strcspn(wild, "/")) >= outlen) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return false;
+	}
+	memcpy(out, wild, n);
+	out[n] = '\0';
+	return true;
 }
 
 /* The methods the path accepts, "GET, POST", or NULL for an unknown path. */
