@@ -13,9 +13,9 @@ user connects Google from the Integrations page through the emulator's
 consent page; until the front end has that page, the demo connects the
 account itself (`rallyctl google connect`, as the tour does).
 --smoke starts the same, signs in over HTTP, connects Google as a browser
-would where the Integrations page exists (Connect, the emulator's Allow,
-back to /oauth/callback), waits for the first sync and exits: the
-non-interactive check (tests/integration/test_demo.py).
+would (Integrations, Connect, Allow on the emulator's consent page, back to
+/oauth/callback), waits for the first sync and exits: the non-interactive
+check (tests/integration/test_demo.py).
 
 --tour is the scripted terminal tour: migrations, a tenant and its owner,
 two daemons sharing jobs, then a Google account connected with `rallyctl
@@ -337,20 +337,54 @@ def serve(args):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def consent_allow(cal, consent):
+    """The emulator's consent page as a browser sees it: GET it, choose the
+    account, press Allow; returns where it sends the browser back to."""
+    import html
+    import http.client
+    import re
+    import ssl
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(consent)
+    ctx = ssl.create_default_context(cafile=cal.fg.ca_file)
+
+    def fetch(method, path, body=None):
+        conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30)
+        try:
+            hdrs = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            return r.status, r.getheader("Location"), r.read().decode()
+        finally:
+            conn.close()
+
+    status, _, page = fetch("GET", f"{u.path}?{u.query}")
+    assert status == 200, page
+    action = html.unescape(re.search(r'<form id="consent" method="post" action="([^"]*)"',
+                                     page).group(1))
+    session = html.unescape(re.search(r'name="session" value="([^"]*)"', page).group(1))
+    assert f'value="{cal.google_email}"' in page, page
+    body = urllib.parse.urlencode({"session": session, "account": cal.google_email,
+                                   "decision": "allow"})
+    status, location, _ = fetch("POST", action, body)
+    assert status in (302, 303) and location, status
+    return location
+
+
 def connect_as_a_browser(cal, client):
-    """Integrations, Connect Google, Allow on the emulator's consent page
-    (its admin API gives the code the Allow button would), and back to
-    rally.cgi's /oauth/callback, as the browser follows the redirects."""
+    """Integrations, Connect Google, Allow on the emulator's consent page,
+    and back to rally.cgi's /oauth/callback, following the redirects as a
+    browser does."""
     import urllib.parse
     assert client.get("/integrations").status == 200
     r = client.post("/integrations/connect", {"calendar": "on", "mail": "on"})
     consent = r.header("location") or ""
     assert r.status == 303 and consent.startswith(cal.fg.base_url), r
-    code = cal.fg.authorize(consent, cal.google_email)
-    state = urllib.parse.parse_qs(urllib.parse.urlsplit(consent).query)["state"][0]
-    back = urllib.parse.urlsplit(cal.fg.redirect_url(code, state, ""))
+    back = urllib.parse.urlsplit(consent_allow(cal, consent))
     r = client.get(f"{back.path}?{back.query}")
     assert r.status == 303, r
+    assert client.get(r.header("location")).status == 200
 
 
 def smoke(cal, web, connect_in_browser):
