@@ -118,7 +118,7 @@ def test_bodies_over_one_mib_are_refused(served):
     assert r.status == 413, r
 
 
-def test_the_gmail_hook_secret_stays_out_of_the_access_log(served):
+def test_the_hook_secret_and_the_oauth_code_stay_out_of_the_access_log(served):
     data = json.dumps({"emailAddress": "x@gmail.test", "historyId": "1"}).encode()
     envelope = json.dumps({"message": {"data": base64.b64encode(data).decode(),
                                        "messageId": "1", "publishTime": "2026-12-01T00:00:00Z"},
@@ -129,8 +129,12 @@ def test_the_gmail_hook_secret_stays_out_of_the_access_log(served):
     wrong = "not-the-secret-" + "q" * 20
     assert served.request("POST", f"/hooks/google/gmail/{wrong}", envelope, headers).status == 403
     assert served.request("GET", "/signin").status == 200
+    code, state = "4/0AcodeFROMgoogle" + "x" * 20, "stateFROMrally" + "y" * 29
+    r = served.request("GET", f"/oauth/callback?state={state}&code={code}")
+    assert r.status < 500, r
     served.stop()       # lighttpd writes its access log in batches
     log = served.access_log()
-    assert log.count("\n") >= 3, log
+    assert log.count("\n") >= 4, log
     assert SECRET not in log and wrong not in log, log
-    assert SECRET not in served.logs()
+    assert code not in log and state not in log, log
+    assert SECRET not in served.logs() and code not in served.logs()
