@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: ISC
+"""An XSS corpus and the check that a page rendered it inert, in Chromium.
+
+Every payload calls home: an alert() with MARK (a dialog event), a
+console.error with MARK, a fetch of the beacon (a local HTTP server that
+counts hits), or a resource load from the beacon.  A page shows them
+inertly when none of that happens, no CSP violation is reported in the
+page (escaped text is never even parsed as markup, so the CSP has nothing
+to block), and the document holds no element or attribute the payloads
+tried to inject."""
+
+MARK = "rally-xss"
+
+
+def corpus(beacon):
+    b = beacon.url
+    return [
+        f"<script>alert('{MARK}');fetch('{b}/script')</script>",
+        f"<img src=x onerror=\"alert('{MARK}');fetch('{b}/onerror')\">",
+        f"<svg onload=\"alert('{MARK}')\"><svg/onload=fetch('{b}/svg')>",
+        f"<a href=\"javascript:alert('{MARK}')\">click me</a>",
+        f"<iframe srcdoc=\"<script>parent.alert('{MARK}')</script>\"></iframe>",
+        f"\"><img src=x onerror=alert('{MARK}')>",
+        f"'><svg onload=console.error('{MARK}')>",
+        f"\" autofocus onfocus=\"alert('{MARK}')\" x=\"",
+        f"</title></textarea><script>alert('{MARK}')</script>",
+        f"<body onload=alert('{MARK}')>",
+        f"<img src=\"{b}/img-load\" alt=\"\">",
+        f"<meta http-equiv=\"refresh\" content=\"0;url={b}/meta\">",
+        f"<style>@import '{b}/css';</style>",
+        f"<math><mtext><table><mglyph><style><img src=x onerror=alert('{MARK}')>",
+        f"<details open ontoggle=alert('{MARK}')>",
+        f"{{{{constructor.constructor('alert(\"{MARK}\")')()}}}}",
+    ]
+
+
+# What injected markup would leave in the document.  A sandboxed frame
+# without allow-scripts is Rally's own (the HTML mail body); any other frame
+# is not.
+INJECTED = """(() => {
+  const bad = [];
+  const sel = 'script, svg, math, meta[http-equiv], base, object, embed, style, details,'
+            + ' iframe:not([sandbox]), a[href^="javascript:" i], [onerror], [onload],'
+            + ' [onfocus], [ontoggle], [srcdoc], [autofocus][onfocus]';
+  for (const el of document.querySelectorAll(sel)) bad.push(el.outerHTML.slice(0, 200));
+  for (const f of document.querySelectorAll('iframe[sandbox]')) {
+    if (/allow-scripts/.test(f.getAttribute('sandbox'))) bad.push(f.outerHTML.slice(0, 200));
+  }
+  return bad;
+})()"""
+
+
+def assert_inert(page, ctx, beacon, allow_frames=False):
+    """The page ran nothing that was injected; returns the recorded events
+    (cleared for the next page)."""
+    page.run("await page.waitForLoadState('load'); await page.waitForTimeout(150)")
+    ev = ctx.events(clear=True)
+    assert ev["dialogs"] == [], ev["dialogs"]
+    assert ev["pageErrors"] == [], ev["pageErrors"]
+    marked = [c for c in ev["console"] if MARK in c["text"]]
+    assert marked == [], marked
+    assert beacon.hits == [], beacon.hits
+    called = [r["url"] for r in ev["requests"] if r["url"].startswith(beacon.url)]
+    assert called == [], called
+    # The page itself never had anything to block.
+    top = [v for v in ev["csp"] if not v["frame"].startswith("about:")]
+    if allow_frames:
+        top = [v for v in top if "/frame" not in v["frame"] and "/body" not in v["frame"]]
+    assert top == [], top
+    assert page.evaluate(INJECTED) == []
+    return ev
