@@ -193,17 +193,14 @@ revocation_pending(const struct connect *c, PGconn *db)
 	PGresult *res;
 	int rc = 0;
 
-	res = db_exec(db, "SELECT count(*) FROM rally.token_revocations r"
-	    " JOIN rally.google_connections g"
-	    " ON g.tenant_id = r.tenant_id AND g.id = r.connection_id"
-	    " WHERE r.tenant_id = $1::uuid AND g.user_id = $2::uuid",
-	    2, params, &cause);
+	res = db_exec(db, "SELECT rally.google_revocation_pending($1::uuid,"
+	    " $2::uuid)", 2, params, &cause);
 	if (res == NULL) {
 		rc = ctl_error(CTL_FAILURE, "google connect: %s", cause);
 		free(cause);
 		return rc;
 	}
-	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 		rc = ctl_error(CTL_FAILURE, "google connect: earlier tokens of "
 		    "%s are still queued for revocation at Google, which would "
 		    "also end a new grant; rallyd does it within minutes: run "
@@ -217,24 +214,15 @@ revocation_pending(const struct connect *c, PGconn *db)
 static void
 print_auth_url(struct connect *c)
 {
-	const char *scopes[6];
+	const char *scopes[GOOGLE_CONNECT_SCOPES_MAX];
 	unsigned char raw[CONNECT_STATE_BYTES];
-	size_t n = 0;
 	char *url;
 
 	random_bytes(raw, sizeof raw);
 	if ((c->state = b64url_encode(raw, sizeof raw)) == NULL)
 		fatalx("google connect: cannot encode the state");
 	oauth_pkce_new(c->verifier, c->challenge);
-	scopes[n++] = "openid";
-	scopes[n++] = "email";
-	if (c->want_calendar)
-		scopes[n++] = GOOGLE_SCOPE_CALENDAR;
-	if (c->want_mail) {
-		scopes[n++] = GOOGLE_SCOPE_GMAIL_MODIFY;
-		scopes[n++] = GOOGLE_SCOPE_GMAIL_SEND;
-	}
-	scopes[n] = NULL;
+	google_connect_scopes(c->want_calendar, c->want_mail, scopes);
 	url = oauth_auth_url(&c->client, c->state, c->challenge, scopes);
 	printf("%s\n", url);
 	fflush(stdout);

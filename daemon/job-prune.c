@@ -4,7 +4,8 @@
  * older than daemon.job_retention, a thousand rows per statement so that no
  * lock is held for long, with the calendar's leftovers nothing else removes:
  * soft-deleted activities with no connection, after
- * calendar.deleted_retention, and tombstones that can never be sent
+ * calendar.deleted_retention, tombstones that can never be sent, and the
+ * web's attempts to connect Google a day after they ended
  * (rally.prune_batch, sql/functions/prune.sql).  Failed jobs stay until an
  * operator retries or removes them: they are the record of what needs
  * attention.
@@ -26,6 +27,7 @@ struct prune {
 	long deleted;		/* jobs */
 	long activities;
 	long tombstones;
+	long oauth_pending;
 	char retention[24];
 	char deleted_retention[24];
 };
@@ -38,20 +40,21 @@ prune_cb(const PGresult *res, const char *error, void *arg)
 	struct job *job = arg;
 	struct prune *p = job->state;
 	json_object *result;
-	long n[3];
+	long n[4];
 
 	if (error != NULL) {
 		job_finish(job, JOB_RETRY, error, NULL);
 		free(p);
 		return;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		n[i] = atol(PQgetvalue(res, 0, i));
 	p->deleted += n[0];
 	p->activities += n[1];
 	p->tombstones += n[2];
+	p->oauth_pending += n[3];
 	/* Until a batch finds nothing left: each statement takes 1000 at most. */
-	if (n[0] + n[1] + n[2] > 0) {
+	if (n[0] + n[1] + n[2] + n[3] > 0) {
 		prune_batch(job);
 		return;
 	}
@@ -61,6 +64,8 @@ prune_cb(const PGresult *res, const char *error, void *arg)
 	    json_object_new_int64(p->activities));
 	json_object_object_add(result, "tombstones",
 	    json_object_new_int64(p->tombstones));
+	json_object_object_add(result, "oauth_pending",
+	    json_object_new_int64(p->oauth_pending));
 	free(p);
 	job->state = NULL;
 	job_finish(job, JOB_DONE, NULL, result);

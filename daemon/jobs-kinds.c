@@ -31,6 +31,7 @@ extern const struct job_kind job_usage_rollup_kind;
 extern const struct job_kind job_backup_kind;
 extern const struct job_kind job_backup_check_kind;
 extern const struct job_kind job_sync_watch_kind;
+extern const struct job_kind job_oauth_exchange_kind;
 
 static const struct job_kind *const kinds[] = {
 	&job_ping_kind,
@@ -55,6 +56,7 @@ static const struct job_kind *const kinds[] = {
 	&job_backup_kind,
 	&job_backup_check_kind,
 	&job_sync_watch_kind,
+	&job_oauth_exchange_kind,
 };
 
 const struct job_kind *

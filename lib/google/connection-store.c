@@ -180,6 +180,22 @@ start_sync(struct store *s, const char *resource, const char *kind,
 	    3, jparams, cause);
 }
 
+/* The web's attempt ends with the connection it stored. */
+static int
+end_attempt(struct store *s, char **cause)
+{
+	struct google_connection_out out = { s->conn_id, s->calendar, s->mail };
+	char *detail = google_connection_summary(s->in, &out);
+	const char *params[4] = { s->in->tenant_id, s->in->pending_id,
+	    s->conn_id, detail };
+	int rc;
+
+	rc = db_command(s->db, "SELECT rally.oauth_exchange_connected($1::uuid,"
+	    " $2::uuid, $3::uuid, $4)", 4, params, cause);
+	free(detail);
+	return rc;
+}
+
 /* Everything after the decision, still in the transaction. */
 static int
 write_all(struct store *s, char **cause)
@@ -190,6 +206,8 @@ write_all(struct store *s, char **cause)
 	    cause) == -1)
 		return -1;
 	if (s->mail && start_sync(s, "mail", "mailsync", s->p.mail, cause) == -1)
+		return -1;
+	if (s->in->pending_id != NULL && end_attempt(s, cause) == -1)
 		return -1;
 	return db_commit(s->db, cause);
 }
@@ -222,4 +240,39 @@ fail:
 	db_rollback(db, NULL);
 	free(s.conn_id);
 	return rc;
+}
+
+char *
+google_connection_summary(const struct google_connection_in *in,
+    const struct google_connection_out *out)
+{
+	const char *on;
+
+	if (out->calendar && out->mail)
+		on = "Google Calendar and Gmail are connected.";
+	else if (out->calendar)
+		on = "Google Calendar is connected.";
+	else
+		on = "Gmail is connected.";
+	return xasprintf("%s%s%s", on, in->want_calendar && !out->calendar ?
+	    " Google Calendar is not: Google did not grant Rally access to it." :
+	    "", in->want_mail && !out->mail ? " Gmail is not: Google did not "
+	    "grant Rally both read and send access to it." : "");
+}
+
+void
+google_connect_scopes(bool calendar, bool mail,
+    const char *out[GOOGLE_CONNECT_SCOPES_MAX])
+{
+	size_t n = 0;
+
+	out[n++] = "openid";
+	out[n++] = "email";
+	if (calendar)
+		out[n++] = GOOGLE_SCOPE_CALENDAR;
+	if (mail) {
+		out[n++] = GOOGLE_SCOPE_GMAIL_MODIFY;
+		out[n++] = GOOGLE_SCOPE_GMAIL_SEND;
+	}
+	out[n] = NULL;
 }

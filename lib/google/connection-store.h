@@ -2,15 +2,15 @@
 /*
  * google/connection-store: storing a Google connection once the OAuth
  * dance is done: the rally.google_connections row with its tokens sealed,
- * the sync state of each integration and the first calendar sync, in one
- * transaction.  rallyctl google connect calls it; rally.cgi's OAuth
- * callback will, through rallyd.
+ * the sync state of each integration and its first sync (calsync,
+ * mailsync), in one transaction.  rallyctl google connect calls it, and
+ * rallyd's oauth-exchange job for rally.cgi's "Connect Google", which also
+ * ends the web's attempt (rally.oauth_pending) in that transaction.
  *
  * A user's connection is one per Google account (google_subject): an
  * existing row is locked and updated, keeping the integrations it had on
  * as far as Google granted their scopes again.  Mail needs both Gmail
  * scopes.  An integration that was off starts over with a full sync.
- * Mail gets its sync state but no job: its sync kind does not exist yet.
  */
 #ifndef RALLY_GOOGLE_CONNECTION_STORE_H
 #define RALLY_GOOGLE_CONNECTION_STORE_H
@@ -30,6 +30,12 @@ struct google_connection_in {
 	const char *google_subject;	/* userinfo's sub */
 	bool want_calendar, want_mail;
 	const struct oauth_tokens *tokens;	/* with a refresh token */
+	/*
+	 * The web's attempt this completes (rally.oauth_pending id), marked
+	 * connected with google_connection_summary() in the same
+	 * transaction; NULL for rallyctl.
+	 */
+	const char *pending_id;
 };
 
 struct google_connection_out {
@@ -51,5 +57,22 @@ enum google_store_result {
 enum google_store_result google_connection_store(PGconn *db,
     const struct keyring *kr, const struct google_connection_in *in,
     struct google_connection_out *out, char **cause);
+
+/*
+ * What the user is told of a stored connection, in their words: what is
+ * connected now and, for an integration asked for but off, why.  Caller
+ * frees.
+ */
+char *google_connection_summary(const struct google_connection_in *,
+    const struct google_connection_out *);
+
+/*
+ * The scopes to ask for: openid and email (who the account is), then each
+ * wanted integration's (mail needs both Gmail scopes).  For
+ * oauth_auth_url(); NULL-terminated in out.
+ */
+#define GOOGLE_CONNECT_SCOPES_MAX 6
+void google_connect_scopes(bool calendar, bool mail,
+    const char *out[GOOGLE_CONNECT_SCOPES_MAX]);
 
 #endif

@@ -15,7 +15,7 @@ as $$
 	    'calsync', 'calpush', 'calwatch', 'calpurge', 'mailsync',
 	    'maillabel', 'mailsend', 'mailwatch', 'mailreconcile', 'mailpurge', 'notice',
 	    'accountpurge', 'deletion-watch', 'export', 'usage-rollup', 'backup',
-	    'backup-check', 'sync-watch']
+	    'backup-check', 'sync-watch', 'oauth-exchange']
 $$;
 
 -- Queues a job, or folds it into the pending twin with the same

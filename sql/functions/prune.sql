@@ -15,9 +15,15 @@ set local role rally_owner;
 --   tombstones  deletions for a connection whose calendar is off or whose
 --               grant is gone: they can never be sent (a week, not the
 --               retention, so that a calendar switched back on in time
---               still gets them).
+--               still gets them);
+--   oauth_pending  web attempts to connect Google (sql/functions/oauth.sql)
+--               a day after they expired or ended, whichever is later: long
+--               enough for the page that polls, and the user starts
+--               afresh anyway.
+-- The result type changed with oauth_pending (migration 0030 dropped the
+-- three-column one).
 create or replace function rally.prune_batch(p_job_retention int, p_deleted_retention int)
-returns table (jobs int, activities int, tombstones int)
+returns table (jobs int, activities int, tombstones int, oauth_pending int)
 language plpgsql
 as $$
 begin
@@ -40,6 +46,12 @@ begin
 	                and c.calendar_enabled and c.status = 'active')
 	    limit 1000);
 	get diagnostics tombstones = row_count;
+	delete from rally.oauth_pending where (tenant_id, id) in (
+	    select o.tenant_id, o.id from rally.oauth_pending o
+	    where o.expires_at < now() - interval '1 day'
+	        and (o.finished_at is null or o.finished_at < now() - interval '1 day')
+	    limit 1000);
+	get diagnostics oauth_pending = row_count;
 	return next;
 end
 $$;

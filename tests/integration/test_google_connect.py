@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
-from rallytest import BUILDDIR, program
+from rallytest import program
 from rallytest.google import (SCOPE_CALENDAR, SCOPE_EMAIL, SCOPE_GMAIL_MODIFY,
                               SCOPE_GMAIL_SEND)
+from rallytest.seal import seal_open
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_CONFIG = 64, 65, 69, 78
@@ -33,14 +34,6 @@ def ok(conf, *args, **kw):
     r = rallyctl(conf, *args, **kw)
     assert r.returncode == 0, f"rallyctl {' '.join(args)} exited {r.returncode}:\n{r.stderr}"
     return r.stdout.strip()
-
-
-def seal_open(keyring, tenant, row, column, value):
-    r = subprocess.run([str(BUILDDIR / "tests" / "unit" / "seal-tool"), "open", str(keyring),
-                        tenant, row, column], input=bytes(value).hex().encode(),
-                       capture_output=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.decode()
 
 
 class Site:

@@ -139,6 +139,10 @@ def test_hostile_payloads_of_every_kind_touch_no_one_elses_calendar(world, fakeg
         (w.a, "token-revoke", {"connection_id": carol}),
         (w.a, "token-revoke", {"connection_id": bob.upper()}),
         (w.a, "google-probe", {"connection_id": carol, "url": calendar_events}),
+        # An OAuth exchange of an attempt that is not there (test_oauth_web
+        # has other tenants' attempts).
+        (w.a, "oauth-exchange", {"pending_id": carol}),
+        (w.b, "oauth-exchange", {"pending_id": str(uuid.uuid4())}),
         # Malformed ids and wrong types.
         (w.a, "calsync", {"connection_id": 12}),
         (w.a, "calsync", {"connection_id": f"{bob}' OR true --"}),

@@ -47,7 +47,8 @@ class World:
                                  " WHERE tenant_id = %s", (self.tenant,)).fetchone()[0]
 
     def prune(self, deleted_retention=DAY):
-        return self.conn.execute("SELECT * FROM rally.prune_batch(%s, %s)",
+        return self.conn.execute("SELECT jobs, activities, tombstones"
+                                 " FROM rally.prune_batch(%s, %s)",
                                  (WEEK, deleted_retention)).fetchone()
 
 

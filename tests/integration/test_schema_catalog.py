@@ -173,7 +173,8 @@ def test_web_may_call_only_the_lookups_it_needs(conn):
                                "web_deletion_pending_lookup", "web_export_request",
                                "web_account_update", "web_usage_record", "web_signup",
                                "web_login_wait", "web_login_failed", "web_login_succeeded",
-                               "web_session_resume", "web_session_end"}
+                               "web_session_resume", "web_session_end",
+                               "web_oauth_begin", "web_oauth_callback", "web_oauth_status"}
 
 
 def test_tenant_context_functions_are_inlined_into_policies(conn):
