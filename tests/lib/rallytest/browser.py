@@ -122,11 +122,26 @@ class Page:
         self.ctx, self.id = ctx, pid
         self.chrome = ctx.chrome
 
+    def _send(self, op, **fields):
+        try:
+            return self.chrome.send(op, page=self.id, **fields)
+        except BrowserError as e:
+            raise BrowserError(f"{e}\n-- the page: {self._where()}") from None
+
+    def _where(self):
+        """Where the page is and what it says, for a failure's message."""
+        try:
+            return self.chrome.send("run", page=self.id, code=(
+                "return page.url() + '\\n' + (await page.locator('body').innerText("
+                "{timeout: 1000})).slice(0, 1500)"))
+        except BrowserError:
+            return "(unknown)"
+
     def call(self, method, *args):
-        return self.chrome.send("call", page=self.id, method=method, args=list(args))
+        return self._send("call", method=method, args=list(args))
 
     def run(self, code, **args):
-        return self.chrome.send("run", page=self.id, code=code, args=args)
+        return self._send("run", code=code, args=args)
 
     def evaluate(self, expression):
         """A JavaScript expression evaluated in the page (not subject to
@@ -180,7 +195,7 @@ class Page:
         return self.run("return await lib.focused(page)")
 
     def axe(self, **options):
-        return self.chrome.send("axe", page=self.id, options=options)
+        return self._send("axe", options=options)
 
     def screenshot(self, path, full_page=False):
         self.call("screenshot", {"path": str(path), "fullPage": full_page, "type": "png"})
