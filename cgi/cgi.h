@@ -91,6 +91,14 @@ extern const struct route route_signin_form, route_signin, route_signout;
 extern const struct route route_signup_form, route_signup;
 /* page-dashboard.c: the home page. */
 extern const struct route route_dashboard;
+/* page-reset.c, page-invite.c, page-team.c: password reset, invitations,
+ * the team. */
+extern const struct route route_reset_form, route_reset_request;
+extern const struct route route_reset_link_form, route_reset_link_set;
+extern const struct route route_invite_form, route_invite_accept;
+extern const struct route route_team, route_team_invite, route_team_revoke;
+extern const struct route route_team_role, route_team_remove_confirm;
+extern const struct route route_team_remove;
 /* page-static.c: the stylesheet. */
 extern const struct route route_stylesheet;
 

@@ -8,8 +8,10 @@
  * A notice found already sent is not sent again.  The one window left is
  * a crash between the relay's acceptance and the 'sent' mark: the notice
  * is then sent twice, with the same Message-ID, so a mail client shows it
- * once.  The address is the user's at sending time; the notice must belong
- * to the job's tenant.
+ * once.  The address is the user's at sending time, or the notice's own
+ * to_address (an invitation); the notice must belong to the job's tenant.
+ * A secret body (a reset or invitation link) is replaced as it is marked
+ * sent, so the link does not stay in the database.
  */
 #include "config.h"
 
@@ -34,10 +36,13 @@
 	" FROM rally.users u WHERE n.tenant_id = $1 AND n.id = $2::uuid" \
 	" AND n.status IN ('queued', 'sending')" \
 	" AND u.tenant_id = n.tenant_id AND u.id = n.user_id" \
-	" RETURNING u.email, n.subject, n.body_text, n.message_id"
+	" RETURNING coalesce(n.to_address, u.email), n.subject, n.body_text, n.message_id"
 
+/* A secret body (a single-use link, migration 0033) goes once it is sent. */
 #define NOTICE_SQL_SENT \
-	"UPDATE rally.notices SET status = 'sent', sent_at = now(), last_error = NULL" \
+	"UPDATE rally.notices SET status = 'sent', sent_at = now(), last_error = NULL," \
+	" body_text = CASE WHEN body_secret THEN rally.notice_secret_removed()" \
+	" ELSE body_text END" \
 	" WHERE tenant_id = $1 AND id = $2::uuid AND status = 'sending'"
 
 /* $3 why. */

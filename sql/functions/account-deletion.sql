@@ -29,6 +29,7 @@ as $$
 	    ['oauth_pending', 'user_id = $2'],
 	    ['google_connections', 'user_id = $2'],
 	    ['sessions', 'user_id = $2'],
+	    ['password_resets', 'user_id = $2'],
 	    ['usage_events', 'user_id = $2'],
 	    ['usage_daily', 'user_id = $2'],
 	    ['exports', 'user_id = $2'],
@@ -110,10 +111,12 @@ begin
 	    format(E'We received a request to delete your Rally account.\n\n'
 	        'Your Google connections were disconnected and their tokens deleted. '
 	        'Everything else we hold about you will be deleted from %s UTC, and '
-	        'no later than %s UTC.\n\n'
-	        'Until then you may sign in and cancel the deletion.\n',
+	        'no later than %s UTC.\n%s',
 	        to_char(purge_after at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
-	        to_char(due_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI')));
+	        to_char(due_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
+	        -- No grace period (a member removed by an owner): nothing to cancel.
+	        case when p_grace > interval '0'
+	            then E'\nUntil then you may sign in and cancel the deletion.\n' else '' end));
 	perform rally.job_enqueue(p_tenant, 'accountpurge', ledger_id::text,
 	    jsonb_build_object('ledger_id', ledger_id), purge_after, 1000);
 	return next;

@@ -77,7 +77,10 @@ as $$
 	        'kind', d.kind, 'count', d.count) order by d.day, d.kind)
 	        from rally.usage_daily d where d.tenant_id = p_tenant and d.user_id = p_user), '[]'),
 	    'notices', coalesce((select jsonb_agg(jsonb_build_object('kind', n.kind,
-	        'subject', n.subject, 'body', n.body_text, 'status', n.status,
+	        'subject', n.subject,
+	        -- A single-use link is not kept (migration 0033).
+	        'body', case when n.body_secret then rally.notice_secret_removed()
+	            else n.body_text end, 'status', n.status,
 	        'created_at', n.created_at, 'sent_at', n.sent_at) order by n.created_at)
 	        from rally.notices n where n.tenant_id = p_tenant and n.user_id = p_user), '[]'),
 	    'audit', coalesce((select jsonb_agg(jsonb_build_object('at', a.at, 'actor', a.actor,

@@ -72,3 +72,40 @@ $$;
 
 revoke all on function rally.sync_failing_notices(interval) from public;
 grant execute on function rally.sync_failing_notices(interval) to rally_daemon;
+
+-- A notice whose body holds a secret, a single-use link (password reset,
+-- invitation; sql/functions/web-accounts.sql): rally_web never reads it
+-- (migration 0033) and its body is replaced once it is sent.  p_to, when
+-- not NULL, is the recipient instead of the user's address (an invitation
+-- is filed under its sender).
+create or replace function rally.notice_queue_secret(p_tenant uuid, p_user uuid,
+    p_to text, p_kind text, p_subject text, p_body text) returns uuid
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	v uuid;
+begin
+	insert into rally.notices (tenant_id, user_id, to_address, kind, subject, body_text,
+	    body_secret)
+	values (p_tenant, p_user, p_to, p_kind, p_subject, p_body, true)
+	returning id into v;
+	-- Fewer attempts than other notices: the links expire within a week.
+	perform rally.job_enqueue(p_tenant, 'notice', v::text,
+	    jsonb_build_object('notice_id', v), now(), 200);
+	return v;
+end
+$$;
+
+-- What a secret body becomes once it has been sent or its link used.
+create or replace function rally.notice_secret_removed() returns text
+language sql immutable parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+	select '(This message held a single-use link. Rally removed it once the message '
+	    'was sent.)'::text
+$$;
+
+revoke all on function rally.notice_queue_secret(uuid, uuid, text, text, text, text),
+    rally.notice_secret_removed() from public;
+grant execute on function rally.notice_secret_removed() to rally_daemon;

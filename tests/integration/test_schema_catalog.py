@@ -11,7 +11,7 @@ NOT_TENANT_DATA = ("schema_migrations", "schema_functions")
 # Tables that hold a user's data and must go with the user.
 PER_USER = ("sessions", "google_connections", "oauth_pending", "activities", "merge_conflicts",
             "mail_threads", "mail_outbox", "mail_label_ops", "exports", "notices",
-            "usage_events", "usage_daily")
+            "usage_events", "usage_daily", "password_resets")
 # Tables that must survive every deletion (and so reference nothing).
 SURVIVORS = ("audit_log", "deletion_ledger", "token_revocations", "jobs", "instances",
              "backups", "ledger_keys", "deletion_purges")
@@ -36,7 +36,9 @@ def test_the_data_model_has_every_table_of_the_design(conn):
         "mail_label_ops", "sync_state", "oauth_pending", "token_revocations", "jobs",
         "job_runs", "instances", "deletion_ledger", "exports", "backups", "notices",
         "usage_events", "usage_daily", "audit_log", "activity_tombstones", "push_secrets",
-        "ledger_keys", "deletion_purges", "login_failures"}
+        "ledger_keys", "deletion_purges", "login_failures",
+        # Password reset links and invitations (migration 0032).
+        "password_resets", "invitations"}
 
 
 def test_every_table_has_a_non_null_uuid_tenant_id(conn):
@@ -174,7 +176,10 @@ def test_web_may_call_only_the_lookups_it_needs(conn):
                                "web_account_update", "web_usage_record", "web_signup",
                                "web_login_wait", "web_login_failed", "web_login_succeeded",
                                "web_session_resume", "web_session_end",
-                               "web_oauth_begin", "web_oauth_callback", "web_oauth_status"}
+                               "web_oauth_begin", "web_oauth_callback", "web_oauth_status",
+                               "web_reset_request", "web_reset_check", "web_reset_complete",
+                               "web_invite_create", "web_invite_lookup", "web_invite_accept",
+                               "web_invite_revoke", "web_member_role", "web_member_remove"}
 
 
 def test_tenant_context_functions_are_inlined_into_policies(conn):

@@ -84,6 +84,8 @@ def _seed_tenant(conn, w, key, name, users):
                sha256=os.urandom(32), ready_at=NOW, expires_at=NOW + DAY)
         insert(conn, "notices", tenant_id=t, user_id=u, kind="technical", subject="Maintenance",
                body_text="Tonight")
+        insert(conn, "password_resets", tenant_id=t, token_hash=os.urandom(32), user_id=u,
+               expires_at=NOW + DAY / 24)
         insert(conn, "usage_events", tenant_id=t, user_id=u, kind="page.view")
         insert(conn, "usage_daily", tenant_id=t, day=NOW.date(), user_id=u, kind="page.view",
                count=4)
@@ -94,6 +96,12 @@ def _seed_tenant(conn, w, key, name, users):
     insert(conn, "deletion_ledger", tenant_id=t, kind="mail_disconnect",
            subject_hash=os.urandom(32), hash_key_id="1", due_at=NOW + DAY)
     insert(conn, "audit_log", tenant_id=t, actor="user", action="session.login")
+    insert(conn, "invitations", tenant_id=t, email=f"new@{key}.example", role="member",
+           token_hash=os.urandom(32), invited_by=getattr(w, users[0]), expires_at=NOW + 7 * DAY)
+    # A secret notice (a link) is not the web tier's to read, even its user's.
+    insert(conn, "notices", tenant_id=t, user_id=getattr(w, users[0]), kind="security",
+           subject="Reset your password", body_text="https://crm.example/reset/x",
+           body_secret=True)
 
 
 @pytest.fixture
@@ -328,9 +336,17 @@ def test_web_cannot_read_tokens_or_other_secrets(pg, world, login_roles):
                   "SELECT * FROM rally.jobs",
                   "SELECT * FROM rally.activity_tombstones",
                   "SELECT * FROM rally.audit_log",
-                  "SELECT * FROM rally.deletion_ledger"):
+                  "SELECT * FROM rally.deletion_ledger",
+                  "SELECT * FROM rally.password_resets",
+                  "SELECT token_hash FROM rally.invitations",
+                  "SELECT * FROM rally.invitations"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(q)
+        assert conn.execute("SELECT count(*) FROM rally.notices WHERE body_secret"
+                            ).fetchone()[0] == 0
+        # Owners see their workspace's pending invitations (the team page).
+        assert conn.execute("SELECT email FROM rally.invitations").fetchall() == [
+            ("new@a.example",)]
         # What the integration settings page shows is readable.
         row = conn.execute("SELECT google_email, calendar_enabled, mail_enabled, status "
                            "FROM rally.google_connections").fetchone()
