@@ -102,6 +102,18 @@ extern const struct route route_team_remove;
 /* page-static.c: the stylesheet. */
 extern const struct route route_stylesheet;
 
+/*
+ * page-account.c, page-account-export.c, page-account-delete.c,
+ * page-privacy.c: the account page and the privacy rights.
+ */
+extern const struct route route_account, route_account_profile;
+extern const struct route route_account_company, route_account_billing;
+extern const struct route route_account_analytics, route_account_sessions;
+extern const struct route route_account_export, route_account_exports;
+extern const struct route route_account_export_file;
+extern const struct route route_account_delete_form, route_account_delete;
+extern const struct route route_signin_keep, route_privacy;
+
 /* page-hooks.c: Google push notifications. */
 extern const struct route route_hook_calendar;
 extern const struct route route_hook_gmail;

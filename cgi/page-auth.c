@@ -21,6 +21,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "page-account.h"
 #include "page.h"
 #include "passwd.h"
 #include "session.h"
@@ -212,6 +213,13 @@ signin(struct cgi *cgi, struct request *req, struct response *resp)
 	if ((found = signin_match(cgi, email, password, &tenant, &user, &phc,
 	    &cause)) == -1)
 		goto dberr;
+	/* An account in its grace period may still be kept (page-account-delete.c). */
+	if (found == 0 && (found = account_signin_pending(cgi, req, resp, email,
+	    password, &cause)) != 0) {
+		if (found == -1)
+			goto dberr;
+		goto out;
+	}
 	if (found == 0) {
 		if (db_command(cgi->db, "SELECT rally.web_login_failed($1, $2)",
 		    2, params, &cause) == -1)

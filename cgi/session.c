@@ -81,6 +81,12 @@ cookie_id_hash(const struct cgi *cgi, const struct request *req)
 	return hex;
 }
 
+char *
+session_cookie_hash(const struct cgi *cgi, const struct request *req)
+{
+	return cookie_id_hash(cgi, req);
+}
+
 void
 session_free(struct session *s)
 {

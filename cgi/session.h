@@ -66,6 +66,13 @@ const char *session_csrf_token(struct cgi *, const struct request *,
 bool session_csrf_valid(struct cgi *, const struct request *,
     const char *token);
 
+/*
+ * The SHA-256 of the request's session cookie in bytea text form ("\\x..."),
+ * as rally.sessions.id_hash holds it, or NULL without a cookie; caller
+ * frees.  The account page marks "this browser" with it.
+ */
+char *session_cookie_hash(const struct cgi *, const struct request *);
+
 void session_free(struct session *);
 
 #endif

@@ -47,7 +47,8 @@ as $$
 	    'generated_at', now(),
 	    'profile', (select jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name,
 	        'role', u.role, 'status', u.status, 'analytics_opt_out', u.analytics_opt_out,
-	        'created_at', u.created_at, 'last_login_at', u.last_login_at) from u),
+	        'time_zone', u.time_zone, 'created_at', u.created_at,
+	        'last_login_at', u.last_login_at) from u),
 	    'company', (select jsonb_build_object('name', t.name, 'size', t.company_size)
 	        from rally.tenants t, u where t.tenant_id = p_tenant and u.role = 'owner'),
 	    'billing', (select to_jsonb(b) - 'tenant_id' from rally.billing_profiles b, u

@@ -11,6 +11,7 @@ create or replace function rally.account_fields() returns jsonb
 language sql immutable parallel safe
 as $$
 	select '{"name": "users", "email": "users", "analytics_opt_out": "users",
+	    "time_zone": "users",
 	    "company_name": "tenants", "company_size": "tenants",
 	    "billing_email": "billing", "billing_name": "billing",
 	    "address_line1": "billing", "address_line2": "billing",
@@ -53,10 +54,18 @@ begin
 			    using errcode = '42501';
 		end if;
 	end loop;
-	if p_changes ? 'name' or p_changes ? 'email' or p_changes ? 'analytics_opt_out' then
+	-- A zone PostgreSQL knows: the pages set it as the transaction's TimeZone.
+	if p_changes ? 'time_zone' and not exists (select 1 from pg_catalog.pg_timezone_names
+	    where name = p_changes->>'time_zone') then
+		raise exception 'account_update: "%" is not a time zone', p_changes->>'time_zone'
+		    using errcode = '22023';
+	end if;
+	if p_changes ? 'name' or p_changes ? 'email' or p_changes ? 'analytics_opt_out'
+	    or p_changes ? 'time_zone' then
 		update rally.users set
 		    name = coalesce(p_changes->>'name', name),
 		    email = coalesce(p_changes->>'email', email),
+		    time_zone = coalesce(p_changes->>'time_zone', time_zone),
 		    analytics_opt_out = coalesce((p_changes->>'analytics_opt_out')::boolean,
 		        analytics_opt_out),
 		    updated_at = now()
@@ -69,7 +78,8 @@ begin
 		    updated_at = now()
 		where tenant_id = p_tenant;
 	end if;
-	b := p_changes - 'name' - 'email' - 'analytics_opt_out' - 'company_name' - 'company_size';
+	b := p_changes - 'name' - 'email' - 'analytics_opt_out' - 'time_zone' - 'company_name'
+	    - 'company_size';
 	if b <> '{}' then
 		insert into rally.billing_profiles as p (tenant_id, billing_email)
 		values (p_tenant, coalesce(b->>'billing_email', u.email))
