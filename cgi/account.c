@@ -102,15 +102,21 @@ account_password_check(const char *password, const char *again)
 	return NULL;
 }
 
+void
+account_passwd_params(const struct cgi *cgi, struct passwd_params *pp)
+{
+	pp->m_kib = (uint32_t)cgi->conf.argon2_memory_kib;
+	pp->t_cost = (uint32_t)cgi->conf.argon2_iterations;
+	pp->parallelism = (uint32_t)cgi->conf.argon2_parallelism;
+}
+
 int
 account_password_hash(const struct cgi *cgi, const char *password,
     char **phc, char **cause)
 {
 	struct passwd_params pp;
 
-	pp.m_kib = (uint32_t)cgi->conf.argon2_memory_kib;
-	pp.t_cost = (uint32_t)cgi->conf.argon2_iterations;
-	pp.parallelism = (uint32_t)cgi->conf.argon2_parallelism;
+	account_passwd_params(cgi, &pp);
 	return passwd_hash(password, &pp, phc, cause);
 }
 

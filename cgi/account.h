@@ -49,6 +49,9 @@ size_t account_chars(const char *s);
 /* What is wrong with a new password and its confirmation, or NULL. */
 const char *account_password_check(const char *password, const char *again);
 
+/* rally.conf's argon2id parameters ([passwords]). */
+struct passwd_params;
+void account_passwd_params(const struct cgi *, struct passwd_params *);
 /* argon2id with rally.conf's parameters; 0, or -1 with *cause. */
 int account_password_hash(const struct cgi *, const char *password,
     char **phc, char **cause) MUST_CHECK;

@@ -31,6 +31,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "account.h"
 #include "page-account.h"
 #include "page.h"
 #include "passwd.h"
@@ -350,14 +351,9 @@ out:
 static void
 dummy_hash(const struct cgi *cgi, const char *password)
 {
-	struct passwd_params pp = {
-		.m_kib = (uint32_t)cgi->conf.argon2_memory_kib,
-		.t_cost = (uint32_t)cgi->conf.argon2_iterations,
-		.parallelism = (uint32_t)cgi->conf.argon2_parallelism,
-	};
 	char *phc = NULL, *why = NULL;
 
-	if (passwd_hash(password, &pp, &phc, &why) == 0)
+	if (account_password_hash(cgi, password, &phc, &why) == 0)
 		free(phc);
 	free(why);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "account.h"
 #include "page-account.h"
 #include "page.h"
 #include "session.h"

@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "db.h"
+#include "account.h"
 #include "page-account.h"
 #include "page.h"
 #include "session.h"
@@ -63,26 +64,6 @@ static const struct {
 	    "cancelled. If Google was connected, it was disconnected when you "
 	    "asked for the deletion: connect it again to sync." },
 };
-
-size_t
-account_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
-bool
-account_email_ok(const char *e)
-{
-	const char *at = strchr(e, '@');
-
-	return at != NULL && at != e && at[1] != '\0' &&
-	    strchr(at + 1, '@') == NULL && strlen(e) <= 320 &&
-	    strpbrk(e, " \t\r\n<>\"") == NULL;
-}
 
 static bool
 is_owner(const struct cgi *cgi)

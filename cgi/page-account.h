@@ -25,10 +25,4 @@
 int account_signin_pending(struct cgi *, struct request *, struct response *,
     const char *email, const char *password, char **cause);
 
-/* Characters (not bytes) of UTF-8 text s. */
-size_t account_chars(const char *s);
-
-/* A plausible address for the users and billing tables' checks. */
-bool account_email_ok(const char *s);
-
 #endif

@@ -21,45 +21,15 @@
 
 #include "db.h"
 #include "log.h"
+#include "account.h"
 #include "page-account.h"
 #include "page.h"
 #include "passwd.h"
 #include "session.h"
 
-#define PASSWORD_MIN 10
-#define NAME_MAX_CHARS 200
-#define EMAIL_MAX 320
-
 static const char *const company_sizes[] = {
 	"1-10", "11-50", "51-200", "201-1000", "1001+",
 };
-
-static void
-passwd_params_of(const struct conf *c, struct passwd_params *pp)
-{
-	pp->m_kib = (uint32_t)c->argon2_memory_kib;
-	pp->t_cost = (uint32_t)c->argon2_iterations;
-	pp->parallelism = (uint32_t)c->argon2_parallelism;
-}
-
-static const char *
-client_addr(const struct request *req)
-{
-	const char *a = request_env(req, "REMOTE_ADDR");
-
-	return a != NULL ? a : "";
-}
-
-/* A plausible address: one '@', something on each side, no blanks. */
-static bool
-email_ok(const char *e)
-{
-	const char *at = strchr(e, '@');
-
-	return at != NULL && at != e && at[1] != '\0' &&
-	    strchr(at + 1, '@') == NULL && strlen(e) <= EMAIL_MAX &&
-	    strpbrk(e, " \t\r\n<>\"") == NULL;
-}
 
 /* --- sign-in ------------------------------------------------------------ */
 
@@ -139,11 +109,9 @@ signin_match(struct cgi *cgi, const char *email, const char *password,
 		return -1;
 	n = PQntuples(res);
 	if (n == 0) {
-		struct passwd_params pp;
 		char *phc_unused = NULL, *why = NULL;
 
-		passwd_params_of(&cgi->conf, &pp);
-		if (passwd_hash(password, &pp, &phc_unused, &why) == 0)
+		if (account_password_hash(cgi, password, &phc_unused, &why) == 0)
 			free(phc_unused);
 		free(why);
 	}
@@ -169,7 +137,7 @@ signin_rehash(struct cgi *cgi, const char *phc, const char *password,
 	char *fresh;
 	int rc;
 
-	passwd_params_of(&cgi->conf, &pp);
+	account_passwd_params(cgi, &pp);
 	if (!passwd_needs_rehash(phc, &pp))
 		return 0;
 	if (passwd_hash(password, &pp, &fresh, cause) == -1)
@@ -187,7 +155,7 @@ signin(struct cgi *cgi, struct request *req, struct response *resp)
 {
 	char *email = page_trim(page_field(req, "email"));
 	const char *password = page_field(req, "password");
-	const char *addr = client_addr(req);
+	const char *addr = account_client_addr(req);
 	const char *params[2] = { email, addr };
 	char *tenant = NULL, *user = NULL, *phc = NULL, *cause = NULL;
 	char *msg;
@@ -299,7 +267,7 @@ signup_page(struct cgi *cgi, struct request *req, struct response *resp,
 	    "</fieldset><p><button type=\"submit\">Create workspace</button>"
 	    "</p></form><p>Already have an account? "
 	    "<a href=\"/signin\">Sign in</a></p>", f->name, f->email,
-	    PASSWORD_MIN, PASSWORD_MIN);
+	    ACCOUNT_PASSWORD_MIN, ACCOUNT_PASSWORD_MIN);
 	page_end(&p, status);
 }
 
@@ -323,15 +291,17 @@ signup_check(const struct signup_form *f, const char *password)
 
 	for (size_t i = 0; i < nitems(company_sizes); i++)
 		size_ok |= strcmp(f->size, company_sizes[i]) == 0;
-	if (f->company[0] == '\0' || strlen(f->company) > 4 * NAME_MAX_CHARS)
+	if (f->company[0] == '\0' ||
+	    account_chars(f->company) > ACCOUNT_NAME_MAX_CHARS)
 		return "Enter your company's name (at most 200 characters).";
 	if (!size_ok)
 		return "Choose a company size from the list.";
-	if (f->name[0] == '\0' || strlen(f->name) > 4 * NAME_MAX_CHARS)
+	if (f->name[0] == '\0' ||
+	    account_chars(f->name) > ACCOUNT_NAME_MAX_CHARS)
 		return "Enter your name (at most 200 characters).";
-	if (!email_ok(f->email))
+	if (!account_email_ok(f->email))
 		return "Enter your email address, like ann@example.com.";
-	if (strlen(password) < PASSWORD_MIN)
+	if (strlen(password) < ACCOUNT_PASSWORD_MIN)
 		return "Choose a password of at least 10 characters.";
 	if (strlen(password) > PASSWD_MAX_LEN)
 		return "That password is too long.";
@@ -356,7 +326,7 @@ signup(struct cgi *cgi, struct request *req, struct response *resp)
 		signup_page(cgi, req, resp, 400, why, &f);
 		goto out;
 	}
-	passwd_params_of(&cgi->conf, &pp);
+	account_passwd_params(cgi, &pp);
 	if (passwd_hash(password, &pp, &phc, &cause) == -1) {
 		log_warnx("signup: %s", cause);
 		free(cause);
@@ -371,7 +341,7 @@ signup(struct cgi *cgi, struct request *req, struct response *resp)
 	params[2] = f.name;
 	params[3] = f.email;
 	params[4] = phc;
-	params[5] = client_addr(req);
+	params[5] = account_client_addr(req);
 	res = db_exec(cgi->db, "SELECT tenant_id, user_id FROM"
 	    " rally.web_signup($1, $2, $3, $4, $5, $6)", 6, params, &cause);
 	if (res == NULL) {
