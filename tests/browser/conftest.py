@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from rallytest.browser import Chromium
+from rallytest.calendar import PASSWORD as ANN_PASSWORD     # the world's Ann, made by rallyctl
 from rallytest.pg import Cluster
 from rallytest.schema import apply_migrations, login_role, migrations_dir
 from rallytest.site import PASSWORD, Site
@@ -145,4 +146,43 @@ def sign_in_as(ctx, site, client):
     ctx.add_cookies([{"name": k, "value": v, "url": site.url} for k, v in client.cookies.items()])
 
 
-__all__ = ["PASSWORD", "shoot", "sign_in_as"]
+def make_world(pg, db, login_roles, fakegoogle, directory, google_email=None):
+    """Ann of Acme Ltd (world.World) with rally.cgi (w.site, at w.site.url)
+    and a running rallyd sharing google.redirect_uri, rally.cgi's own
+    /oauth/callback (registered with the emulator); rally.cgi holds no
+    client secret.  The caller closes w and w.site."""
+    from world import World
+    w = World(pg, db, login_roles, fakegoogle, directory, google_email=google_email)
+    (directory / "web").mkdir()
+    site = Site(str(directory / "web"), pg.conninfo(db, login_roles["web"]))
+    site.url = f"http://127.0.0.1:{site.server.port}"
+    redirect = site.url + "/oauth/callback"
+    g = w.sections["google"]
+    g["redirect_uri"] = redirect
+    site.configure(pg.conninfo(db, login_roles["web"]), web={"public_url": site.url},
+                   google={"client_id": g["client_id"], "redirect_uri": redirect,
+                           "auth_url": g["auth_url"]})
+    fakegoogle.admin("POST", "clients", {"client_id": fakegoogle.client_id,
+                                         "client_secret": fakegoogle.client_secret,
+                                         "redirect_uris": [redirect, fakegoogle.redirect_uri]})
+    w.site = site
+    w.start("web")
+    return w
+
+
+@pytest.fixture
+def world(pg, db, login_roles, fakegoogle, tmp_path):
+    w = make_world(pg, db, login_roles, fakegoogle, tmp_path)
+    yield w
+    w.close()
+    w.site.close()
+
+
+def signed_in(ctx, w):
+    """The browser profile signed in as Ann of the world."""
+    c = w.site.client()
+    c.signin(w.user_email, ANN_PASSWORD)
+    sign_in_as(ctx, w.site, c)
+
+
+__all__ = ["ANN_PASSWORD", "PASSWORD", "shoot", "sign_in_as", "signed_in"]

@@ -3,7 +3,7 @@
 the mouse, and with the keyboard alone (Tab, Shift+Tab and Enter, the focus
 always visible)."""
 
-from conftest import PASSWORD, shoot
+from conftest import PASSWORD
 
 EMAIL = "ann@acme.example"
 
@@ -25,7 +25,6 @@ def test_sign_up_sign_out_and_sign_in_with_the_mouse(site, ctx, page, dbconn):
     page.wait_url("/signin$")                   # signed out: the sign-in page
     page.click("text=Create a workspace")
     page.wait_url("/signup$")
-    shoot(page, "signup")
     page.click("#company")
     page.type("Acme Ltd")
     page.call("selectOption", "#size", "11-50")

@@ -48,3 +48,4 @@ def test_the_check_catches_a_page_that_does_not_escape(ctx, page, beacon):
     page.goto("about:blank")
     time.sleep(0.3)
     beacon.hits.clear()
+
