@@ -65,7 +65,11 @@ typedef void (*route_fn)(struct cgi *, struct request *, struct response *);
 
 struct route {
 	const char *method;
-	/* Matched exactly, unless segment is set. */
+	/*
+	 * Matched exactly, unless segment is set; a segment "*" matches any
+	 * one non-empty segment ("/inbox/ * /reply", without the blanks),
+	 * which route_wild() gives the handler.
+	 */
 	const char *path;
 	/* Reads the body itself (request_read_body()) when it wants one. */
 	route_fn handler;
@@ -85,12 +89,26 @@ const struct route *routes_find(const struct request *, struct response *);
 
 /* The segment after a segment route's path, in the request it matched. */
 const char *route_segment(const struct route *, const struct request *);
+/*
+ * The segment the first '*' of the route's path matched, copied into out;
+ * false (out empty) when it does not fit in outlen bytes.
+ */
+bool route_wild(const struct route *, const struct request *, char *out,
+    size_t outlen);
 
 /* page-auth.c: sign-up, sign-in, sign-out. */
 extern const struct route route_signin_form, route_signin, route_signout;
 extern const struct route route_signup_form, route_signup;
-/* page-dashboard.c: the home page. */
+/* page-dashboard.c: the home page; page-integrations.c and
+ * page-connect.c: Google connections, connecting, disconnecting. */
 extern const struct route route_dashboard;
+extern const struct route route_integrations;
+extern const struct route route_integrations_disconnect_form;
+extern const struct route route_integrations_disconnect;
+extern const struct route route_integrations_sync;
+extern const struct route route_integrations_connect;
+extern const struct route route_oauth_callback;
+extern const struct route route_connecting;
 /* page-reset.c, page-invite.c, page-team.c: password reset, invitations,
  * the team. */
 extern const struct route route_reset_form, route_reset_request;
@@ -99,6 +117,13 @@ extern const struct route route_invite_form, route_invite_accept;
 extern const struct route route_team, route_team_invite, route_team_revoke;
 extern const struct route route_team_role, route_team_remove_confirm;
 extern const struct route route_team_remove;
+/* page-inbox.c, page-inbox-thread.c, page-inbox-send.c: the inbox. */
+extern const struct route route_inbox, route_inbox_outbox;
+extern const struct route route_inbox_outbox_cancel, route_inbox_outbox_retry;
+extern const struct route route_inbox_compose, route_inbox_send;
+extern const struct route route_inbox_message_html;
+extern const struct route route_inbox_thread, route_inbox_thread_act;
+extern const struct route route_inbox_reply;
 /* page-static.c: the stylesheet. */
 extern const struct route route_stylesheet;
 
@@ -113,6 +138,13 @@ extern const struct route route_account_export, route_account_exports;
 extern const struct route route_account_export_file;
 extern const struct route route_account_delete_form, route_account_delete;
 extern const struct route route_signin_keep, route_privacy;
+/* page-activities.c: the activities list, create, view, edit, delete, sharing. */
+extern const struct route route_activities, route_activity_new;
+extern const struct route route_activity_create, route_activity;
+extern const struct route route_activity_save, route_activity_edit;
+extern const struct route route_activity_delete_form, route_activity_delete;
+extern const struct route route_activity_share, route_activity_private;
+extern const struct route route_activity_reviewed;
 
 /* page-hooks.c: Google push notifications. */
 extern const struct route route_hook_calendar;

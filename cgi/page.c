@@ -75,6 +75,14 @@ void
 page_begin(struct page *p, struct cgi *cgi, const struct request *req,
     struct response *resp, const char *title, const char *section)
 {
+	page_begin_refresh(p, cgi, req, resp, title, section, 0);
+}
+
+void
+page_begin_refresh(struct page *p, struct cgi *cgi, const struct request *req,
+    struct response *resp, const char *title, const char *section,
+    int refresh)
+{
 	memset(p, 0, sizeof *p);
 	p->cgi = cgi;
 	p->req = req;
@@ -82,9 +90,12 @@ page_begin(struct page *p, struct cgi *cgi, const struct request *req,
 	html(&p->sb, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 	    "<meta charset=\"utf-8\">"
 	    "<meta name=\"viewport\" content=\"width=device-width, "
-	    "initial-scale=1\"><title>%s &middot; Rally</title>"
-	    "<link rel=\"stylesheet\" href=\"/static/rally.css\"></head><body>"
-	    "<a class=\"skip\" href=\"#main\">Skip to content</a>", title);
+	    "initial-scale=1\"><title>%s &middot; Rally</title>", title);
+	if (refresh > 0)
+		html(&p->sb, "<meta http-equiv=\"refresh\" content=\"%d\">",
+		    refresh);
+	html(&p->sb, "<link rel=\"stylesheet\" href=\"/static/rally.css\">"
+	    "</head><body><a class=\"skip\" href=\"#main\">Skip to content</a>");
 	page_nav(p, section);
 	html(&p->sb, "<main id=\"main\"><h1>%s</h1>", title);
 }

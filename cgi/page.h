@@ -31,6 +31,13 @@ struct page {
  */
 void page_begin(struct page *, struct cgi *, const struct request *,
     struct response *, const char *title, const char *section);
+/*
+ * The same for a page that reloads itself every refresh seconds (a
+ * <meta http-equiv="refresh">: no script needed), while work it waits for
+ * goes on elsewhere.
+ */
+void page_begin_refresh(struct page *, struct cgi *, const struct request *,
+    struct response *, const char *title, const char *section, int refresh);
 /* Ends it and makes it the response, with status. */
 void page_end(struct page *, int status);
 

@@ -44,21 +44,50 @@ as $$
 	    where m.tenant_id = p_tenant and m.connection_id = p_conn and m.gmail_id = i.id)
 $$;
 
+-- How the inbox names a sender (the From of a message, "Name <addr>" or
+-- "addr"): its display name, else its address, and "me" for the account
+-- of the mailbox.
+create or replace function rally.mail_sender_name(p_from text, p_account text)
+returns text
+language sql immutable parallel safe
+as $$
+	select case when lower(coalesce(substring(p_from from '<([^<>]*)>\s*$'), btrim(p_from)))
+	        = lower(p_account) then 'me'
+	    else coalesce(nullif(btrim(substring(p_from from '^(.*)<[^<>]*>\s*$'), ' "'), ''),
+	        btrim(p_from)) end
+$$;
+
 -- Recomputes the summary columns of the given threads from their messages
--- and removes the threads left without any.
+-- (the inbox page lists threads from these alone: migration 0035) and
+-- removes the threads left without any.
 create or replace function rally.mail_threads_refresh(p_tenant uuid, p_threads uuid[])
 returns void
 language sql
 as $$
 	update rally.mail_threads t set message_count = s.n, last_message_at = s.last_at,
-	    subject = s.subject, snippet = s.snippet, updated_at = now()
+	    subject = s.subject, snippet = s.snippet, hidden = s.hidden,
+	    label_ids = l.ids, correspondents = c.names, updated_at = now()
 	from (select m.thread_id, count(*) n, max(m.internal_date) last_at,
 	        (array_agg(m.subject order by m.internal_date nulls last, m.gmail_id))[1] subject,
 	        (array_agg(m.snippet order by m.internal_date desc nulls last, m.gmail_id desc))[1]
-	            snippet
+	            snippet,
+	        bool_and(m.label_ids && '{TRASH,SPAM}') hidden
 	    from rally.mail_messages m
 	    where m.tenant_id = p_tenant and m.thread_id = any (p_threads)
 	    group by m.thread_id) s
+	cross join lateral (select coalesce(array_agg(distinct x order by x), '{}') ids
+	    from rally.mail_messages m, unnest(m.label_ids) x
+	    where m.tenant_id = p_tenant and m.thread_id = s.thread_id) l
+	cross join lateral (select coalesce(array_agg(w.name order by w.first_at, w.name), '{}')
+	        names
+	    from (select rally.mail_sender_name(m.from_addr, g.google_email) name,
+	            min(m.internal_date) first_at
+	        from rally.mail_messages m
+	        join rally.google_connections g on g.tenant_id = m.tenant_id
+	            and g.id = m.connection_id
+	        where m.tenant_id = p_tenant and m.thread_id = s.thread_id
+	            and m.from_addr is not null
+	        group by 1 order by 2 nulls last, 1 limit 4) w) c
 	where t.tenant_id = p_tenant and t.id = s.thread_id;
 	delete from rally.mail_threads t
 	where t.tenant_id = p_tenant and t.id = any (p_threads)
@@ -333,6 +362,7 @@ as $$
 $$;
 
 grant execute on function rally.mail_start_full(uuid, uuid, numeric),
+    rally.mail_sender_name(text, text),
     rally.mail_unknown_ids(uuid, uuid, text[]),
     rally.mail_threads_refresh(uuid, uuid[]),
     rally.mail_upsert_messages(uuid, uuid, uuid, jsonb),

@@ -68,6 +68,7 @@ as $$
 declare
 	o rally.mail_label_ops;
 	l record;
+	v_threads uuid[];
 begin
 	update rally.mail_label_ops set state = p_state, attempts = attempts + 1,
 	    last_error = left(p_error, 2000),
@@ -78,13 +79,21 @@ begin
 		return;
 	end if;
 	select * into l from rally.mail_op_labels(o.op);
-	update rally.mail_messages m
-	set label_ids = array(select x from unnest(m.label_ids) x
-	        where not x = any (l.remove_ids)
-	    union select unnest(l.add_ids) order by 1),
-	    updated_at = now()
-	where m.tenant_id = p_tenant and m.connection_id = p_conn
-	    and (m.id = o.message_id or m.thread_id = o.thread_id);
+	with w as (
+		update rally.mail_messages m
+		set label_ids = array(select x from unnest(m.label_ids) x
+		        where not x = any (l.remove_ids)
+		    union select unnest(l.add_ids) order by 1),
+		    updated_at = now()
+		where m.tenant_id = p_tenant and m.connection_id = p_conn
+		    and (m.id = o.message_id or m.thread_id = o.thread_id)
+		returning m.thread_id
+	)
+	-- The inbox lists threads by their summary: it follows at once.
+	select coalesce(array_agg(distinct w.thread_id), '{}') into v_threads from w;
+	if cardinality(v_threads) > 0 then
+		perform rally.mail_threads_refresh(p_tenant, v_threads);
+	end if;
 end
 $$;
 

@@ -9,10 +9,11 @@
 -- triggers of tokens.sql and calendar-outbound.sql turn into the jobs.
 set local role rally_owner;
 
--- "Sync now" for one of the caller's own active connections.  Returns
--- whether a sync was queued (false for a connection that is not the
--- caller's, not active, or without that integration: the same answer, so
--- nothing is learnt about other people's connections).
+-- "Sync now" for one of the caller's own active connections: p_resource
+-- 'calendar' queues a calsync, 'mail' a mailsync.  Returns whether a sync
+-- was queued (false for a connection that is not the caller's, not active,
+-- or without that integration: the same answer, so nothing is learnt
+-- about other people's connections).
 create or replace function rally.web_request_sync(p_connection uuid, p_resource text)
 returns boolean
 language plpgsql security definer
@@ -21,17 +22,19 @@ as $$
 declare
 	c rally.google_connections;
 begin
-	if p_resource is distinct from 'calendar' then
-		raise exception 'web_request_sync: resource must be calendar (mail sync is not built yet)'
+	if p_resource is null or p_resource not in ('calendar', 'mail') then
+		raise exception 'web_request_sync: resource must be calendar or mail'
 		    using errcode = '22023';
 	end if;
 	select * into c from rally.google_connections
 	where tenant_id = rally.current_tenant() and user_id = rally.current_user_id()
-	    and id = p_connection and status = 'active' and calendar_enabled;
+	    and id = p_connection and status = 'active'
+	    and case p_resource when 'calendar' then calendar_enabled else mail_enabled end;
 	if c.id is null then
 		return false;
 	end if;
-	perform rally.job_enqueue(c.tenant_id, 'calsync', c.id::text,
+	perform rally.job_enqueue(c.tenant_id,
+	    case p_resource when 'calendar' then 'calsync' else 'mailsync' end, c.id::text,
 	    jsonb_build_object('connection_id', c.id, 'reason', 'user'));
 	return true;
 end

@@ -197,8 +197,11 @@ def test_web_may_ask_a_sync_only_of_its_own_connections(world, login_roles):
         for conn in (w.conns["bob"], w.conns["carol"], str(uuid.uuid4())):
             assert web.execute("SELECT rally.web_request_sync(%s, 'calendar')",
                                (conn,)).fetchone()[0] is False
+        # Mail is off on alice's connection: the same answer as for nothing.
+        assert web.execute("SELECT rally.web_request_sync(%s, 'mail')",
+                           (w.conns["alice"],)).fetchone()[0] is False
         with pytest.raises(psycopg.errors.InvalidParameterValue):
-            web.execute("SELECT rally.web_request_sync(%s, 'mail')", (w.conns["alice"],))
+            web.execute("SELECT rally.web_request_sync(%s, 'contacts')", (w.conns["alice"],))
         with pytest.raises(psycopg.errors.InvalidTextRepresentation):
             web.execute("SELECT rally.web_request_sync('not-a-uuid', 'calendar')")
     # Another tenant's context with alice's user id is not alice.
