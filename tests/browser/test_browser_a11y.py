@@ -5,6 +5,8 @@ calendar events and activities synced through rallyd): no serious or
 critical violation.  Each page is also saved as a screenshot when
 RALLY_SCREENSHOTS asks (tests/browser/README.md)."""
 
+import re
+
 import pytest
 
 from conftest import make_world, shoot, signed_in
@@ -26,6 +28,18 @@ SIGNED_OUT = [
 # {thread}, {activity}, {connection}, …: ids of Acme's seeded rows.
 SIGNED_IN = [
     ("dashboard", "/"),
+    ("activities", "/activities"),
+    ("activity-new", "/activities/new"),
+    ("activity", "/activities/{activity}"),
+    ("activity-edit", "/activities/{activity}/edit"),
+    ("activity-delete", "/activities/{activity}/delete"),
+    ("inbox", "/inbox"),
+    ("thread", "/inbox/{thread}"),
+    ("thread-html", "/inbox/{html_thread}"),
+    ("compose", "/inbox/compose"),
+    ("outbox", "/inbox/outbox"),
+    ("integrations", "/integrations"),
+    ("disconnect", "/integrations/disconnect?connection={connection}&what=all"),
     ("account", "/account"),
     ("exports", "/account/exports"),
     # Ann is the only owner of a team: the page says what to do first.
@@ -121,3 +135,14 @@ def test_signed_in_page_has_no_serious_accessibility_violation(acme, ann, name, 
     finally:
         page.close()
 
+
+def test_the_mail_frame_is_titled_and_scanned_alone(acme, ann):
+    """The HTML body's frame has a title naming the sender; its document,
+    the correspondent's markup, is not Rally's to fix and is not scanned."""
+    page = ann.page()
+    try:
+        page.goto(acme.site.url + f"/inbox/{acme.ids['html_thread']}")
+        title = page.attr("iframe.mail", "title")
+        assert re.search("Carol Chen", title), title
+    finally:
+        page.close()
