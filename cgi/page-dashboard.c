@@ -25,7 +25,7 @@
 
 /*
  * Timed activities by (tenant_id, start_at) and all-day ones by
- * (tenant_id, start_date) (migration 0037), each cut to ten, then merged.
+ * (tenant_id, start_date) (activities_tenant_start_date, migration 0037), each cut to ten, then merged.
  * A timed activity still going on counts; a day starts at the user's
  * midnight.  The policies already hide a teammate's private rows; the
  * visibility test says so again.

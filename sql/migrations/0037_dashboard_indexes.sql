@@ -6,7 +6,7 @@
 -- partial, so they cost nothing for the rows they leave out.
 set local role rally_owner;
 
-create index activities_start_date on rally.activities (tenant_id, start_date)
+create index activities_tenant_start_date on rally.activities (tenant_id, start_date)
     where start_date is not null;
-create index mail_threads_shared on rally.mail_threads (tenant_id, last_message_at)
+create index mail_threads_shared_recent on rally.mail_threads (tenant_id, last_message_at)
     where visibility = 'shared';
