@@ -23,6 +23,7 @@ import os
 import select
 import shutil
 import subprocess
+import tempfile
 import time
 
 from . import SRCDIR
@@ -48,7 +49,11 @@ class Chromium:
         assert os.path.exists(CHROMIUM), "Debian's chromium is required (tools/deps installs it)"
         assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), \
             "tests/browser/node_modules is missing: run tools/deps (npm ci there)"
-        self.stderr = open(os.environ.get("RALLY_BROWSER_LOG", os.devnull), "w")
+        self.log_path = os.environ.get("RALLY_BROWSER_LOG")
+        if not self.log_path:
+            fd, self.log_path = tempfile.mkstemp(prefix="rally-browser-", suffix=".log")
+            os.close(fd)
+        self.stderr = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [node, str(BROWSER_DIR / "driver.js")], cwd=BROWSER_DIR,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
@@ -65,13 +70,22 @@ class Chromium:
                 raise BrowserError(f"the browser driver did not answer in {self.timeout} s")
             line = self.proc.stdout.readline()
             if not line:
-                raise BrowserError(f"the browser driver exited ({self.proc.poll()})")
+                self.proc.wait(timeout=5)
+                raise BrowserError(f"the browser driver exited ({self.proc.returncode}):\n"
+                                   + self._log_tail())
             msg = json.loads(line)
             if msg.get("id") != want:
                 continue
             if not msg["ok"]:
                 raise BrowserError(msg["error"])
             return msg["value"]
+
+    def _log_tail(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
 
     def send(self, op, **fields):
         self.seq += 1
@@ -92,6 +106,8 @@ class Chromium:
             self.proc.kill()
             self.proc.wait()
         self.stderr.close()
+        if not os.environ.get("RALLY_BROWSER_LOG"):
+            os.unlink(self.log_path)
         self.proc = None
 
 
