@@ -215,6 +215,7 @@ main(int argc, char **argv)
 	req = request_new(environ_cb, NULL);
 	resp = response_new();
 	serve(&cgi, req, resp);
+	request_drain_body(req, STDIN_FILENO, 10000);
 	if (response_write(resp, STDOUT_FILENO, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);

@@ -31,7 +31,6 @@
 #include "b64.h"
 #include "db.h"
 #include "google-status.h"
-#include "google/connection-store.h"
 #include "google/oauth.h"
 #include "log.h"
 #include "page.h"

@@ -3,9 +3,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -366,6 +368,40 @@ request_read_body(struct request *req, int fd, char **cause)
 	    cause) == -1)
 		return 400;
 	return 0;
+}
+
+void
+request_drain_body(struct request *req, int fd, int timeout_ms)
+{
+	char buf[16384];
+	size_t left = req->content_length;
+	struct timespec start, now;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long spent;
+	ssize_t n;
+	int ready;
+
+	if (req->body != NULL || left == 0 || left > REQ_MAX_BODY)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (left > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		spent = (now.tv_sec - start.tv_sec) * 1000 +
+		    (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (spent >= timeout_ms)
+			break;
+		ready = poll(&pfd, 1, (int)(timeout_ms - spent));
+		if (ready == -1 && errno == EINTR)
+			continue;
+		if (ready <= 0)
+			break;
+		n = read(fd, buf, left < sizeof buf ? left : sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		left -= (size_t)n;
+	}
 }
 
 int

@@ -76,6 +76,15 @@ int request_parse(struct request *, char **cause) MUST_CHECK;
  */
 int request_read_body(struct request *, int fd, char **cause) MUST_CHECK;
 
+/*
+ * Reads and discards the body a handler left unread (up to REQ_MAX_BODY,
+ * for at most timeout_ms), before the answer is written.  Under Apache's
+ * mod_cgid standard input is a socket: a CGI that exits with bytes unread
+ * there has its answer reset and lost, and one that writes a large answer
+ * first can deadlock with a server still writing the body.
+ */
+void request_drain_body(struct request *, int fd, int timeout_ms);
+
 /* The CGI variable name ("HTTP_COOKIE", "REMOTE_ADDR"), NULL when unset. */
 const char *request_env(const struct request *, const char *name);
 

@@ -259,20 +259,3 @@ google_connection_summary(const struct google_connection_in *in,
 	    "", in->want_mail && !out->mail ? " Gmail is not: Google did not "
 	    "grant Rally both read and send access to it." : "");
 }
-
-void
-google_connect_scopes(bool calendar, bool mail,
-    const char *out[GOOGLE_CONNECT_SCOPES_MAX])
-{
-	size_t n = 0;
-
-	out[n++] = "openid";
-	out[n++] = "email";
-	if (calendar)
-		out[n++] = GOOGLE_SCOPE_CALENDAR;
-	if (mail) {
-		out[n++] = GOOGLE_SCOPE_GMAIL_MODIFY;
-		out[n++] = GOOGLE_SCOPE_GMAIL_SEND;
-	}
-	out[n] = NULL;
-}

@@ -66,13 +66,5 @@ enum google_store_result google_connection_store(PGconn *db,
 char *google_connection_summary(const struct google_connection_in *,
     const struct google_connection_out *);
 
-/*
- * The scopes to ask for: openid and email (who the account is), then each
- * wanted integration's (mail needs both Gmail scopes).  For
- * oauth_auth_url(); NULL-terminated in out.
- */
-#define GOOGLE_CONNECT_SCOPES_MAX 6
-void google_connect_scopes(bool calendar, bool mail,
-    const char *out[GOOGLE_CONNECT_SCOPES_MAX]);
 
 #endif

@@ -39,6 +39,15 @@ void oauth_pkce_new(char verifier[OAUTH_VERIFIER_LEN + 1], char challenge[44]);
 /* The S256 challenge of a given verifier. */
 void oauth_pkce_challenge(const char *verifier, char challenge[44]);
 
+/*
+ * The scopes to ask for: openid and email (who the account is), then each
+ * wanted integration's (mail needs both Gmail scopes).  For
+ * oauth_auth_url(); NULL-terminated in out.
+ */
+#define GOOGLE_CONNECT_SCOPES_MAX 6
+void google_connect_scopes(bool calendar, bool mail,
+    const char *out[GOOGLE_CONNECT_SCOPES_MAX]);
+
 /* The URL to send the user to; scopes is NULL-terminated.  Caller frees. */
 char *oauth_auth_url(const struct oauth_client *, const char *state,
     const char *challenge, const char *const *scopes);

@@ -80,3 +80,16 @@ def web_site(tmp_path, pg, db, login_roles):
     site = Site(str(tmp_path), pg.conninfo(db, login_roles["web"]))
     yield site
     site.close()
+
+
+@pytest.fixture
+def pgbouncer(pg, login_roles):
+    """A real pgbouncer in transaction pooling mode in front of the cluster
+    (rallytest.pgbouncer.PgBouncer) with a pool of one server connection per
+    database and user, so that requests take turns on one backend:
+    pgbouncer.conninfo(db, role) instead of pg.conninfo(db, role)."""
+    from rallytest.pgbouncer import PgBouncer
+    b = PgBouncer(pg, [login_roles["web"], login_roles["daemon"], "postgres"],
+                  pool_size=1).start()
+    yield b
+    b.close()

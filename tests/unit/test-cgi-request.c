@@ -509,6 +509,46 @@ test_body(void)
 	request_free(req);
 }
 
+/* An unread body is drained, never past CONTENT_LENGTH, and never when read. */
+static void
+test_drain_body(void)
+{
+	const char *env[] = { "REQUEST_METHOD", "POST", "CONTENT_TYPE",
+	    "application/json", "CONTENT_LENGTH", "6", NULL };
+	struct request *req;
+	char rest[16];
+	int fds[2];
+	ssize_t n;
+
+	if (pipe(fds) == -1 || parse_env(env, &req) != 0 ||
+	    write(fds[1], "abcdefXY", 8) != 8)
+		abort();
+	close(fds[1]);
+	request_drain_body(req, fds[0], 1000);
+	n = read(fds[0], rest, sizeof rest);
+	ok(n == 2 && memcmp(rest, "XY", 2) == 0,
+	    "an unread body is drained up to CONTENT_LENGTH");
+	close(fds[0]);
+	request_free(req);
+
+	ok(read_body("application/json", "3", "abcdef", &req, &fds[0]) == 0,
+	    "a body read");
+	request_drain_body(req, fds[0], 1000);
+	n = read(fds[0], rest, sizeof rest);
+	ok(n == 3 && memcmp(rest, "def", 3) == 0, "a read body is not drained");
+	close(fds[0]);
+	request_free(req);
+
+	/* A client that never sends the body it announced costs the timeout. */
+	if (pipe(fds) == -1 || parse_env(env, &req) != 0)
+		abort();
+	request_drain_body(req, fds[0], 50);
+	ok(1, "a body that never comes ends the drain at the timeout");
+	close(fds[0]);
+	close(fds[1]);
+	request_free(req);
+}
+
 static void
 test_headers(void)
 {
@@ -597,6 +637,7 @@ main(void)
 	test_content_length();
 	test_content_type();
 	test_body();
+	test_drain_body();
 	test_headers();
 	test_response();
 	return tap_done();
