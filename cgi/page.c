@@ -14,10 +14,12 @@
  * site; forms post only here; frames only from here (the sandboxed mail
  * body); no page may be framed (clickjacking).
  */
-#define PAGE_CSP \
-	"default-src 'none'; style-src 'self'; img-src 'self' data:; " \
-	"form-action 'self'; frame-src 'self'; frame-ancestors 'none'; " \
-	"base-uri 'none'"
+#define PAGE_CSP_BEFORE_FORMS \
+	"default-src 'none'; style-src 'self'; img-src 'self' data:; "
+#define PAGE_CSP_AFTER_FORMS \
+	"frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+#define PAGE_CSP PAGE_CSP_BEFORE_FORMS "form-action 'self'; " \
+	PAGE_CSP_AFTER_FORMS
 
 static const struct {
 	const char *section;
@@ -40,6 +42,51 @@ page_security_headers(struct response *resp)
 	response_set_header(resp, "X-Frame-Options", "DENY");
 	response_set_header(resp, "Referrer-Policy", "same-origin");
 	response_set_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+}
+
+/*
+ * The scheme, host and port of url ("https://accounts.google.com"), or
+ * NULL when it has none or holds anything a CSP source may not.
+ */
+static char *
+url_origin(const char *url)
+{
+	const char *host, *end;
+
+	if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else
+		return NULL;
+	end = host + strcspn(host, "/?#");
+	if (end == host || (size_t)(end - host) != strspn(host,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]"))
+		return NULL;
+	return xstrndup(url, (size_t)(end - url));
+}
+
+/*
+ * A page's policy.  "Connect Google" posts here and is redirected to
+ * Google's consent page, and browsers check form-action on each redirect
+ * of a form's submission too (CSP Level 3): the origin of google.auth_url
+ * is allowed as well, or Chromium refuses the redirect and the user stays
+ * on the integrations page.
+ */
+static void
+page_csp(struct response *resp, const struct conf *c)
+{
+	char *origin = c->google_auth_url != NULL ?
+	    url_origin(c->google_auth_url) : NULL;
+	char *csp;
+
+	if (origin == NULL)
+		return;
+	csp = xasprintf("%sform-action 'self' %s; %s", PAGE_CSP_BEFORE_FORMS,
+	    origin, PAGE_CSP_AFTER_FORMS);
+	response_set_header(resp, "Content-Security-Policy", csp);
+	free(csp);
+	free(origin);
 }
 
 static void
@@ -112,6 +159,7 @@ page_end(struct page *p, int status)
 	response_set_body(p->resp, status, "text/html; charset=utf-8", body,
 	    len);
 	page_security_headers(p->resp);
+	page_csp(p->resp, &p->cgi->conf);
 	free(body);
 }
 
