@@ -47,20 +47,8 @@ create or replace function rally.reset_wait(p_email text, p_addr text) returns i
 language sql stable
 set search_path = pg_catalog, pg_temp
 as $$
-	with w as (
-		select k.limit_n, f.at
-		from (values (rally.login_key('reset-account', p_email), 3),
-		             (rally.login_key('reset-address', p_addr), 10)) k(key_hash, limit_n)
-		cross join lateral (
-			select at from rally.login_failures
-			where key_hash = k.key_hash and at > now() - interval '1 hour'
-			order by at desc limit k.limit_n) f
-	), per_key as (
-		select limit_n, count(*) as n, min(at) as oldest from w group by limit_n
-	)
-	select coalesce(max(ceil(extract(epoch from
-	    oldest + interval '1 hour' - now())))::integer, 0)
-	from per_key where n >= limit_n
+	select rally.throttle_wait(rally.login_key('reset-account', p_email), 3,
+	    rally.login_key('reset-address', p_addr), 10, interval '1 hour')
 $$;
 
 -- "Send me a link": for each active account with the address (in active

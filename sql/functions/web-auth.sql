@@ -14,6 +14,30 @@ as $$
 	select sha256(convert_to(p_kind || ':' || lower(coalesce(p_value, '')), 'UTF8'))
 $$;
 
+-- Seconds until fewer than p_limit1 attempts under p_key1 and fewer than
+-- p_limit2 under p_key2 lie within p_window (0: one may be made now): the
+-- wait ends when the oldest of the counted attempts leaves the window.
+-- Sign-in and password reset throttle with it, each with its own keys.
+create or replace function rally.throttle_wait(p_key1 bytea, p_limit1 int,
+    p_key2 bytea, p_limit2 int, p_window interval) returns integer
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+	with w as (
+		select k.limit_n, f.at
+		from (values (p_key1, p_limit1), (p_key2, p_limit2)) k(key_hash, limit_n)
+		cross join lateral (
+			select at from rally.login_failures
+			where key_hash = k.key_hash and at > now() - p_window
+			order by at desc limit k.limit_n) f
+	), per_key as (
+		select limit_n, count(*) as n, min(at) as oldest from w group by limit_n
+	)
+	select coalesce(max(ceil(extract(epoch from
+	    oldest + p_window - now())))::integer, 0)
+	from per_key where n >= limit_n
+$$;
+
 -- How many seconds the client must wait before it may try to sign in as
 -- p_email from p_addr: 0 when it may.  Five failures for an account or
 -- twenty from an address within fifteen minutes lock it until the oldest
@@ -24,20 +48,8 @@ returns integer
 language sql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-	with w as (
-		select k.limit_n, f.at
-		from (values (rally.login_key('account', p_email), 5),
-		             (rally.login_key('address', p_addr), 20)) k(key_hash, limit_n)
-		cross join lateral (
-			select at from rally.login_failures
-			where key_hash = k.key_hash and at > now() - interval '15 minutes'
-			order by at desc limit k.limit_n) f
-	), per_key as (
-		select limit_n, count(*) as n, min(at) as oldest from w group by limit_n
-	)
-	select coalesce(max(ceil(extract(epoch from
-	    oldest + interval '15 minutes' - now())))::integer, 0)
-	from per_key where n >= limit_n
+	select rally.throttle_wait(rally.login_key('account', p_email), 5,
+	    rally.login_key('address', p_addr), 20, interval '15 minutes')
 $$;
 
 -- A failed sign-in (or a sign-up, kind 'signup'): counted under both keys.
