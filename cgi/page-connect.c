@@ -48,12 +48,9 @@ static char *
 sha256_bytea(const char *s)
 {
 	unsigned char h[SHA256_DIGEST_LENGTH];
-	char *out = xmalloc(2 + 2 * sizeof h + 1);
 
 	SHA256((const unsigned char *)s, strlen(s), h);
-	memcpy(out, "\\x", 2);
-	hex_encode(h, sizeof h, out + 2);
-	return out;
+	return db_bytea_hex(h, sizeof h);
 }
 
 /* --- POST /integrations/connect ---------------------------------------- */

@@ -50,13 +50,9 @@ static char *
 id_hash_hex(const unsigned char id[SESSION_ID_BYTES])
 {
 	unsigned char h[SHA256_DIGEST_LENGTH];
-	char *hex = xmalloc(2 + 2 * sizeof h + 1);
 
 	SHA256(id, SESSION_ID_BYTES, h);
-	memcpy(hex, "\\x", 2);
-	for (size_t i = 0; i < sizeof h; i++)
-		snprintf(hex + 2 + 2 * i, 3, "%02x", h[i]);
-	return hex;
+	return db_bytea_hex(h, sizeof h);
 }
 
 /* The id hash of the request's session cookie, or NULL. */
@@ -215,10 +211,7 @@ session_open(struct cgi *cgi, const struct request *req,
 	random_bytes(id, sizeof id);
 	random_bytes(secret, sizeof secret);
 	hash = id_hash_hex(id);
-	secret_hex = xmalloc(2 + 2 * sizeof secret + 1);
-	memcpy(secret_hex, "\\x", 2);
-	for (size_t i = 0; i < sizeof secret; i++)
-		snprintf(secret_hex + 2 + 2 * i, 3, "%02x", secret[i]);
+	secret_hex = db_bytea_hex(secret, sizeof secret);
 	life = xasprintf("%lld seconds",
 	    (long long)cgi->conf.web_session_lifetime_sec);
 	params[0] = hash;

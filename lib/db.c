@@ -202,6 +202,16 @@ db_command(PGconn *conn, const char *sql, int nparams,
 	return 0;
 }
 
+char *
+db_bytea_hex(const void *p, size_t len)
+{
+	char *out = xmalloc(2 + 2 * len + 1);
+
+	memcpy(out, "\\x", 2);
+	hex_encode(p, len, out + 2);
+	return out;
+}
+
 int
 db_begin(PGconn *conn, char **cause)
 {

@@ -56,6 +56,12 @@ char *db_result_message(PGconn *, const PGresult *);
 int db_command(PGconn *, const char *sql, int nparams,
     const char *const *params, char **cause) MUST_CHECK;
 
+/*
+ * len bytes as bytea's text input ("\\x" and lowercase hex), for a text
+ * parameter ($1::bytea); caller frees.
+ */
+char *db_bytea_hex(const void *, size_t len);
+
 int db_begin(PGconn *, char **cause) MUST_CHECK;
 int db_commit(PGconn *, char **cause) MUST_CHECK;
 /*
