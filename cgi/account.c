@@ -8,6 +8,7 @@
 
 #include "account.h"
 #include "b64.h"
+#include "db.h"
 #include "log.h"
 #include "page.h"
 
@@ -64,6 +65,33 @@ account_client_addr(const struct request *req)
 	const char *a = request_env(req, "REMOTE_ADDR");
 
 	return a != NULL ? a : "";
+}
+
+long
+account_login_wait(struct cgi *cgi, const struct request *req,
+    const char *email, char **cause)
+{
+	const char *params[2] = { email, account_client_addr(req) };
+	PGresult *res;
+	long wait;
+
+	res = db_exec(cgi->db, "SELECT rally.web_login_wait($1, $2)", 2,
+	    params, cause);
+	if (res == NULL)
+		return -1;
+	wait = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return wait;
+}
+
+int
+account_login_failed(struct cgi *cgi, const struct request *req,
+    const char *email, char **cause)
+{
+	const char *params[2] = { email, account_client_addr(req) };
+
+	return db_command(cgi->db, "SELECT rally.web_login_failed($1, $2)", 2,
+	    params, cause);
 }
 
 bool

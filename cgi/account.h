@@ -40,6 +40,17 @@ const char *account_public_url(const struct cgi *, const char *what);
 /* The client's address (REMOTE_ADDR), "" when unknown: a throttling key. */
 const char *account_client_addr(const struct request *);
 
+/*
+ * The sign-in throttle (docs/web.md, "Throttling"), for every form that
+ * checks a password: the seconds before email may be tried again from the
+ * request's address (0: now; -1 on a database error), and a failure
+ * counted under both.
+ */
+long account_login_wait(struct cgi *, const struct request *,
+    const char *email, char **cause);
+int account_login_failed(struct cgi *, const struct request *,
+    const char *email, char **cause) MUST_CHECK;
+
 /* A plausible single address: one '@', no blanks or separators. */
 bool account_email_ok(const char *);
 

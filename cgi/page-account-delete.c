@@ -37,42 +37,6 @@
 #include "passwd.h"
 #include "session.h"
 
-static const char *
-client_addr(const struct request *req)
-{
-	const char *a = request_env(req, "REMOTE_ADDR");
-
-	return a != NULL ? a : "";
-}
-
-/* Seconds to wait before the password may be tried; -1 on an error. */
-static long
-password_wait(struct cgi *cgi, const struct request *req, const char *email,
-    char **cause)
-{
-	const char *params[2] = { email, client_addr(req) };
-	PGresult *res;
-	long wait;
-
-	res = db_exec(cgi->db, "SELECT rally.web_login_wait($1, $2)", 2,
-	    params, cause);
-	if (res == NULL)
-		return -1;
-	wait = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return wait;
-}
-
-static int
-password_failed(struct cgi *cgi, const struct request *req, const char *email,
-    char **cause)
-{
-	const char *params[2] = { email, client_addr(req) };
-
-	return db_command(cgi->db, "SELECT rally.web_login_failed($1, $2)", 2,
-	    params, cause);
-}
-
 static char *
 wait_message(long wait)
 {
@@ -295,7 +259,7 @@ delete_allowed(struct cgi *cgi, struct request *req, struct response *resp,
 		    "confirm.");
 		return 0;
 	}
-	if ((wait = password_wait(cgi, req, cgi->session->email, cause)) == -1)
+	if ((wait = account_login_wait(cgi, req, cgi->session->email, cause)) == -1)
 		return -1;
 	if (wait > 0) {
 		msg = wait_message(wait);
@@ -304,7 +268,7 @@ delete_allowed(struct cgi *cgi, struct request *req, struct response *resp,
 		return 0;
 	}
 	if ((ok = password_is_mine(cgi, password, cause)) != 1) {
-		if (ok == -1 || password_failed(cgi, req, cgi->session->email,
+		if (ok == -1 || account_login_failed(cgi, req, cgi->session->email,
 		    cause) == -1)
 			return -1;
 		delete_page(cgi, req, resp, 403, "That is not your password. "
@@ -494,7 +458,7 @@ keep_refused(struct cgi *cgi, struct request *req, struct response *resp,
 		free(msg);
 		return 0;
 	}
-	if (password_failed(cgi, req, email, cause) == -1)
+	if (account_login_failed(cgi, req, email, cause) == -1)
 		return -1;
 	keep_page(cgi, req, resp, 403, "That email and password do not match "
 	    "an account whose deletion can be cancelled.", email, NULL);
@@ -516,7 +480,7 @@ keep_post(struct cgi *cgi, struct request *req, struct response *resp)
 		goto out;
 	}
 	if (cgi_begin(cgi, &cause) == -1 ||
-	    (wait = password_wait(cgi, req, email, &cause)) == -1)
+	    (wait = account_login_wait(cgi, req, email, &cause)) == -1)
 		goto dberr;
 	if (wait > 0 || (rc = pending_match(cgi, email, password, &tenant,
 	    &user, &cause)) == 0) {

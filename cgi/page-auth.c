@@ -72,24 +72,6 @@ signin_form(struct cgi *cgi, struct request *req, struct response *resp)
 	signin_page(cgi, req, resp, 200, NULL, "");
 }
 
-/* Seconds to wait before trying again; -1 on a database error. */
-static long
-signin_wait(struct cgi *cgi, const char *email, const char *addr,
-    char **cause)
-{
-	const char *params[2] = { email, addr };
-	PGresult *res;
-	long wait;
-
-	res = db_exec(cgi->db, "SELECT rally.web_login_wait($1, $2)", 2,
-	    params, cause);
-	if (res == NULL)
-		return -1;
-	wait = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return wait;
-}
-
 /*
  * The account email's password opens: 1 with tenant and user set (caller
  * frees), 0 when none, -1 on a database error.  *phc is its stored hash.
@@ -155,8 +137,7 @@ signin(struct cgi *cgi, struct request *req, struct response *resp)
 {
 	char *email = page_trim(page_field(req, "email"));
 	const char *password = page_field(req, "password");
-	const char *addr = account_client_addr(req);
-	const char *params[2] = { email, addr };
+	const char *params[1] = { email };
 	char *tenant = NULL, *user = NULL, *phc = NULL, *cause = NULL;
 	char *msg;
 	long wait;
@@ -168,7 +149,7 @@ signin(struct cgi *cgi, struct request *req, struct response *resp)
 		goto out;
 	}
 	if (cgi_begin(cgi, &cause) == -1 ||
-	    (wait = signin_wait(cgi, email, addr, &cause)) == -1)
+	    (wait = account_login_wait(cgi, req, email, &cause)) == -1)
 		goto dberr;
 	if (wait > 0) {
 		msg = xasprintf("Too many attempts. Please wait %ld minute%s "
@@ -189,8 +170,7 @@ signin(struct cgi *cgi, struct request *req, struct response *resp)
 		goto out;
 	}
 	if (found == 0) {
-		if (db_command(cgi->db, "SELECT rally.web_login_failed($1, $2)",
-		    2, params, &cause) == -1)
+		if (account_login_failed(cgi, req, email, &cause) == -1)
 			goto dberr;
 		signin_page(cgi, req, resp, 403, "That email and password do "
 		    "not match an account.", email);
