@@ -34,4 +34,5 @@ const struct job_kind job_accountpurge_kind = {
 	.name = "accountpurge",
 	.start = accountpurge_start,
 	.cancel = NULL,
+	.discard = purge_discard,
 };

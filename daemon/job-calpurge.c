@@ -58,4 +58,5 @@ const struct job_kind job_calpurge_kind = {
 	.name = "calpurge",
 	.start = calpurge_start,
 	.cancel = NULL,
+	.discard = purge_discard,
 };

@@ -67,6 +67,23 @@ struct calpush {
 static void calpush_load(struct calpush *);
 
 static void
+calpush_discard(struct job *job)
+{
+	struct calpush *cp = job->state;
+
+	if (cp == NULL)
+		return;
+	json_object_put(cp->body);
+	free(cp->activity);
+	free(cp->conn);
+	free(cp->event_id);
+	free(cp->etag);
+	free(cp->fields);
+	free(cp);
+	job->state = NULL;
+}
+
+static void
 calpush_finish(struct calpush *cp, enum job_outcome outcome, const char *error,
     const char *what)
 {
@@ -77,14 +94,7 @@ calpush_finish(struct calpush *cp, enum job_outcome outcome, const char *error,
 		result = json_object_new_object();
 		json_object_object_add(result, "outcome", json_object_new_string(what));
 	}
-	json_object_put(cp->body);
-	free(cp->activity);
-	free(cp->conn);
-	free(cp->event_id);
-	free(cp->etag);
-	free(cp->fields);
-	free(cp);
-	job->state = NULL;
+	calpush_discard(job);
 	job_finish(job, outcome, error, result);
 }
 
@@ -382,4 +392,5 @@ const struct job_kind job_calpush_kind = {
 	.name = "calpush",
 	.start = calpush_start,
 	.cancel = NULL,
+	.discard = calpush_discard,
 };

@@ -42,6 +42,21 @@ struct calwatch {
 };
 
 static void
+calwatch_discard(struct job *job)
+{
+	struct calwatch *w = job->state;
+
+	if (w == NULL)
+		return;
+	if (w->token != NULL)
+		secure_free(w->token, strlen(w->token));
+	free(w->result_id);
+	free(w->conn);
+	free(w);
+	job->state = NULL;
+}
+
+static void
 calwatch_finish(struct calwatch *w, enum job_outcome o, const char *error)
 {
 	struct job *job = w->job;
@@ -52,12 +67,7 @@ calwatch_finish(struct calwatch *w, enum job_outcome o, const char *error)
 		json_object_object_add(result, "channel_id",
 		    json_object_new_string(w->result_id));
 	}
-	if (w->token != NULL)
-		secure_free(w->token, strlen(w->token));
-	free(w->result_id);
-	free(w->conn);
-	free(w);
-	job->state = NULL;
+	calwatch_discard(job);
 	job_finish(job, o, error, result);
 }
 
@@ -204,4 +214,5 @@ const struct job_kind job_calwatch_kind = {
 	.name = "calwatch",
 	.start = calwatch_start,
 	.cancel = NULL,
+	.discard = calwatch_discard,
 };

@@ -49,4 +49,5 @@ const struct job_kind job_mailpurge_kind = {
 	.name = "mailpurge",
 	.start = mailpurge_start,
 	.cancel = NULL,
+	.discard = purge_discard,
 };

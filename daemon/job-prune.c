@@ -93,6 +93,13 @@ prune_start(struct job *job)
 	prune_batch(job);
 }
 
+static void
+prune_discard(struct job *job)
+{
+	free(job->state);
+	job->state = NULL;
+}
+
 const struct job_kind job_prune_kind = {
 	.name = "prune",
 	.start = prune_start,
@@ -101,4 +108,5 @@ const struct job_kind job_prune_kind = {
 	 * shutdown the lease is released and the query's answer dropped.
 	 */
 	.cancel = NULL,
+	.discard = prune_discard,
 };

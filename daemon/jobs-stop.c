@@ -103,7 +103,8 @@ jobs_shutdown_cb(evutil_socket_t fd, short what, void *arg)
 		/*
 		 * A finished job's final update is queued before the release;
 		 * a job that cannot be cancelled keeps its memory until exit,
-		 * when pgloop drops its query without calling back.
+		 * when pgloop drops its query without calling back and its
+		 * kind's discard frees it.
 		 */
 		if (job->finished || job->kind->cancel == NULL)
 			continue;

@@ -421,8 +421,12 @@ jobs_free(struct jobs *e)
 		return;
 	while ((job = e->running) != NULL) {
 		e->running = job->next;
-		if (!job->finished && job->kind != NULL && job->kind->cancel)
-			job->kind->cancel(job);
+		if (!job->finished && job->kind != NULL) {
+			if (job->kind->cancel != NULL)
+				job->kind->cancel(job);
+			else if (job->kind->discard != NULL)
+				job->kind->discard(job);
+		}
 		jobs_job_free(job);
 	}
 	event_free(e->ev_wake);

@@ -36,6 +36,12 @@ struct job_kind {
 	void (*start)(struct job *);
 	/* Stops the work at shutdown; job_finish() must not be called after. */
 	void (*cancel)(struct job *);
+	/*
+	 * For a kind that cannot cancel: frees its state at exit, when a
+	 * second SIGTERM left the job waiting on a query or a call that the
+	 * stopped loop drops without calling back.
+	 */
+	void (*discard)(struct job *);
 };
 
 struct job {

@@ -21,6 +21,18 @@ struct purge {
 
 static void purge_batch(struct job *);
 
+void
+purge_discard(struct job *job)
+{
+	struct purge *p = job->state;
+
+	if (p == NULL)
+		return;
+	free(p->conn);
+	free(p);
+	job->state = NULL;
+}
+
 static void
 purge_done(struct job *job, enum job_outcome o, const char *error)
 {
@@ -33,9 +45,7 @@ purge_done(struct job *job, enum job_outcome o, const char *error)
 		json_object_object_add(result, "batches",
 		    json_object_new_int(p->batches));
 	}
-	free(p->conn);
-	free(p);
-	job->state = NULL;
+	purge_discard(job);
 	job_finish(job, o, error, result);
 }
 

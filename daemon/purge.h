@@ -37,5 +37,7 @@ struct purge_kind {
 
 /* Starts a purge job: payload {connection_id} (or kind->payload_key). */
 void purge_start(struct job *, const struct purge_kind *);
+/* The kinds' discard (jobs.h): frees a purge stopped at exit mid-batch. */
+void purge_discard(struct job *);
 
 #endif

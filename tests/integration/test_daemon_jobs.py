@@ -238,6 +238,28 @@ def test_second_sigterm_stops_at_once(daemons, dbconn):
     assert job(dbconn, jid)["state"] == "running"
 
 
+def test_second_sigterm_mid_prune_leaves_nothing_behind(daemons, pg, db, dbconn):
+    """A prune batch cannot be cancelled: a second SIGTERM leaves its query
+    unanswered.  rallyd still exits at once and frees the job's state (under
+    AddressSanitizer a leak makes the exit status non-zero)."""
+    old = add_job(dbconn)
+    dbconn.execute("UPDATE rally.jobs SET state = 'done', finished_at = now() - interval '30 days'"
+                   " WHERE id = %s", (old,))
+    with pg.connect(db) as blocker:
+        blocker.autocommit = False
+        blocker.execute("SELECT 1 FROM rally.jobs WHERE id = %s FOR UPDATE", (old,))
+        d = daemons("pruning", extra={"daemon": {"shutdown_timeout": "60s"}})
+        wait_until(lambda: dbconn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE '%prune_batch%'").fetchone()[0] == 1,
+            message="prune batch waiting on the locked row")
+        d.signal(signal.SIGTERM)
+        d.notify.wait_for("STOPPING", "1")
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(10) == 0
+        blocker.rollback()
+
+
 def test_unknown_job_kind_is_retried_not_dropped(daemons, dbconn):
     daemons("unknown")
     jid = add_job(dbconn, kind="from.the.future", max_attempts=2)
