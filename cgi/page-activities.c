@@ -617,24 +617,42 @@ new_form(struct cgi *cgi, struct request *req, struct response *resp)
 	act_form_free(&f);
 }
 
+/*
+ * The submitted form, checked, as the statement's parameters: false when
+ * the response is set already (the form shown again saying why, or a
+ * database error).  f is the caller's to free either way; id is the
+ * activity's when editing one, else NULL.
+ */
+static bool
+form_accepted(struct cgi *cgi, struct request *req, struct response *resp,
+    const char *id, struct act_form *f, const char *params[12])
+{
+	const char *why;
+	char *cause = NULL;
+
+	form_from_request(f, req);
+	if (form_verify(cgi, f, &why, &cause) == -1) {
+		page_db_error(cgi, req, resp, cause);
+		return false;
+	}
+	if (why != NULL) {
+		form_page(cgi, req, resp, 400, why, f, id);
+		return false;
+	}
+	form_params(f, params);
+	return true;
+}
+
 static void
 create(struct cgi *cgi, struct request *req, struct response *resp)
 {
 	struct act_form f;
-	const char *why, *params[12];
+	const char *params[12];
 	char *cause = NULL, *location;
 	PGresult *res;
 
-	form_from_request(&f, req);
-	if (form_verify(cgi, &f, &why, &cause) == -1) {
-		page_db_error(cgi, req, resp, cause);
+	if (!form_accepted(cgi, req, resp, NULL, &f, params))
 		goto out;
-	}
-	if (why != NULL) {
-		form_page(cgi, req, resp, 400, why, &f, NULL);
-		goto out;
-	}
-	form_params(&f, params);
 	res = db_exec(cgi->db, ACT_SQL_INSERT, 11, params, &cause);
 	if (res == NULL) {
 		page_db_error(cgi, req, resp, cause);
@@ -853,23 +871,15 @@ static void
 update(struct cgi *cgi, struct request *req, struct response *resp)
 {
 	char id[UUID_STR_LEN], *cause = NULL, *location;
-	const char *why, *params[12];
+	const char *params[12];
 	struct act_form f;
 	PGresult *res;
 
 	if (load_own(cgi, req, resp, &route_activity_save, id, &res) != 1)
 		return;
 	PQclear(res);
-	form_from_request(&f, req);
-	if (form_verify(cgi, &f, &why, &cause) == -1) {
-		page_db_error(cgi, req, resp, cause);
+	if (!form_accepted(cgi, req, resp, id, &f, params))
 		goto out;
-	}
-	if (why != NULL) {
-		form_page(cgi, req, resp, 400, why, &f, id);
-		goto out;
-	}
-	form_params(&f, params);
 	params[11] = id;
 	if ((res = db_exec(cgi->db, ACT_SQL_UPDATE, 12, params, &cause)) ==
 	    NULL) {
