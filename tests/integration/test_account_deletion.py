@@ -175,6 +175,10 @@ def purged_without_a_trace(cal, sink):
         " AND completed_at IS NOT NULL").fetchone()[0] == 1, timeout=90, message="purged")
     wait_until(lambda: cal.jobs_idle(("calpurge", "mailpurge", "token-revoke", "accountpurge",
                                       "notice")), message="all idle")
+    scheduled = [m for _, r, m in sink.received()
+                 if m["Subject"] == "Your Rally account will be deleted"]
+    assert len(scheduled) == 1 and scheduled[0]["To"] == cal.user_email
+    assert "cancel the deletion" in scheduled[0].get_content()
     # The last message goes to the address the user had, which nothing keeps.
     farewell = [(r, m) for _, r, m in sink.received()
                 if m["Subject"] == "Your Rally account has been deleted"]
@@ -369,3 +373,50 @@ def test_a_purge_job_for_another_tenant_or_before_the_grace_ends_purges_nothing(
         (ids,)).fetchone()[0] == len(ids), message="all refused")
     assert counts(cal.conn, cal.tenant, cal.user)["users"] == 1
     assert cal.conn.execute("SELECT count(*) FROM rally.deletion_purges").fetchone()[0] == 0
+
+
+def test_after_every_kind_of_deletion_the_report_shows_nothing_overdue(cal, pg, db,
+                                                                      login_roles):
+    """Disconnects, a deletion asked for, a member removed and a last member's
+    tenant: once rallyd has run, every entry is completed, nothing is
+    pending or overdue, and each deleted user got the notice that it is done."""
+    sink = SmtpSink().start()
+    try:
+        cal.sections["smtp"] = sink.config()
+        cal.connect(mail=True)
+        mark_mail_synced(cal)
+        bob = add_user(cal, "bob")
+        olga = cal.sibling("olga")
+        cal.conn.execute("UPDATE rally.users SET role = 'owner' WHERE id = %s", (cal.user,))
+        cal.start()
+        cal.settle()
+        cal.ctl("user", "disconnect", "--user", cal.user_email, "--calendar")
+        cal.ctl("user", "disconnect", "--user", cal.user_email, "--email")
+        with psycopg.connect(pg.conninfo(db, login_roles["web"]), autocommit=True) as web:
+            set_context(web, cal.tenant, cal.user)
+            assert web.execute("SELECT rally.web_member_remove(%s, '1 day')",
+                               (bob,)).fetchone()[0] == "removed"
+        cal.ctl("user", "delete", "--user", olga.user_email)
+        backdate(cal)
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM rally.deletion_ledger WHERE completed_at IS NULL"
+            " AND cancelled_at IS NULL").fetchone()[0] == 0, timeout=120,
+            message="every deletion completed")
+        wait_until(lambda: cal.conn.execute("SELECT count(*) FROM rally.notices WHERE"
+                                            " status <> 'sent'").fetchone()[0] == 0,
+                   timeout=60, message="every notice sent")
+        report = json.loads(cal.ctl("--json", "compliance", "report").stdout)
+        assert report["pending"] == []
+        assert sorted(e["kind"] for e in report["completed"]) == [
+            "account_deletion", "account_deletion", "calendar_disconnect", "mail_disconnect",
+            "tenant_deletion"]
+        r = subprocess.run([program("rallyctl"), "-c", cal.ctl_conf, "compliance", "check"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "no deletion is overdue" in r.stdout, r.stdout
+        done = sorted(rcpt[0] for _, rcpt, m in sink.received()
+                      if m["Subject"] == "Your Rally account has been deleted")
+        assert done == sorted(["bob@acme.test", olga.user_email])
+        assert traces(cal.conn, ["bob@acme.test", olga.user_email, bob, olga.user]) == []
+    finally:
+        sink.stop()
+        olga.conn.close()
