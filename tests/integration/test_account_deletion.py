@@ -420,3 +420,31 @@ def test_after_every_kind_of_deletion_the_report_shows_nothing_overdue(cal, pg, 
     finally:
         sink.stop()
         olga.conn.close()
+
+
+def test_a_refused_completed_notice_is_retried_and_its_error_holds_no_address(cal, journald):
+    sink = SmtpSink().start()
+    try:
+        cal.sections["smtp"] = sink.config()
+        sink.refuse.add(cal.user_email)
+        since = journal.cursor()
+        cal.start(log_target="journal")
+        cal.ctl("user", "delete", "--user", cal.user_email)
+        backdate(cal)
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM rally.notices WHERE user_id IS NULL AND attempts >= 2"
+        ).fetchone()[0] == 1, timeout=60, message="the notice refused twice")
+        status, error = cal.conn.execute("SELECT status, last_error FROM rally.notices"
+                                         " WHERE user_id IS NULL").fetchone()
+        assert status in ("queued", "sending") and "550" in error
+        # The relay quoted the address; rallyd keeps it nowhere but the notice.
+        assert traces(cal.conn, [cal.user_email]) == [("notices", cal.user_email)]
+        assert journal_traces(cal.daemons, since, [cal.user_email, cal.user]) == []
+        sink.refuse.clear()
+        wait_until(lambda: any(m["Subject"] == "Your Rally account has been deleted"
+                               for _, _, m in sink.received()), timeout=60,
+                   message="sent once the relay takes it")
+        wait_until(lambda: traces(cal.conn, [cal.user_email, cal.user]) == [],
+                   message="no trace once sent")
+    finally:
+        sink.stop()
