@@ -5,10 +5,14 @@
  * due date and not completed (rally.deletions_overdue): a promise to a
  * user about to be broken.  Each entry is named by its ledger id and
  * tenant only.  It also deletes the exports past their 7 days
- * (rally.exports_expire).
+ * (rally.exports_expire) and the notices of completed deletions that
+ * could not be sent within compliance.purge_lag
+ * (rally.farewell_notices_expire): the deleted user's address must not
+ * stay for want of a relay.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "jobs.h"
@@ -63,8 +67,14 @@ expired_cb(const PGresult *res, const char *error, void *arg)
 static void
 watch_start(struct job *job)
 {
-	pgloop_query(job->d->db, "SELECT rally.exports_expire()", 0, NULL,
-	    expired_cb, job);
+	char lag[32];
+	const char *params[1] = { lag };
+
+	snprintf(lag, sizeof lag, "%lld",
+	    (long long)job->d->conf.purge_lag_sec);
+	pgloop_query(job->d->db, "SELECT rally.exports_expire(),"
+	    " rally.farewell_notices_expire(make_interval(secs => $1::bigint))",
+	    1, params, expired_cb, job);
 }
 
 const struct job_kind job_deletion_watch_kind = {

@@ -11,7 +11,8 @@
  * once.  The address is the user's at sending time, or the notice's own
  * to_address (an invitation); the notice must belong to the job's tenant.
  * A secret body (a reset or invitation link) is replaced as it is marked
- * sent, so the link does not stay in the database.
+ * sent, so the link does not stay in the database; a notice without a user
+ * (the account's deletion completed) is deleted, address and all.
  */
 #include "config.h"
 
@@ -29,21 +30,35 @@
 #include "util.h"
 #include "uuid.h"
 
-/* $1 tenant, $2 notice, $3 the Message-ID's domain. */
+/*
+ * $1 tenant, $2 notice, $3 the Message-ID's domain.  A notice without a
+ * user (an account deletion completed, migration 0040) has its own
+ * address; one whose user is gone is not sent.
+ */
 #define NOTICE_SQL_CLAIM \
 	"UPDATE rally.notices n SET status = 'sending', attempts = n.attempts + 1," \
 	" message_id = coalesce(n.message_id, '<notice.' || n.id::text || '@' || $3 || '>')" \
-	" FROM rally.users u WHERE n.tenant_id = $1 AND n.id = $2::uuid" \
+	" WHERE n.tenant_id = $1 AND n.id = $2::uuid" \
 	" AND n.status IN ('queued', 'sending')" \
-	" AND u.tenant_id = n.tenant_id AND u.id = n.user_id" \
-	" RETURNING coalesce(n.to_address, u.email), n.subject, n.body_text, n.message_id"
+	" AND coalesce(n.to_address, (SELECT u.email FROM rally.users u" \
+	" WHERE u.tenant_id = n.tenant_id AND u.id = n.user_id)) IS NOT NULL" \
+	" RETURNING coalesce(n.to_address, (SELECT u.email FROM rally.users u" \
+	" WHERE u.tenant_id = n.tenant_id AND u.id = n.user_id))," \
+	" n.subject, n.body_text, n.message_id"
 
-/* A secret body (a single-use link, migration 0033) goes once it is sent. */
+/*
+ * A secret body (a single-use link, migration 0033) goes once it is sent;
+ * a notice without a user goes whole, since its address is the last trace
+ * of a deleted account.
+ */
 #define NOTICE_SQL_SENT \
-	"UPDATE rally.notices SET status = 'sent', sent_at = now(), last_error = NULL," \
+	"WITH gone AS (DELETE FROM rally.notices WHERE tenant_id = $1" \
+	" AND id = $2::uuid AND status = 'sending' AND user_id IS NULL)" \
+	" UPDATE rally.notices SET status = 'sent', sent_at = now(), last_error = NULL," \
 	" body_text = CASE WHEN body_secret THEN rally.notice_secret_removed()" \
 	" ELSE body_text END" \
-	" WHERE tenant_id = $1 AND id = $2::uuid AND status = 'sending'"
+	" WHERE tenant_id = $1 AND id = $2::uuid AND status = 'sending'" \
+	" AND user_id IS NOT NULL"
 
 /* $3 why. */
 #define NOTICE_SQL_AGAIN \

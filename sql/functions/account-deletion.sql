@@ -49,6 +49,66 @@ as $$
 	    and rally.ledger_matches(l.subject_hash, l.hash_key_id, 'user', u.id)
 $$;
 
+-- The notice of a deletion request.  p_removed: an owner removed the user
+-- from the workspace (rally.web_member_remove), so the user did not ask,
+-- and there is no grace period to cancel in.
+create or replace function rally.account_deletion_notice(p_tenant uuid, p_user uuid,
+    p_removed boolean, p_grace interval, p_purge_after timestamptz, p_due_at timestamptz)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	-- plpgsql: notices.sql is applied after this file.
+	perform rally.notice_queue(p_tenant, p_user, 'compliance',
+	    case when p_removed then 'You were removed from your Rally workspace'
+	        else 'Your Rally account will be deleted' end,
+	    case when p_removed
+	        then E'An owner of your Rally workspace removed you from it, so your Rally '
+	            'account is being deleted.\n\n'
+	        else E'We received a request to delete your Rally account.\n\n' end
+	    || format(E'Your Google connections were disconnected and their tokens deleted. '
+	        'Everything else we hold about you will be deleted from %s UTC, and '
+	        'no later than %s UTC.\n%s',
+	        to_char(p_purge_after at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
+	        to_char(p_due_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
+	        case when p_removed
+	            then E'\nIf you think this is a mistake, ask an owner of your workspace.\n'
+	        when p_grace > interval '0'
+	            then E'\nUntil then you may sign in and cancel the deletion.\n'
+	        else '' end));
+end
+$$;
+
+-- The last notice to a deleted user, queued in the batch that deletes
+-- their row: the address is read from the row now and kept only in the
+-- notice, which has no user and is deleted once sent (daemon/job-notice.c)
+-- or once it could not be delivered in time (rally.farewell_notices_expire).
+create or replace function rally.account_purged_notice(p_tenant uuid, p_user uuid,
+    p_requested_at timestamptz) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	perform rally.notice_queue_secret(p_tenant, null, u.email, 'compliance',
+	    'Your Rally account has been deleted',
+	    format(E'Your Rally account has been deleted.\n\n'
+	        'Everything Rally held about you, your profile, your Google connections '
+	        'and what they synced, your activities, mail, usage data, exports and '
+	        'notices, was permanently deleted on %s UTC. Rally''s encrypted backups '
+	        'made before then are deleted as they expire, no later than %s UTC.\n\n'
+	        'Rally keeps no copy of this address: this is the last message it sends '
+	        'you.\n',
+	        to_char(now() at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
+	        to_char((p_requested_at + interval '30 days') at time zone 'UTC',
+	            'YYYY-MM-DD HH24:MI')))
+	from rally.users u where u.tenant_id = p_tenant and u.id = p_user
+	    -- An address the relay could be given (the check of notices.to_address,
+	    -- migration 0033): one it would refuse must not stop the purge.
+	    and u.email !~ '[[:space:][:cntrl:]<>(),;:"\[\]\\]';
+end
+$$;
+
 -- p_actor 'user' or 'operator'; p_grace how long the user may still
 -- cancel; p_lag how late the purge may finish after that (the due date
 -- is request + grace + lag).  One row: the ledger entry (an existing one
@@ -106,17 +166,8 @@ begin
 	perform rally.audit_about(p_tenant, p_actor, p_actor_id, 'account.deletion_requested',
 	    'user', p_user, jsonb_build_object('grace_seconds',
 	        extract(epoch from p_grace)::bigint, 'last_member', last_member));
-	perform rally.notice_queue(p_tenant, p_user, 'compliance',
-	    'Your Rally account will be deleted',
-	    format(E'We received a request to delete your Rally account.\n\n'
-	        'Your Google connections were disconnected and their tokens deleted. '
-	        'Everything else we hold about you will be deleted from %s UTC, and '
-	        'no later than %s UTC.\n%s',
-	        to_char(purge_after at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
-	        to_char(due_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
-	        -- No grace period (a member removed by an owner): nothing to cancel.
-	        case when p_grace > interval '0'
-	            then E'\nUntil then you may sign in and cancel the deletion.\n' else '' end));
+	perform rally.account_deletion_notice(p_tenant, p_user,
+	    p_actor = 'user' and p_actor_id is distinct from p_user, p_grace, purge_after, due_at);
 	perform rally.job_enqueue(p_tenant, 'accountpurge', ledger_id::text,
 	    jsonb_build_object('ledger_id', ledger_id), purge_after, 1000);
 	return next;
@@ -199,13 +250,20 @@ begin
 	perform pg_catalog.set_config('rally.origin', 'google', true);
 	if u is not null then
 		foreach tbl slice 1 in array rally.account_purge_tables() loop
+			-- The user's row goes last, in the batch that completes the
+			-- entry, with the notice that says so.
+			if tbl[1] = 'users' then
+				perform rally.account_purged_notice(p_tenant, u, l.requested_at);
+			end if;
 			execute format('delete from rally.%1$I where ctid = any(array('
 			    'select ctid from rally.%1$I where tenant_id = $1 and (%2$s)'
 			    ' limit 500))', tbl[1], tbl[2]) using p_tenant, u;
 			get diagnostics n = row_count;
 			if n > 0 then
 				perform rally.account_purge_count(p_tenant, p_ledger, tbl[1], n);
-				return n;
+				if tbl[1] <> 'users' then
+					return n;
+				end if;
 			end if;
 		end loop;
 	end if;
@@ -303,6 +361,8 @@ as $$
 $$;
 
 revoke all on function rally.account_purge_tables(), rally.account_deletion_user(uuid, uuid),
+    rally.account_deletion_notice(uuid, uuid, boolean, interval, timestamptz, timestamptz),
+    rally.account_purged_notice(uuid, uuid, timestamptz),
     rally.account_delete_request(uuid, uuid, text, uuid, interval, interval),
     rally.account_delete_cancel(uuid, uuid, text), rally.account_purge_batch(uuid, uuid),
     rally.account_purge_count(uuid, uuid, text, bigint),

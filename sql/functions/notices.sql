@@ -109,3 +109,25 @@ $$;
 revoke all on function rally.notice_queue_secret(uuid, uuid, text, text, text, text),
     rally.notice_secret_removed() from public;
 grant execute on function rally.notice_secret_removed() to rally_daemon;
+
+-- A notice without a user (the one that an account deletion is complete,
+-- sql/functions/account-deletion.sql) holds the deleted user's address
+-- and nothing else does: it is deleted once sent, and, when the relay
+-- could not take it within p_after (compliance.purge_lag, the time the
+-- purge is allowed to take), here.  The deletion-watch job calls it.
+-- The number deleted.
+create or replace function rally.farewell_notices_expire(p_after interval) returns int
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	n int;
+begin
+	delete from rally.notices where user_id is null and created_at < now() - p_after;
+	get diagnostics n = row_count;
+	return n;
+end
+$$;
+
+revoke all on function rally.farewell_notices_expire(interval) from public;
+grant execute on function rally.farewell_notices_expire(interval) to rally_daemon;

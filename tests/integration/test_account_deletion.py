@@ -9,6 +9,7 @@ the ledger's keyed hashes, anonymised audit entries and purge counts.  The
 import datetime
 import json
 import os
+import re
 import subprocess
 
 import psycopg
@@ -19,6 +20,7 @@ from rallytest.calendar import PASSWORD, Cal
 from rallytest.daemon import Rallyd, wait_until, write_config
 from rallytest.mailrows import mark_mail_synced, seed_mail
 from rallytest.schema import insert, set_context
+from rallytest.smtp import SmtpSink
 
 MSGID_DELETION_OVERDUE = "23b732db186d4ad4a30916cbc288f9b5"
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -80,14 +82,33 @@ def backdate(cal):
 
 def traces(conn, needles):
     """(table, needle) for every row of every table whose text holds a needle."""
-    found = []
-    for (t,) in conn.execute("SELECT relname FROM pg_class WHERE relnamespace ="
-                             " 'rally'::regnamespace AND relkind = 'r'").fetchall():
+    found, tables = [], [t for (t,) in conn.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'rally'::regnamespace"
+        " AND relkind = 'r'").fetchall()]
+    # The tables that outlive a deletion are scanned like the others.
+    assert {"notices", "audit_log", "deletion_ledger", "jobs", "job_runs"} <= set(tables)
+    for t in tables:
         for n in needles:
             hit = conn.execute(f"SELECT count(*) FROM rally.{t} x WHERE x::text ILIKE %s",
                                (f"%{n}%",)).fetchone()[0]
             if hit:
                 found.append((t, n))
+    return found
+
+
+def journal_traces(daemons, since, needles):
+    """(field, needle) for every journal entry of these rallyd processes whose
+    fields hold a needle (a whole word, case ignored)."""
+    pids = {str(d.proc.pid) for d in daemons}
+    words = [re.compile(r"(?<![\w.-])" + re.escape(n) + r"(?![\w-])", re.I) for n in needles]
+    found = []
+    for e in journal.entries("SYSLOG_IDENTIFIER=rallyd", since_cursor=since):
+        if e.get("_PID") not in pids:
+            continue
+        for k, v in e.items():
+            if k.startswith("_") or k.startswith("__"):
+                continue        # journald's own fields: the process, not its words
+            found += [(k, w.pattern) for w in words if w.search(str(v))]
     return found
 
 
@@ -126,14 +147,24 @@ def test_deletion_blocks_sign_in_ends_sessions_and_takes_the_tokens_at_once(cal,
     assert again["ledger_id"] == r["ledger_id"]
 
 
-def test_backdated_deletion_leaves_no_trace_of_the_user_and_spares_the_colleague(cal):
+def test_backdated_deletion_leaves_no_trace_of_the_user_and_spares_the_colleague(cal, journald):
+    sink = SmtpSink().start()
+    try:
+        cal.sections["smtp"] = sink.config()
+        purged_without_a_trace(cal, sink)
+    finally:
+        sink.stop()
+
+
+def purged_without_a_trace(cal, sink):
     cal.connect(mail=True)
     mark_mail_synced(cal)
     bob = add_user(cal, "bob")
     seed_user(cal.conn, cal.tenant, cal.user)
     seed_user(cal.conn, cal.tenant, bob)
     seed_mail(cal.conn, cal.tenant, cal.user, cal.connection, threads=3, per_thread=300)
-    d = cal.start()
+    since = journal.cursor()
+    d = cal.start(log_target="journal")
     cal.settle()
     assert len(cal.activities()) >= 2
     bob_before = counts(cal.conn, cal.tenant, bob)
@@ -144,9 +175,30 @@ def test_backdated_deletion_leaves_no_trace_of_the_user_and_spares_the_colleague
         " AND completed_at IS NOT NULL").fetchone()[0] == 1, timeout=90, message="purged")
     wait_until(lambda: cal.jobs_idle(("calpurge", "mailpurge", "token-revoke", "accountpurge",
                                       "notice")), message="all idle")
+    scheduled = [m for _, r, m in sink.received()
+                 if m["Subject"] == "Your Rally account will be deleted"]
+    assert len(scheduled) == 1 and scheduled[0]["To"] == cal.user_email
+    assert "cancel the deletion" in scheduled[0].get_content()
+    # The last message goes to the address the user had, which nothing keeps.
+    farewell = [(r, m) for _, r, m in sink.received()
+                if m["Subject"] == "Your Rally account has been deleted"]
+    assert len(farewell) == 1
+    rcpt, msg = farewell[0]
+    assert rcpt == [cal.user_email] and msg["To"] == cal.user_email
+    body = msg.get_content()
+    assert "permanently deleted on " in body and "no copy of this address" in body
+    assert cal.user not in body and "vera" not in body.replace(cal.user_email, "")
+    wait_until(lambda: cal.conn.execute("SELECT count(*) FROM rally.notices WHERE user_id"
+                                        " IS NULL").fetchone()[0] == 0,
+               message="the sent notice deleted")
     needles = [cal.user, cal.user_email, cal.google_email, "Vera"]
     assert traces(cal.conn, needles) == []
     assert cal.user not in d.output() and cal.user_email not in d.output()
+    # Nor, in the journal, the mail that was synced (DESIGN §6: no bodies).
+    assert journal_traces(cal.daemons, since,
+                          needles + ["the body of a private message"]) == []
+    assert journal.entries("SYSLOG_IDENTIFIER=rallyd", f"_PID={d.proc.pid}",
+                           since_cursor=since), "the journal holds rallyd's lines"
     assert counts(cal.conn, cal.tenant, bob) == bob_before
     assert cal.conn.execute("SELECT count(*) FROM rally.tenants WHERE tenant_id = %s",
                             (cal.tenant,)).fetchone()[0] == 1
@@ -176,8 +228,19 @@ def test_last_member_takes_the_tenants_company_and_billing_with_them(cal):
         "SELECT count(*) FROM rally.deletion_ledger WHERE completed_at IS NOT NULL"
         " AND kind IN ('account_deletion', 'tenant_deletion')").fetchone()[0] == 2,
         timeout=60, message="purged")
+    # Without a relay the notice of the completed deletion waits, and it alone
+    # holds the address (vera@acme.test) until compliance.purge_lag is over.
+    needles = [cal.user, "Acme", "pay@acme.test", "DE123456789"]
+    assert traces(cal.conn, needles) == [("notices", "Acme")]
+    assert cal.conn.execute("SELECT to_address, user_id, status FROM rally.notices"
+                            ).fetchall() == [(cal.user_email, None, "queued")]
+    cal.conn.execute("UPDATE rally.notices SET created_at = now() - interval '1 day 1 s'")
+    cal.conn.execute("SELECT rally.job_enqueue('00000000-0000-0000-0000-000000000000',"
+                     " 'deletion-watch', 'now')")
+    wait_until(lambda: cal.conn.execute("SELECT count(*) FROM rally.notices").fetchone()[0] == 0,
+               message="the undelivered notice dropped")
     # The tenant's id stays only where the ledger, audit and job records need it.
-    assert traces(cal.conn, [cal.user, "Acme", "pay@acme.test", "DE123456789"]) == []
+    assert traces(cal.conn, needles) == []
     assert cal.conn.execute("SELECT count(*) FROM rally.deletion_ledger"
                             " WHERE tenant_id = %s", (cal.tenant,)).fetchone()[0] >= 2
 
@@ -312,3 +375,78 @@ def test_a_purge_job_for_another_tenant_or_before_the_grace_ends_purges_nothing(
         (ids,)).fetchone()[0] == len(ids), message="all refused")
     assert counts(cal.conn, cal.tenant, cal.user)["users"] == 1
     assert cal.conn.execute("SELECT count(*) FROM rally.deletion_purges").fetchone()[0] == 0
+
+
+def test_after_every_kind_of_deletion_the_report_shows_nothing_overdue(cal, pg, db,
+                                                                      login_roles):
+    """Disconnects, a deletion asked for, a member removed and a last member's
+    tenant: once rallyd has run, every entry is completed, nothing is
+    pending or overdue, and each deleted user got the notice that it is done."""
+    sink = SmtpSink().start()
+    try:
+        cal.sections["smtp"] = sink.config()
+        cal.connect(mail=True)
+        mark_mail_synced(cal)
+        bob = add_user(cal, "bob")
+        olga = cal.sibling("olga")
+        cal.conn.execute("UPDATE rally.users SET role = 'owner' WHERE id = %s", (cal.user,))
+        cal.start()
+        cal.settle()
+        cal.ctl("user", "disconnect", "--user", cal.user_email, "--calendar")
+        cal.ctl("user", "disconnect", "--user", cal.user_email, "--email")
+        with psycopg.connect(pg.conninfo(db, login_roles["web"]), autocommit=True) as web:
+            set_context(web, cal.tenant, cal.user)
+            assert web.execute("SELECT rally.web_member_remove(%s, '1 day')",
+                               (bob,)).fetchone()[0] == "removed"
+        cal.ctl("user", "delete", "--user", olga.user_email)
+        backdate(cal)
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM rally.deletion_ledger WHERE completed_at IS NULL"
+            " AND cancelled_at IS NULL").fetchone()[0] == 0, timeout=120,
+            message="every deletion completed")
+        wait_until(lambda: cal.conn.execute("SELECT count(*) FROM rally.notices WHERE"
+                                            " status <> 'sent'").fetchone()[0] == 0,
+                   timeout=60, message="every notice sent")
+        report = json.loads(cal.ctl("--json", "compliance", "report").stdout)
+        assert report["pending"] == []
+        assert sorted(e["kind"] for e in report["completed"]) == [
+            "account_deletion", "account_deletion", "calendar_disconnect", "mail_disconnect",
+            "tenant_deletion"]
+        r = subprocess.run([program("rallyctl"), "-c", cal.ctl_conf, "compliance", "check"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "no deletion is overdue" in r.stdout, r.stdout
+        done = sorted(rcpt[0] for _, rcpt, m in sink.received()
+                      if m["Subject"] == "Your Rally account has been deleted")
+        assert done == sorted(["bob@acme.test", olga.user_email])
+        assert traces(cal.conn, ["bob@acme.test", olga.user_email, bob, olga.user]) == []
+    finally:
+        sink.stop()
+        olga.conn.close()
+
+
+def test_a_refused_completed_notice_is_retried_and_its_error_holds_no_address(cal, journald):
+    sink = SmtpSink().start()
+    try:
+        cal.sections["smtp"] = sink.config()
+        sink.refuse.add(cal.user_email)
+        since = journal.cursor()
+        cal.start(log_target="journal")
+        cal.ctl("user", "delete", "--user", cal.user_email)
+        backdate(cal)
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM rally.notices WHERE user_id IS NULL AND attempts >= 2"
+        ).fetchone()[0] == 1, timeout=60, message="the notice refused twice")
+        status, error = cal.conn.execute("SELECT status, last_error FROM rally.notices"
+                                         " WHERE user_id IS NULL").fetchone()
+        assert status in ("queued", "sending") and "550" in error
+        # The relay quoted the address; rallyd keeps it nowhere but the notice.
+        assert traces(cal.conn, [cal.user_email]) == [("notices", cal.user_email)]
+        assert journal_traces(cal.daemons, since, [cal.user_email, cal.user]) == []
+        sink.refuse.clear()
+        wait_until(lambda: any(m["Subject"] == "Your Rally account has been deleted"
+                               for _, _, m in sink.received()), timeout=60,
+                   message="sent once the relay takes it")
+        wait_until(lambda: traces(cal.conn, [cal.user_email, cal.user]) == [],
+                   message="no trace once sent")
+    finally:
+        sink.stop()

@@ -156,3 +156,23 @@ def test_rallyd_runs_the_sync_watch_with_the_configured_delay(cal):
                    message="notice sent")
     finally:
         sink.stop()
+
+
+def test_an_export_built_tells_its_user_by_email(cal):
+    sink = SmtpSink().start()
+    try:
+        cal.sections["smtp"] = sink.config()
+        export = str(cal.conn.execute("SELECT rally.export_request(%s, %s, 'user')",
+                                      (cal.tenant, cal.user)).fetchone()[0])
+        cal.start()
+        wait_until(lambda: len(sink.received()) == 1, timeout=30, message="notice delivered")
+        _, rcpt, msg = sink.received()[0]
+        assert rcpt == [cal.user_email] and msg["To"] == cal.user_email
+        assert msg["Subject"] == "Your Rally data export is ready"
+        body = msg.get_content()
+        assert "is ready" in body and "deleted after 7 days" in body
+        assert export not in body       # the link is the privacy page, not the row
+        assert cal.conn.execute("SELECT status FROM rally.exports WHERE id = %s",
+                                (export,)).fetchone()[0] == "ready"
+    finally:
+        sink.stop()

@@ -64,12 +64,11 @@ def test_switching_off_the_last_integration_moves_tokens_to_revocation(su, web):
     t, u = _user(su)
     c, refresh, access = _connection(su, t, u)
     set_context(web, t, u)
-    web.execute("UPDATE rally.google_connections SET calendar_enabled = false WHERE id = %s",
-                (c,))
+    web.execute("SELECT rally.web_disconnect(%s, true, false)", (c,))
     # One integration left: the tokens stay.
     assert _tokens_on(su, c) == (refresh, access)
     assert _queued(su, c) == []
-    web.execute("UPDATE rally.google_connections SET mail_enabled = false WHERE id = %s", (c,))
+    web.execute("SELECT rally.web_disconnect(%s, false, true)", (c,))
     assert _tokens_on(su, c) == (None, None)
     assert _queued(su, c) == [(refresh, access)]
     assert _jobs(su, "token-revoke") == [(t, str(c), {"connection_id": str(c)})]
@@ -79,8 +78,7 @@ def test_disconnect_in_one_statement_queues_one_revocation(su, web):
     t, u = _user(su)
     c, refresh, access = _connection(su, t, u)
     set_context(web, t, u)
-    web.execute("UPDATE rally.google_connections SET calendar_enabled = false, "
-                "mail_enabled = false WHERE id = %s", (c,))
+    web.execute("SELECT rally.web_disconnect(%s, true, true)", (c,))
     assert _queued(su, c) == [(refresh, access)]
     assert len(_jobs(su, "token-revoke")) == 1
 
@@ -282,7 +280,7 @@ def test_analytics_opt_out_stops_recording_and_forgets_what_was_recorded(su, web
     insert(su, "usage_events", tenant_id=t, user_id=u, kind="page.view")
     insert(su, "usage_daily", tenant_id=t, day=NOW.date(), user_id=u, kind="page.view", count=3)
     set_context(web, t, u)
-    web.execute("UPDATE rally.users SET analytics_opt_out = true WHERE id = %s", (u,))
+    web.execute("SELECT rally.web_account_update('{\"analytics_opt_out\": true}')")
     for table in ("usage_events", "usage_daily"):
         assert su.execute(f"SELECT count(*) FROM rally.{table}").fetchone()[0] == 0, table
     # Neither the CGI nor the daemon records anything more for this user.

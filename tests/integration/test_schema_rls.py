@@ -148,9 +148,10 @@ def _visible(conn, table, column="tenant_id"):
 
 def _web_rows(w):
     """A valid row, as the CGI of user x in tenant a would write it, for
-    every table rally_web may insert into."""
+    every table rally_web may insert into.  Billing details, exports, the
+    ledger and the audit log it writes only through the rally.web_*
+    functions (migration 0041)."""
     return {
-        "billing_profiles": dict(tenant_id=w.a, billing_email="pay@a.example"),
         "sessions": dict(tenant_id=w.a, id_hash=os.urandom(32), user_id=w.x,
                          csrf_secret=os.urandom(32), expires_at=NOW + DAY),
         "activities": dict(tenant_id=w.a, owner_id=w.x, title="Call Bob", kind="call"),
@@ -159,14 +160,13 @@ def _web_rows(w):
                             to_addrs=["bob@example.com"], subject="Hi", body_text="Hello"),
         "mail_label_ops": dict(tenant_id=w.a, user_id=w.x, connection_id=w.conn_x,
                                thread_id=w.thread_x_private, op="archive"),
-        "deletion_ledger": dict(tenant_id=w.a, kind="calendar_disconnect",
-                                subject_hash=os.urandom(32), hash_key_id="1",
-                                due_at=NOW + 30 * DAY),
-        "audit_log": dict(tenant_id=w.a, actor="user", action="connection.disconnect",
-                          detail={"integration": "calendar"}),
-        "exports": dict(tenant_id=w.a, user_id=w.x),
         "usage_events": dict(tenant_id=w.a, user_id=w.x, kind="activity.create"),
     }
+
+
+def _refused(conn, sql, params=()):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql, params)
 
 
 def _insert_fails(conn, table, row):
@@ -239,10 +239,9 @@ def test_web_cannot_change_or_add_rows_of_another_tenant(pg, world, login_roles)
                             (w.b,)).rowcount == 0
         assert conn.execute("DELETE FROM rally.activities WHERE tenant_id = %s",
                             (w.b,)).rowcount == 0
-        assert conn.execute("UPDATE rally.tenants SET name = 'owned' WHERE tenant_id = %s",
-                            (w.b,)).rowcount == 0
-        assert conn.execute("UPDATE rally.google_connections SET mail_enabled = false "
-                            "WHERE tenant_id = %s", (w.b,)).rowcount == 0
+        _refused(conn, "UPDATE rally.tenants SET name = 'owned' WHERE tenant_id = %s", (w.b,))
+        _refused(conn, "UPDATE rally.google_connections SET mail_enabled = false "
+                 "WHERE tenant_id = %s", (w.b,))
         _insert_fails(conn, "activities", dict(tenant_id=w.b, owner_id=w.z, title="planted"))
         _insert_fails(conn, "jobs", dict(tenant_id=w.b, kind="purge"))
         _insert_fails(conn, "audit_log", dict(tenant_id=w.b, actor="user", action="x"))
@@ -286,10 +285,10 @@ def test_user_cannot_change_another_users_rows_even_when_shared(pg, world, login
                             (w.act_x_shared,)).rowcount == 0
         assert conn.execute("UPDATE rally.mail_threads SET visibility = 'shared' WHERE id = %s",
                             (w.thread_x_private,)).rowcount == 0
-        assert conn.execute("UPDATE rally.users SET name = 'mine' WHERE id = %s",
+        assert conn.execute("UPDATE rally.users SET last_login_at = now() WHERE id = %s",
                             (w.x,)).rowcount == 0
-        assert conn.execute("UPDATE rally.google_connections SET mail_enabled = false "
-                            "WHERE id = %s", (w.conn_x,)).rowcount == 0
+        assert conn.execute("SELECT rally.web_disconnect(%s, false, true)",
+                            (w.conn_x,)).fetchone()[0] is False
         _insert_fails(conn, "activities", dict(tenant_id=w.a, owner_id=w.x, title="for x"))
         _insert_fails(conn, "mail_label_ops", dict(tenant_id=w.a, user_id=w.x,
                                                    connection_id=w.conn_x,
@@ -312,10 +311,17 @@ def test_only_the_owner_sees_and_edits_billing_and_company(pg, world, login_role
     w = world
     with _web(pg, w, login_roles, w.b, w.z) as conn:
         assert _visible(conn, "billing_profiles", "billing_email") == ["pay@b.example"]
-        assert conn.execute("UPDATE rally.tenants SET name = 'Beta GmbH'").rowcount == 1
+        assert conn.execute("SELECT rally.web_account_update('{\"company_name\":"
+                            " \"Beta GmbH\"}')").fetchone()[0] == ["company_name"]
+        # Directly, not even the owner: the change would go unaudited.
+        _refused(conn, "UPDATE rally.tenants SET name = 'Beta AG'")
     with _web(pg, w, login_roles, w.a, w.y) as conn:
         _insert_fails(conn, "billing_profiles", dict(tenant_id=w.a, billing_email="me@a.example"))
-        assert conn.execute("UPDATE rally.tenants SET name = 'Mine'").rowcount == 0
+        _refused(conn, "SELECT rally.web_account_update('{\"company_name\": \"Mine\"}')")
+        _refused(conn, "UPDATE rally.tenants SET name = 'Mine'")
+    with pg.connect(w.db) as su:
+        assert su.execute("SELECT name FROM rally.tenants WHERE tenant_id = %s",
+                          (w.b,)).fetchone()[0] == "Beta GmbH"
 
 
 def test_web_cannot_read_tokens_or_other_secrets(pg, world, login_roles):

@@ -437,6 +437,12 @@ def test_removing_a_member_queues_their_deletion_and_ends_their_sessions(site, d
     assert dbconn.execute("SELECT status FROM rally.tenants").fetchone()[0] == "active"
     assert dbconn.execute("SELECT count(*) FROM rally.audit_log WHERE action = "
                           "'team.member_removed' AND actor_hash IS NOT NULL").fetchone()[0] == 1
+    # Bob is told he was removed: he asked for nothing and has nothing to cancel.
+    subject, body = dbconn.execute("SELECT subject, body_text FROM rally.notices"
+                                   " WHERE user_id = %s", (bob_id,)).fetchone()
+    assert subject == "You were removed from your Rally workspace"
+    assert "An owner of your Rally workspace removed you" in body
+    assert "request" not in body and "cancel" not in body
     c = site.client()
     c.get("/signin")
     assert c.post("/signin", {"email": "bob@acme.example", "password": PASSWORD}).status == 403

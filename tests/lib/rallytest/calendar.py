@@ -70,9 +70,10 @@ class Cal:
                                                rallyctl_config=self.ctl_conf)
         return self.connection
 
-    def start(self, name="cal"):
+    def start(self, name="cal", log_target="stderr"):
         extra = {k: v for k, v in self.sections.items() if k not in ("database",)}
-        d = Rallyd(self.daemon_conninfo, name=f"{name}-{len(self.daemons)}", extra=extra)
+        d = Rallyd(self.daemon_conninfo, name=f"{name}-{len(self.daemons)}", extra=extra,
+                   log_target=log_target)
         self.daemons.append(d)
         return d.start()
 

@@ -20,6 +20,15 @@ class _Handler:
     def __init__(self, sink):
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.sink.lock:
+            refused = address in self.sink.refuse
+        if refused:
+            # As real relays answer: the address quoted back.
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.sink.lock:
@@ -33,6 +42,7 @@ class SmtpSink:
     def __init__(self, port=None):
         self.port = port or free_port()
         self.messages = []
+        self.refuse = set()     # recipients answered 550
         self.lock = threading.Lock()
         self.controller = None
 
