@@ -45,7 +45,7 @@ gcall_unlink(struct gcall *call)
 		TAILQ_REMOVE(&call->g->deferred, call, entry);
 		break;
 	case CALL_QUEUED:
-		TAILQ_REMOVE(&c->queue, call, entry);
+		TAILQ_REMOVE(call->bulk ? &c->bulk : &c->queue, call, entry);
 		break;
 	case CALL_WAITING:
 		TAILQ_REMOVE(&c->waiting, call, entry);
@@ -56,6 +56,8 @@ gcall_unlink(struct gcall *call)
 	}
 	if (call->has_slot) {
 		c->slots_used--;
+		if (call->bulk)
+			c->bulk_used--;
 		call->has_slot = false;
 	}
 }
@@ -123,7 +125,8 @@ gconn_fail_all(struct gconn *c, enum gerr err, const char *message)
 		gcall_unlink(call);
 		TAILQ_INSERT_TAIL(&dead, call, entry);
 	}
-	while ((call = TAILQ_FIRST(&c->queue)) != NULL) {
+	while ((call = TAILQ_FIRST(&c->queue)) != NULL ||
+	    (call = TAILQ_FIRST(&c->bulk)) != NULL) {
 		gcall_unlink(call);
 		TAILQ_INSERT_TAIL(&dead, call, entry);
 	}

@@ -26,6 +26,13 @@
  * wait in FIFO order.  A huge account thus never holds more than that many
  * of the http.max_connections connections, and other users' calls go on.
  *
+ * Priority: a bulk call (google_call_bulk: a first import's listing and
+ * fetches, a reconcile) spends quota only when no ordinary call (a send,
+ * an incremental sync, a label change) waits for it, of its own
+ * connection or, for the per-project bucket, of any connection; it never
+ * holds the connection's last slot.  google-project.c has the project
+ * bucket, shared by every instance through PostgreSQL.
+ *
  * Used by the job kinds that talk to Google; main() creates and frees the
  * one struct google (d->google) after d->http and d->db.
  */
@@ -90,6 +97,11 @@ typedef void (*google_cb)(const struct gresp *, void *arg);
  * cb is called exactly once, later, from the event loop.
  */
 void google_call(struct rallyd *, const char *tenant_id,
+    const char *connection_id, const char *method, const char *url,
+    json_object *body, const char *if_match, google_cb cb, void *arg);
+
+/* The same, for bulk work that yields to every ordinary call. */
+void google_call_bulk(struct rallyd *, const char *tenant_id,
     const char *connection_id, const char *method, const char *url,
     json_object *body, const char *if_match, google_cb cb, void *arg);
 

@@ -14,7 +14,7 @@ PER_USER = ("sessions", "google_connections", "oauth_pending", "activities", "me
             "usage_events", "usage_daily", "password_resets")
 # Tables that must survive every deletion (and so reference nothing).
 SURVIVORS = ("audit_log", "deletion_ledger", "token_revocations", "jobs", "instances",
-             "backups", "ledger_keys", "deletion_purges")
+             "backups", "ledger_keys", "deletion_purges", "quota_buckets")
 
 
 @pytest.fixture
@@ -38,7 +38,9 @@ def test_the_data_model_has_every_table_of_the_design(conn):
         "usage_events", "usage_daily", "audit_log", "activity_tombstones", "push_secrets",
         "ledger_keys", "deletion_purges", "login_failures",
         # Password reset links and invitations (migration 0032).
-        "password_resets", "invitations"}
+        "password_resets", "invitations",
+        # The Gmail per-project quota, shared by the instances (migration 0055).
+        "quota_buckets"}
 
 
 def test_every_table_has_a_non_null_uuid_tenant_id(conn):
