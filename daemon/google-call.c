@@ -26,6 +26,7 @@ gcall_free(struct gcall *call)
 	if (call->url != NULL)
 		secure_free(call->url, strlen(call->url));
 	free(call->if_match);
+	free(call->content_type);
 	secure_free(call->body, call->body_len);
 	free(call->err_msg);
 	free(call);
@@ -202,7 +203,8 @@ call_send(struct gcall *call)
 	req = http_request_new(call->method, call->url);
 	http_request_bearer(req, c->token);
 	if (call->body != NULL)
-		http_request_body(req, "application/json", call->body,
+		http_request_body(req, call->content_type != NULL ?
+		    call->content_type : "application/json", call->body,
 		    call->body_len);
 	if (call->if_match != NULL)
 		http_request_header(req, "If-Match", call->if_match);

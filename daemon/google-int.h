@@ -75,6 +75,7 @@ struct gcall {
 	char *method, *url, *if_match;
 	char *body;
 	size_t body_len;
+	char *content_type;	/* of body; NULL: JSON */
 	google_cb cb;
 	void *arg;
 	unsigned units;		/* Gmail quota units it costs; 0: not Gmail */

@@ -210,6 +210,21 @@ google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
 }
 
 void
+google_call_upload(struct rallyd *d, const char *tenant_id,
+    const char *connection_id, const char *url, const char *content_type,
+    char *body, size_t len, google_cb cb, void *arg)
+{
+	struct gcall *call;
+
+	call_new(d, false, tenant_id, connection_id, "POST", url, NULL, NULL,
+	    cb, arg);
+	call = TAILQ_LAST(&d->google->incoming, gcall_list);
+	call->content_type = xstrdup(content_type);
+	call->body = body;
+	call->body_len = len;
+}
+
+void
 google_call_bulk(struct rallyd *d, const char *tenant_id,
     const char *connection_id, const char *method, const char *url,
     json_object *body, const char *if_match, google_cb cb, void *arg)

@@ -49,6 +49,7 @@
 /* Longest gresp.message, in bytes. */
 #define GOOGLE_MESSAGE_MAX 300
 
+struct conf;
 struct http_response;
 struct rallyd;
 
@@ -99,6 +100,21 @@ typedef void (*google_cb)(const struct gresp *, void *arg);
 void google_call(struct rallyd *, const char *tenant_id,
     const char *connection_id, const char *method, const char *url,
     json_object *body, const char *if_match, google_cb cb, void *arg);
+
+/*
+ * A POST of body (taken; len bytes of content_type) to url, for Gmail's
+ * upload endpoint (google_gmail_upload_url), ordinary priority.
+ */
+void google_call_upload(struct rallyd *, const char *tenant_id,
+    const char *connection_id, const char *url, const char *content_type,
+    char *body, size_t len, google_cb cb, void *arg);
+
+/*
+ * Gmail's upload URL for path ("users/me/messages/send"): google.gmail_url
+ * with /upload before its /gmail/v1; NULL when it does not end so.
+ * Caller frees.
+ */
+char *google_gmail_upload_url(const struct conf *, const char *path);
 
 /* The same, for bulk work that yields to every ordinary call. */
 void google_call_bulk(struct rallyd *, const char *tenant_id,
