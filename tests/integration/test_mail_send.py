@@ -256,3 +256,19 @@ def test_attachments_past_gmails_limit_are_refused(mail):
                                 for i in range(3)])
     assert "25000000 bytes" in str(e.value)
     assert mail.conn.execute("SELECT count(*) FROM rally.mail_outbox").fetchone()[0] == 0
+
+
+def test_a_row_whose_files_are_not_whole_fails_and_nothing_is_sent(mail):
+    mail.connect()
+    with mail.conn.transaction():
+        oid, mid = queue_with_files(mail, [("a.txt", "text/plain", b"a"),
+                                           ("b.txt", "text/plain", b"b")])
+        # As if the bytes had gone with an earlier send: rallyd checks
+        # what it reads, whoever wrote it.
+        mail.conn.execute("UPDATE rally.mail_outbox_attachments SET data = NULL"
+                          " WHERE outbox_id = %s AND filename = 'b.txt'", (oid,))
+    mail.start()
+    mail.settle()
+    row = outbox(mail, oid)
+    assert row["state"] == "failed" and "content is gone" in row["last_error"], row
+    assert sent_with(mail, mid) == []
