@@ -26,6 +26,7 @@ gcall_free(struct gcall *call)
 	if (call->url != NULL)
 		secure_free(call->url, strlen(call->url));
 	free(call->if_match);
+	free(call->content_type);
 	secure_free(call->body, call->body_len);
 	free(call->err_msg);
 	free(call);
@@ -45,7 +46,7 @@ gcall_unlink(struct gcall *call)
 		TAILQ_REMOVE(&call->g->deferred, call, entry);
 		break;
 	case CALL_QUEUED:
-		TAILQ_REMOVE(&c->queue, call, entry);
+		TAILQ_REMOVE(call->bulk ? &c->bulk : &c->queue, call, entry);
 		break;
 	case CALL_WAITING:
 		TAILQ_REMOVE(&c->waiting, call, entry);
@@ -56,6 +57,8 @@ gcall_unlink(struct gcall *call)
 	}
 	if (call->has_slot) {
 		c->slots_used--;
+		if (call->bulk)
+			c->bulk_used--;
 		call->has_slot = false;
 	}
 }
@@ -123,7 +126,8 @@ gconn_fail_all(struct gconn *c, enum gerr err, const char *message)
 		gcall_unlink(call);
 		TAILQ_INSERT_TAIL(&dead, call, entry);
 	}
-	while ((call = TAILQ_FIRST(&c->queue)) != NULL) {
+	while ((call = TAILQ_FIRST(&c->queue)) != NULL ||
+	    (call = TAILQ_FIRST(&c->bulk)) != NULL) {
 		gcall_unlink(call);
 		TAILQ_INSERT_TAIL(&dead, call, entry);
 	}
@@ -199,7 +203,8 @@ call_send(struct gcall *call)
 	req = http_request_new(call->method, call->url);
 	http_request_bearer(req, c->token);
 	if (call->body != NULL)
-		http_request_body(req, "application/json", call->body,
+		http_request_body(req, call->content_type != NULL ?
+		    call->content_type : "application/json", call->body,
 		    call->body_len);
 	if (call->if_match != NULL)
 		http_request_header(req, "If-Match", call->if_match);

@@ -89,6 +89,7 @@ gconn_get(struct google *g, const char *tenant_id, const char *id)
 	c->log.tenant = c->tenant_id;
 	c->log.connection = c->id;
 	TAILQ_INIT(&c->queue);
+	TAILQ_INIT(&c->bulk);
 	TAILQ_INIT(&c->waiting);
 	TAILQ_INIT(&c->sending);
 	LIST_INSERT_HEAD(b, c, entry);
@@ -100,8 +101,10 @@ bool
 gconn_idle(const struct gconn *c)
 {
 	return c->fetch == FETCH_IDLE && c->slots_used == 0 && !c->pump_pending &&
+	    c->project_wait == 0 &&
 	    (c->ev_quota == NULL || !evtimer_pending(c->ev_quota, NULL)) &&
-	    TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->waiting) &&
+	    TAILQ_EMPTY(&c->queue) && TAILQ_EMPTY(&c->bulk) &&
+	    TAILQ_EMPTY(&c->waiting) &&
 	    TAILQ_EMPTY(&c->sending);
 }
 
@@ -111,6 +114,7 @@ gconn_free(struct gconn *c)
 {
 	LIST_REMOVE(c, entry);
 	c->g->nconns--;
+	gproject_forget(c);
 	if (c->ev_quota != NULL)
 		event_free(c->ev_quota);
 	gconn_drop_token(c);
@@ -156,11 +160,12 @@ bucket_take(struct gbucket *b, double rate, double burst, double cost)
 }
 
 /*
- * The per-user quota, spent before a call starts, so that Google is not
- * asked faster than it allows: for Gmail, units (mail.quota_rate a second,
- * mail.quota_burst at once); for the rest, calls (google.user_rate a
- * second, google.user_burst at once).  Returns whether the call may start
- * now; if not, arms a timer to pump again when it may.
+ * The quota, spent before a call starts, so that Google is not asked
+ * faster than it allows: for Gmail, the project's units (google-project.c)
+ * and the user's (mail.quota_rate a second, mail.quota_burst at once); for
+ * the rest, calls (google.user_rate a second, google.user_burst at once).
+ * Returns whether the call may start now; if not, arms a timer to pump
+ * again when it may, or waits for the project's grant.
  */
 static bool
 conn_quota_take(struct gconn *c, const struct gcall *call)
@@ -169,14 +174,18 @@ conn_quota_take(struct gconn *c, const struct gcall *call)
 	struct timeval tv;
 	double wait;
 
+	if (call->units > 0 && !gproject_take(c, call))
+		return false;
 	if (call->units > 0)
 		wait = bucket_take(&c->units, (double)conf->mail_quota_rate,
 		    (double)conf->mail_quota_burst, (double)call->units);
 	else
 		wait = bucket_take(&c->calls, (double)conf->google_user_rate,
 		    (double)conf->google_user_burst, 1);
-	if (wait == 0)
+	if (wait == 0) {
+		gproject_spend(c->g, call->units);
 		return true;
+	}
 	if (c->ev_quota == NULL)
 		c->ev_quota = evtimer_new(c->g->d->base, quota_cb, c);
 	tv.tv_sec = (long)wait;
@@ -185,18 +194,34 @@ conn_quota_take(struct gconn *c, const struct gcall *call)
 	return false;
 }
 
+/*
+ * Ordinary calls first; a bulk call only when none is queued, and never
+ * in the connection's last slot, which stays free for an ordinary one.
+ */
+struct gcall *
+gconn_next(struct gconn *c)
+{
+	if (c->slots_used >= GOOGLE_MAX_PER_CONNECTION)
+		return NULL;
+	if (!TAILQ_EMPTY(&c->queue))
+		return TAILQ_FIRST(&c->queue);
+	if (c->bulk_used + 1 >= GOOGLE_MAX_PER_CONNECTION)
+		return NULL;
+	return TAILQ_FIRST(&c->bulk);
+}
+
 /* Starts queued calls while the connection has free slots and quota. */
 void
 gconn_pump(struct gconn *c)
 {
 	struct gcall *call;
 
-	while (c->slots_used < GOOGLE_MAX_PER_CONNECTION &&
-	    (call = TAILQ_FIRST(&c->queue)) != NULL &&
-	    conn_quota_take(c, call)) {
-		TAILQ_REMOVE(&c->queue, call, entry);
+	while ((call = gconn_next(c)) != NULL && conn_quota_take(c, call)) {
+		TAILQ_REMOVE(call->bulk ? &c->bulk : &c->queue, call, entry);
 		call->has_slot = true;
 		c->slots_used++;
+		if (call->bulk)
+			c->bulk_used++;
 		gcall_need_token(call);
 	}
 }

@@ -75,9 +75,11 @@ struct gcall {
 	char *method, *url, *if_match;
 	char *body;
 	size_t body_len;
+	char *content_type;	/* of body; NULL: JSON */
 	google_cb cb;
 	void *arg;
 	unsigned units;		/* Gmail quota units it costs; 0: not Gmail */
+	bool bulk;		/* google_call_bulk: after every ordinary call */
 	bool has_slot;
 	bool reauthed;		/* refreshed once after a 401 already */
 	bool cancelled;
@@ -107,18 +109,37 @@ struct gconn {
 	size_t new_token_len;
 	int64_t new_ttl;
 	unsigned slots_used;
+	unsigned bulk_used;	/* of the slots, by bulk calls */
 	struct gbucket calls;	/* google.user_rate: calls it may start now */
 	struct gbucket units;	/* mail.quota_rate: Gmail units it may spend */
 	struct event *ev_quota;	/* pumps again once a bucket has refilled */
 	bool pump_pending;	/* on g->pumps */
 	TAILQ_ENTRY(gconn) pump_entry;
-	struct gcall_list queue;
+	int project_wait;	/* on a list of g->project: 0 no, 1 first, 2 bulk */
+	TAILQ_ENTRY(gconn) project_entry;
+	struct gcall_list queue;	/* ordinary calls, started first */
+	struct gcall_list bulk;		/* bulk calls, when queue is empty */
 	struct gcall_list waiting;
 	struct gcall_list sending;
 	LIST_ENTRY(gconn) entry;
 };
 
 LIST_HEAD(gconn_bucket, gconn);
+TAILQ_HEAD(gconn_list, gconn);
+
+/*
+ * The per-project Gmail bucket (google-project.c): units granted to this
+ * instance by rally.quota_grant and not spent yet, and the connections
+ * whose next call waits for more, ordinary ones first.
+ */
+struct gproject {
+	double pool;
+	uint64_t pool_at;	/* monotonic usec of the last grant */
+	bool asking;		/* a grant query is in flight */
+	bool warned;		/* the database failed: logged once */
+	struct event *ev_retry;
+	struct gconn_list first, bulk;
+};
 
 struct google {
 	struct rallyd *d;
@@ -128,6 +149,7 @@ struct google {
 	struct gcall_list incoming;
 	struct gcall_list deferred;
 	TAILQ_HEAD(, gconn) pumps;	/* slots freed by google_cancel() */
+	struct gproject project;
 	struct event *ev_kick;		/* starts incoming, ends deferred */
 	struct event *ev_sweep;
 };
@@ -158,6 +180,19 @@ void gconn_pump(struct gconn *);
 /* What a call costs in Gmail's per-user quota units (google-units.c). */
 unsigned google_gmail_units(const struct conf *, const char *method,
     const char *url);
+
+/* The call gconn_pump() would start next, or NULL. */
+struct gcall *gconn_next(struct gconn *);
+
+/* google-project.c: the per-project Gmail quota. */
+void gproject_init(struct google *);
+void gproject_free(struct google *);
+/* Whether the call's units are in hand; if not, c waits for a grant. */
+bool gproject_take(struct gconn *, const struct gcall *);
+/* Spends the units gproject_take() found (the call starts). */
+void gproject_spend(struct google *, unsigned units);
+/* c is being freed: off the waiting lists. */
+void gproject_forget(struct gconn *);
 
 /* google-fetch.c */
 void gconn_fetch(struct gconn *);

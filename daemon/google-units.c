@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "google-int.h"
@@ -45,16 +46,45 @@ suffix_of(const char *path, size_t len, const char *suffix)
 	return n <= len && memcmp(path + len - n, suffix, n) == 0;
 }
 
+#define GMAIL_API_SUFFIX "/gmail/v1"
+
+char *
+google_gmail_upload_url(const struct conf *c, const char *path)
+{
+	size_t n = strlen(c->google_gmail_url), s = strlen(GMAIL_API_SUFFIX);
+
+	if (n < s || strcmp(c->google_gmail_url + n - s, GMAIL_API_SUFFIX) != 0)
+		return NULL;
+	return xasprintf("%.*s/upload%s/%s", (int)(n - s), c->google_gmail_url,
+	    GMAIL_API_SUFFIX, path);
+}
+
+/* The path after .../users/me/ of a Gmail URL, API or upload; NULL if none. */
+static const char *
+gmail_path(const struct conf *c, const char *url)
+{
+	size_t base = strlen(c->google_gmail_url);
+	char *upload;
+	const char *path = NULL;
+
+	if (strncmp(url, c->google_gmail_url, base) == 0 &&
+	    strncmp(url + base, "/users/me/", 10) == 0)
+		return url + base + 10;
+	if ((upload = google_gmail_upload_url(c, "users/me/")) != NULL &&
+	    strncmp(url, upload, strlen(upload)) == 0)
+		path = url + strlen(upload);
+	free(upload);
+	return path;
+}
+
 unsigned
 google_gmail_units(const struct conf *c, const char *method, const char *url)
 {
-	size_t base = strlen(c->google_gmail_url), len;
+	size_t len;
 	const char *path, *q;
 
-	if (strncmp(url, c->google_gmail_url, base) != 0 ||
-	    strncmp(url + base, "/users/me/", 10) != 0)
+	if ((path = gmail_path(c, url)) == NULL)
 		return 0;
-	path = url + base + 10;
 	q = strchr(path, '?');
 	len = q != NULL ? (size_t)(q - path) : strlen(path);
 	for (size_t i = 0; i < nitems(rules); i++) {

@@ -77,7 +77,7 @@ start_incoming(struct gcall *call)
 	c = gconn_get(call->g, call->tenant_id, call->connection_id);
 	call->conn = c;
 	call->state = CALL_QUEUED;
-	TAILQ_INSERT_TAIL(&c->queue, call, entry);
+	TAILQ_INSERT_TAIL(call->bulk ? &c->bulk : &c->queue, call, entry);
 	gconn_pump(c);
 }
 
@@ -133,6 +133,7 @@ google_new(struct rallyd *d)
 	TAILQ_INIT(&g->incoming);
 	TAILQ_INIT(&g->deferred);
 	TAILQ_INIT(&g->pumps);
+	gproject_init(g);
 	g->ev_kick = evtimer_new(d->base, kick_cb, g);
 	g->ev_sweep = event_new(d->base, -1, EV_PERSIST, sweep_cb, g);
 	if (g->ev_kick == NULL || g->ev_sweep == NULL)
@@ -155,15 +156,16 @@ google_free(struct google *g)
 	for (size_t i = 0; i < GOOGLE_BUCKETS; i++)
 		while ((c = LIST_FIRST(&g->buckets[i])) != NULL)
 			gconn_free(c);
+	gproject_free(g);
 	event_free(g->ev_kick);
 	event_free(g->ev_sweep);
 	free(g);
 }
 
-void
-google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
-    const char *method, const char *url, json_object *body,
-    const char *if_match, google_cb cb, void *arg)
+static void
+call_new(struct rallyd *d, bool bulk, const char *tenant_id,
+    const char *connection_id, const char *method, const char *url,
+    json_object *body, const char *if_match, google_cb cb, void *arg)
 {
 	struct google *g = d->google;
 	struct gcall *call = xcalloc(1, sizeof *call);
@@ -182,6 +184,7 @@ google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
 	call->method = xstrdup(method != NULL ? method : "");
 	call->url = xstrdup(url != NULL ? url : "");
 	call->units = google_gmail_units(&d->conf, call->method, call->url);
+	call->bulk = bulk;
 	if (if_match != NULL)
 		call->if_match = xstrdup(if_match);
 	if (body != NULL) {
@@ -195,6 +198,39 @@ google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
 	TAILQ_INSERT_TAIL(&g->calls, call, all);
 	TAILQ_INSERT_TAIL(&g->incoming, call, entry);
 	google_kick(g);
+}
+
+void
+google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
+    const char *method, const char *url, json_object *body,
+    const char *if_match, google_cb cb, void *arg)
+{
+	call_new(d, false, tenant_id, connection_id, method, url, body,
+	    if_match, cb, arg);
+}
+
+void
+google_call_upload(struct rallyd *d, const char *tenant_id,
+    const char *connection_id, const char *url, const char *content_type,
+    char *body, size_t len, google_cb cb, void *arg)
+{
+	struct gcall *call;
+
+	call_new(d, false, tenant_id, connection_id, "POST", url, NULL, NULL,
+	    cb, arg);
+	call = TAILQ_LAST(&d->google->incoming, gcall_list);
+	call->content_type = xstrdup(content_type);
+	call->body = body;
+	call->body_len = len;
+}
+
+void
+google_call_bulk(struct rallyd *d, const char *tenant_id,
+    const char *connection_id, const char *method, const char *url,
+    json_object *body, const char *if_match, google_cb cb, void *arg)
+{
+	call_new(d, true, tenant_id, connection_id, method, url, body,
+	    if_match, cb, arg);
 }
 
 void

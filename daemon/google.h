@@ -26,6 +26,13 @@
  * wait in FIFO order.  A huge account thus never holds more than that many
  * of the http.max_connections connections, and other users' calls go on.
  *
+ * Priority: a bulk call (google_call_bulk: a first import's listing and
+ * fetches, a reconcile) spends quota only when no ordinary call (a send,
+ * an incremental sync, a label change) waits for it, of its own
+ * connection or, for the per-project bucket, of any connection; it never
+ * holds the connection's last slot.  google-project.c has the project
+ * bucket, shared by every instance through PostgreSQL.
+ *
  * Used by the job kinds that talk to Google; main() creates and frees the
  * one struct google (d->google) after d->http and d->db.
  */
@@ -42,6 +49,7 @@
 /* Longest gresp.message, in bytes. */
 #define GOOGLE_MESSAGE_MAX 300
 
+struct conf;
 struct http_response;
 struct rallyd;
 
@@ -90,6 +98,26 @@ typedef void (*google_cb)(const struct gresp *, void *arg);
  * cb is called exactly once, later, from the event loop.
  */
 void google_call(struct rallyd *, const char *tenant_id,
+    const char *connection_id, const char *method, const char *url,
+    json_object *body, const char *if_match, google_cb cb, void *arg);
+
+/*
+ * A POST of body (taken; len bytes of content_type) to url, for Gmail's
+ * upload endpoint (google_gmail_upload_url), ordinary priority.
+ */
+void google_call_upload(struct rallyd *, const char *tenant_id,
+    const char *connection_id, const char *url, const char *content_type,
+    char *body, size_t len, google_cb cb, void *arg);
+
+/*
+ * Gmail's upload URL for path ("users/me/messages/send"): google.gmail_url
+ * with /upload before its /gmail/v1; NULL when it does not end so.
+ * Caller frees.
+ */
+char *google_gmail_upload_url(const struct conf *, const char *path);
+
+/* The same, for bulk work that yields to every ordinary call. */
+void google_call_bulk(struct rallyd *, const char *tenant_id,
     const char *connection_id, const char *method, const char *url,
     json_object *body, const char *if_match, google_cb cb, void *arg);
 

@@ -264,8 +264,8 @@ reconcile_list(struct reconcile *r)
 
 	if (r->next != NULL)
 		urlenc_append_param(&url, "pageToken", r->next);
-	google_call(r->d, r->job->tenant_id, r->conn, "GET", url, NULL, NULL,
-	    list_cb, r);
+	google_call_bulk(r->d, r->job->tenant_id, r->conn, "GET", url, NULL,
+	    NULL, list_cb, r);
 	free(url);
 }
 
@@ -289,6 +289,7 @@ start_cb(const PGresult *res, const char *error, void *arg)
 	r->history_id = xstrdup(PQgetvalue(res, 0, 1));
 	r->pump = mail_pump_new(r->d, r->job->tenant_id, r->conn, &r->job->log,
 	    pump_error, r);
+	mail_pump_bulk(r->pump, true);
 	reconcile_list(r);
 }
 

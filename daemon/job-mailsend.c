@@ -13,6 +13,13 @@
  * (lib/mail/compose): header injection and malformed addresses fail the
  * row with the reason, and nothing is sent.  The sender must be the
  * connected account; a reply's Gmail thread comes from the thread row.
+ *
+ * Files attached to the row (rally.mail_outbox_attachments, written by the
+ * web tier) are read only through rally.mail_outbox_attachments_of, which
+ * keeps to the row's own user, and checked again here against Gmail's
+ * limits.  A message too large for messages.send's JSON body goes to the
+ * upload endpoint as multipart/related.  Once sent, the files' bytes are
+ * dropped from the database (rally.mail_outbox_end).
  */
 #include "config.h"
 
@@ -21,6 +28,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <libpq-fe.h>
+
 #include "b64.h"
 #include "google.h"
 #include "jobs.h"
@@ -28,6 +37,7 @@
 #include "mail/compose.h"
 #include "pgloop.h"
 #include "rallyd.h"
+#include "strbuf.h"
 #include "urlenc.h"
 #include "util.h"
 #include "uuid.h"
@@ -40,6 +50,15 @@
 #define MAILSEND_SQL_SENDING "SELECT rally.mail_outbox_sending($1, $2, $3)"
 #define MAILSEND_SQL_END \
 	"SELECT rally.mail_outbox_end($1, $2, $3, $4, $5, $6)"
+#define MAILSEND_SQL_ATTACHMENTS \
+	"SELECT filename, content_type, size, data" \
+	" FROM rally.mail_outbox_attachments_of($1, $2, $3)"
+/* Gmail's limit on a message's attachments (migration 0056 says the same). */
+#define MAILSEND_ATT_MAX 50
+#define MAILSEND_ATT_BYTES 25000000
+/* A raw message larger than this goes through the upload endpoint: the
+ * JSON body base64url-encodes it again, a third larger. */
+#define MAILSEND_SIMPLE_MAX ((size_t)4 << 20)
 
 struct mailsend {
 	struct job *job;	/* NULL once cancelled */
@@ -182,6 +201,54 @@ send_cb(const struct gresp *g, void *arg)
 	}
 }
 
+/*
+ * The raw message through the upload endpoint (uploadType=multipart: the
+ * metadata with the thread, then the message/rfc822 itself).  The boundary
+ * is random, and the composed message's own are of another form.
+ */
+static void
+mailsend_upload(struct mailsend *ms)
+{
+	struct strbuf b = STRBUF_INIT;
+	json_object *meta = json_object_new_object();
+	unsigned char r[12];
+	char boundary[64], *ctype, *url, *body;
+	size_t len;
+
+	url = google_gmail_upload_url(&ms->d->conf,
+	    "users/me/messages/send?uploadType=multipart");
+	if (url == NULL) {
+		json_object_put(meta);
+		row_end(ms, "failed", NULL, "message too large for messages.send, "
+		    "and google.gmail_url has no upload endpoint");
+		return;
+	}
+	random_bytes(r, sizeof r);
+	snprintf(boundary, sizeof boundary, "rally-upload-%02x%02x%02x%02x%02x"
+	    "%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5],
+	    r[6], r[7], r[8], r[9], r[10], r[11]);
+	if (row_str(ms, "gmail_thread_id") != NULL)
+		json_object_object_add(meta, "threadId",
+		    json_object_new_string(row_str(ms, "gmail_thread_id")));
+	strbuf_addf(&b, "--%s\r\nContent-Type: application/json; charset=UTF-8"
+	    "\r\n\r\n%s\r\n--%s\r\nContent-Type: message/rfc822\r\n\r\n",
+	    boundary, json_object_to_json_string_ext(meta,
+	    JSON_C_TO_STRING_PLAIN), boundary);
+	strbuf_add(&b, ms->raw, ms->raw_len);
+	strbuf_addf(&b, "\r\n--%s--\r\n", boundary);
+	json_object_put(meta);
+	/* The copy in the body is the one sent: a retry composes again. */
+	free(ms->raw);
+	ms->raw = NULL;
+	ms->raw_len = 0;
+	body = strbuf_take(&b, &len);
+	ctype = xasprintf("multipart/related; boundary=\"%s\"", boundary);
+	google_call_upload(ms->d, ms->job->tenant_id, ms->conn, url, ctype,
+	    body, len, send_cb, ms);
+	free(ctype);
+	free(url);
+}
+
 static void
 sending_cb(const PGresult *res, const char *error, void *arg)
 {
@@ -197,6 +264,10 @@ sending_cb(const PGresult *res, const char *error, void *arg)
 	}
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		mailsend_next(ms);	/* cancelled meanwhile */
+		return;
+	}
+	if (ms->raw_len > MAILSEND_SIMPLE_MAX) {
+		mailsend_upload(ms);
 		return;
 	}
 	b64 = b64url_encode(ms->raw, ms->raw_len);
@@ -253,13 +324,16 @@ row_list(const struct mailsend *ms, const char *key, size_t *n)
 
 /* Composes the row's message into ms->raw; -1 with err on a bad row. */
 static int
-mailsend_compose(struct mailsend *ms, char *err, size_t errlen)
+mailsend_compose(struct mailsend *ms, const struct mail_attachment *att,
+    size_t natt, char *err, size_t errlen)
 {
 	struct mail_draft m;
 	const char **to, **cc, **bcc;
 	int rc;
 
 	memset(&m, 0, sizeof m);
+	m.att = att;
+	m.natt = natt;
 	to = row_list(ms, "to", &m.nto);
 	cc = row_list(ms, "cc", &m.ncc);
 	bcc = row_list(ms, "bcc", &m.nbcc);
@@ -287,12 +361,93 @@ mailsend_compose(struct mailsend *ms, char *err, size_t errlen)
 	return rc;
 }
 
+/* Composed: mark the row 'sending', then send. */
+static void
+mailsend_composed(struct mailsend *ms, const struct mail_attachment *att,
+    size_t natt)
+{
+	const char *p[] = { ms->job->tenant_id, ms->conn, row_str(ms, "id") };
+	char err[256];
+
+	if (mailsend_compose(ms, att, natt, err, sizeof err) == -1) {
+		row_end(ms, "failed", NULL, err);
+		return;
+	}
+	mailsend_query(ms, MAILSEND_SQL_SENDING, 3, p, sending_cb);
+}
+
+/* Why the files of an attachments query cannot be sent, or NULL. */
+static const char *
+attachments_problem(const PGresult *res)
+{
+	int n = PQntuples(res);
+	long long total = 0, size;
+
+	if (PQnfields(res) != 4)
+		return "unreadable attachments";
+	if (n > MAILSEND_ATT_MAX)
+		return "too many attachments";
+	for (int i = 0; i < n; i++) {
+		if (PQgetisnull(res, i, 3))
+			return "an attachment's content is gone (sent before?)";
+		size = atoll(PQgetvalue(res, i, 2));
+		if (size < 0 || size > MAILSEND_ATT_BYTES)
+			return "attachments too large";
+		total += size;
+	}
+	return total > MAILSEND_ATT_BYTES ? "attachments too large" : NULL;
+}
+
+static void
+attachments_cb(const PGresult *res, const char *error, void *arg)
+{
+	struct mailsend *ms = arg;
+	struct mail_attachment *att;
+	const char *problem;
+	size_t n, len;
+	int i;
+
+	if (detached(ms))
+		return;
+	if (error != NULL) {
+		mailsend_finish(ms, JOB_RETRY, error);
+		return;
+	}
+	if ((problem = attachments_problem(res)) != NULL) {
+		row_end(ms, "failed", NULL, problem);
+		return;
+	}
+	n = (size_t)PQntuples(res);
+	att = xcalloc(n + 1, sizeof *att);
+	for (i = 0; i < (int)n; i++) {
+		att[i].filename = PQgetvalue(res, i, 0);
+		att[i].mime_type = PQgetvalue(res, i, 1);
+		att[i].data = PQunescapeBytea(
+		    (const unsigned char *)PQgetvalue(res, i, 3), &len);
+		if (att[i].data == NULL)
+			fatalx("mailsend: out of memory");
+		att[i].len = len;
+	}
+	/* The bytes must be what the row says; the database counted them. */
+	for (i = 0; i < (int)n; i++)
+		if ((long long)att[i].len != atoll(PQgetvalue(res, i, 2)))
+			break;
+	if (i < (int)n)
+		row_end(ms, "failed", NULL, "an attachment's size is wrong");
+	else
+		mailsend_composed(ms, att, n);
+	for (i = 0; i < (int)n; i++)
+		PQfreemem((void *)att[i].data);
+	free(att);
+}
+
 static void
 mailsend_send(struct mailsend *ms)
 {
 	const char *p[] = { ms->job->tenant_id, ms->conn, row_str(ms, "id") };
 	const char *from = row_str(ms, "from"), *account = row_str(ms, "account");
-	char err[256], buf[512];
+	char buf[512];
+	json_object *natt;
 
 	if (from == NULL || account == NULL ||
 	    strcasecmp(addr_spec(from, buf, sizeof buf), account) != 0) {
@@ -300,11 +455,12 @@ mailsend_send(struct mailsend *ms)
 		    "the sender is not the connected Google account");
 		return;
 	}
-	if (mailsend_compose(ms, err, sizeof err) == -1) {
-		row_end(ms, "failed", NULL, err);
-		return;
-	}
-	mailsend_query(ms, MAILSEND_SQL_SENDING, 3, p, sending_cb);
+	if (json_object_object_get_ex(ms->row, "attachments", &natt) &&
+	    json_object_get_int64(natt) > 0)
+		mailsend_query(ms, MAILSEND_SQL_ATTACHMENTS, 3, p,
+		    attachments_cb);
+	else
+		mailsend_composed(ms, NULL, 0);
 }
 
 static void

@@ -200,6 +200,8 @@ mailsync_pump(struct mailsync *ms)
 	if (ms->pump == NULL)
 		ms->pump = mail_pump_new(ms->d, ms->job->tenant_id, ms->conn,
 		    &ms->job->log, pump_error, ms);
+	/* A full sync is an import: it yields to sends and other syncs. */
+	mail_pump_bulk(ms->pump, ms->full_started != NULL);
 	return ms->pump;
 }
 
@@ -313,8 +315,8 @@ list_fetch(struct mailsync *ms)
 	if (ms->list_next != NULL)
 		urlenc_append_param(&url, "pageToken", ms->list_next);
 	ms->listing = true;
-	google_call(ms->d, ms->job->tenant_id, ms->conn, "GET", url, NULL, NULL,
-	    list_cb, ms);
+	google_call_bulk(ms->d, ms->job->tenant_id, ms->conn, "GET", url, NULL,
+	    NULL, list_cb, ms);
 	free(url);
 }
 

@@ -60,7 +60,8 @@ pump_body_fetch(struct fetch *f)
 	a = urlenc_escape(aid);
 	url = xasprintf("%s/users/me/messages/%s/attachments/%s",
 	    p->d->conf.google_gmail_url, id, a);
-	google_call(p->d, p->tenant, p->conn, "GET", url, NULL, NULL, body_cb, f);
+	(p->bulk ? google_call_bulk : google_call)(p->d, p->tenant, p->conn,
+	    "GET", url, NULL, NULL, body_cb, f);
 	free(url);
 	free(a);
 	free(id);

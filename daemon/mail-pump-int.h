@@ -82,6 +82,7 @@ struct mail_pump {
 	unsigned nclosed;
 	struct batch *applying;
 	bool failed;
+	bool bulk;		/* mail_pump_bulk: calls yield to ordinary ones */
 	int busy;		/* inside a callback: free later */
 	bool freed;
 	int64_t fetched, vanished, repaired, converted, truncated, skipped;

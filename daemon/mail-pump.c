@@ -357,7 +357,8 @@ pump_issue(struct mail_pump *p)
 	p->npending--;
 	TAILQ_INSERT_TAIL(&p->inflight, f, entry);
 	p->ninflight++;
-	google_call(p->d, p->tenant, p->conn, "GET", url, NULL, NULL, fetch_cb, f);
+	(p->bulk ? google_call_bulk : google_call)(p->d, p->tenant, p->conn,
+	    "GET", url, NULL, NULL, fetch_cb, f);
 	free(url);
 	free(id);
 }
@@ -396,6 +397,12 @@ mail_pump_new(struct rallyd *d, const char *tenant_id,
 	TAILQ_INIT(&p->waiting);
 	TAILQ_INIT(&p->closed);
 	return p;
+}
+
+void
+mail_pump_bulk(struct mail_pump *p, bool bulk)
+{
+	p->bulk = bulk;
 }
 
 void

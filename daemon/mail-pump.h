@@ -24,6 +24,8 @@
 #ifndef RALLYD_MAIL_PUMP_H
 #define RALLYD_MAIL_PUMP_H
 
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 #include "log.h"
@@ -46,6 +48,9 @@ typedef void (*mail_pump_error_cb)(void *arg, const char *kind,
 struct mail_pump *mail_pump_new(struct rallyd *, const char *tenant_id,
     const char *connection_id, const struct log_ctx *,
     mail_pump_error_cb, void *arg);
+/* Its fetches from now on are bulk work (google_call_bulk): a first
+ * import's or a reconcile's, after every send and incremental sync. */
+void mail_pump_bulk(struct mail_pump *, bool);
 /* Drops everything not committed; an apply in flight commits on its own. */
 void mail_pump_free(struct mail_pump *);
 

@@ -89,6 +89,8 @@ static const struct conf_key keys[] = {
 	S("mail", "pubsub_topic", mail_pubsub_topic, ""),
 	N("mail", "quota_rate", T_INT, mail_quota_rate, 1, 1000000, "225"),
 	N("mail", "quota_burst", T_INT, mail_quota_burst, 1, 1000000, "25"),
+	N("mail", "project_rate", T_INT, mail_project_rate, 0, 10000000, "18000"),
+	N("mail", "project_burst", T_INT, mail_project_burst, 200, 10000000, "3000"),
 	N("mail", "reconcile_interval", T_DURATION, mail_reconcile_sec, 0, 365 * DAY, "1d"),
 
 	S("smtp", "url", smtp_url, ""),

@@ -86,6 +86,8 @@ struct conf {
 	char *mail_pubsub_topic;	/* users.watch topic; "" = poll only */
 	int64_t mail_quota_rate;	/* Gmail units a second, per connection */
 	int64_t mail_quota_burst;	/* units spent at once */
+	int64_t mail_project_rate;	/* Gmail units a second, all instances; 0 off */
+	int64_t mail_project_burst;	/* the project bucket's depth */
 	int64_t mail_reconcile_sec;	/* compare with Gmail's ids; 0: never */
 
 	/* [smtp]: the relay of notices by email (lib/smtp.h) */

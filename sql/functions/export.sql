@@ -63,7 +63,13 @@ as $$
 	                and m.thread_id = t.id and m.user_id = p_user), '[]'))
 	        order by t.created_at, t.id) from rally.mail_threads t
 	        where t.tenant_id = p_tenant and t.user_id = p_user), '[]'),
-	    'mail_outbox', coalesce((select jsonb_agg(to_jsonb(o) - 'tenant_id' order by o.queued_at)
+	    'mail_outbox', coalesce((select jsonb_agg((to_jsonb(o) - 'tenant_id')
+	        || jsonb_build_object('attachments', coalesce((select jsonb_agg(jsonb_build_object(
+	            'filename', a.filename, 'content_type', a.content_type, 'size', a.size)
+	            order by a.position, a.created_at, a.id) from rally.mail_outbox_attachments a
+	            where a.tenant_id = o.tenant_id and a.outbox_id = o.id
+	                and a.user_id = o.user_id), '[]'))
+	        order by o.queued_at)
 	        from rally.mail_outbox o where o.tenant_id = p_tenant and o.user_id = p_user), '[]'),
 	    'google_connections', coalesce((select jsonb_agg(jsonb_build_object('id', c.id,
 	        'google_email', c.google_email, 'scopes', c.scopes,

@@ -134,7 +134,9 @@ as $$
 	    'from', o.from_addr, 'to', o.to_addrs, 'cc', o.cc_addrs, 'bcc', o.bcc_addrs,
 	    'subject', o.subject, 'body_text', o.body_text, 'body_html', o.body_html,
 	    'gmail_thread_id', t.gmail_thread_id, 'account', c.google_email,
-	    'attempts', o.attempts)
+	    'attempts', o.attempts,
+	    'attachments', (select count(*) from rally.mail_outbox_attachments a
+	        where a.tenant_id = o.tenant_id and a.outbox_id = o.id and a.user_id = o.user_id))
 	from rally.mail_outbox o
 	join rally.google_connections c on c.tenant_id = o.tenant_id and c.id = o.connection_id
 	left join rally.mail_threads t on t.tenant_id = o.tenant_id and t.id = o.thread_id
@@ -170,10 +172,62 @@ as $$
 	    sent_at = case when p_state = 'sent' then now() end,
 	    last_error = left(p_error, 2000)
 	where tenant_id = p_tenant and connection_id = p_conn and id = p_id
-	    and state in ('queued', 'sending')
+	    and state in ('queued', 'sending');
+	-- Gmail holds the files now: the bytes are the user's data and leave
+	-- here; the name, type and size stay to show what was sent.
+	update rally.mail_outbox_attachments a set data = null
+	from rally.mail_outbox o
+	where p_state = 'sent' and o.tenant_id = p_tenant and o.connection_id = p_conn
+	    and o.id = p_id and o.state = 'sent'
+	    and a.tenant_id = o.tenant_id and a.outbox_id = o.id and a.data is not null;
 $$;
+
+-- The files of an outbox row, in order, for the daemon to compose: only
+-- the row's own user's, of the connection being sent from.  A file whose
+-- bytes are gone (sent before) has data NULL: the daemon refuses the row.
+create or replace function rally.mail_outbox_attachments_of(p_tenant uuid, p_conn uuid,
+    p_id uuid)
+returns table (filename text, content_type text, size bigint, data bytea)
+language sql stable
+as $$
+	select a.filename, a.content_type, a.size, a.data
+	from rally.mail_outbox o
+	join rally.mail_outbox_attachments a on a.tenant_id = o.tenant_id
+	    and a.outbox_id = o.id and a.user_id = o.user_id
+	where o.tenant_id = p_tenant and o.connection_id = p_conn and o.id = p_id
+	order by a.position, a.created_at, a.id
+$$;
+
+-- What one outbox row may carry (migration 0056): at most 50 files and
+-- 25,000,000 bytes together, Gmail's attachment limit.  The row is locked
+-- so that two transactions adding files cannot both pass the sum; the
+-- size column is the daemon's, whatever the writer said.
+create or replace function rally.mail_outbox_attachment_check() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	n bigint;
+	total bigint;
+begin
+	new.size := coalesce(octet_length(new.data), 0);
+	perform 1 from rally.mail_outbox o
+	where o.tenant_id = new.tenant_id and o.id = new.outbox_id for update;
+	select count(*), coalesce(sum(a.size), 0) into n, total
+	from rally.mail_outbox_attachments a
+	where a.tenant_id = new.tenant_id and a.outbox_id = new.outbox_id;
+	if n >= 50 or total + new.size > 25000000 then
+		raise exception 'an outbox message carries at most 50 files and 25000000 bytes'
+		    using errcode = 'check_violation';
+	end if;
+	return new;
+end
+$$;
+create or replace trigger attachment_check before insert on rally.mail_outbox_attachments
+    for each row execute function rally.mail_outbox_attachment_check();
 
 grant execute on function rally.mail_outbox_next(uuid, uuid),
     rally.mail_outbox_sending(uuid, uuid, uuid),
-    rally.mail_outbox_end(uuid, uuid, uuid, text, text, text)
+    rally.mail_outbox_end(uuid, uuid, uuid, text, text, text),
+    rally.mail_outbox_attachments_of(uuid, uuid, uuid)
     to rally_daemon;

@@ -6,6 +6,7 @@ is not held up by it."""
 
 import json
 import time
+import uuid
 
 import pytest
 
@@ -63,3 +64,104 @@ def test_a_first_import_keeps_within_the_quota_and_others_go_on(
             (big.connection,)).fetchone()[0]
     finally:
         big.close()
+
+
+def _mailbox(owner, name, messages, seed):
+    """A sibling CRM user of owner's daemons (in a tenant of its own) whose
+    Gmail holds messages; returns it and the ids Gmail gave them."""
+    m = owner.sibling(name)
+    owner.fg.admin("POST", "/__admin/accounts", {"email": m.google_email})
+    ids = owner.fg.admin("POST", f"/__admin/accounts/{m.google_email}/seed",
+                         {"messages": messages, "seed": seed,
+                          "baseTime": int(time.time())})["messageIds"]
+    return m, ids
+
+
+def test_two_instances_share_one_project_bucket(pg, db, login_roles, fakegoogle, tmp_path):
+    a = Mail(pg, db, login_roles, fakegoogle, tmp_path, "proj")
+    rate, burst = 100, 200
+    a.sections["mail"]["project_rate"] = str(rate)
+    a.sections["mail"]["project_burst"] = str(burst)
+    # Two imports at a time each: the four go to both instances.
+    a.sections.setdefault("daemon", {})["concurrency"] = "2"
+    boxes = []
+    try:
+        for i in range(4):
+            boxes.append(_mailbox(a, f"p{i}", 40, 10 + i)[0])
+        before = fakegoogle.admin("GET", "/__admin/counters")
+        # Measured from before either daemon starts: load only makes it
+        # longer, and so the bound below looser, never tighter.
+        t0 = time.monotonic()
+        a.start("one")
+        a.start("two")
+        for m in boxes:
+            m.connect()
+        for m in boxes:
+            m.settle(timeout=180)
+        elapsed = time.monotonic() - t0
+        after = fakegoogle.admin("GET", "/__admin/counters")
+        units = after["gmailUnits"] - before["gmailUnits"]
+        assert after["quotaRejected"] == before["quotaRejected"]
+        # Both instances did the work ...
+        owners = {r[0] for r in a.conn.execute(
+            "SELECT DISTINCT r.instance FROM rally.job_runs r JOIN rally.jobs j"
+            " ON j.tenant_id = r.tenant_id AND j.id = r.job_id WHERE j.kind = 'mailsync'"
+            " AND j.tenant_id = ANY(%s::uuid[])", ([m.tenant for m in boxes],)).fetchall()}
+        assert len(owners) == 2, owners
+        # ... and together spent no more than the one bucket holds: its
+        # depth and its refill over the run (two buckets would allow twice).
+        fetched = sum(m.last_result("full")["fetched"] for m in boxes)
+        assert fetched > 4 * 30 and units > fetched * 5
+        assert units <= burst + rate * elapsed + 10, (units, elapsed)
+    finally:
+        for m in boxes:
+            m.conn.close()
+        a.close()
+
+
+def test_sends_go_before_a_large_import_of_the_same_and_another_user(
+        pg, db, login_roles, fakegoogle, tmp_path):
+    small = Mail(pg, db, login_roles, fakegoogle, tmp_path, "smallsender")
+    # The project's bucket is what the import and the sends compete for.
+    small.sections["mail"]["project_rate"] = "400"
+    small.sections["mail"]["project_burst"] = "400"
+    big = None
+    try:
+        fakegoogle.admin("POST", "/__admin/accounts", {"email": small.google_email})
+        small.connect()
+        small.start("one")
+        small.start("two")
+        small.settle()
+        big, big_ids = _mailbox(small, "bigimport", 600, 7)
+        big_paths = {f"/gmail/v1/users/me/messages/{i}" for i in big_ids}
+        mark = fakegoogle.admin("GET", "/__admin/requests?since=0")["last"]
+        big.connect()
+        from rallytest.daemon import wait_until
+
+        def fetched():
+            return sum(1 for e in fakegoogle.requests_log(mark) if e["path"] in big_paths)
+        wait_until(lambda: fetched() >= 30, timeout=60, interval=0.05,
+                   message="the big import under way")
+        outbox = []
+        for who in (big, small):
+            mid = f"<{uuid.uuid4()}@rally.test>"
+            outbox.append(who.conn.execute(
+                "INSERT INTO rally.mail_outbox (tenant_id, user_id, connection_id, message_id,"
+                " from_addr, to_addrs, subject, body_text) VALUES (%s, %s, %s, %s, %s,"
+                " ARRAY['ann@mail.test'], 'During the import', 'Hi') RETURNING id",
+                (who.tenant, who.user, who.connection, mid, who.google_email)).fetchone()[0])
+        big.settle(timeout=240)
+        small.settle(timeout=60)
+        states = [small.conn.execute("SELECT state FROM rally.mail_outbox WHERE id = %s",
+                                     (oid,)).fetchone()[0] for oid in outbox]
+        assert states == ["sent", "sent"]
+        log = fakegoogle.requests_log(mark)
+        sends = [e["seq"] for e in log if e.get("route") == "gmail.users.messages.send"]
+        gets = [e["seq"] for e in log if e["path"] in big_paths]
+        assert len(sends) == 2 and len(gets) == big.last_result("full")["fetched"] > 400
+        # Both sends reached Gmail while the import still had fetches ahead.
+        assert max(sends) < gets[-1], (sends, gets[-1])
+    finally:
+        if big is not None:
+            big.conn.close()
+        small.close()

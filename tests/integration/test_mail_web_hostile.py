@@ -92,3 +92,47 @@ def test_label_ops_cannot_reach_another_users_or_tenants_messages(world):
                           (who["tenant"], who["conn"])).fetchone()[0] == 0
     assert su.execute("SELECT count(*) FROM rally.mail_label_ops_due(%s, %s, 100)",
                       (ada["tenant"], ada["conn"])).fetchone()[0] == 1
+
+
+ATTACH = ("INSERT INTO rally.mail_outbox_attachments (tenant_id, outbox_id, user_id, filename,"
+          " content_type, data) VALUES (%s, %s, %s, 'x.pdf', 'application/pdf', '\\x00')")
+
+
+def test_files_cannot_be_attached_to_another_users_or_tenants_outbox_rows(world):
+    su, web, p = world
+    ada, bo, cy = p["ada"], p["bo"], p["cy"]
+    rows = {}
+    for name in ("ada", "bo", "cy"):
+        who = p[name]
+        rows[name] = insert(su, "mail_outbox", "id", tenant_id=who["tenant"], user_id=who["user"],
+                            connection_id=who["conn"], message_id=f"<o-{name}@rally.test>",
+                            from_addr=f"{name}@gmail.test", to_addrs=["x@y.test"])
+    attempts = [
+        # A colleague's row, in the colleague's name or in Ada's.
+        (bo["tenant"], rows["bo"], bo["user"]),
+        (ada["tenant"], rows["bo"], ada["user"]),
+        # Another tenant's row, under that tenant or under Ada's.
+        (cy["tenant"], rows["cy"], cy["user"]),
+        (ada["tenant"], rows["cy"], ada["user"]),
+        (ada["tenant"], rows["cy"], cy["user"]),
+        # Ada's own row, filed under a colleague.
+        (ada["tenant"], rows["ada"], bo["user"]),
+    ]
+    for i, params in enumerate(attempts):
+        assert _refused(web, ATTACH, params), (i, params)
+    # Her own queued row takes it; once it is sending, nothing more.
+    with web.transaction():
+        web.execute(ATTACH, (ada["tenant"], rows["ada"], ada["user"]))
+    su.execute("UPDATE rally.mail_outbox SET state = 'sending' WHERE id = %s", (rows["ada"],))
+    assert _refused(web, ATTACH, (ada["tenant"], rows["ada"], ada["user"]))
+    assert su.execute("SELECT outbox_id FROM rally.mail_outbox_attachments").fetchall() == [
+        (rows["ada"],)]
+    # The web tier reads back what it attached, never the bytes.
+    assert _refused(web, "SELECT data FROM rally.mail_outbox_attachments", ())
+    # What the daemon reads is the row's own user's, from its own connection.
+    def of(tenant, conn, oid):
+        return su.execute("SELECT count(*) FROM rally.mail_outbox_attachments_of(%s, %s, %s)",
+                          (tenant, conn, oid)).fetchone()[0]
+    assert of(ada["tenant"], ada["conn"], rows["ada"]) == 1
+    assert of(ada["tenant"], bo["conn"], rows["ada"]) == 0
+    assert of(cy["tenant"], cy["conn"], rows["ada"]) == 0

@@ -78,6 +78,11 @@ def export_of(w, email, path):
 def test_export_holds_every_item_of_the_user_and_nothing_of_anyone_else(world, tmp_path):
     w = world
     w.cal.ctl("user", "update", "--user", "olga@acme.test", "--name", "Olga B")
+    outbox = w.conn.execute("SELECT id FROM rally.mail_outbox WHERE user_id = %s"
+                            " ORDER BY queued_at LIMIT 1", (w.olga,)).fetchone()[0]
+    insert(w.conn, "mail_outbox_attachments", tenant_id=w.tenant, outbox_id=outbox,
+           user_id=w.olga, filename="Angebot.pdf", content_type="application/pdf",
+           data=b"%PDF-1.7 the offer")
     meta, doc = export_of(w, "olga@acme.test", tmp_path / "olga.json")
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)
     assert doc["profile"]["id"] == w.olga and doc["profile"]["name"] == "Olga B"
@@ -92,6 +97,8 @@ def test_export_holds_every_item_of_the_user_and_nothing_of_anyone_else(world, t
     assert all(m["body_text"] == "the body of a private message"
                for t in doc["mail_threads"] for m in t["messages"])
     assert len(doc["mail_outbox"]) == 2
+    assert [o["attachments"] for o in doc["mail_outbox"] if o["id"] == str(outbox)] == [
+        [{"filename": "Angebot.pdf", "content_type": "application/pdf", "size": 18}]]
     assert [c["id"] for c in doc["google_connections"]] == [w.connection]
     assert len(doc["usage_events"]) == 1
     assert {a["action"] for a in doc["audit"]} >= {"account.rectified",

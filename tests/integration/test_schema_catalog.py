@@ -11,10 +11,10 @@ NOT_TENANT_DATA = ("schema_migrations", "schema_functions")
 # Tables that hold a user's data and must go with the user.
 PER_USER = ("sessions", "google_connections", "oauth_pending", "activities", "merge_conflicts",
             "mail_threads", "mail_outbox", "mail_label_ops", "exports", "notices",
-            "usage_events", "usage_daily", "password_resets")
+            "usage_events", "usage_daily", "password_resets", "mail_outbox_attachments")
 # Tables that must survive every deletion (and so reference nothing).
 SURVIVORS = ("audit_log", "deletion_ledger", "token_revocations", "jobs", "instances",
-             "backups", "ledger_keys", "deletion_purges")
+             "backups", "ledger_keys", "deletion_purges", "quota_buckets")
 
 
 @pytest.fixture
@@ -38,7 +38,11 @@ def test_the_data_model_has_every_table_of_the_design(conn):
         "usage_events", "usage_daily", "audit_log", "activity_tombstones", "push_secrets",
         "ledger_keys", "deletion_purges", "login_failures",
         # Password reset links and invitations (migration 0032).
-        "password_resets", "invitations"}
+        "password_resets", "invitations",
+        # The Gmail per-project quota, shared by the instances (migration 0055).
+        "quota_buckets",
+        # Files sent with an outbox message (migration 0056).
+        "mail_outbox_attachments"}
 
 
 def test_every_table_has_a_non_null_uuid_tenant_id(conn):

@@ -75,9 +75,12 @@ def _seed_tenant(conn, w, key, name, users):
         insert(conn, "merge_conflicts", tenant_id=t, activity_id=getattr(w, f"act_{ukey}_private"),
                owner_id=u, field="title", local_value=Jsonb("a"), remote_value=Jsonb("b"),
                winner="remote")
-        insert(conn, "mail_outbox", tenant_id=t, user_id=u, connection_id=c,
-               message_id=f"<{uuid.uuid4()}@rally.example>", from_addr=f"{ukey}@gmail.example",
-               to_addrs=["client@example.com"], subject="Offer", body_text="Hi")
+        o = insert(conn, "mail_outbox", "id", tenant_id=t, user_id=u, connection_id=c,
+                   message_id=f"<{uuid.uuid4()}@rally.example>",
+                   from_addr=f"{ukey}@gmail.example", to_addrs=["client@example.com"],
+                   subject="Offer", body_text="Hi")
+        insert(conn, "mail_outbox_attachments", tenant_id=t, outbox_id=o, user_id=u,
+               filename="offer.pdf", content_type="application/pdf", data=b"%PDF")
         insert(conn, "mail_label_ops", tenant_id=t, user_id=u, connection_id=c,
                message_id=getattr(w, f"msg_{ukey}_private"), op="star")
         insert(conn, "exports", tenant_id=t, user_id=u, status="ready", content=b"{}",
@@ -122,6 +125,7 @@ def world(pg, db, login_roles):
         insert(conn, "push_secrets", name="gmail", sha256=os.urandom(32))
         insert(conn, "ledger_keys", key_id="ledger-1", key=os.urandom(32))
         insert(conn, "login_failures", key_hash=os.urandom(32))
+        insert(conn, "quota_buckets", name="gmail", level=1.0, updated_at=NOW)
         insert(conn, "deletion_purges", tenant_id=w.a, ledger_id=uuid.uuid4(),
                table_name="users", rows=1)
         w.tables = _tables(conn)
@@ -151,13 +155,18 @@ def _web_rows(w):
     every table rally_web may insert into.  Billing details, exports, the
     ledger and the audit log it writes only through the rally.web_*
     functions (migration 0041)."""
+    outbox = uuid.uuid4()
     return {
         "sessions": dict(tenant_id=w.a, id_hash=os.urandom(32), user_id=w.x,
                          csrf_secret=os.urandom(32), expires_at=NOW + DAY),
         "activities": dict(tenant_id=w.a, owner_id=w.x, title="Call Bob", kind="call"),
-        "mail_outbox": dict(tenant_id=w.a, user_id=w.x, connection_id=w.conn_x,
+        "mail_outbox": dict(tenant_id=w.a, id=outbox, user_id=w.x, connection_id=w.conn_x,
                             message_id="<web-1@rally.example>", from_addr="x@gmail.example",
                             to_addrs=["bob@example.com"], subject="Hi", body_text="Hello"),
+        # After its outbox row: the two go in one transaction from the CGI.
+        "mail_outbox_attachments": dict(tenant_id=w.a, outbox_id=outbox, user_id=w.x,
+                                        filename="offer.pdf", content_type="application/pdf",
+                                        data=b"%PDF"),
         "mail_label_ops": dict(tenant_id=w.a, user_id=w.x, connection_id=w.conn_x,
                                thread_id=w.thread_x_private, op="archive"),
         "usage_events": dict(tenant_id=w.a, user_id=w.x, kind="activity.create"),

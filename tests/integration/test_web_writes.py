@@ -20,6 +20,7 @@ from rallytest.schema import set_context
 WEB_WRITES = {
     ("activities", "INSERT"), ("activities", "UPDATE"), ("activities", "DELETE"),
     ("mail_label_ops", "INSERT"), ("mail_outbox", "INSERT"), ("mail_outbox", "DELETE"),
+    ("mail_outbox_attachments", "INSERT"), ("mail_outbox_attachments", "DELETE"),
     ("mail_threads", "UPDATE"), ("merge_conflicts", "UPDATE"), ("oauth_pending", "DELETE"),
     ("sessions", "INSERT"), ("sessions", "UPDATE"), ("sessions", "DELETE"),
     ("usage_events", "INSERT"), ("users", "UPDATE"), ("exports", "DELETE"),

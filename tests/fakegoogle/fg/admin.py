@@ -287,6 +287,8 @@ def counters(state, req, params):
     with state.lock:
         out = dict(state.log.counters)
         out["quotaRejected"] = state.quota.rejected
+        out["projectQuotaRejected"] = state.quota.project_rejected
+        out["gmailUnits"] = state.quota.gmail_units
         out["pushDeliveries"] = len(state.pusher.log) if state.pusher else 0
     return json_response(out)
 

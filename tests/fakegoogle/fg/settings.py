@@ -23,6 +23,9 @@ DEFAULTS = {
     "gmailUnitsPerSecond": 25000,
     "gmailUnitsPerMinute": 1500000,
     "calendarRequestsPerMinute": 60000,
+    # Gmail quota per project (every user together; Google: 1,200,000/min), also 100x.
+    "gmailProjectUnitsPerSecond": 2000000,
+    "gmailProjectUnitsPerMinute": 120000000,
     # Push delivery.
     "pushAttempts": 5,
     "pushBackoffSeconds": 0.5,

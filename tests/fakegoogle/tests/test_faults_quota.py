@@ -136,6 +136,22 @@ def test_quota_is_per_user(fg):
     assert fg.api("GET", U + "/profile", bob).status == 200
 
 
+def test_gmail_project_quota_is_shared_by_users_and_answers_403(fg):
+    alice = fg.token()
+    bob = fg.token(email="bob@example.com")
+    fg.admin("POST", "settings", {"gmailProjectUnitsPerMinute": 2})
+    before = fg.admin("GET", "counters")
+    assert fg.api("GET", U + "/profile", alice).status == 200            # 1 unit
+    assert fg.api("GET", U + "/profile", bob).status == 200              # 2: the limit
+    resp = fg.api("GET", U + "/profile", bob)
+    assert resp.status == 403 and 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert resp.json()["error"]["errors"][0] == {
+        "domain": "usageLimits", "reason": "rateLimitExceeded", "message": "Rate Limit Exceeded"}
+    after = fg.admin("GET", "counters")
+    assert after["projectQuotaRejected"] - before["projectQuotaRejected"] == 1
+    assert after["gmailUnits"] - before["gmailUnits"] == 2
+
+
 def test_request_log_never_contains_credentials(fg):
     token = fg.token()
     fg.api("GET", U + "/profile", token)

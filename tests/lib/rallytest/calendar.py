@@ -44,7 +44,7 @@ class Cal:
         """Another CRM user (in tenant, default a new one) with a Google
         account of its own, sharing this one's keyring, rallyctl
         configuration and daemons; call connect() on it."""
-        other = object.__new__(Cal)
+        other = object.__new__(type(self))
         other.__dict__.update(self.__dict__)
         other.google_email = f"{name}-{uuid.uuid4().hex[:8]}@gmail.test"
         other.conn = self.pg.connect(self.db)
