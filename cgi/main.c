@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +335,29 @@ body_file(const struct fcgi_conn *conn)
 	return fd;
 }
 
+/*
+ * An idle connection hears nothing from the server unless it is ending
+ * (pg_terminate_backend(), a restart, idle_session_timeout): then it is
+ * closed here, and the request opens a new one rather than failing.
+ */
+static void
+db_check_kept(struct cgi *cgi)
+{
+	struct pollfd pfd = { .events = POLLIN };
+
+	if (cgi->db == NULL)
+		return;
+	pfd.fd = PQsocket(cgi->db);
+	if (poll(&pfd, 1, 0) == 0)
+		return;
+	if (PQconsumeInput(cgi->db) == 1 && PQstatus(cgi->db) == CONNECTION_OK)
+		return;
+	log_notice("database: the kept connection was closed by the server: "
+	    "reconnecting");
+	db_close(cgi->db);
+	cgi->db = NULL;
+}
+
 static void
 fastcgi_request(struct cgi *cgi, struct fcgi_server *srv,
     struct fcgi_conn *conn)
@@ -348,6 +372,7 @@ fastcgi_request(struct cgi *cgi, struct fcgi_server *srv,
 		response_plain(resp, conn->status, NULL);
 	} else {
 		cgi->body_fd = body_file(conn);
+		db_check_kept(cgi);
 		serve(cgi, req, resp);
 	}
 	out = response_format(resp, &len);
