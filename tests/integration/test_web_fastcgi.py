@@ -19,6 +19,7 @@ import re
 import socket
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -290,3 +291,38 @@ def test_after_max_requests_the_process_exits_for_a_fresh_one(spawn):
             s.sendall(request(rid, GET_SIGNIN))
             assert stdout_of(read_records(s), rid).startswith(b"Status: 200 OK\r\n")
     assert app.proc.wait(20) == 0
+
+
+SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
+
+
+@pytest.mark.skipif(not os.access(SOCKET_ACTIVATE, os.X_OK),
+                    reason="systemd-socket-activate is not installed")
+def test_a_socket_passed_by_systemd_is_served(tmp_path, pg, db, login_roles):
+    """As contrib/systemd/rally-fastcgi@.service runs it: the socket is fd
+    3, named by LISTEN_FDS and LISTEN_PID (sd_listen_fds(3))."""
+    conf = str(tmp_path / "rally.conf")
+    write_config(conf, {"database": {"web_conninfo": pg.conninfo(db, login_roles["web"])},
+                        "log": {"level": "debug", "target": "stderr"}})
+    path = str(tmp_path / "activated.sock")
+    proc = subprocess.Popen([SOCKET_ACTIVATE, "-l", path, "-E", "RALLY_CONFIG=" + conf,
+                             program("rally.cgi")], stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(20)
+        for _ in range(200):
+            try:
+                s.connect(path)
+                break
+            except OSError:
+                proc.poll()
+                assert proc.returncode is None, proc.stderr.read()
+                time.sleep(0.05)
+        with s:
+            for rid in (1, 2):
+                s.sendall(request(rid, GET_SIGNIN))
+                assert stdout_of(read_records(s), rid).startswith(b"Status: 200 OK\r\n")
+    finally:
+        proc.terminate()
+        proc.wait(10)
