@@ -164,6 +164,9 @@ fcgi_server_next(struct fcgi_server *s, const volatile sig_atomic_t *stop,
 	int rc;
 
 	for (;;) {
+		/* Between requests, or while one is still being read. */
+		if (*stop)
+			return -1;
 		if (s->fd == -1 && accept_one(s, stop) == -1)
 			return -1;
 		if ((rc = feed(s)) == 1) {

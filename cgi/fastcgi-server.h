@@ -33,7 +33,8 @@ void fcgi_server_free(struct fcgi_server *);
  * Blocks until the next complete request, accepting connections and
  * reading as needed; 0 with the request in *conn (its parameters, its
  * body, conn->status when it is refused unserved), or -1 when accept()
- * fails for good or a signal interrupts it while *stop is set.
+ * fails for good or *stop is set (checked whenever a signal interrupts a
+ * wait).
  */
 int fcgi_server_next(struct fcgi_server *, const volatile sig_atomic_t *stop,
     struct fcgi_conn **conn) MUST_CHECK;
