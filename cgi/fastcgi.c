@@ -18,18 +18,6 @@ fcgi_conn_new(void)
 	return xcalloc(1, sizeof(struct fcgi_conn));
 }
 
-void
-fcgi_params_clear(struct fcgi_params *p)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->v[i].name);
-		free(p->v[i].value);
-	}
-	free(p->v);
-	p->v = NULL;
-	p->n = 0;
-}
-
 /* Forgets the request, keeping the connection and its output. */
 static void
 request_reset(struct fcgi_conn *c)
@@ -37,7 +25,7 @@ request_reset(struct fcgi_conn *c)
 	free(c->params_raw);
 	c->params_raw = NULL;
 	c->params_len = 0;
-	fcgi_params_clear(&c->params);
+	req_params_clear(&c->params);
 	free(c->body);
 	c->body = NULL;
 	c->body_len = 0;
@@ -85,7 +73,7 @@ pair_length(const unsigned char *buf, size_t len, size_t *off, size_t *out)
 }
 
 int
-fcgi_pairs_parse(struct fcgi_params *p, const unsigned char *buf, size_t len,
+fcgi_pairs_parse(struct req_params *p, const unsigned char *buf, size_t len,
     char **cause)
 {
 	size_t off = 0, nlen, vlen;
@@ -120,17 +108,8 @@ fcgi_pairs_parse(struct fcgi_params *p, const unsigned char *buf, size_t len,
 	}
 	return 0;
 fail:
-	fcgi_params_clear(p);
+	req_params_clear(p);
 	return -1;
-}
-
-const char *
-fcgi_param(const struct fcgi_conn *c, const char *name)
-{
-	for (size_t i = 0; i < c->params.n; i++)
-		if (strcmp(c->params.v[i].name, name) == 0)
-			return c->params.v[i].value;
-	return NULL;
 }
 
 /* --- output ------------------------------------------------------------- */
@@ -225,7 +204,7 @@ get_values(struct fcgi_conn *c)
 		{ "FCGI_MAX_REQS", "1" },
 		{ "FCGI_MPXS_CONNS", "0" },
 	};
-	struct fcgi_params asked = { 0 };
+	struct req_params asked = { 0 };
 	struct fcgi_conn answer = { 0 };
 	char *cause = NULL;
 
@@ -237,7 +216,7 @@ get_values(struct fcgi_conn *c)
 				pair_append(&answer, known[k][0], known[k][1]);
 	out_record(c, FCGI_GET_VALUES_RESULT, 0, answer.out, answer.out_len);
 	free(answer.out);
-	fcgi_params_clear(&asked);
+	req_params_clear(&asked);
 }
 
 static void

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "request.h"
 #include "util.h"
 
 #define FCGI_VERSION_1 1
@@ -65,16 +66,6 @@ enum fcgi_type {
 #define FCGI_MAX_PAIRS 512
 #define FCGI_MAX_NAME 256
 
-struct fcgi_param {
-	char *name;	/* no NUL inside */
-	char *value;	/* no NUL inside */
-};
-
-struct fcgi_params {
-	struct fcgi_param *v;
-	size_t n;
-};
-
 enum fcgi_event {
 	FCGI_EV_MORE,		/* all input consumed: read more */
 	FCGI_EV_REQUEST,	/* a request is complete: serve it */
@@ -95,7 +86,7 @@ struct fcgi_conn {
 	bool params_done;
 	unsigned char *params_raw;
 	size_t params_len;
-	struct fcgi_params params;
+	struct req_params params;	/* the CGI environment */
 	unsigned char *body;	/* standard input, NUL-terminated */
 	size_t body_len;
 	/* 0, or the HTTP status the request gets without being served. */
@@ -120,9 +111,6 @@ void fcgi_conn_free(struct fcgi_conn *);
 enum fcgi_event fcgi_feed(struct fcgi_conn *, const unsigned char *buf,
     size_t len, size_t *used) MUST_CHECK;
 
-/* A parameter of the complete request, NULL when it has none. */
-const char *fcgi_param(const struct fcgi_conn *, const char *name);
-
 /*
  * Appends the answer (a CGI response: "Status:" line, headers, body) as
  * FCGI_STDOUT records and ends the request; the connection is then ready
@@ -135,13 +123,13 @@ void fcgi_output_done(struct fcgi_conn *);
 
 /*
  * Parses len bytes of name-value pairs (lengths of 1 byte below 128, else
- * 4 bytes with the top bit set) into p, which must be empty.  -1 with
+ * 4 bytes with the top bit set) into p, which must be empty; a name that
+ * occurs twice is then unset for req_params_get(), as a query parameter.  -1 with
  * *cause set when a pair is cut short, a name is empty or longer than
  * FCGI_MAX_NAME, a name or value holds a NUL, or there are more than
  * FCGI_MAX_PAIRS.
  */
-int fcgi_pairs_parse(struct fcgi_params *p, const unsigned char *buf,
+int fcgi_pairs_parse(struct req_params *p, const unsigned char *buf,
     size_t len, char **cause) MUST_CHECK;
-void fcgi_params_clear(struct fcgi_params *);
 
 #endif

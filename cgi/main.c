@@ -316,7 +316,9 @@ fastcgi_signals(void)
 static const char *
 fcgi_env_cb(const char *name, void *arg)
 {
-	return fcgi_param(arg, name);
+	const struct fcgi_conn *conn = arg;
+
+	return req_params_get(&conn->params, name);
 }
 
 /* The request's body as a file, for request_read_body(); -1 when none. */

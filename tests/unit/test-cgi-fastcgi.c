@@ -118,13 +118,13 @@ feed_all(struct fcgi_conn *c, const unsigned char *p, size_t len,
 static int
 sample_ok(const struct fcgi_conn *c)
 {
-	const char *cookie = fcgi_param(c, "HTTP_COOKIE");
+	const char *cookie = req_params_get(&c->params, "HTTP_COOKIE");
 
 	return c->status == 0 && c->params.n == 4 &&
-	    strcmp(fcgi_param(c, "REQUEST_METHOD"), "POST") == 0 &&
-	    strcmp(fcgi_param(c, "PATH_INFO"), "/activities") == 0 &&
+	    strcmp(req_params_get(&c->params, "REQUEST_METHOD"), "POST") == 0 &&
+	    strcmp(req_params_get(&c->params, "PATH_INFO"), "/activities") == 0 &&
 	    cookie != NULL && strlen(cookie) == 299 &&
-	    fcgi_param(c, "QUERY_STRING") == NULL && c->body_len == 7 &&
+	    req_params_get(&c->params, "QUERY_STRING") == NULL && c->body_len == 7 &&
 	    memcmp(c->body, "a=1&b=2", 8) == 0;
 }
 
