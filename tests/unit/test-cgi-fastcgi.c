@@ -455,6 +455,20 @@ test_limits(void)
 	free(big);
 }
 
+static void
+test_duplicates(void)
+{
+	struct req_params twice = { 0 };
+	char *cause = NULL;
+
+	ok(fcgi_pairs_parse(&twice, (const unsigned char *)"\x01\x01" "A1"
+	    "\x01\x01" "A2\x01\x01" "B3", 12, &cause) == 0 &&
+	    req_params_get(&twice, "A") == NULL &&
+	    strcmp(req_params_get(&twice, "B"), "3") == 0,
+	    "a name sent twice is unset, as in a query string");
+	req_params_clear(&twice);
+}
+
 int
 main(void)
 {
@@ -465,5 +479,6 @@ main(void)
 	test_one_request_at_a_time();
 	test_protocol_errors();
 	test_limits();
+	test_duplicates();
 	return tap_done();
 }
