@@ -182,19 +182,6 @@ fcgi_respond(struct fcgi_conn *c, const void *data, size_t len)
 
 /* --- records ------------------------------------------------------------ */
 
-static void
-pair_append(struct fcgi_conn *c, const char *name, const char *value)
-{
-	unsigned char l[2];
-	size_t nl = strlen(name), vl = strlen(value);
-
-	l[0] = (unsigned char)nl;	/* our names and values are short */
-	l[1] = (unsigned char)vl;
-	out_append(c, l, 2);
-	out_append(c, name, nl);
-	out_append(c, value, vl);
-}
-
 /* FCGI_GET_VALUES: one connection, one request at a time, no multiplexing. */
 static void
 get_values(struct fcgi_conn *c)
@@ -205,17 +192,23 @@ get_values(struct fcgi_conn *c)
 		{ "FCGI_MPXS_CONNS", "0" },
 	};
 	struct req_params asked = { 0 };
-	struct fcgi_conn answer = { 0 };
+	unsigned char answer[64];	/* the three pairs, 1-byte lengths */
+	size_t len = 0, nl;
 	char *cause = NULL;
 
 	if (fcgi_pairs_parse(&asked, c->content, c->content_len, &cause) == -1)
 		free(cause);	/* an empty answer */
-	for (size_t i = 0; i < asked.n; i++)
-		for (size_t k = 0; k < nitems(known); k++)
-			if (strcmp(asked.v[i].name, known[k][0]) == 0)
-				pair_append(&answer, known[k][0], known[k][1]);
-	out_record(c, FCGI_GET_VALUES_RESULT, 0, answer.out, answer.out_len);
-	free(answer.out);
+	for (size_t k = 0; k < nitems(known); k++) {
+		if (req_params_get(&asked, known[k][0]) == NULL)
+			continue;
+		nl = strlen(known[k][0]);
+		answer[len++] = (unsigned char)nl;
+		answer[len++] = 1;
+		memcpy(answer + len, known[k][0], nl);
+		len += nl;
+		answer[len++] = (unsigned char)known[k][1][0];
+	}
+	out_record(c, FCGI_GET_VALUES_RESULT, 0, answer, len);
 	req_params_clear(&asked);
 }
 

@@ -234,7 +234,7 @@ def test_get_values_says_one_request_at_a_time(fcgi):
         s.sendall(record(99, 0, b"?", 7))
         s.sendall(request(1, GET_SIGNIN))
         recs = read_records(s)
-    assert recs[0] == (10, 0, pair(b"FCGI_MPXS_CONNS", b"0") + pair(b"FCGI_MAX_REQS", b"1"))
+    assert recs[0] == (10, 0, pair(b"FCGI_MAX_REQS", b"1") + pair(b"FCGI_MPXS_CONNS", b"0"))
     assert recs[1] == (11, 0, bytes([99]) + b"\0" * 7)
     assert stdout_of(recs, 1).startswith(b"Status: 200 OK\r\n")
 

@@ -290,8 +290,8 @@ test_management(void)
 	c = answered(&b, FCGI_EV_MORE, FCGI_GET_VALUES_RESULT);
 	(void)out_record(c, 0, &type, &id, &content, &len);
 	ok(c->status == 0 && id == 0 && len == 2 + 15 + 1 + 2 + 13 + 1 &&
-	    memcmp(content, "\x0f\x01" "FCGI_MPXS_CONNS0\x0d\x01"
-	    "FCGI_MAX_REQS1", len) == 0, "FCGI_GET_VALUES: no multiplexing, "
+	    memcmp(content, "\x0d\x01" "FCGI_MAX_REQS1\x0f\x01"
+	    "FCGI_MPXS_CONNS0", len) == 0, "FCGI_GET_VALUES: no multiplexing, "
 	    "one request; unknown names left out");
 	fcgi_conn_free(c);
 	free(q.p);
