@@ -42,6 +42,19 @@ ACCESSLOG_CGI = ('accesslog.format = "%h %V %u %t \\"%m /rally.cgi/[path not log
                  '%>s %b \\"%{User-Agent}i\\""')
 
 
+def _catches(pid, sig):
+    """Whether the process has a handler for sig (SigCgt in /proc), or is
+    gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+    except OSError:
+        return True
+    return False
+
+
 class Response:
     def __init__(self, status, headers, body, header_list=()):
         self.status = status
@@ -120,10 +133,19 @@ class Lighttpd:
 
     def reload(self):
         """After rally.conf changed: each persistent rally.cgi rereads it
-        before its next request (SIGHUP)."""
-        if self.mode == "fastcgi" and self.proc is not None:
-            for pid in self.cgi_pids():
+        before its next request (SIGHUP).  A process that lighttpd has just
+        started may not catch SIGHUP yet (it would die of it): wait until
+        its /proc status says it does."""
+        if self.mode != "fastcgi" or self.proc is None:
+            return
+        for pid in self.cgi_pids():
+            deadline = time.monotonic() + 20
+            while not _catches(pid, signal.SIGHUP) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            try:
                 os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
 
     def write_config(self):
         with open(self.conf, "w") as f:
