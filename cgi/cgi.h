@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * rally.cgi: one process per request (RFC 3875).  main.c parses the
+ * rally.cgi: one process per request (RFC 3875), or one process for
+ * request after request under FastCGI (fastcgi.h).  main.c parses the
  * request, finds its route in routes.c's table and runs the route's
  * handler, which fills in the response.  Each page group is one
  * page-<name>.c exporting its routes; routes.c lists them.
@@ -30,7 +31,9 @@ struct session;
 
 struct cgi {
 	struct conf conf;
+	bool conf_loaded;	/* CGI: once a route matched */
 	PGconn *db;
+	int body_fd;		/* the request body: stdin under CGI */
 	bool https;		/* served over TLS: Secure cookies */
 	struct session *session;	/* NULL when signed out */
 	char *pre_csrf;		/* a signed-out form's token, once made */

@@ -218,7 +218,8 @@ gmail_queue(struct cgi *cgi, const struct gmail_push *push, const char *secret)
 }
 
 static int
-gmail_read(struct request *req, struct gmail_push *push)
+gmail_read(const struct cgi *cgi, struct request *req,
+    struct gmail_push *push)
 {
 	char *cause = NULL;
 	int status;
@@ -232,7 +233,7 @@ gmail_read(struct request *req, struct gmail_push *push)
 		    PUBSUB_MAX_BODY);
 		return 413;
 	}
-	if ((status = request_read_body(req, STDIN_FILENO, &cause)) != 0 ||
+	if ((status = request_read_body(req, cgi->body_fd, &cause)) != 0 ||
 	    pubsub_gmail_parse(req->body, req->body_len, push, &cause) == -1) {
 		log_notice("gmail push: %s", cause);
 		free(cause);
@@ -271,7 +272,7 @@ hook_gmail(struct cgi *cgi, struct request *req, struct response *resp)
 	 * whether or not the address is connected anywhere.
 	 */
 	if ((status = gmail_authenticate(cgi, secret)) != 0 ||
-	    (status = gmail_read(req, &push)) != 0 ||
+	    (status = gmail_read(cgi, req, &push)) != 0 ||
 	    (status = gmail_queue(cgi, &push, secret)) != 0)
 		response_plain(resp, status, NULL);
 	else

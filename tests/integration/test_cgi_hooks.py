@@ -42,7 +42,8 @@ def account(dbconn):
 
 class Site:
     """The lighttpd + rally.cgi under test and the rally.conf it reads
-    (on every request, so a test may rewrite it)."""
+    (on every request, so a test may rewrite it: write() then; under
+    FastCGI it makes the processes reread it)."""
 
     def __init__(self, directory, web_conninfo):
         self.conf = os.path.join(directory, "rally.conf")
@@ -50,11 +51,17 @@ class Site:
         with open(self.token_file, "w") as f:
             f.write(PUSH_TOKEN + "\n")
         os.chmod(self.token_file, 0o600)
+        self.server = None
         self.configure(web_conninfo)
         self.server = Lighttpd(self.conf).start()
 
+    def write(self, sections):
+        write_config(self.conf, sections)
+        if self.server is not None:
+            self.server.reload()
+
     def configure(self, web_conninfo):
-        write_config(self.conf, {
+        self.write({
             "database": {"web_conninfo": web_conninfo},
             "log": {"level": "debug", "target": "stderr"},
             "google": {"push_token_file": self.token_file},
@@ -367,8 +374,8 @@ def test_gmail_push_that_is_not_json_is_415(site, account, dbconn):
 
 
 def test_gmail_push_without_a_configured_secret_is_403(site, account, dbconn):
-    write_config(site.conf, {"database": {"web_conninfo": "dbname=unused"},
-                             "log": {"level": "debug", "target": "stderr"}})
+    site.write({"database": {"web_conninfo": "dbname=unused"},
+                "log": {"level": "debug", "target": "stderr"}})
     r = gmail_post(site, pubsub_body())
     assert r.status == 403, r
     assert "push_token_file is not set" in site.logs()

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: ISC
-"""The example configurations of contrib/ (docs/cgi.md section 2), run by the
-real servers: lighttpd, nginx with fcgiwrap, Apache with mod_cgid.  Each
-file passes its server's syntax check, and, served on 127.0.0.1 with a
+"""The example configurations of contrib/ (docs/cgi.md sections 2 and 11),
+run by the real servers: lighttpd (CGI and FastCGI), nginx with fcgiwrap and
+with rally.cgi as a FastCGI application started by spawn-fcgi, Apache with
+mod_cgid.  Each file passes its server's syntax check, and, served on
+127.0.0.1 with a
 throwaway certificate in front of the built rally.cgi, gives what docs/cgi.md
 promises: the whole site is the CGI (PATH_INFO the whole path, RALLY_CONFIG
 set), HTTPS=on reaches it over TLS (Secure __Host- cookies), plain HTTP is
@@ -21,7 +23,7 @@ from rallytest.daemon import write_config
 from rallytest.servers import WEB_USER, Server, available
 from rallytest.site import Client
 
-KINDS = ["lighttpd", "nginx", "apache2"]
+KINDS = ["lighttpd", "lighttpd-fastcgi", "nginx", "nginx-fastcgi", "apache2"]
 SECRET = "serving-Kd2Lx9Vb4Nc8Wz1Hs5Jt3Qm7"
 
 

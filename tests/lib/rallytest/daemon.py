@@ -13,11 +13,16 @@ from .notify import NotifySocket
 
 
 def write_config(path, sections):
-    with open(path, "w") as f:
+    """Written aside and renamed into place: a program reading it meanwhile
+    (a CGI request, a FastCGI process after SIGHUP) sees the old file or
+    the new one, never half of one."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
         for section, keys in sections.items():
             f.write(f"[{section}]\n")
             for k, v in keys.items():
                 f.write(f"{k} = {v}\n")
+    os.rename(tmp, path)
 
 
 class Rallyd:

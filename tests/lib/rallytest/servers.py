@@ -15,6 +15,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -30,15 +31,31 @@ APACHE_MODULES = "/usr/lib/apache2/modules"
 
 TOOLS = {"lighttpd": "/usr/sbin/lighttpd", "nginx": "/usr/sbin/nginx",
          "apache2": "/usr/sbin/apache2"}
+SPAWN_FCGI = "/usr/bin/spawn-fcgi"
+# The examples: kind -> its file in contrib/.  The "-fastcgi" kinds run
+# rally.cgi as a FastCGI application (docs/cgi.md section 11): lighttpd
+# starts it itself; nginx's file is the fcgiwrap one, its socket served by
+# rally.cgi processes that spawn-fcgi starts.
+EXAMPLES = {"lighttpd": "lighttpd/lighttpd.conf",
+            "lighttpd-fastcgi": "lighttpd/lighttpd-fastcgi.conf",
+            "nginx": "nginx/rally.conf", "nginx-fastcgi": "nginx/rally.conf",
+            "apache2": "apache2/rally.conf"}
+
+
+def tool_of(kind):
+    return kind.split("-")[0]
 
 
 def available(kind):
-    """Whether this machine has the server (and fcgiwrap for nginx)."""
-    if not os.access(TOOLS[kind], os.X_OK):
+    """Whether this machine has the server (and fcgiwrap or spawn-fcgi for
+    nginx)."""
+    if not os.access(TOOLS[tool_of(kind)], os.X_OK):
         return False
     if kind == "nginx":
         return os.access("/usr/sbin/fcgiwrap", os.X_OK)
-    if kind == "lighttpd":
+    if kind == "nginx-fastcgi":
+        return os.access(SPAWN_FCGI, os.X_OK)
+    if tool_of(kind) == "lighttpd":
         return os.path.exists("/usr/lib/lighttpd/mod_openssl.so")
     return True
 
@@ -57,6 +74,7 @@ class Server:
 
     def __init__(self, kind, rally_conf):
         self.kind = kind
+        self.tool = tool_of(kind)
         self.dir = tempfile.mkdtemp(prefix=f"rally-{kind}-")
         os.chmod(self.dir, 0o755)
         self.logs_dir = os.path.join(self.dir, "log")
@@ -76,8 +94,7 @@ class Server:
                                         ("server.pem", "server.key", "ca.pem"))
 
     def example(self):
-        name = {"lighttpd": "lighttpd/lighttpd.conf", "nginx": "nginx/rally.conf",
-                "apache2": "apache2/rally.conf"}[self.kind]
+        name = EXAMPLES[self.kind]
         return str(CONTRIB / name)
 
     def _localise(self, text):
@@ -92,6 +109,7 @@ class Server:
             ("/var/log/nginx/", self.logs_dir + "/"),
             ("/var/www/html", self.dir),
             ("/run/fcgiwrap.socket", self._fcgiwrap_socket()),
+            ("/run/lighttpd/", self.logs_dir + "/"),
         ]
         for a, b in subst:
             text = text.replace(a, b)
@@ -103,20 +121,20 @@ class Server:
                       (r"listen 443 ssl;", f"listen 127.0.0.1:{s} ssl;")],
             "apache2": [(r"<VirtualHost \*:80>", f"<VirtualHost 127.0.0.1:{h}>"),
                         (r"<VirtualHost \*:443>", f"<VirtualHost 127.0.0.1:{s}>")],
-        }[self.kind]
+        }[self.tool]
         for pattern, repl in ports:
             text, n = re.subn(pattern, repl, text)
             assert n == 1, f"{self.example()}: expected one {pattern!r}"
-        if self.kind == "lighttpd" and not _as_root():
+        if self.tool == "lighttpd" and not _as_root():
             text = re.sub(r'^server\.(user|group)name = .*$', "", text, flags=re.M)
         return text
 
     def _main_config(self, site):
         """The server's main configuration around the example, as Debian's
         packages ship it (nginx.conf's http block, apache2.conf's modules)."""
-        if self.kind == "lighttpd":
+        if self.tool == "lighttpd":
             return site
-        if self.kind == "nginx":
+        if self.tool == "nginx":
             user = f"user {WEB_USER};\n" if _as_root() else ""
             return f"""{user}worker_processes 1;
 pid {self.dir}/nginx.pid;
@@ -161,7 +179,7 @@ ServerName localhost
             site = self._localise(f.read())
         with open(self.conf, "w") as f:
             f.write(self._main_config(site))
-        if self.kind == "nginx":     # the site's "include fastcgi_params"
+        if self.tool == "nginx":     # the site's "include fastcgi_params"
             shutil.copy("/etc/nginx/fastcgi_params", self.dir)
         if _as_root():
             uid, gid = _web_user_ids()
@@ -173,7 +191,7 @@ ServerName localhost
         self.write_config()
         cmd = {"lighttpd": [TOOLS["lighttpd"], "-tt", "-f", self.conf],
                "nginx": [TOOLS["nginx"], "-t", "-p", self.dir, "-c", self.conf],
-               "apache2": [TOOLS["apache2"], "-t", "-d", self.dir, "-f", self.conf]}[self.kind]
+               "apache2": [TOOLS["apache2"], "-t", "-d", self.dir, "-f", self.conf]}[self.tool]
         r = subprocess.run(cmd, capture_output=True, text=True)
         return r.returncode == 0, r.stdout + r.stderr
 
@@ -182,11 +200,13 @@ ServerName localhost
         self.out = open(os.path.join(self.dir, "server.out"), "w")
         if self.kind == "nginx":
             self._start_fcgiwrap()
+        if self.kind == "nginx-fastcgi":
+            self._spawn_fcgi()
         cmd = {"lighttpd": [TOOLS["lighttpd"], "-D", "-f", self.conf],
                "nginx": [TOOLS["nginx"], "-p", self.dir, "-c", self.conf,
                          "-g", "daemon off;"],
                "apache2": [TOOLS["apache2"], "-d", self.dir, "-f", self.conf,
-                           "-DFOREGROUND"]}[self.kind]
+                           "-DFOREGROUND"]}[self.tool]
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT)
         self._wait_listening(self.proc, self.https_port, timeout)
         return self
@@ -207,6 +227,29 @@ ServerName localhost
             if self.fcgiwrap.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"fcgiwrap did not start:\n{self.logs()}")
             time.sleep(0.05)
+
+    def _spawn_fcgi(self):
+        """Two rally.cgi processes on the socket nginx passes to, as
+        docs/cgi.md starts them; RALLY_CONFIG from spawn-fcgi's environment
+        (nginx's fastcgi_param of it is not read under FastCGI)."""
+        sock = self._fcgiwrap_socket()
+        self.pidfile = os.path.join(self.dir, "spawn-fcgi.pid")
+        cmd = [SPAWN_FCGI, "-s", sock, "-M", "0660", "-F", "2", "-P", self.pidfile]
+        if _as_root():
+            cmd += ["-u", WEB_USER, "-g", WEB_USER, "-U", WEB_USER, "-G", WEB_USER]
+        subprocess.run(cmd + ["--", self.cgi], stdout=self.out, stderr=subprocess.STDOUT,
+                       env=dict(os.environ, RALLY_CONFIG=self.rally_conf), check=True)
+
+    def _stop_spawned(self):
+        pidfile = getattr(self, "pidfile", None)
+        if pidfile is None or not os.path.exists(pidfile):
+            return
+        with open(pidfile) as f:
+            for pid in f.read().split():
+                try:
+                    os.kill(int(pid), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
 
     def _wait_listening(self, proc, port, timeout):
         deadline = time.monotonic() + timeout
@@ -280,6 +323,7 @@ ServerName localhost
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+        self._stop_spawned()
         if self.proc is not None:
             self.out.close()
         self.proc = self.fcgiwrap = None

@@ -22,12 +22,13 @@ class Site:
     """lighttpd + rally.cgi and the rally.conf it reads on every request
     (rewrite it with configure() to change a setting)."""
 
-    def __init__(self, directory, web_conninfo, **sections):
+    def __init__(self, directory, web_conninfo, mode=None, procs=2, **sections):
         self.dir = directory
         self.conf = os.path.join(directory, "rally.conf")
         self.sections = sections
+        self.server = None
         self.configure(web_conninfo, **sections)
-        self.server = Lighttpd(self.conf).start()
+        self.server = Lighttpd(self.conf, mode=mode, procs=procs).start()
 
     def configure(self, web_conninfo, **sections):
         conf = {"database": {"web_conninfo": web_conninfo},
@@ -37,6 +38,8 @@ class Site:
         for name, values in sections.items():
             conf.setdefault(name, {}).update(values)
         write_config(self.conf, conf)
+        if self.server is not None:
+            self.server.reload()
 
     def client(self):
         return Client(self)

@@ -10,6 +10,7 @@ as docs/operations.md tells operators to."""
 import http.client
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -41,6 +42,19 @@ ACCESSLOG_CGI = ('accesslog.format = "%h %V %u %t \\"%m /rally.cgi/[path not log
                  '%>s %b \\"%{User-Agent}i\\""')
 
 
+def _catches(pid, sig):
+    """Whether the process has a handler for sig (SigCgt in /proc), or is
+    gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+    except OSError:
+        return True
+    return False
+
+
 class Response:
     def __init__(self, status, headers, body, header_list=()):
         self.status = status
@@ -62,8 +76,20 @@ class Response:
         return f"<Response {self.status} {self.headers} {self.body[:200]!r}>"
 
 
+def default_mode():
+    """"cgi", or "fastcgi" when RALLY_TEST_WEB_MODE says so: the web tests
+    run against either (docs/cgi.md section 11)."""
+    mode = os.environ.get("RALLY_TEST_WEB_MODE", "cgi")
+    assert mode in ("cgi", "fastcgi"), mode
+    return mode
+
+
 class Lighttpd:
-    def __init__(self, rally_conf, cgi=None, max_request_kib=0):
+    """mode "fastcgi" runs rally.cgi under mod_fastcgi's bin-path: procs
+    persistent processes, each serving one request at a time."""
+
+    def __init__(self, rally_conf, cgi=None, max_request_kib=0, mode=None, procs=2,
+                 max_requests=0):
         self.dir = tempfile.mkdtemp(prefix="rally-web-")
         self.port = free_port()
         self.cgi = cgi or program("rally.cgi")
@@ -76,12 +102,55 @@ class Lighttpd:
         self.docroot = os.path.join(self.dir, "www")
         os.mkdir(self.docroot)
         self.max_request_kib = max_request_kib
+        self.mode = mode or default_mode()
+        self.procs = procs
+        self.max_requests = max_requests
+        self.socket = os.path.join(self.dir, "rally-fcgi.sock")
         self.proc = None
+
+    def _handler(self):
+        """How lighttpd runs rally.cgi for the paths under /rally.cgi."""
+        conf = _quote(self.rally_conf)
+        if self.mode == "cgi":
+            return ('cgi.assign = ( "" => "" )\n'
+                    f'    setenv.add-environment = ( "RALLY_CONFIG" => {conf} )')
+        return f"""fastcgi.server = ( "/rally.cgi" => ((
+        "socket" => {_quote(self.socket)},
+        "bin-path" => {_quote(self.cgi)},
+        "max-procs" => {self.procs},
+        "check-local" => "disable",
+        "bin-environment" => ( "RALLY_CONFIG" => {conf},
+                               "RALLY_FASTCGI_MAX_REQUESTS" => "{self.max_requests}" ),
+    )) )"""
+
+    def cgi_pids(self):
+        """The rally.cgi processes lighttpd started (FastCGI mode)."""
+        pids = []
+        for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+            with open(f"/proc/{self.proc.pid}/task/{task}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        return pids
+
+    def reload(self):
+        """After rally.conf changed: each persistent rally.cgi rereads it
+        before its next request (SIGHUP).  A process that lighttpd has just
+        started may not catch SIGHUP yet (it would die of it): wait until
+        its /proc status says it does."""
+        if self.mode != "fastcgi" or self.proc is None:
+            return
+        for pid in self.cgi_pids():
+            deadline = time.monotonic() + 20
+            while not _catches(pid, signal.SIGHUP) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
 
     def write_config(self):
         with open(self.conf, "w") as f:
             f.write(f"""
-server.modules = ( "mod_alias", "mod_rewrite", "mod_setenv", "mod_cgi", "mod_accesslog" )
+server.modules = ( "mod_alias", "mod_rewrite", "mod_setenv", "mod_cgi", "mod_fastcgi", "mod_accesslog" )
 server.document-root = {_quote(self.docroot)}
 server.bind = "127.0.0.1"
 server.port = {self.port}
@@ -92,8 +161,7 @@ accesslog.filename = {_quote(self.access_log)}
 url.rewrite-once = ( "^/rally\\.cgi(/.*)?$" => "$0", "^(/.*)$" => "/rally.cgi$1" )
 alias.url = ( "/rally.cgi" => {_quote(self.cgi)} )
 $HTTP["url"] =~ "^/rally\\.cgi(/|$)" {{
-    cgi.assign = ( "" => "" )
-    setenv.add-environment = ( "RALLY_CONFIG" => {_quote(self.rally_conf)} )
+    {self._handler()}
     accesslog.filename = {_quote(self.access_log)}
     {ACCESSLOG_CGI}
 }}
