@@ -25,6 +25,14 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def process_cpu_seconds(pid):
+    """User+system CPU time of a process from /proc/PID/stat (ticks), which,
+    unlike the per-thread schedstat sum, keeps the time of threads that have
+    exited (the emulator's, one per client connection)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def backend_pids(conn, role):
     """The PostgreSQL backends a login role holds open."""
     return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE usename = %s",
