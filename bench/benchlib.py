@@ -6,7 +6,10 @@ sys.path so the scripts can import rallytest."""
 
 import os
 import pathlib
+import resource
+import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True      # no bench/__pycache__ in the source tree
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "lib"))
@@ -75,3 +78,53 @@ def pct(values, p):
 def ratio(a, b, digits=2):
     """a / b rounded, or None when b is zero."""
     return round(a / b, digits) if b else None
+
+
+# --- the Gmail fetches of bench/gmail-fetch and bench/gmail --warm-emulator -----------
+
+def gmail_ids(fg, token):
+    """Every message id of the mailbox token reads, from messages.list."""
+    ids, page = [], None
+    while True:
+        q = "/gmail/v1/users/me/messages?maxResults=500" + (f"&pageToken={page}" if page else "")
+        status, out = fg.request("GET", q, token=token)
+        assert status == 200, out
+        ids += [m["id"] for m in out.get("messages", [])]
+        page = out.get("nextPageToken")
+        if not page:
+            return ids
+
+
+def run_curl(config, fg):
+    """curl -K config, its CPU from its rusage, the emulator's meanwhile."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fg0, t0 = process_cpu_seconds(fg.proc.pid), time.monotonic()
+    out = subprocess.run(["curl", "-sS", "--parallel", "-K", str(config)],
+                         check=True, capture_output=True, text=True).stdout
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out, {"client_cpu_seconds": round(cpu, 3),
+                 "emulator_cpu_seconds": round(process_cpu_seconds(fg.proc.pid) - fg0, 3),
+                 "wall_seconds": round(wall, 2)}
+
+
+def curl_common(f, fg, token, parallel):
+    """The options of a curl -K file every request to the emulator takes."""
+    f.write(f'parallel-max = {parallel}\ncacert = "{fg.ca_file}"\n')
+    f.write(f'header = "Authorization: Bearer {token}"\n')
+
+
+def gmail_one_each(tmp, fg, token, ids, parallel):
+    """messages.get format=full of each id, parallel at a time, with curl."""
+    config = tmp / "each.conf"
+    with open(config, "w") as f:
+        curl_common(f, fg, token, parallel)
+        f.write('write-out = "%{http_code}\\n"\n')
+        for i in ids:
+            f.write(f'url = "{fg.base_url}/gmail/v1/users/me/messages/{i}?format=full"\n'
+                    'output = "/dev/null"\n')
+    out, r = run_curl(config, fg)
+    r["requests"] = len(ids)
+    r["ok"] = out.split().count("200")
+    return r
