@@ -10,9 +10,7 @@
 // Environment, protocol on stdout/stdin: as bench/node-calendar-sync.js (FG_ACCESS_TOKEN a
 // Gmail token); the JSON line is {"pages", "messages", "batches", "wall_seconds"}.
 'use strict';
-const readline = require('readline');
-const {google} = require('googleapis');
-const {Client} = require('pg');
+const {run} = require('./node-peer');
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS node_messages (
@@ -54,12 +52,6 @@ WHERE node_messages.history_id IS NULL OR node_messages.history_id <= excluded.h
 const IN_FLIGHT = 8;
 const BATCH = 100;
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error('missing environment variable ' + name);
-  return value;
-};
-
 function bodies(part, out) {
   if (!part) return out;
   const type = (part.mimeType || '').toLowerCase();
@@ -86,56 +78,36 @@ function row(msg) {
   }, bodies(msg.payload, {body_text: null, body_html: null}));
 }
 
-async function main() {
-  const lines = readline.createInterface({input: process.stdin})[Symbol.asyncIterator]();
-  const db = new Client();      // PGHOST, PGPORT, PGDATABASE, PGUSER
-  await db.connect();
-  await db.query(DDL);
-  const auth = new google.auth.OAuth2();
-  auth.setCredentials({access_token: env('FG_ACCESS_TOKEN')});
-  const gmail = google.gmail({version: 'v1', auth, rootUrl: env('FG_URL') + '/'});
-  process.stdout.write('ready\n');
-  await lines.next();
+run('node-gmail-sync', DDL, (google, options) => google.gmail({version: 'v1', ...options}),
+  async (gmail, db) => {
+    const profile = (await gmail.users.getProfile({userId: 'me'})).data;
+    const ids = [];
+    let pageToken, pages = 0;
+    do {
+      const {data} = await gmail.users.messages.list({userId: 'me', maxResults: 500, pageToken});
+      for (const m of data.messages || []) ids.push(m.id);
+      pages += 1;
+      pageToken = data.nextPageToken;
+    } while (pageToken);
 
-  const t0 = process.hrtime.bigint();
-  const profile = (await gmail.users.getProfile({userId: 'me'})).data;
-  const ids = [];
-  let pageToken, pages = 0;
-  do {
-    const {data} = await gmail.users.messages.list({userId: 'me', maxResults: 500, pageToken});
-    for (const m of data.messages || []) ids.push(m.id);
-    pages += 1;
-    pageToken = data.nextPageToken;
-  } while (pageToken);
-
-  let next = 0, batches = 0, pending = [];
-  const writes = [];
-  const flush = (historyId) => {
-    const rows = pending;
-    pending = [];
-    batches += 1;
-    return db.query(UPSERT, [JSON.stringify(rows), historyId]);
-  };
-  const worker = async () => {
-    while (next < ids.length) {
-      const id = ids[next++];
-      const {data} = await gmail.users.messages.get({userId: 'me', id, format: 'full'});
-      pending.push(row(data));
-      if (pending.length >= BATCH) writes.push(flush(null));
-    }
-  };
-  await Promise.all(Array.from({length: IN_FLIGHT}, worker));
-  await Promise.all(writes);
-  await flush(profile.historyId);
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  process.stdout.write(JSON.stringify({pages, messages: ids.length, batches,
-    wall_seconds: wall}) + '\n');
-  while (!(await lines.next()).done) { /* until stdin closes */ }
-  await db.end();
-}
-
-main().catch((err) => {
-  process.stderr.write('node-gmail-sync: ' + (err.stack || err) + '\n');
-  if (err.response) process.stderr.write(JSON.stringify(err.response.data) + '\n');
-  process.exit(1);
-});
+    let next = 0, batches = 0, pending = [];
+    const writes = [];
+    const flush = (historyId) => {
+      const rows = pending;
+      pending = [];
+      batches += 1;
+      return db.query(UPSERT, [JSON.stringify(rows), historyId]);
+    };
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        const {data} = await gmail.users.messages.get({userId: 'me', id, format: 'full'});
+        pending.push(row(data));
+        if (pending.length >= BATCH) writes.push(flush(null));
+      }
+    };
+    await Promise.all(Array.from({length: IN_FLIGHT}, worker));
+    await Promise.all(writes);
+    await flush(profile.historyId);
+    return {pages, messages: ids.length, batches};
+  });
