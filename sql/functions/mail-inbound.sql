@@ -158,19 +158,20 @@ begin
 end
 $$;
 
--- Writes the session's scratch rows (pg_temp.mail_batch_rows, their
--- threads' ids in pg_temp.mail_batch_threads) into rally.mail_messages,
--- each only over an older state.  A function of its own for its
--- plan_cache_mode: its statement reads nothing but the scratch tables (the
+-- Writes the session's scratch rows (pg_temp.mail_batch_rows; their
+-- threads' Gmail ids and ids in p_gmail_threads, p_threads) into
+-- rally.mail_messages, each only over an older state.  A function of its
+-- own for its plan_cache_mode: its statement reads nothing but the scratch
+-- table and the arrays (the
 -- conflict on the unique gmail_id key is found through that index, not by
 -- a plan), so a cached plan of it is right whatever the mailbox holds; and
 -- PostgreSQL's per-row foreign-key checks of the rows it inserts (the
 -- thread, the connection: lookups by a unique key) then run their cached
 -- plans instead of being planned again for every row under the caller's
 -- force_custom_plan (docs/mail-sync.md, "Cost").  PL/pgSQL, so that the
--- scratch tables need not exist when this file is applied.
+-- scratch table need not exist when this file is applied.
 create or replace function rally.mail_insert_rows(p_tenant uuid, p_conn uuid, p_user uuid,
-    out written int, out threads uuid[])
+    p_gmail_threads text[], p_threads uuid[], out written int, out threads uuid[])
 language plpgsql
 set plan_cache_mode = auto
 as $$
@@ -188,7 +189,8 @@ begin
 		    to_timestamp(r.internal_date_ms / 1000.0), r.history_id, r.size_estimate,
 		    coalesce(r.attachments, '[]'), now()
 		from pg_temp.mail_batch_rows r
-		join pg_temp.mail_batch_threads t on t.gmail_thread_id = r.thread_id
+		join unnest(p_gmail_threads, p_threads) t(gmail_thread_id, id)
+		    on t.gmail_thread_id = r.thread_id
 		on conflict (tenant_id, connection_id, gmail_id) do update set
 		    thread_id = excluded.thread_id, rfc822_message_id = excluded.rfc822_message_id,
 		    in_reply_to = excluded.in_reply_to,
@@ -217,6 +219,9 @@ create or replace function rally.mail_upsert_messages(p_tenant uuid, p_conn uuid
 language plpgsql
 set plan_cache_mode = force_custom_plan
 as $$
+declare
+	v_gmail_threads text[];
+	v_threads uuid[];
 begin
 	create temp table if not exists mail_batch_rows (
 		gmail_id text not null, thread_id text not null, history_id numeric,
@@ -224,9 +229,6 @@ begin
 		message_id text, in_reply_to text, "references" text, subject text,
 		"from" text, reply_to text, "to" text[], cc text[], bcc text[],
 		body_text text, body_html text, attachments jsonb
-	) on commit delete rows;
-	create temp table if not exists mail_batch_threads (
-		gmail_thread_id text primary key, id uuid not null
 	) on commit delete rows;
 	delete from pg_temp.mail_batch_rows;
 	-- The same message twice in one batch: its newest state wins.
@@ -241,15 +243,13 @@ begin
 	perform rally.mail_insert_threads(p_tenant, p_conn, p_user);
 	perform rally.mail_tables_ensure_stats();
 	-- The threads' ids, found by key while plans are made per call.
-	delete from pg_temp.mail_batch_threads;
-	insert into pg_temp.mail_batch_threads
-	select x.gmail_thread_id, x.id from (select distinct r.thread_id
-	    from pg_temp.mail_batch_rows r) r
+	select array_agg(x.gmail_thread_id), array_agg(x.id) into v_gmail_threads, v_threads
+	from (select distinct r.thread_id from pg_temp.mail_batch_rows r) r
 	cross join lateral (select x.gmail_thread_id, x.id from rally.mail_threads x
 	    where x.tenant_id = p_tenant and x.connection_id = p_conn
 	        and x.gmail_thread_id = r.thread_id offset 0) x;
 	select i.written, i.threads into written, threads
-	from rally.mail_insert_rows(p_tenant, p_conn, p_user) i;
+	from rally.mail_insert_rows(p_tenant, p_conn, p_user, v_gmail_threads, v_threads) i;
 end
 $$;
 
@@ -458,7 +458,8 @@ grant execute on function rally.mail_start_full(uuid, uuid, numeric),
     rally.mail_unknown_ids(uuid, uuid, text[]),
     rally.mail_threads_refresh(uuid, uuid[]),
     rally.mail_upsert_messages(uuid, uuid, uuid, jsonb),
-    rally.mail_insert_rows(uuid, uuid, uuid), rally.mail_tables_ensure_stats(),
+    rally.mail_insert_rows(uuid, uuid, uuid, text[], uuid[]),
+    rally.mail_tables_ensure_stats(),
     rally.mail_insert_threads(uuid, uuid, uuid),
     rally.mail_set_labels(uuid, uuid, jsonb),
     rally.mail_apply_batch(uuid, uuid, jsonb), rally.mail_queue_periodic(int, boolean, int)
