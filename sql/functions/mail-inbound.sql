@@ -162,14 +162,14 @@ $$;
 -- threads' Gmail ids and ids in p_gmail_threads, p_threads) into
 -- rally.mail_messages, each only over an older state.  A function of its
 -- own for its plan_cache_mode: its statement reads nothing but the scratch
--- table and the arrays (the
--- conflict on the unique gmail_id key is found through that index, not by
--- a plan), so a cached plan of it is right whatever the mailbox holds; and
--- PostgreSQL's per-row foreign-key checks of the rows it inserts (the
--- thread, the connection: lookups by a unique key) then run their cached
--- plans instead of being planned again for every row under the caller's
--- force_custom_plan (docs/mail-sync.md, "Cost").  PL/pgSQL, so that the
--- scratch table need not exist when this file is applied.
+-- table and the arrays (the conflict on the unique gmail_id key is found
+-- through that index, not by a plan), so a cached plan of it is right
+-- whatever the mailbox holds; and PostgreSQL's per-row foreign-key checks
+-- of the rows it inserts (the thread, the connection: lookups by a unique
+-- key) then run their cached plans instead of being planned again for
+-- every row under the caller's force_custom_plan (docs/mail-sync.md,
+-- "Cost").  PL/pgSQL, so that the scratch table need not exist when this
+-- file is applied.
 create or replace function rally.mail_insert_rows(p_tenant uuid, p_conn uuid, p_user uuid,
     p_gmail_threads text[], p_threads uuid[], out written int, out threads uuid[])
 language plpgsql
