@@ -360,3 +360,26 @@ def test_a_plan_made_on_an_empty_mailbox_does_not_scan_it_once_full(mb):
     assert reads["mail_messages"][1] < 1000 and reads["mail_threads"][1] < 1000, reads
     assert mb.messages()["first0-3"][1] == "Again"
     assert mb.threads()["bt1"][0] == 3
+
+
+def _analyzes(mb):
+    return mb.conn.execute(
+        "SELECT sum(pg_stat_get_analyze_count(c.oid))::int FROM pg_class c"
+        " WHERE c.oid IN ('rally.mail_threads'::regclass, 'rally.mail_messages'::regclass)"
+    ).fetchone()[0]
+
+
+def test_the_mail_tables_are_analyzed_while_small_and_then_left_to_autovacuum(mb):
+    """mail_tables_ensure_stats: the first batch gives the tables statistics,
+    a few more follow while they grow from a page or two, and none once
+    their statistics say 16 pages or more, however many batches follow."""
+    started = mb.start_full()
+    mb.apply(messages=[row(f"a{i}", f"at{i}") for i in range(20)], full_started=started)
+    assert _analyzes(mb) >= 1, "the first batch gives them statistics"
+    _load(mb, 20_000)
+    mb.apply(messages=[row(f"b{i}", f"bt{i + 1}") for i in range(20)], full_started=started)
+    grown = _analyzes(mb)
+    for b in range(5):
+        mb.apply(messages=[row(f"c{b}-{i}", f"bt{i + 1}") for i in range(20)],
+                 full_started=started)
+    assert _analyzes(mb) == grown, "past 16 pages, autovacuum's ANALYZE is enough"
