@@ -15,9 +15,7 @@
 // {"pages","events","rows","wall_seconds"} (wall: first request to last commit) and waits for
 // stdin to close before disconnecting and exiting.
 'use strict';
-const readline = require('readline');
-const {google} = require('googleapis');
-const {Client} = require('pg');
+const {run} = require('./node-peer');
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS node_events (
@@ -66,47 +64,21 @@ ON CONFLICT (id) DO UPDATE SET
   recurrence = excluded.recurrence, updated = excluded.updated, etag = excluded.etag,
   raw = excluded.raw`;
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error('missing environment variable ' + name);
-  return value;
-};
-
-async function main() {
-  const lines = readline.createInterface({input: process.stdin})[Symbol.asyncIterator]();
-  const db = new Client();      // PGHOST, PGPORT, PGDATABASE, PGUSER
-  await db.connect();
-  await db.query(DDL);
-  const auth = new google.auth.OAuth2();
-  auth.setCredentials({access_token: env('FG_ACCESS_TOKEN')});
-  const calendar = google.calendar({version: 'v3', auth, rootUrl: env('FG_URL') + '/'});
-  process.stdout.write('ready\n');
-  await lines.next();
-
-  const t0 = process.hrtime.bigint();
-  let pageToken, pages = 0, events = 0, rows = 0;
-  for (;;) {
-    const {data} = await calendar.events.list({calendarId: 'primary', maxResults: 2500,
-      singleEvents: false, pageToken});
-    const items = data.items || [];
-    const r = await db.query(UPSERT, [JSON.stringify(items), data.nextSyncToken || null]);
-    pages += 1;
-    events += items.length;
-    rows += r.rowCount;
-    if (!data.nextPageToken) {
-      if (!data.nextSyncToken) throw new Error('last page without nextSyncToken');
-      break;
+run('node-calendar-sync', DDL, (google, options) => google.calendar({version: 'v3', ...options}),
+  async (calendar, db) => {
+    let pageToken, pages = 0, events = 0, rows = 0;
+    for (;;) {
+      const {data} = await calendar.events.list({calendarId: 'primary', maxResults: 2500,
+        singleEvents: false, pageToken});
+      const items = data.items || [];
+      const r = await db.query(UPSERT, [JSON.stringify(items), data.nextSyncToken || null]);
+      pages += 1;
+      events += items.length;
+      rows += r.rowCount;
+      if (!data.nextPageToken) {
+        if (!data.nextSyncToken) throw new Error('last page without nextSyncToken');
+        return {pages, events, rows};
+      }
+      pageToken = data.nextPageToken;
     }
-    pageToken = data.nextPageToken;
-  }
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  process.stdout.write(JSON.stringify({pages, events, rows, wall_seconds: wall}) + '\n');
-  while (!(await lines.next()).done) { /* until stdin closes */ }
-  await db.end();
-}
-
-main().catch((err) => {
-  process.stderr.write('node-calendar-sync: ' + (err.stack || err) + '\n');
-  if (err.response) process.stderr.write(JSON.stringify(err.response.data) + '\n');
-  process.exit(1);
-});
+  });

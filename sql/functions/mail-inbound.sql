@@ -59,10 +59,19 @@ $$;
 
 -- Recomputes the summary columns of the given threads from their messages
 -- (the inbox page lists threads from these alone: migration 0035) and
--- removes the threads left without any.
+-- removes the threads left without any.  plan_cache_mode = auto changes
+-- nothing of this SQL function's own statements (planned on every call
+-- whatever the setting) but lets the foreign-key checks of its update run
+-- cached plans: PostgreSQL checks them for every row of a thread inserted
+-- in the same transaction, which in a full sync is most of them (the
+-- user, the connection: lookups by key in tables a sync does not grow;
+-- a thread's removal cascades to its messages by thread, which
+-- mail_tables_ensure_stats gives statistics so that a cached plan uses
+-- the thread's index).
 create or replace function rally.mail_threads_refresh(p_tenant uuid, p_threads uuid[])
 returns void
 language sql
+set plan_cache_mode = auto
 as $$
 	update rally.mail_threads t set message_count = s.n, last_message_at = s.last_at,
 	    subject = s.subject, snippet = s.snippet, hidden = s.hidden,
@@ -95,35 +104,78 @@ as $$
 	        where m.tenant_id = p_tenant and m.thread_id = t.id);
 $$;
 
--- Upserts a set of decoded messages (lib/mail/decode's rows), their
--- threads first.  Returns the ids of the threads touched.
-create or replace function rally.mail_upsert_messages(p_tenant uuid, p_conn uuid,
-    p_user uuid, p_rows jsonb, out written int, out threads uuid[])
+-- Keeps the statistics of rally.mail_threads and rally.mail_messages
+-- from describing a table much smaller than it is while it is small: the
+-- foreign-key checks of a batch's rows run cached plans (mail_insert_rows),
+-- and a plan made from statistics of a table of a page or two, or of none
+-- (every index that starts with tenant_id then looks alike), may scan the
+-- table, or every row of the tenant, for each row checked, and keeps doing
+-- so as the table grows (test_mail_sql.py, "a plan made on an empty
+-- mailbox").  So a table never analyzed, or that more than doubled since
+-- its statistics were taken while they said it was under 16 pages, is
+-- analyzed here (ANALYZE invalidates the plans made before it); from 16
+-- pages on, a plan looks a row up by its key whatever the table grows to,
+-- and autovacuum's ANALYZE is enough.  A few ANALYZEs of small tables in a
+-- database's first sync, none once it holds mail.  Security definer:
+-- ANALYZE is the owner's.
+create or replace function rally.mail_tables_ensure_stats()
+returns void
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+	t regclass;
+	v_pages int;
+	v_tuples real;
+begin
+	foreach t in array array['rally.mail_threads'::regclass,
+	    'rally.mail_messages'::regclass] loop
+		select c.relpages, c.reltuples into v_pages, v_tuples from pg_class c
+		where c.oid = t;
+		if v_tuples < 0 or (v_pages < 16
+		    and pg_relation_size(t) / current_setting('block_size')::int
+		        > 2 * v_pages + 1) then
+			execute format('analyze %s', t);
+		end if;
+	end loop;
+end
+$$;
+
+-- The threads of the session's scratch rows that are new.  Under
+-- plan_cache_mode = auto for the same reason as mail_insert_rows: the
+-- statement reads only the scratch table, and its per-row foreign-key
+-- checks (the user, the connection: tables a sync does not grow) run
+-- cached plans.
+create or replace function rally.mail_insert_threads(p_tenant uuid, p_conn uuid, p_user uuid)
+returns void
 language plpgsql
-set plan_cache_mode = force_custom_plan
+set plan_cache_mode = auto
 as $$
 begin
-	create temp table if not exists mail_batch_rows (
-		gmail_id text not null, thread_id text not null, history_id numeric,
-		internal_date_ms bigint, size_estimate int, label_ids text[], snippet text,
-		message_id text, in_reply_to text, "references" text, subject text,
-		"from" text, reply_to text, "to" text[], cc text[], bcc text[],
-		body_text text, body_html text, attachments jsonb
-	) on commit delete rows;
-	delete from pg_temp.mail_batch_rows;
-	-- The same message twice in one batch: its newest state wins.
-	insert into pg_temp.mail_batch_rows
-	select (d.r).* from (
-		select distinct on (e.j->>'gmail_id')
-		    jsonb_populate_record(null::pg_temp.mail_batch_rows, e.j) r
-		from jsonb_array_elements(p_rows) with ordinality e(j, ord)
-		order by e.j->>'gmail_id', (e.j->>'history_id')::numeric desc nulls last, e.ord desc
-		offset 0) d;
-
 	insert into rally.mail_threads (tenant_id, user_id, connection_id, gmail_thread_id)
 	select distinct p_tenant, p_user, p_conn, r.thread_id from pg_temp.mail_batch_rows r
 	on conflict (tenant_id, connection_id, gmail_thread_id) do nothing;
+end
+$$;
 
+-- Writes the session's scratch rows (pg_temp.mail_batch_rows; their
+-- threads' Gmail ids and ids in p_gmail_threads, p_threads) into
+-- rally.mail_messages, each only over an older state.  A function of its
+-- own for its plan_cache_mode: its statement reads nothing but the scratch
+-- table and the arrays (the conflict on the unique gmail_id key is found
+-- through that index, not by a plan), so a cached plan of it is right
+-- whatever the mailbox holds; and PostgreSQL's per-row foreign-key checks
+-- of the rows it inserts (the thread, the connection: lookups by a unique
+-- key) then run their cached plans instead of being planned again for
+-- every row under the caller's force_custom_plan (docs/mail-sync.md,
+-- "Cost").  PL/pgSQL, so that the scratch table need not exist when this
+-- file is applied.
+create or replace function rally.mail_insert_rows(p_tenant uuid, p_conn uuid, p_user uuid,
+    p_gmail_threads text[], p_threads uuid[], out written int, out threads uuid[])
+language plpgsql
+set plan_cache_mode = auto
+as $$
+begin
 	with w as (
 		insert into rally.mail_messages as m (tenant_id, thread_id, user_id,
 		    connection_id, gmail_id, rfc822_message_id, in_reply_to, references_header,
@@ -137,9 +189,8 @@ begin
 		    to_timestamp(r.internal_date_ms / 1000.0), r.history_id, r.size_estimate,
 		    coalesce(r.attachments, '[]'), now()
 		from pg_temp.mail_batch_rows r
-		cross join lateral (select x.id from rally.mail_threads x
-		    where x.tenant_id = p_tenant and x.connection_id = p_conn
-		        and x.gmail_thread_id = r.thread_id offset 0) t
+		join unnest(p_gmail_threads, p_threads) t(gmail_thread_id, id)
+		    on t.gmail_thread_id = r.thread_id
 		on conflict (tenant_id, connection_id, gmail_id) do update set
 		    thread_id = excluded.thread_id, rfc822_message_id = excluded.rfc822_message_id,
 		    in_reply_to = excluded.in_reply_to,
@@ -158,6 +209,47 @@ begin
 	)
 	select count(*), coalesce(array_agg(distinct w.thread_id), '{}')
 	into written, threads from w;
+end
+$$;
+
+-- Upserts a set of decoded messages (lib/mail/decode's rows), their
+-- threads first.  Returns the ids of the threads touched.
+create or replace function rally.mail_upsert_messages(p_tenant uuid, p_conn uuid,
+    p_user uuid, p_rows jsonb, out written int, out threads uuid[])
+language plpgsql
+set plan_cache_mode = force_custom_plan
+as $$
+declare
+	v_gmail_threads text[];
+	v_threads uuid[];
+begin
+	create temp table if not exists mail_batch_rows (
+		gmail_id text not null, thread_id text not null, history_id numeric,
+		internal_date_ms bigint, size_estimate int, label_ids text[], snippet text,
+		message_id text, in_reply_to text, "references" text, subject text,
+		"from" text, reply_to text, "to" text[], cc text[], bcc text[],
+		body_text text, body_html text, attachments jsonb
+	) on commit delete rows;
+	delete from pg_temp.mail_batch_rows;
+	-- The same message twice in one batch: its newest state wins.
+	insert into pg_temp.mail_batch_rows
+	select (d.r).* from (
+		select distinct on (e.j->>'gmail_id')
+		    jsonb_populate_record(null::pg_temp.mail_batch_rows, e.j) r
+		from jsonb_array_elements(p_rows) with ordinality e(j, ord)
+		order by e.j->>'gmail_id', (e.j->>'history_id')::numeric desc nulls last, e.ord desc
+		offset 0) d;
+
+	perform rally.mail_insert_threads(p_tenant, p_conn, p_user);
+	perform rally.mail_tables_ensure_stats();
+	-- The threads' ids, found by key while plans are made per call.
+	select array_agg(x.gmail_thread_id), array_agg(x.id) into v_gmail_threads, v_threads
+	from (select distinct r.thread_id from pg_temp.mail_batch_rows r) r
+	cross join lateral (select x.gmail_thread_id, x.id from rally.mail_threads x
+	    where x.tenant_id = p_tenant and x.connection_id = p_conn
+	        and x.gmail_thread_id = r.thread_id offset 0) x;
+	select i.written, i.threads into written, threads
+	from rally.mail_insert_rows(p_tenant, p_conn, p_user, v_gmail_threads, v_threads) i;
 end
 $$;
 
@@ -366,6 +458,9 @@ grant execute on function rally.mail_start_full(uuid, uuid, numeric),
     rally.mail_unknown_ids(uuid, uuid, text[]),
     rally.mail_threads_refresh(uuid, uuid[]),
     rally.mail_upsert_messages(uuid, uuid, uuid, jsonb),
+    rally.mail_insert_rows(uuid, uuid, uuid, text[], uuid[]),
+    rally.mail_tables_ensure_stats(),
+    rally.mail_insert_threads(uuid, uuid, uuid),
     rally.mail_set_labels(uuid, uuid, jsonb),
     rally.mail_apply_batch(uuid, uuid, jsonb), rally.mail_queue_periodic(int, boolean, int)
     to rally_daemon;

@@ -309,3 +309,77 @@ def test_the_tick_queues_a_reconcile_once_a_mailbox_is_due(mb):
     mb.conn.execute("DELETE FROM rally.jobs")
     mb.conn.execute("UPDATE rally.sync_state SET last_reconcile_at = now()")
     assert mb.conn.execute("SELECT rally.mail_queue_periodic(300, false, 86400)").fetchone()[0] == 0
+
+
+# --- what an apply costs: index use, whatever the mailbox holds ---------------------
+
+def _load(mb, n):
+    """n messages in n/2 threads, written by SQL (no ANALYZE: the session's
+    cached plans are not invalidated)."""
+    mb.conn.execute(
+        "INSERT INTO rally.mail_threads (tenant_id, user_id, connection_id, gmail_thread_id)"
+        " SELECT %s, %s, %s, 'bt' || g FROM generate_series(1, %s) g",
+        (mb.tenant, mb.user, mb.id, n // 2))
+    mb.conn.execute(
+        "INSERT INTO rally.mail_messages (tenant_id, thread_id, user_id, connection_id,"
+        " gmail_id, subject, gmail_history_id)"
+        " SELECT t.tenant_id, t.id, t.user_id, t.connection_id, 'bm' || g || '-' || k,"
+        "  'Bulk', 50 FROM rally.mail_threads t, generate_series(1, 2) k,"
+        "  lateral (select substr(t.gmail_thread_id, 3) g) x"
+        " WHERE t.connection_id = %s AND t.gmail_thread_id LIKE 'bt%%'", (mb.id,))
+
+
+def _reads_during(mb, **batch):
+    """Applies a batch in one transaction; the sequential scans of the mail
+    tables and the rows read from them (by scans or through indexes) it
+    made: pg_stat_xact_user_tables counts this transaction's own."""
+    with mb.conn.transaction():
+        mb.apply(**batch)
+        return {r[0]: r[1:] for r in mb.conn.execute(
+            "SELECT relname, seq_scan, seq_tup_read + coalesce(idx_tup_fetch, 0)"
+            " FROM pg_stat_xact_user_tables"
+            " WHERE schemaname = 'rally' AND relname IN ('mail_messages', 'mail_threads')")}
+
+
+def test_a_plan_made_on_an_empty_mailbox_does_not_scan_it_once_full(mb):
+    """A plan cached while the tables were empty (the first batch of the
+    first sync) and reused once they are large, such as a generic plan of
+    the insert's foreign-key check on the thread, which without statistics
+    looks the thread up by tenant alone (docs/mail-sync.md, "Cost"): the
+    rows read follow the batch, not the mailbox.  Same session, so the same
+    plan cache, before and after."""
+    started = mb.start_full()
+    for b in range(8):          # past plan_cache_mode = auto's five custom plans
+        mb.apply(messages=[row(f"first{b}-{i}", f"ft{b}-{i // 2}", 100) for i in range(20)],
+                 full_started=started)
+    _load(mb, 20_000)
+    batch = [row(f"first0-{i}", f"ft0-{i // 2}", 200, subject="Again") for i in range(10)]
+    batch += [row(f"new{i}", f"bt{i + 1}", 200) for i in range(40)]
+    reads = _reads_during(mb, messages=batch, full_started=started)
+    assert reads["mail_messages"][0] == 0 and reads["mail_threads"][0] == 0
+    assert reads["mail_messages"][1] < 1000 and reads["mail_threads"][1] < 1000, reads
+    assert mb.messages()["first0-3"][1] == "Again"
+    assert mb.threads()["bt1"][0] == 3
+
+
+def _analyzes(mb):
+    return mb.conn.execute(
+        "SELECT sum(pg_stat_get_analyze_count(c.oid))::int FROM pg_class c"
+        " WHERE c.oid IN ('rally.mail_threads'::regclass, 'rally.mail_messages'::regclass)"
+    ).fetchone()[0]
+
+
+def test_the_mail_tables_are_analyzed_while_small_and_then_left_to_autovacuum(mb):
+    """mail_tables_ensure_stats: the first batch gives the tables statistics,
+    a few more follow while they grow from a page or two, and none once
+    their statistics say 16 pages or more, however many batches follow."""
+    started = mb.start_full()
+    mb.apply(messages=[row(f"a{i}", f"at{i}") for i in range(20)], full_started=started)
+    assert _analyzes(mb) >= 1, "the first batch gives them statistics"
+    _load(mb, 20_000)
+    mb.apply(messages=[row(f"b{i}", f"bt{i + 1}") for i in range(20)], full_started=started)
+    grown = _analyzes(mb)
+    for b in range(5):
+        mb.apply(messages=[row(f"c{b}-{i}", f"bt{i + 1}") for i in range(20)],
+                 full_started=started)
+    assert _analyzes(mb) == grown, "past 16 pages, autovacuum's ANALYZE is enough"

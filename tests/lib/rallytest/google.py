@@ -165,7 +165,8 @@ class FakeGoogle:
 
     # -- HTTP ----------------------------------------------------------------------
 
-    def request(self, method, path, body=None, headers=None, token=None, form=None):
+    def request(self, method, path, body=None, headers=None, token=None, form=None,
+                timeout=30):
         """(status, parsed JSON or raw bytes) for a request to the emulator."""
         headers = dict(headers or {})
         data = None
@@ -180,7 +181,7 @@ class FakeGoogle:
         req = urllib.request.Request(self.base_url + path, data=data, method=method,
                                      headers=headers)
         try:
-            with self._opener.open(req, timeout=30) as resp:
+            with self._opener.open(req, timeout=timeout) as resp:
                 status, raw = resp.status, resp.read()
         except urllib.error.HTTPError as err:
             status, raw = err.code, err.read()
@@ -189,7 +190,7 @@ class FakeGoogle:
         except ValueError:
             return status, raw
 
-    def admin(self, method, path, body=None, expect=(200, 204)):
+    def admin(self, method, path, body=None, expect=(200, 204), timeout=30):
         """Calls the admin API: path is relative to /__admin/ ("accounts") or
         absolute ("/__admin/accounts").  Returns the parsed JSON answer;
         raises unless the status is in expect."""
@@ -197,7 +198,8 @@ class FakeGoogle:
         if path.startswith("__admin/"):
             path = path[len("__admin/"):]
         status, out = self.request(method, "/__admin/" + path,
-                                   body if body is not None or method == "GET" else {})
+                                   body if body is not None or method == "GET" else {},
+                                   timeout=timeout)
         if status not in expect:
             raise AdminError(f"{method} /__admin/{path}: {status} {out!r}")
         return out
