@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,13 @@
  * so that pg_dump fills it meanwhile: it writes in 4 KiB pieces, and a
  * reader waiting on the pipe is woken for each, a context switch on both
  * sides (a cross-CPU wake-up, costly in a VM) per 4 KiB.  1 ms is 0.5 MB
- * at pg_dump's fastest, well within the pipe (PGTOOL_PIPE_SIZE), so
- * pg_dump never waits on it (docs/backup-format.md, "What it costs").
+ * at pg_dump's fastest, within a pipe of BACKUP_PUMP_NAP_PIPE or more, so
+ * pg_dump does not wait on it; a pipe the kernel kept smaller (its
+ * F_SETPIPE_SZ limits) gets no pause (docs/backup-format.md, "What it
+ * costs").
  */
 #define BACKUP_PUMP_NAP_USEC 1000
+#define BACKUP_PUMP_NAP_PIPE (1024 * 1024)
 
 /* Records of backups whose process died are failed, not running. */
 #define BACKUP_SQL_SWEEP \
@@ -143,6 +147,7 @@ run_pump(struct run *r, char **cause)
 {
 	char *buf = xmalloc(BACKUP_IO_SIZE);
 	uint64_t next = BACKUP_PROGRESS_EVERY;
+	bool nap = fcntl(r->dump.fd, F_GETPIPE_SZ) >= BACKUP_PUMP_NAP_PIPE;
 	ssize_t n;
 	int rc = 0;
 
@@ -159,7 +164,7 @@ run_pump(struct run *r, char **cause)
 		}
 		if (n == 0)
 			break;
-		if (n < BACKUP_IO_SIZE / 2)
+		if (nap && n < BACKUP_IO_SIZE / 2)
 			usleep(BACKUP_PUMP_NAP_USEC);
 		dumpcount_feed(&r->dc, buf, (size_t)n);
 		r->res->plain_bytes += (uint64_t)n;
