@@ -74,6 +74,8 @@ report(const struct ctl *ctl, const struct backup_result *res)
 	json_object_object_add(o, "chunks", json_object_new_int64(
 	    (int64_t)res->chunks));
 	json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
+	json_object_object_add(o, "dump_seconds",
+	    json_object_new_double(res->dump_seconds));
 	json_object_object_add(o, "verify_seconds",
 	    json_object_new_double(res->verify_seconds));
 	json_object_object_add(o, "pruned", json_object_new_int(res->pruned));

@@ -76,9 +76,6 @@ backup_file_create(struct backup_file *f, const char *dir, const char *name,
 		return -1;
 	}
 	f->tmp_path = tmp;	/* ours: a failure removes it */
-	if ((f->sha = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(f->sha, EVP_sha256(), NULL) != 1)
-		return set_cause(cause, "backup: SHA-256 is not available");
 	return 0;
 }
 
@@ -86,8 +83,7 @@ int
 backup_file_sink(void *arg, const void *buf, size_t len, char **cause)
 {
 	struct backup_file *f = arg;
-	if (EVP_DigestUpdate(f->sha, buf, len) != 1)
-		return set_cause(cause, "backup: SHA-256 failed");
+
 	f->size += len;
 	if (write_full(f->fd, buf, len) == -1)
 		return set_cause(cause, "%s: %s", f->tmp_path, strerror(errno));
@@ -95,13 +91,8 @@ backup_file_sink(void *arg, const void *buf, size_t len, char **cause)
 }
 
 int
-backup_file_commit(struct backup_file *f, unsigned char sha256[32],
-    char **cause)
+backup_file_commit(struct backup_file *f, char **cause)
 {
-	unsigned int n = 32;
-
-	if (EVP_DigestFinal_ex(f->sha, sha256, &n) != 1)
-		return set_cause(cause, "backup: SHA-256 failed");
 	if (fsync(f->fd) == -1)
 		return set_cause(cause, "%s: fsync: %s", f->tmp_path,
 		    strerror(errno));
@@ -115,8 +106,17 @@ backup_file_commit(struct backup_file *f, unsigned char sha256[32],
 		return set_cause(cause, "%s: rename: %s", f->path,
 		    strerror(errno));
 	free(f->tmp_path);
-	f->tmp_path = NULL;	/* nothing to discard any more */
+	f->tmp_path = NULL;
+	f->committed = true;
 	return fsync_dir(f->dir, cause);
+}
+
+/* Best effort: this is a failure path already. */
+static void
+remove_committed(struct backup_file *f)
+{
+	if (unlink(f->path) == 0 && fsync_dir(f->dir, NULL) == -1)
+		return;
 }
 
 void
@@ -127,6 +127,8 @@ backup_file_discard(struct backup_file *f)
 	f->fd = -1;
 	if (f->tmp_path != NULL)
 		unlink(f->tmp_path);
+	else if (f->committed)
+		remove_committed(f);
 	backup_file_clear(f);
 }
 
@@ -135,7 +137,6 @@ backup_file_clear(struct backup_file *f)
 {
 	if (f->fd != -1)
 		close(f->fd);
-	EVP_MD_CTX_free(f->sha);
 	free(f->dir);
 	free(f->name);
 	free(f->path);
@@ -188,8 +189,9 @@ backup_file_read(const char *path, const struct keyring *kr,
 		rc = set_cause(&why, "SHA-256 is not available");
 	else
 		rc = read_through(fd, r, sha, &why);
-	if (rc == 0 && EVP_DigestFinal_ex(sha, digest, &n) == 1 &&
-	    sha256 != NULL)
+	if (rc == 0 && EVP_DigestFinal_ex(sha, digest, &n) != 1)
+		rc = set_cause(&why, "SHA-256 failed");
+	if (rc == 0 && sha256 != NULL)
 		memcpy(sha256, digest, sizeof digest);
 	if (st != NULL)
 		*st = *backup_reader_stats(r);

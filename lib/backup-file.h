@@ -11,6 +11,7 @@
 #ifndef RALLY_BACKUP_FILE_H
 #define RALLY_BACKUP_FILE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,15 +22,13 @@
 #define BACKUP_NAME_LEN 24	/* "YYYYmmddTHHMMSS.mmmZ.rbk" */
 #define BACKUP_IO_SIZE (256 * 1024)
 
-struct evp_md_ctx_st;
-
 struct backup_file {
 	int fd;
 	char *dir;
 	char *name;
 	char *path;
 	char *tmp_path;
-	struct evp_md_ctx_st *sha;
+	bool committed;		/* renamed to path: discarding removes path */
 	uint64_t size;
 };
 
@@ -41,12 +40,17 @@ int backup_name_time(const char *name, time_t *);
 /* Creates dir (0700) if missing and "<dir>/<name>.tmp"; 0 or -1. */
 int backup_file_create(struct backup_file *, const char *dir,
     const char *name, char **cause) MUST_CHECK;
-/* A backup_sink_fn: writes to the file, counts and hashes (arg: the file). */
+/*
+ * A backup_sink_fn: writes to the file and counts (arg: the file).  No
+ * hash: the SHA-256 recorded is taken once, as the file is read back.
+ */
 int backup_file_sink(void *arg, const void *, size_t, char **cause);
-/* fsync, close, rename to its name, fsync dir; sha256 of what was written. */
-int backup_file_commit(struct backup_file *, unsigned char sha256[32],
-    char **cause) MUST_CHECK;
-/* Removes the temporary file (any failure path) and frees. */
+/* fsync, close, rename to its name, fsync dir. */
+int backup_file_commit(struct backup_file *, char **cause) MUST_CHECK;
+/*
+ * Any failure path: removes the temporary file, or the file itself once
+ * committed (a backup that failed its verification is no backup), and frees.
+ */
 void backup_file_discard(struct backup_file *);
 void backup_file_clear(struct backup_file *);
 

@@ -2,13 +2,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "backup-follow.h"
 #include "backup-run.h"
 #include "db.h"
 #include "dumpcount.h"
@@ -16,6 +16,18 @@
 
 #define SYSTEM_TENANT "'00000000-0000-0000-0000-000000000000'"
 #define BACKUP_PROGRESS_EVERY (4 * 1024 * 1024)
+/*
+ * After a read that found the pipe nearly empty, a pause before the next,
+ * so that pg_dump fills it meanwhile: it writes in 4 KiB pieces, and a
+ * reader waiting on the pipe is woken for each, a context switch on both
+ * sides (a cross-CPU wake-up, costly in a VM) per 4 KiB.  1 ms is 0.5 MB
+ * at pg_dump's fastest, within a pipe of BACKUP_PUMP_NAP_PIPE or more, so
+ * pg_dump does not wait on it; a pipe the kernel kept smaller (its
+ * F_SETPIPE_SZ limits) gets no pause (docs/backup-format.md, "What it
+ * costs").
+ */
+#define BACKUP_PUMP_NAP_USEC 1000
+#define BACKUP_PUMP_NAP_PIPE (1024 * 1024)
 
 /* Records of backups whose process died are failed, not running. */
 #define BACKUP_SQL_SWEEP \
@@ -51,7 +63,6 @@ struct run {
 	struct backup_file file;
 	struct pgtool dump;
 	struct backup_writer *w;
-	struct backup_follow *follow;	/* reads the file back as it grows */
 	struct dumpcount dc;
 	bool recorded;
 };
@@ -111,18 +122,6 @@ run_record(struct run *r, char **cause)
 	return 0;
 }
 
-/* The writer's sink: the file, then the verifier following it. */
-static int
-run_sink(void *arg, const void *buf, size_t len, char **cause)
-{
-	struct run *r = arg;
-
-	if (backup_file_sink(&r->file, buf, len, cause) == -1)
-		return -1;
-	backup_follow_written(r->follow, r->file.size);
-	return 0;
-}
-
 static int
 run_start_dump(struct run *r, char **cause)
 {
@@ -130,12 +129,11 @@ run_start_dump(struct run *r, char **cause)
 		"--no-password", "--enable-row-security", NULL };
 
 	if (backup_file_create(&r->file, r->o->conf->backup_dir, r->res->name,
-	    cause) == -1 ||
-	    (r->follow = backup_follow_start(r->file.tmp_path, r->o->kr,
-	    cause)) == NULL)
+	    cause) == -1)
 		return -1;
 	r->w = backup_writer_new(r->o->kr, BACKUP_DEFAULT_CHUNK,
-	    (int)r->o->conf->backup_zstd_level, run_sink, r, cause);
+	    (int)r->o->conf->backup_zstd_level, backup_file_sink, &r->file,
+	    cause);
 	if (r->w == NULL)
 		return -1;
 	r->res->key_id = backup_writer_key_id(r->w);
@@ -149,6 +147,7 @@ run_pump(struct run *r, char **cause)
 {
 	char *buf = xmalloc(BACKUP_IO_SIZE);
 	uint64_t next = BACKUP_PROGRESS_EVERY;
+	bool nap = fcntl(r->dump.fd, F_GETPIPE_SZ) >= BACKUP_PUMP_NAP_PIPE;
 	ssize_t n;
 	int rc = 0;
 
@@ -165,6 +164,8 @@ run_pump(struct run *r, char **cause)
 		}
 		if (n == 0)
 			break;
+		if (nap && n < BACKUP_IO_SIZE / 2)
+			usleep(BACKUP_PUMP_NAP_USEC);
 		dumpcount_feed(&r->dc, buf, (size_t)n);
 		r->res->plain_bytes += (uint64_t)n;
 		rc = backup_writer_write(r->w, buf, (size_t)n, cause);
@@ -181,40 +182,46 @@ run_pump(struct run *r, char **cause)
 static int
 run_dump(struct run *r, char **cause)
 {
-	unsigned char sha[32];
+	uint64_t t0 = now_usec();
 
 	if (run_start_dump(r, cause) == -1 || run_pump(r, cause) == -1)
 		return -1;
 	if (pgtool_wait(&r->dump, cause) == -1 ||
 	    backup_writer_finish(r->w, cause) == -1 ||
-	    backup_file_commit(&r->file, sha, cause) == -1)
+	    backup_file_commit(&r->file, cause) == -1)
 		return -1;
-	hex_encode(sha, sizeof sha, r->res->sha256);
 	r->res->size = r->file.size;
+	r->res->dump_seconds = (double)(now_usec() - t0) / 1e6;
 	return 0;
 }
 
 /*
- * The file as read back by the verifier, which followed the writer: every
- * chunk opened, the bytes and the dump those the writer wrote.
+ * The committed file read back as verify reads it, once pg_dump is done
+ * (its own step: beside the dump it would compete with pg_dump and its
+ * backend for the cores): every chunk opened and decompressed, its
+ * length and the dump's those written.  The SHA-256 recorded is taken
+ * here, over the bytes as read back: the one hash of the file.
  */
 static int
 run_verify(struct run *r, char **cause)
 {
-	struct backup_follow *f = r->follow;
 	struct backup_reader_stats st;
 	unsigned char sha[32];
 	uint64_t t0 = now_usec();
-	char shahex[65];
 
-	r->follow = NULL;
-	if (backup_follow_finish(f, r->file.size, &st, sha, cause) == -1)
+	if (backup_file_read(r->file.path, r->o->kr, NULL, NULL, &st, sha,
+	    cause) == -1)
 		return -1;
-	hex_encode(sha, sizeof sha, shahex);
-	if (strcmp(shahex, r->res->sha256) != 0 ||
+	if (st.file_bytes != r->res->size ||
 	    st.plain_bytes != r->res->plain_bytes)
 		return set_cause(cause, "%s: the file read back is not the one "
-		    "written", r->file.path);
+		    "written (%llu bytes of file, %llu of dump; %llu and %llu "
+		    "written)", r->file.path,
+		    (unsigned long long)st.file_bytes,
+		    (unsigned long long)st.plain_bytes,
+		    (unsigned long long)r->res->size,
+		    (unsigned long long)r->res->plain_bytes);
+	hex_encode(sha, sizeof sha, r->res->sha256);
 	r->res->chunks = st.chunks;
 	r->res->verify_seconds = (double)(now_usec() - t0) / 1e6;
 	return 0;
@@ -285,8 +292,6 @@ run_failed(struct run *r, const char *why)
 	char *ignored = NULL;
 
 	pgtool_abort(&r->dump);
-	backup_follow_abort(r->follow);
-	r->follow = NULL;
 	backup_file_discard(&r->file);
 	if (r->recorded && r->db != NULL &&
 	    db_command(r->db, BACKUP_SQL_FAILED, 2, params, &ignored) == -1)
@@ -325,7 +330,6 @@ backup_run(const struct backup_opts *o, struct backup_result *res,
 	else
 		res->status = locked == 0 ? BACKUP_BUSY : BACKUP_FAILED;
 	pgtool_abort(&r.dump);
-	backup_follow_abort(r.follow);
 	backup_file_clear(&r.file);
 	backup_writer_free(r.w);
 	dumpcount_clear(&r.dc);

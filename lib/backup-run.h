@@ -13,13 +13,14 @@
  *     snapshot), counts the rows of each table as the dump streams by, and
  *     sends it through zstd and the format (lib/backup-format.h) into
  *     "<dir>/<name>.tmp"; fsync, rename, fsync of the directory.
- *  3. Reads the new file back and checks every chunk and its SHA-256:
- *     on a thread that follows the writer (lib/backup-follow.h), done
- *     moments after the file is.
+ *  3. Reads the committed file back, as rallyctl backup verify does:
+ *     every chunk opened and decompressed, its SHA-256 taken.  A step of
+ *     its own once pg_dump is done, not beside it, where it would take
+ *     the cores pg_dump and its backend need.
  *  4. Records it complete (size, SHA-256, key id, row counts, verified),
  *     then deletes the backups older than backup.retention.
- * Any failure: pg_dump killed, the temporary file removed, the record
- * marked failed with the error; older backups are not touched.
+ * Any failure: pg_dump killed, the file removed (temporary or committed),
+ * the record marked failed with the error; older backups are not touched.
  */
 #ifndef RALLY_BACKUP_RUN_H
 #define RALLY_BACKUP_RUN_H
@@ -63,8 +64,9 @@ struct backup_result {
 	uint64_t chunks;
 	json_object *row_counts;	/* owned */
 	int pruned;
-	double seconds;
-	double verify_seconds;
+	double seconds;			/* the whole of it */
+	double dump_seconds;		/* pg_dump's start to the file committed */
+	double verify_seconds;		/* reading it back (step 3) */
 };
 
 /* BACKUP_OK, or another status with *cause set. */

@@ -93,6 +93,89 @@ def test_verify_reads_every_chunk_and_reports_the_file(pg, dbconn, setup):
     assert v["plain_bytes"] == made["plain_bytes"]
 
 
+def test_verify_compares_the_file_with_its_record(pg, dbconn, setup):
+    conf, _ = setup
+    seed(dbconn, noise=2 * CHUNK)
+    made = ctl_json(conf, "backup", "now")
+    v = ctl_json(conf, "backup", "verify", os.path.join(made["dir"], made["file"]))
+    assert v["record"] == "matches" and made["file"] in v["record_note"]
+    r = ctl(conf, "backup", "verify", os.path.join(made["dir"], made["file"]))
+    assert r.returncode == 0 and "record: size and SHA-256 as recorded" in r.stdout, r.stdout
+
+
+def test_another_genuine_backup_renamed_into_its_place_fails_verify(pg, dbconn, setup):
+    """Every chunk of the file authenticates (it is a backup Rally made),
+    but it is not the one recorded under that name."""
+    conf, _ = setup
+    seed(dbconn, noise=2 * CHUNK)
+    first = ctl_json(conf, "backup", "now")
+    seed(dbconn, rows=10)
+    second = ctl_json(conf, "backup", "now")
+    first_path = os.path.join(first["dir"], first["file"])
+    os.replace(os.path.join(second["dir"], second["file"]), first_path)
+    r = ctl(conf, "backup", "verify", first_path)
+    assert r.returncode == EX_DATAERR, r.stdout + r.stderr
+    assert len(r.stderr.splitlines()) == 1 and r.stdout == "", r.stderr
+    assert f"every chunk authenticates, but this is not the backup recorded as {first['file']}" \
+        in r.stderr, r.stderr
+    assert first["sha256"] in r.stderr and second["sha256"] in r.stderr
+    assert f"byte for byte the backup recorded as {second['file']}" in r.stderr, r.stderr
+
+
+def test_a_file_whose_record_names_other_bytes_fails_verify(pg, dbconn, setup):
+    """As a backup of the same name made elsewhere, under the same keyring,
+    and copied over the recorded one would."""
+    conf, _ = setup
+    seed(dbconn, noise=2 * CHUNK)
+    made = ctl_json(conf, "backup", "now")
+    dbconn.execute("UPDATE rally.backups SET sha256 = sha256('other bytes'),"
+                   " size_bytes = size_bytes + 1 WHERE file_name = %s", (made["file"],))
+    r = ctl(conf, "backup", "verify", os.path.join(made["dir"], made["file"]))
+    assert r.returncode == EX_DATAERR and "is not the backup recorded as" in r.stderr, r.stderr
+    assert f"the file has {made['size_bytes']} bytes, SHA-256 {made['sha256']}" in r.stderr
+    assert "another backup renamed, or a copy of one not recorded here" in r.stderr, r.stderr
+
+
+def test_verify_of_a_file_without_a_record_says_so_and_checks_the_chunks(pg, dbconn, setup):
+    conf, tmp = setup
+    seed(dbconn, noise=2 * CHUNK)
+    made = ctl_json(conf, "backup", "now")
+    copy = tmp / "20200101T000000.000Z.rbk"
+    with open(os.path.join(made["dir"], made["file"]), "rb") as f:
+        copy.write_bytes(f.read())
+    v = ctl_json(conf, "backup", "verify", str(copy))
+    assert v["ok"] and v["record"] == "none" and v["chunks"] == made["chunks"]
+    assert f"no record of {copy.name}, but the file is byte for byte the backup recorded as " \
+        f"{made['file']}" == v["record_note"]
+    dbconn.execute("DELETE FROM rally.backups")
+    r = ctl(conf, "backup", "verify", str(copy))
+    assert r.returncode == 0 and "record: no record of" in r.stdout, r.stdout
+    assert "only its chunks were checked" in r.stdout
+
+
+def test_verify_without_a_database_checks_the_chunks_and_says_so(pg, db, dbconn, setup, tmp_path):
+    conf, _ = setup
+    seed(dbconn, noise=2 * CHUNK)
+    made = ctl_json(conf, "backup", "now")
+    offline = write_conf(tmp_path / "offline.conf", "host=/nonexistent dbname=rally",
+                         tmp_path / "keyring", tmp_path / "backup-keyring", tmp_path / "backups")
+    v = ctl_json(offline, "backup", "verify", os.path.join(made["dir"], made["file"]))
+    assert v["ok"] and v["record"] == "unreachable"
+    assert v["record_note"].startswith("not compared with its record (database:")
+
+
+def test_verify_of_a_file_whose_backup_failed_is_refused(pg, dbconn, setup):
+    conf, _ = setup
+    seed(dbconn)
+    made = ctl_json(conf, "backup", "now")
+    dbconn.execute("UPDATE rally.backups SET status = 'failed', error = 'disk on fire'"
+                   " WHERE file_name = %s", (made["file"],))
+    r = ctl(conf, "backup", "verify", os.path.join(made["dir"], made["file"]))
+    assert r.returncode == EX_DATAERR, r.stderr
+    assert f"the backup recorded as {made['file']} is failed, not complete: disk on fire" \
+        in r.stderr, r.stderr
+
+
 def _flip(data, pos, bit=0):
     b = bytearray(data)
     b[pos] ^= 1 << bit
