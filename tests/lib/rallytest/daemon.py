@@ -16,7 +16,7 @@ def write_config(path, sections):
     """Written aside and renamed into place: a program reading it meanwhile
     (a CGI request, a FastCGI process after SIGHUP) sees the old file or
     the new one, never half of one."""
-    tmp = path + ".tmp"
+    tmp = f"{os.fspath(path)}.tmp"
     with open(tmp, "w") as f:
         for section, keys in sections.items():
             f.write(f"[{section}]\n")
