@@ -188,6 +188,21 @@ begin
 	    order by a.id, j.ord desc) m
 	where m.eid = i.eid;
 
+	-- An event whose activity was deleted in the CRM while its deletion is
+	-- still to reach Google (a tombstone names the event or the activity
+	-- it carries): the page was fetched before Google deleted it.  The
+	-- deletion wins, as the push will make it win at Google: the event is
+	-- not brought back as a new activity, only counted as ignored.
+	if exists (select 1 from rally.activity_tombstones t
+	    where t.tenant_id = p_tenant and t.connection_id = p_conn) then
+		update pg_temp.cal_page_events set gone = true
+		where act_id is null and not gone
+		    and (eid in (select t.google_event_id from rally.activity_tombstones t
+		            where t.tenant_id = p_tenant and t.connection_id = p_conn)
+		        or rally_id in (select t.activity_id from rally.activity_tombstones t
+		            where t.tenant_id = p_tenant and t.connection_id = p_conn));
+	end if;
+
 	select coalesce(array_agg(act_id) filter (where gone), '{}'),
 	    coalesce(array_agg(act_id) filter (where not gone
 	        and (act_etag is not distinct from etag or act_state = 'stale')), '{}'),
