@@ -142,3 +142,53 @@ def test_a_connection_deleted_while_an_insert_is_open_waits_and_takes_the_row(pg
         crm.commit()
         t.join(10)
     assert done.is_set() and not _exists(dbconn, tenant, aid)
+
+
+# Since migration 0051 an exception's series is checked the same way.
+
+def _exception(conn, tenant, user, series, **kw):
+    return _activity(conn, tenant, user, recurring_activity_id=series, **kw)
+
+
+def test_an_exception_needs_a_series_that_exists_in_its_tenant(dbconn, owner):
+    tenant, user, _ = owner
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        _exception(dbconn, tenant, user, "00000000-0000-4000-8000-000000000002")
+    series = _activity(dbconn, tenant, user, recurrence=["RRULE:FREQ=DAILY"])
+    assert _exists(dbconn, tenant, _exception(dbconn, tenant, user, series))
+    aid = _activity(dbconn, tenant, user)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        dbconn.execute("UPDATE rally.activities SET recurring_activity_id = gen_random_uuid()"
+                       " WHERE tenant_id = %s AND id = %s", (tenant, aid))
+
+
+def test_a_series_and_its_exceptions_inserted_in_one_statement_are_taken(dbconn, owner):
+    tenant, user, _ = owner
+    dbconn.execute(
+        "WITH s AS (SELECT gen_random_uuid() id)"
+        " INSERT INTO rally.activities (tenant_id, owner_id, title, id, recurring_activity_id)"
+        " SELECT %s, %s, 'series', s.id, NULL FROM s"
+        " UNION ALL SELECT %s, %s, 'exception', gen_random_uuid(), s.id FROM s",
+        (tenant, user, tenant, user))
+    assert dbconn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 2
+
+
+def test_deleting_a_series_deletes_its_exceptions_and_nothing_else(dbconn, owner):
+    tenant, user, conn = owner
+    series = _activity(dbconn, tenant, user, recurrence=["RRULE:FREQ=DAILY"])
+    other = _activity(dbconn, tenant, user, recurrence=["RRULE:FREQ=WEEKLY"])
+    gone = [_exception(dbconn, tenant, user, series) for _ in range(3)]
+    kept = _exception(dbconn, tenant, user, other)
+    dbconn.execute("DELETE FROM rally.activities WHERE tenant_id = %s AND id = %s",
+                   (tenant, series))
+    assert not any(_exists(dbconn, tenant, a) for a in gone)
+    assert _exists(dbconn, tenant, kept) and _exists(dbconn, tenant, other)
+
+
+def test_a_series_key_cannot_change_under_its_exceptions(dbconn, owner):
+    tenant, user, _ = owner
+    series = _activity(dbconn, tenant, user, recurrence=["RRULE:FREQ=DAILY"])
+    _exception(dbconn, tenant, user, series)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        dbconn.execute("UPDATE rally.activities SET id = gen_random_uuid()"
+                       " WHERE tenant_id = %s AND id = %s", (tenant, series))
