@@ -60,14 +60,12 @@ $$;
 -- caller re-plans every statement (force_custom_plan).  Safe here:
 -- without exceptions, that INSERT reads nothing but the scratch table
 -- (the series lookup is not evaluated), so a cached plan of it is right
--- whatever rally.activities holds; and PostgreSQL's own per-row foreign-key
--- checks of the rows it inserts (the connection in
--- rally.google_connections, and since 0027 nothing else: lookups by
--- primary key in a table that a sync does not grow) then run their cached
--- plans instead of being planned again for every row (0.2 CPU-s per 10,000
--- events, docs/calendar-sync.md "Cost").  Exceptions stay under force_custom_plan: their foreign key to
--- their series is a lookup in rally.activities, the table being filled,
--- where a plan cached while it was empty would scan it.
+-- whatever rally.activities holds.  (Until migration 0050 this also kept
+-- the plans of PostgreSQL's per-row foreign-key checks cached; those are
+-- now one check per statement, sql/functions/activities-references.sql.)
+-- Exceptions stay under force_custom_plan: their series is looked up in
+-- rally.activities, the table being filled, where a plan cached while it
+-- was empty would scan it.
 create or replace function rally.cal_insert_new(p_tenant uuid, p_conn uuid, p_owner uuid)
 returns int
 language sql
