@@ -20,8 +20,7 @@
 set local role rally_owner;
 
 -- The connections a set of (tenant_id, connection_id, owner_id) keys need,
--- locked; raises when one is missing.  Security definer, as the foreign
--- key's own lookups were: a key is checked whatever its caller may see.
+-- locked; raises when one is missing.
 create or replace function rally.activities_connection_require(p_tenants uuid[],
     p_conns uuid[], p_owners uuid[])
 returns void
@@ -54,48 +53,6 @@ begin
 	            k.t, k.c, k.o);
 end
 $$;
-
--- After an INSERT: every new row with a connection, in one lookup.
-create or replace function rally.activities_connection_check_insert() returns trigger
-language plpgsql security definer
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-	v_t uuid[];
-	v_c uuid[];
-	v_o uuid[];
-begin
-	select array_agg(tenant_id), array_agg(connection_id), array_agg(owner_id)
-	into v_t, v_c, v_o
-	from (select distinct tenant_id, connection_id, owner_id from new_rows
-	    where connection_id is not null) d;
-	if v_c is not null then
-		perform rally.activities_connection_require(v_t, v_c, v_o);
-	end if;
-	return null;
-end
-$$;
-create or replace trigger connection_check_insert after insert on rally.activities
-    referencing new table as new_rows
-    for each statement execute function rally.activities_connection_check_insert();
-
--- After an UPDATE that re-points a row (rare: a sync never does), row by row.
-create or replace function rally.activities_connection_check_update() returns trigger
-language plpgsql security definer
-set search_path = pg_catalog, pg_temp
-as $$
-begin
-	perform rally.activities_connection_require(array[new.tenant_id], array[new.connection_id],
-	    array[new.owner_id]);
-	return null;
-end
-$$;
-create or replace trigger connection_check_update
-    after update of tenant_id, connection_id, owner_id on rally.activities
-    for each row when (new.connection_id is not null
-        and (new.tenant_id, new.connection_id, new.owner_id)
-            is distinct from (old.tenant_id, old.connection_id, old.owner_id))
-    execute function rally.activities_connection_check_update();
 
 -- A connection deleted: its activities go (the cascade), as the owner sees
 -- them all.  A key changed while activities name it: refused.
@@ -156,45 +113,68 @@ begin
 end
 $$;
 
-create or replace function rally.activities_series_check_insert() returns trigger
+-- After an INSERT: every connection and every series the new rows name,
+-- each kind in one lookup.
+create or replace function rally.activities_references_insert() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
 	v_t uuid[];
-	v_s uuid[];
+	v_c uuid[];
+	v_o uuid[];
 begin
-	select array_agg(tenant_id), array_agg(recurring_activity_id) into v_t, v_s
+	select array_agg(tenant_id), array_agg(connection_id), array_agg(owner_id)
+	into v_t, v_c, v_o
+	from (select distinct tenant_id, connection_id, owner_id from new_rows
+	    where connection_id is not null) d;
+	if v_c is not null then
+		perform rally.activities_connection_require(v_t, v_c, v_o);
+	end if;
+	select array_agg(tenant_id), array_agg(recurring_activity_id) into v_t, v_c
 	from (select distinct tenant_id, recurring_activity_id from new_rows
 	    where recurring_activity_id is not null) d;
-	if v_s is not null then
-		perform rally.activities_series_require(v_t, v_s);
+	if v_c is not null then
+		perform rally.activities_series_require(v_t, v_c);
 	end if;
 	return null;
 end
 $$;
-create or replace trigger series_check_insert after insert on rally.activities
+create or replace trigger references_insert after insert on rally.activities
     referencing new table as new_rows
-    for each statement execute function rally.activities_series_check_insert();
+    for each statement execute function rally.activities_references_insert();
 
--- An exception linked (or re-linked) by an UPDATE, row by row: only the
--- exceptions a page could not link when they came.
-create or replace function rally.activities_series_check_update() returns trigger
+-- After an UPDATE that re-points a row, row by row: a sync never moves a
+-- row to another connection, and links an exception afterwards only when
+-- its series came after it.
+create or replace function rally.activities_references_update() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-	perform rally.activities_series_require(array[new.tenant_id],
-	    array[new.recurring_activity_id]);
+	if new.connection_id is not null and (new.tenant_id, new.connection_id, new.owner_id)
+	    is distinct from (old.tenant_id, old.connection_id, old.owner_id) then
+		perform rally.activities_connection_require(array[new.tenant_id],
+		    array[new.connection_id], array[new.owner_id]);
+	end if;
+	if new.recurring_activity_id is not null and (new.tenant_id, new.recurring_activity_id)
+	    is distinct from (old.tenant_id, old.recurring_activity_id) then
+		perform rally.activities_series_require(array[new.tenant_id],
+		    array[new.recurring_activity_id]);
+	end if;
 	return null;
 end
 $$;
-create or replace trigger series_check_update
-    after update of tenant_id, recurring_activity_id on rally.activities
-    for each row when (new.recurring_activity_id is not null
-        and (new.tenant_id, new.recurring_activity_id)
-            is distinct from (old.tenant_id, old.recurring_activity_id))
-    execute function rally.activities_series_check_update();
+create or replace trigger references_update
+    after update of tenant_id, connection_id, owner_id, recurring_activity_id
+    on rally.activities
+    for each row when ((new.connection_id is not null
+            and (new.tenant_id, new.connection_id, new.owner_id)
+                is distinct from (old.tenant_id, old.connection_id, old.owner_id))
+        or (new.recurring_activity_id is not null
+            and (new.tenant_id, new.recurring_activity_id)
+                is distinct from (old.tenant_id, old.recurring_activity_id)))
+    execute function rally.activities_references_update();
 
 -- A series deleted: its exceptions go, in one statement for all the
 -- series a statement deleted (which fires this again for the exceptions,
