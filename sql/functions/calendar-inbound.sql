@@ -190,11 +190,14 @@ begin
 	-- still to reach Google (a tombstone names the event or the activity
 	-- it carries): the page was fetched before Google deleted it.  The
 	-- deletion wins, as the push will make it win at Google: the event is
-	-- not brought back as a new activity, only counted as ignored.
+	-- not brought back as a new activity, only counted as ignored.  Except
+	-- a cancelled occurrence: what deleting an occurrence leaves at Google,
+	-- kept as a cancelled activity like any other, tombstone or not.
 	if exists (select 1 from rally.activity_tombstones t
 	    where t.tenant_id = p_tenant and t.connection_id = p_conn) then
 		update pg_temp.cal_page_events set gone = true
 		where act_id is null and not gone
+		    and (series is null or v->>'event_status' is distinct from 'cancelled')
 		    and (eid in (select t.google_event_id from rally.activity_tombstones t
 		            where t.tenant_id = p_tenant and t.connection_id = p_conn)
 		        or rally_id in (select t.activity_id from rally.activity_tombstones t

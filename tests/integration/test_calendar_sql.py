@@ -522,3 +522,23 @@ def test_a_copy_of_rallys_event_after_a_crm_hard_delete_is_not_adopted_as_new(ca
     assert r["ignored"] == 1
     assert cal.conn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
 
+
+
+def test_an_occurrence_cancelled_by_a_crm_hard_delete_is_kept_cancelled(cal):
+    """Deleting an occurrence at Google leaves it cancelled there: that
+    version is taken even while the tombstone is still there (the push's
+    record of the deletion not committed yet); the live one before it not."""
+    series = timed("ser1", cal.etag(), recurrence=["RRULE:FREQ=DAILY"])
+    occ = timed("ser1_20261202T100000Z", cal.etag(), recurringEventId="ser1",
+                originalStartTime={"dateTime": "2026-12-02T10:00:00Z"})
+    cal.apply([series, occ])
+    aid = cal.activity(occ["id"])["id"]
+    cal.conn.execute("DELETE FROM rally.activities WHERE id = %s", (aid,))
+    assert cal.apply([dict(occ, etag=cal.etag(), summary="Live")])["ignored"] == 1
+    assert cal.activity(occ["id"]) is None
+    cal.apply([{"id": occ["id"], "etag": cal.etag(), "status": "cancelled",
+                "recurringEventId": "ser1", "updated": _at(40),
+                "originalStartTime": {"dateTime": "2026-12-02T10:00:00Z"}}])
+    a = cal.activity(occ["id"])
+    assert a["event_status"] == "cancelled"
+    assert a["recurring_activity_id"] == cal.activity("ser1")["id"]
