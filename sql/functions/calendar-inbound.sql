@@ -60,14 +60,12 @@ $$;
 -- caller re-plans every statement (force_custom_plan).  Safe here:
 -- without exceptions, that INSERT reads nothing but the scratch table
 -- (the series lookup is not evaluated), so a cached plan of it is right
--- whatever rally.activities holds; and PostgreSQL's own per-row foreign-key
--- checks of the rows it inserts (the connection in
--- rally.google_connections, and since 0027 nothing else: lookups by
--- primary key in a table that a sync does not grow) then run their cached
--- plans instead of being planned again for every row (0.2 CPU-s per 10,000
--- events, docs/calendar-sync.md "Cost").  Exceptions stay under force_custom_plan: their foreign key to
--- their series is a lookup in rally.activities, the table being filled,
--- where a plan cached while it was empty would scan it.
+-- whatever rally.activities holds.  (Until migration 0050 this also kept
+-- the plans of PostgreSQL's per-row foreign-key checks cached; those are
+-- now one check per statement, sql/functions/activities-references.sql.)
+-- Exceptions stay under force_custom_plan: their series is looked up in
+-- rally.activities, the table being filled, where a plan cached while it
+-- was empty would scan it.
 create or replace function rally.cal_insert_new(p_tenant uuid, p_conn uuid, p_owner uuid)
 returns int
 language sql
@@ -187,6 +185,24 @@ begin
 	    where j.act_id is null and j.rally_id is not null
 	    order by a.id, j.ord desc) m
 	where m.eid = i.eid;
+
+	-- An event whose activity was deleted in the CRM while its deletion is
+	-- still to reach Google (a tombstone names the event or the activity
+	-- it carries): the page was fetched before Google deleted it.  The
+	-- deletion wins, as the push will make it win at Google: the event is
+	-- not brought back as a new activity, only counted as ignored.  Except
+	-- a cancelled occurrence: what deleting an occurrence leaves at Google,
+	-- kept as a cancelled activity like any other, tombstone or not.
+	if exists (select 1 from rally.activity_tombstones t
+	    where t.tenant_id = p_tenant and t.connection_id = p_conn) then
+		update pg_temp.cal_page_events set gone = true
+		where act_id is null and not gone
+		    and (series is null or v->>'event_status' is distinct from 'cancelled')
+		    and (eid in (select t.google_event_id from rally.activity_tombstones t
+		            where t.tenant_id = p_tenant and t.connection_id = p_conn)
+		        or rally_id in (select t.activity_id from rally.activity_tombstones t
+		            where t.tenant_id = p_tenant and t.connection_id = p_conn));
+	end if;
 
 	select coalesce(array_agg(act_id) filter (where gone), '{}'),
 	    coalesce(array_agg(act_id) filter (where not gone

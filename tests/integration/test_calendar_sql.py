@@ -483,3 +483,62 @@ def test_a_deletion_at_google_before_the_first_push_is_recorded_deletes_the_acti
                    {"id": "tlme00v2ag20e5b2cdsifvnkp4", "etag": cal.etag(), "status": "cancelled"}])
     assert (r["deleted"], r["ignored"]) == (1, 1)
     assert cal.conn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
+
+
+# --- a page applied after a hard delete in the CRM ------------------------------------
+
+def _hard_deleted_synced_event(cal, eid):
+    """An event synced into an activity, then the activity deleted in the CRM
+    (its tombstone written, the deletion not sent to Google yet)."""
+    cal.apply([timed(eid, cal.etag(), summary="Synced")])
+    aid = cal.activity(eid)["id"]
+    cal.conn.execute("DELETE FROM rally.activities WHERE id = %s", (aid,))
+    assert cal.conn.execute("SELECT count(*) FROM rally.activity_tombstones"
+                            " WHERE activity_id = %s", (aid,)).fetchone()[0] == 1
+    return aid
+
+
+@pytest.mark.parametrize("edited_at_google", [False, True])
+def test_a_page_after_a_crm_hard_delete_does_not_bring_the_activity_back(cal, edited_at_google):
+    """A page fetched before the CRM's delete reached Google still holds the
+    event: the tombstone says the CRM deleted it, and the deletion wins."""
+    _hard_deleted_synced_event(cal, "tomb1")
+    e = timed("tomb1", cal.etag(), summary="Edited at Google" if edited_at_google else "Synced")
+    r = cal.apply([e, timed("other1", cal.etag())])
+    assert cal.activity("tomb1") is None
+    assert (r["applied"], r["ignored"]) == (1, 1)
+    assert cal.activity("other1") is not None
+
+
+def test_a_copy_of_rallys_event_after_a_crm_hard_delete_is_not_adopted_as_new(cal):
+    """The event Rally inserted, named by the activity id it carries, after
+    the activity was hard-deleted: not inserted again under a new id."""
+    aid = insert(cal.conn, "activities", "id", tenant_id=cal.tenant, owner_id=cal.user,
+                 title="Mine", start_at="2026-12-01T10:00:00Z", end_at="2026-12-01T11:00:00Z")
+    eid = cal.conn.execute("SELECT rally.cal_event_id(%s)", (aid,)).fetchone()[0]
+    cal.conn.execute("DELETE FROM rally.activities WHERE id = %s", (aid,))
+    r = cal.apply([timed(eid, cal.etag(), summary="Mine",
+                         extendedProperties={"private": {"rallyActivityId": str(aid)}})])
+    assert r["ignored"] == 1
+    assert cal.conn.execute("SELECT count(*) FROM rally.activities").fetchone()[0] == 0
+
+
+
+def test_an_occurrence_cancelled_by_a_crm_hard_delete_is_kept_cancelled(cal):
+    """Deleting an occurrence at Google leaves it cancelled there: that
+    version is taken even while the tombstone is still there (the push's
+    record of the deletion not committed yet); the live one before it not."""
+    series = timed("ser1", cal.etag(), recurrence=["RRULE:FREQ=DAILY"])
+    occ = timed("ser1_20261202T100000Z", cal.etag(), recurringEventId="ser1",
+                originalStartTime={"dateTime": "2026-12-02T10:00:00Z"})
+    cal.apply([series, occ])
+    aid = cal.activity(occ["id"])["id"]
+    cal.conn.execute("DELETE FROM rally.activities WHERE id = %s", (aid,))
+    assert cal.apply([dict(occ, etag=cal.etag(), summary="Live")])["ignored"] == 1
+    assert cal.activity(occ["id"]) is None
+    cal.apply([{"id": occ["id"], "etag": cal.etag(), "status": "cancelled",
+                "recurringEventId": "ser1", "updated": _at(40),
+                "originalStartTime": {"dateTime": "2026-12-02T10:00:00Z"}}])
+    a = cal.activity(occ["id"])
+    assert a["event_status"] == "cancelled"
+    assert a["recurring_activity_id"] == cal.activity("ser1")["id"]
