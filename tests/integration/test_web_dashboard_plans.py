@@ -179,13 +179,17 @@ def nested_plans(conn, sql):
 
 
 def scans(plan):
-    """(kind, relation, index) of every scan node that ran."""
+    """(kind, relation or index) of every scan node that ran: the index
+    for an index scan ("Index Scan using i on t", "Bitmap Index Scan on
+    i"), the table for a sequential one."""
     out = []
     for line in plan.splitlines():
-        m = re.search(r"(Seq Scan|Index Scan(?: Backward)?|Index Only Scan|Bitmap Heap Scan)"
-                      r"(?: using (\w+))? on (\w+)[^\n]*", line)
-        if m and "never executed" not in line:
-            out.append((m.group(1), m.group(3), m.group(2)))
+        if "never executed" in line:
+            continue
+        m = re.search(r"(Index Scan(?: Backward)?|Index Only Scan) using (\w+) on", line) or \
+            re.search(r"(Bitmap Index Scan|Seq Scan) on (\w+)", line)
+        if m:
+            out.append((m.group(1), m.group(2)))
     return out
 
 
@@ -216,28 +220,25 @@ def test_dashboard_lists_use_their_indexes_and_read_a_few_pages(pg, tenant, logi
                      ("log_nested_statements", "on"), ("log_level", "notice")):
             conn.execute(f"SET auto_explain.{k} = {v}")
         as_web(conn, login_roles["web"], t, ann, "Europe/Paris")
+        # An index's range in start order, or (for a range the planner
+        # thinks holds a few rows) the same range as a bitmap, then sorted.
         expect = {
-            "web_dashboard_upcoming": {
-                ("Index Scan", "activities", "activities_owner_start"),
-                ("Index Scan", "activities", "activities_start"),
-                ("Index Scan", "activities", "activities_owner_start_date"),
-                ("Index Scan", "activities", "activities_start_date")},
-            "web_dashboard_threads": {
-                ("Index Scan Backward", "mail_threads", "mail_threads_user"),
-                ("Index Scan Backward", "mail_threads", "mail_threads_shared_recent")},
+            "web_dashboard_upcoming": {"activities_owner_start", "activities_start",
+                                       "activities_owner_start_date", "activities_start_date"},
+            "web_dashboard_threads": {"mail_threads_user", "mail_threads_shared_recent"},
         }
+        big = {"activities", "mail_threads", "mail_messages"}
         for fn, wanted in expect.items():
             for _ in range(3):      # the plan PL/pgSQL keeps, run again
                 plans = nested_plans(conn, f"SELECT * FROM rally.{fn}()")
                 assert len(plans) == 1, plans
                 plan = plans[0]
                 ran = scans(plan)
-                assert wanted <= set(ran), (rows, plan)
-                big = {"activities", "mail_threads", "mail_messages"}
+                assert wanted <= {name for _, name in ran}, (rows, plan)
                 assert not [s for s in ran if s[0] == "Seq Scan" and s[1] in big], plan
-                assert "Bitmap" not in plan and "Sort Method: external" not in plan, plan
-                # Each range scan stops after its ten rows: a few pages,
-                # the same at 100,000 rows as at 10,000.
+                assert "Sort Method: external" not in plan, plan
+                # Each range stops after its ten rows, or at the week's
+                # end: a few pages, the same at 100,000 rows as at 10,000.
                 total = [int(x) for x in re.findall(r"shared hit=(\d+)", plan)]
                 assert total and max(total) < 200, (rows, plan)
         conn.execute("ROLLBACK")
