@@ -13,31 +13,14 @@
 #include "html.h"
 
 /*
- * One row per connection and integration.  The connections are cut to
- * GOOGLE_STATUS_MAX first (index google_connections_user), then each is
- * paired with its two sync_state rows by primary key.  Columns are named:
- * rally_web may not select the token columns.
+ * One row per connection and integration, in the order of
+ * rally.web_google_status() (sql/functions/web-dashboard.sql), a PL/pgSQL
+ * function so that its plan is made once per backend.
  */
 static const char sql_status[] =
-    "SELECT c.id::text, c.google_email, c.status,"
-    " coalesce(c.last_error_kind, ''), r.resource,"
-    " CASE r.resource WHEN 'calendar' THEN c.calendar_enabled"
-    "  ELSE c.mail_enabled END,"
-    " s.connection_id IS NOT NULL,"
-    " coalesce(extract(epoch FROM now() - s.last_success_at)::bigint, -1),"
-    " coalesce(to_char(s.last_success_at, 'Dy DD Mon YYYY, HH24:MI'), ''),"
-    " coalesce(s.lag_seconds, -1), coalesce(s.backlog, -1),"
-    " coalesce(s.last_error_kind, ''), coalesce(s.full_sync_required, false)"
-    " FROM (SELECT tenant_id, id, google_email, status, last_error_kind,"
-    "   calendar_enabled, mail_enabled, connected_at"
-    "  FROM rally.google_connections"
-    "  WHERE tenant_id = rally.current_tenant()"
-    "   AND user_id = rally.current_user_id()"
-    "  ORDER BY connected_at, id LIMIT 10) c"
-    " CROSS JOIN (VALUES ('calendar'), ('mail')) r (resource)"
-    " LEFT JOIN rally.sync_state s ON s.tenant_id = c.tenant_id"
-    "  AND s.connection_id = c.id AND s.resource = r.resource"
-    " ORDER BY c.connected_at, c.id, r.resource";
+    "SELECT connection_id, google_email, status, error_kind, resource,"
+    " enabled, known, last_success_ago, last_success, lag_seconds, backlog,"
+    " sync_error_kind, full_sync_required FROM rally.web_google_status()";
 
 /* Error kinds (daemon/google-error.c gerr_kind() and the jobs' own) in
  * words; anything else gets the last, general sentence. */
@@ -71,7 +54,7 @@ static const struct {
 	{ "database", "Rally had a problem on its side; we will try again." },
 };
 
-_Static_assert(GOOGLE_STATUS_MAX == 10, "the LIMIT of sql_status");
+_Static_assert(GOOGLE_STATUS_MAX == 10, "the LIMIT of rally.web_google_status()");
 
 const char *
 google_status_error_words(const char *kind)

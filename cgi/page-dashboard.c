@@ -24,91 +24,18 @@
 #define SNIPPET_CHARS 140
 
 /*
- * Timed activities by (tenant_id, start_at) and all-day ones by
- * (tenant_id, start_date) (activities_tenant_start_date, migration 0037), each cut to ten, then merged.
- * A timed activity still going on counts; a day starts at the user's
- * midnight.  The policies already hide a teammate's private rows; the
- * visibility test says so again.
+ * The lists are PL/pgSQL functions (sql/functions/web-dashboard.sql), so
+ * that the backend plans their queries once, not on every request; the
+ * columns are in the order of the function's table.
  */
 static const char sql_upcoming[] =
-    "SELECT id::text, title, kind, day, at, owner_name, mine"
-    " FROM ("
-    "  (SELECT a.id, a.title, a.kind, a.start_at AS sort_at,"
-    "    CASE a.start_at::date - current_date WHEN 0 THEN 'Today'"
-    "     WHEN 1 THEN 'Tomorrow' ELSE to_char(a.start_at, 'Dy DD Mon') END"
-    "    || ', ' || to_char(a.start_at, 'HH24:MI') AS day,"
-    "    to_char(a.start_at, 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM') AS at,"
-    "    a.owner_id"
-    "   FROM rally.activities a"
-    "   WHERE a.tenant_id = rally.current_tenant()"
-    "    AND a.start_at >= now() - interval '1 day'"
-    "    AND a.start_at < now() + interval '7 days'"
-    "    AND coalesce(a.end_at, a.start_at) >= now()"
-    "    AND a.deleted_at IS NULL AND a.event_status <> 'cancelled'"
-    "    AND (a.owner_id = rally.current_user_id() OR a.visibility = 'shared')"
-    "   ORDER BY a.start_at LIMIT 10)"
-    "  UNION ALL"
-    "  (SELECT a.id, a.title, a.kind, a.start_date::timestamptz,"
-    "    CASE a.start_date - current_date WHEN 0 THEN 'Today'"
-    "     WHEN 1 THEN 'Tomorrow' ELSE to_char(a.start_date, 'Dy DD Mon') END"
-    "    || ', all day',"
-    "    to_char(a.start_date, 'YYYY-MM-DD'), a.owner_id"
-    "   FROM rally.activities a"
-    "   WHERE a.tenant_id = rally.current_tenant()"
-    "    AND a.start_date >= current_date"
-    "    AND a.start_date < current_date + 7"
-    "    AND a.deleted_at IS NULL AND a.event_status <> 'cancelled'"
-    "    AND (a.owner_id = rally.current_user_id() OR a.visibility = 'shared')"
-    "   ORDER BY a.start_date LIMIT 10)"
-    " ) x"
-    " CROSS JOIN LATERAL (SELECT x.owner_id = rally.current_user_id() AS mine,"
-    "   (SELECT coalesce(nullif(u.name, ''), u.email) FROM rally.users u"
-    "    WHERE u.tenant_id = rally.current_tenant() AND u.id = x.owner_id)"
-    "   AS owner_name) o"
-    " ORDER BY sort_at, id LIMIT 10";
-
-/*
- * The user's own threads by (tenant_id, user_id, last_message_at), the
- * team's shared ones by (tenant_id, last_message_at) where shared
- * (migration 0037), ten of each, merged.  A thread whose every message is
- * in the trash or spam is left out; unread means some message is.
- */
-#define NOT_ONLY_TRASH \
-	"EXISTS (SELECT 1 FROM rally.mail_messages m" \
-	" WHERE m.tenant_id = mail_threads.tenant_id" \
-	"  AND m.thread_id = mail_threads.id" \
-	"  AND NOT (m.label_ids && ARRAY['TRASH', 'SPAM']))"
-
+    "SELECT id, title, kind, day, at, owner_name, mine"
+    " FROM rally.web_dashboard_upcoming()";
 static const char sql_threads[] =
-    "SELECT t.id::text, coalesce(nullif(t.subject, ''), '(no subject)'),"
-    " coalesce(t.snippet, ''), to_char(t.last_message_at,"
-    "  CASE WHEN t.last_message_at::date = current_date THEN 'HH24:MI'"
-    "  ELSE 'DD Mon' END),"
-    " to_char(t.last_message_at, 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM'),"
-    " EXISTS (SELECT 1 FROM rally.mail_messages m"
-    "  WHERE m.tenant_id = t.tenant_id AND m.thread_id = t.id"
-    "   AND 'UNREAD' = ANY (m.label_ids)),"
-    " t.user_id = rally.current_user_id(),"
-    " coalesce((SELECT coalesce(nullif(u.name, ''), u.email) FROM rally.users u"
-    "  WHERE u.tenant_id = t.tenant_id AND u.id = t.user_id), '')"
-    " FROM ("
-    "  (SELECT tenant_id, id, user_id, subject, snippet, last_message_at"
-    "   FROM rally.mail_threads"
-    "   WHERE tenant_id = rally.current_tenant()"
-    "    AND user_id = rally.current_user_id() AND last_message_at IS NOT NULL"
-    "    AND " NOT_ONLY_TRASH
-    "   ORDER BY last_message_at DESC LIMIT 10)"
-    "  UNION ALL"
-    "  (SELECT tenant_id, id, user_id, subject, snippet, last_message_at"
-    "   FROM rally.mail_threads"
-    "   WHERE tenant_id = rally.current_tenant() AND visibility = 'shared'"
-    "    AND user_id <> rally.current_user_id()"
-    "    AND last_message_at IS NOT NULL AND " NOT_ONLY_TRASH
-    "   ORDER BY last_message_at DESC LIMIT 10)"
-    " ) t"
-    " ORDER BY t.last_message_at DESC, t.id LIMIT 10";
+    "SELECT id, subject, snippet, at_short, at, unread, mine, owner_name"
+    " FROM rally.web_dashboard_threads()";
 
-_Static_assert(DASHBOARD_ROWS == 10, "the LIMITs of the queries");
+_Static_assert(DASHBOARD_ROWS == 10, "the LIMITs of web-dashboard.sql");
 
 static void
 upcoming_html(struct page *p, const PGresult *res)
