@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "google.h"
 #include "http-batch.h"
 #include "mail-pump-int.h"
@@ -144,6 +145,21 @@ batch_body(const struct mail_pump *p, const struct pbatch *pb,
 	return body;
 }
 
+/*
+ * Calls a batch may carry: its units (5 each) must fit in what a bulk
+ * grant may take of the project bucket, the burst less its quarter kept
+ * for ordinary calls, or it would wait for a grant that never comes.
+ */
+static unsigned
+batch_calls(const struct conf *c)
+{
+	int64_t units = c->mail_project_burst - c->mail_project_burst / 4;
+
+	if (c->mail_project_rate == 0 || units / 5 >= PUMP_BATCH_CALLS)
+		return PUMP_BATCH_CALLS;
+	return units >= 5 ? (unsigned)(units / 5) : 1;
+}
+
 void
 pump_batch_issue(struct mail_pump *p)
 {
@@ -154,9 +170,10 @@ pump_batch_issue(struct mail_pump *p)
 	char *url, *body;
 	struct fetch *f;
 	size_t len;
+	unsigned max = batch_calls(&p->d->conf);
 
 	pb->p = p;
-	while (pb->n < PUMP_BATCH_CALLS && (f = TAILQ_FIRST(&p->pending)) !=
+	while (pb->n < max && (f = TAILQ_FIRST(&p->pending)) !=
 	    NULL && !f->single) {
 		TAILQ_REMOVE(&p->pending, f, entry);
 		p->npending--;

@@ -92,7 +92,7 @@ static const struct conf_key keys[] = {
 	N("mail", "project_rate", T_INT, mail_project_rate, 0, 10000000, "18000"),
 	N("mail", "project_burst", T_INT, mail_project_burst, 200, 10000000, "3000"),
 	N("mail", "reconcile_interval", T_DURATION, mail_reconcile_sec, 0, 365 * DAY, "1d"),
-	S("mail", "fetch", mail_fetch, "single"),
+	S("mail", "fetch", mail_fetch, "batch"),
 
 	S("smtp", "url", smtp_url, ""),
 	S("smtp", "from", smtp_from, ""),

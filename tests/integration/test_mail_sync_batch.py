@@ -85,6 +85,7 @@ def full_sync_again(mail, fetch):
 
 def test_a_batch_full_sync_stores_the_same_rows_and_spends_the_same_units(mail, fakegoogle):
     seed(mail, 160, 11)
+    mail.sections["mail"]["fetch"] = "single"
     mail.connect()
     charged, priced, gets = units_window(fakegoogle, lambda: (mail.start(), mail.settle()))
     single = stored_rows(mail)
