@@ -436,9 +436,14 @@ mail_pump_new(struct rallyd *d, const char *tenant_id,
 void
 mail_pump_bulk(struct mail_pump *p, bool bulk)
 {
+	char *url = google_gmail_batch_url(&p->d->conf);
+
 	p->bulk = bulk;
-	/* Incremental syncs' few fetches stay single: they are not bulk. */
-	p->batch = bulk && strcmp(p->d->conf.mail_fetch, "batch") == 0;
+	/* Incremental syncs' few fetches stay single: they are not bulk.  A
+	 * gmail_url with no batch endpoint beside it fetches single too. */
+	p->batch = bulk && url != NULL &&
+	    strcmp(p->d->conf.mail_fetch, "batch") == 0;
+	free(url);
 }
 
 void

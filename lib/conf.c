@@ -453,15 +453,6 @@ conf_validate_promise(const struct conf *c, const char *path, char **cause)
 }
 
 /* Checks that need more than one key's type and bounds. */
-/* Gmail's batch endpoint, /batch/gmail/v1, is found beside /gmail/v1. */
-static bool
-conf_gmail_batchable(const char *url)
-{
-	size_t n = strlen(url), s = strlen("/gmail/v1");
-
-	return n > s && strcmp(url + n - s, "/gmail/v1") == 0;
-}
-
 static int
 conf_validate(const struct conf *c, const char *path, char **cause)
 {
@@ -487,11 +478,6 @@ conf_validate(const struct conf *c, const char *path, char **cause)
 	    strcmp(c->mail_fetch, "batch") != 0)
 		return set_cause(cause, "%s: mail.fetch \"%s\" is not one of "
 		    "single, batch", path, c->mail_fetch);
-	if (strcmp(c->mail_fetch, "batch") == 0 &&
-	    !conf_gmail_batchable(c->google_gmail_url))
-		return set_cause(cause, "%s: mail.fetch = batch needs a "
-		    "google.gmail_url ending in /gmail/v1 (the batch endpoint "
-		    "is beside it): use single", path);
 	if (c->retry_base_sec > c->retry_max_sec)
 		return set_cause(cause, "%s: daemon.retry_base is longer than "
 		    "daemon.retry_max", path);
