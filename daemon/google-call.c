@@ -172,6 +172,7 @@ call_done_cb(const struct http_response *hr, void *arg)
 	r.status = hr->status;
 	r.body = hr->body;
 	r.body_len = hr->body_len;
+	r.content_type = hr->content_type;
 	r.http_ = hr;
 	r.reason = ge.reason;
 	if (hr->err != HTTP_OK) {

@@ -3,8 +3,9 @@
  * google-units: what a call costs in Gmail's quota units, the currency of
  * its per-user limit (250 units a second, 15,000 a minute): a message or
  * list read 5, a history page 2, the profile 1, a batchModify 50, a watch
- * and a send 100.  Calls that are not Gmail's cost nothing here; they are
- * paced by the per-connection request bucket alone.
+ * and a send 100; a batch what its inner calls cost.  Calls that are not
+ * Gmail's cost nothing here; they are paced by the per-connection request
+ * bucket alone.
  */
 #include "config.h"
 
@@ -59,6 +60,30 @@ google_gmail_upload_url(const struct conf *c, const char *path)
 	    GMAIL_API_SUFFIX, path);
 }
 
+char *
+google_gmail_batch_url(const struct conf *c)
+{
+	size_t n = strlen(c->google_gmail_url), s = strlen(GMAIL_API_SUFFIX);
+
+	if (n < s || strcmp(c->google_gmail_url + n - s, GMAIL_API_SUFFIX) != 0)
+		return NULL;
+	return xasprintf("%.*s/batch%s", (int)(n - s), c->google_gmail_url,
+	    GMAIL_API_SUFFIX);
+}
+
+/* Whether url is Gmail's batch endpoint (any query aside). */
+static bool
+gmail_batch(const struct conf *c, const char *url)
+{
+	char *batch = google_gmail_batch_url(c);
+	size_t n = batch != NULL ? strlen(batch) : 0;
+	bool is = batch != NULL && strncmp(url, batch, n) == 0 &&
+	    (url[n] == '\0' || url[n] == '?');
+
+	free(batch);
+	return is;
+}
+
 /* The path after .../users/me/ of a Gmail URL, API or upload; NULL if none. */
 static const char *
 gmail_path(const struct conf *c, const char *url)
@@ -83,6 +108,10 @@ google_gmail_units(const struct conf *c, const char *method, const char *url)
 	size_t len;
 	const char *path, *q;
 
+	/* A batch is priced per inner call (google_call_batch); this is one
+	 * call's price, never 0, so a batch never skips the buckets. */
+	if (gmail_batch(c, url))
+		return 5;
 	if ((path = gmail_path(c, url)) == NULL)
 		return 0;
 	q = strchr(path, '?');

@@ -225,6 +225,24 @@ google_call_upload(struct rallyd *d, const char *tenant_id,
 }
 
 void
+google_call_batch(struct rallyd *d, const char *tenant_id,
+    const char *connection_id, const char *url, const char *boundary,
+    char *body, size_t len, unsigned calls, google_cb cb, void *arg)
+{
+	struct gcall *call;
+
+	call_new(d, true, tenant_id, connection_id, "POST", url, NULL, NULL,
+	    cb, arg);
+	call = TAILQ_LAST(&d->google->incoming, gcall_list);
+	call->content_type = xasprintf("multipart/mixed; boundary=%s",
+	    boundary);
+	call->body = body;
+	call->body_len = len;
+	/* The URL's price is one inner call's; each one counts (Gmail). */
+	call->units *= calls > 0 ? calls : 1;
+}
+
+void
 google_call_bulk(struct rallyd *d, const char *tenant_id,
     const char *connection_id, const char *method, const char *url,
     json_object *body, const char *if_match, google_cb cb, void *arg)

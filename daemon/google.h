@@ -76,6 +76,7 @@ struct gresp {
 	size_t body_len;	/* (unparsed: a sync page goes to SQL as it is) */
 	const char *reason;	/* Google's errors[0].reason, or "" */
 	const char *message;	/* one line, safe to log and store */
+	const char *content_type; /* the response's, NULL when absent */
 	long retry_after_ms;	/* Google's Retry-After, -1 if none: a job
 				   retries no earlier (job_defer) */
 	const struct http_response *http_; /* for google_take_body() */
@@ -115,6 +116,22 @@ void google_call_upload(struct rallyd *, const char *tenant_id,
  * Caller frees.
  */
 char *google_gmail_upload_url(const struct conf *, const char *path);
+
+/*
+ * A POST of a batch (lib/http-batch.h: body taken, len bytes, boundary
+ * its delimiter) of calls inner Gmail calls to url
+ * (google_gmail_batch_url), bulk priority, charged what the calls cost
+ * one by one (5 units each: messages.get) to both quota buckets.
+ */
+void google_call_batch(struct rallyd *, const char *tenant_id,
+    const char *connection_id, const char *url, const char *boundary,
+    char *body, size_t len, unsigned calls, google_cb cb, void *arg);
+
+/*
+ * Gmail's batch endpoint: google.gmail_url with /batch before its
+ * /gmail/v1; NULL when it does not end so.  Caller frees.
+ */
+char *google_gmail_batch_url(const struct conf *);
 
 /* The same, for bulk work that yields to every ordinary call. */
 void google_call_bulk(struct rallyd *, const char *tenant_id,

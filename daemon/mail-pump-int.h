@@ -32,6 +32,10 @@ struct gresp;
 /* A message answered with a body that is not JSON (a garbled or cut
  * transfer) is fetched again this many times before the sync fails. */
 #define PUMP_FETCH_TRIES 3
+/* mail.fetch = batch: calls a batch request carries (Google: at most 100,
+ * 50 recommended), and the most messages in flight then, two batches. */
+#define PUMP_BATCH_CALLS 50
+#define PUMP_BATCH_INFLIGHT (2 * PUMP_BATCH_CALLS)
 
 #define PUMP_SQL_APPLY "SELECT rally.mail_apply_batch($1, $2, $3::jsonb)"
 
@@ -39,6 +43,7 @@ struct fetch {
 	struct mail_pump *p;
 	uint64_t seq;
 	int tries;
+	bool single;		/* fetched on its own, never in a batch again */
 	/* A message whose body Gmail left out (too large to send inline):
 	 * its row waits here while the body parts are fetched, one by one. */
 	json_object *row;
@@ -47,6 +52,15 @@ struct fetch {
 	char id[];
 };
 TAILQ_HEAD(fetch_list, fetch);
+
+/* A batch request in flight (mail-pump-batch.c): its fetches, in order. */
+struct pbatch {
+	struct mail_pump *p;
+	unsigned n;
+	TAILQ_ENTRY(pbatch) entry;
+	struct fetch *f[];
+};
+TAILQ_HEAD(pbatch_list, pbatch);
 
 struct checkpoint {
 	uint64_t after;		/* the last fetch queued before it */
@@ -75,6 +89,9 @@ struct mail_pump {
 	void *arg;
 	struct fetch_list pending, inflight;
 	unsigned npending, ninflight;
+	struct pbatch_list batches;
+	bool batch;		/* mail.fetch = batch, and bulk work */
+	int64_t batch_retried;	/* messages a batch did not answer */
 	uint64_t seq;
 	struct checkpoint_list waiting;
 	struct batch *open;
@@ -89,6 +106,17 @@ struct mail_pump {
 };
 
 void pump_progress(struct mail_pump *);
+/*
+ * A fetch's answer (f already out of the in-flight list): its row, its
+ * deletion, a retry, or the pump's failure.  f is freed or queued again.
+ */
+void pump_answer(struct mail_pump *, struct fetch *f, const struct gresp *);
+/* Back into the pending list, in its place by seq, fetched on its own. */
+void pump_requeue(struct mail_pump *, struct fetch *f);
+/* Sends the next batch request from the pending list (mail-pump-batch.c). */
+void pump_batch_issue(struct mail_pump *);
+/* Cancels the batches in flight; their fetches are the caller's. */
+void pump_batch_drop(struct mail_pump *);
 void pump_add_row(struct mail_pump *, json_object *row, size_t bytes);
 void pump_fail(struct mail_pump *, const char *kind, const char *message);
 /* The end of a callback: the last one of a pump being freed frees it. */

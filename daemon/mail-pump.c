@@ -78,6 +78,7 @@ pump_drop_fetches(struct mail_pump *p)
 {
 	struct fetch *f;
 
+	pump_batch_drop(p);
 	while ((f = TAILQ_FIRST(&p->pending)) != NULL) {
 		TAILQ_REMOVE(&p->pending, f, entry);
 		free(f);
@@ -303,16 +304,28 @@ pump_row(struct mail_pump *p, struct fetch *f, const struct gresp *g)
 	return rc;
 }
 
-static void
-fetch_cb(const struct gresp *g, void *arg)
+void
+pump_requeue(struct mail_pump *p, struct fetch *f)
 {
-	struct fetch *f = arg;
-	struct mail_pump *p = f->p;
+	struct fetch *at;
+
+	/* pump_done_through reads the head as the lowest pending seq. */
+	f->single = true;
+	TAILQ_FOREACH(at, &p->pending, entry)
+		if (at->seq > f->seq)
+			break;
+	if (at != NULL)
+		TAILQ_INSERT_BEFORE(at, f, entry);
+	else
+		TAILQ_INSERT_TAIL(&p->pending, f, entry);
+	p->npending++;
+}
+
+void
+pump_answer(struct mail_pump *p, struct fetch *f, const struct gresp *g)
+{
 	int rc;
 
-	TAILQ_REMOVE(&p->inflight, f, entry);
-	p->ninflight--;
-	p->busy++;
 	switch (g->err) {
 	case GERR_OK:
 		if ((rc = pump_row(p, f, g)) == 0)
@@ -321,13 +334,13 @@ fetch_cb(const struct gresp *g, void *arg)
 			/* Still in flight: its body parts are being fetched. */
 			TAILQ_INSERT_TAIL(&p->inflight, f, entry);
 			p->ninflight++;
-			f = NULL;
-		} else if (++f->tries < PUMP_FETCH_TRIES) {
-			TAILQ_INSERT_HEAD(&p->pending, f, entry);
-			p->npending++;
-			f = NULL;
-		} else
-			pump_fail(p, "malformed", "a message that is not JSON");
+			return;
+		}
+		if (++f->tries < PUMP_FETCH_TRIES) {
+			pump_requeue(p, f);
+			return;
+		}
+		pump_fail(p, "malformed", "a message that is not JSON");
 		break;
 	case GERR_NOT_FOUND:
 		/* Deleted since it was listed: gone here too, if stored. */
@@ -340,6 +353,18 @@ fetch_cb(const struct gresp *g, void *arg)
 		break;
 	}
 	free(f);
+}
+
+static void
+fetch_cb(const struct gresp *g, void *arg)
+{
+	struct fetch *f = arg;
+	struct mail_pump *p = f->p;
+
+	TAILQ_REMOVE(&p->inflight, f, entry);
+	p->ninflight--;
+	p->busy++;
+	pump_answer(p, f, g);
 	if (!p->freed)
 		pump_progress(p);
 	pump_release(p);
@@ -372,8 +397,16 @@ pump_progress(struct mail_pump *p)
 	if (p->applying == NULL && p->nclosed > 0)
 		pump_submit(p);
 	/* A full batch waiting: fetch no more until it is being applied. */
-	while (p->ninflight < PUMP_INFLIGHT && p->npending > 0 && p->nclosed == 0)
-		pump_issue(p);
+	while (p->npending > 0 && p->nclosed == 0) {
+		if (p->batch && !TAILQ_FIRST(&p->pending)->single) {
+			if (p->ninflight > PUMP_BATCH_INFLIGHT - PUMP_BATCH_CALLS)
+				break;
+			pump_batch_issue(p);
+		} else if (p->ninflight < PUMP_INFLIGHT)
+			pump_issue(p);
+		else
+			break;
+	}
 }
 
 struct mail_pump *
@@ -394,6 +427,7 @@ mail_pump_new(struct rallyd *d, const char *tenant_id,
 	p->arg = arg;
 	TAILQ_INIT(&p->pending);
 	TAILQ_INIT(&p->inflight);
+	TAILQ_INIT(&p->batches);
 	TAILQ_INIT(&p->waiting);
 	TAILQ_INIT(&p->closed);
 	return p;
@@ -402,7 +436,14 @@ mail_pump_new(struct rallyd *d, const char *tenant_id,
 void
 mail_pump_bulk(struct mail_pump *p, bool bulk)
 {
+	char *url = google_gmail_batch_url(&p->d->conf);
+
 	p->bulk = bulk;
+	/* Incremental syncs' few fetches stay single: they are not bulk.  A
+	 * gmail_url with no batch endpoint beside it fetches single too. */
+	p->batch = bulk && url != NULL &&
+	    strcmp(p->d->conf.mail_fetch, "batch") == 0;
+	free(url);
 }
 
 void
@@ -488,4 +529,7 @@ mail_pump_counts(const struct mail_pump *p, json_object *o)
 
 	for (size_t i = 0; i < nitems(names); i++)
 		json_object_object_add(o, names[i], json_object_new_int64(v[i]));
+	if (p->batch)
+		json_object_object_add(o, "batch_retried",
+		    json_object_new_int64(p->batch_retried));
 }

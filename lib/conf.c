@@ -92,6 +92,7 @@ static const struct conf_key keys[] = {
 	N("mail", "project_rate", T_INT, mail_project_rate, 0, 10000000, "18000"),
 	N("mail", "project_burst", T_INT, mail_project_burst, 200, 10000000, "3000"),
 	N("mail", "reconcile_interval", T_DURATION, mail_reconcile_sec, 0, 365 * DAY, "1d"),
+	S("mail", "fetch", mail_fetch, "batch"),
 
 	S("smtp", "url", smtp_url, ""),
 	S("smtp", "from", smtp_from, ""),
@@ -473,6 +474,10 @@ conf_validate(const struct conf *c, const char *path, char **cause)
 	if (c->backup_dir[0] != '/')
 		return set_cause(cause, "%s: backup.dir must be an absolute "
 		    "path", path);
+	if (strcmp(c->mail_fetch, "single") != 0 &&
+	    strcmp(c->mail_fetch, "batch") != 0)
+		return set_cause(cause, "%s: mail.fetch \"%s\" is not one of "
+		    "single, batch", path, c->mail_fetch);
 	if (c->retry_base_sec > c->retry_max_sec)
 		return set_cause(cause, "%s: daemon.retry_base is longer than "
 		    "daemon.retry_max", path);

@@ -89,6 +89,7 @@ struct conf {
 	int64_t mail_project_rate;	/* Gmail units a second, all instances; 0 off */
 	int64_t mail_project_burst;	/* the project bucket's depth */
 	int64_t mail_reconcile_sec;	/* compare with Gmail's ids; 0: never */
+	char *mail_fetch;		/* single | batch: a full sync's messages.get */
 
 	/* [smtp]: the relay of notices by email (lib/smtp.h) */
 	char *smtp_url;		/* "" = no relay: notices wait */

@@ -87,6 +87,8 @@ test_errors(void)
 	    "an unterminated quote is an error");
 	expect_error("[log]\nlevel = loud\n", "log.level \"loud\"",
 	    "an unknown log level is an error");
+	expect_error("[mail]\nfetch = all\n", "mail.fetch \"all\" is not one of",
+	    "an unknown mail.fetch is an error");
 	expect_error("[daemon]\nretry_base = 2h\nretry_max = 1h\n",
 	    "retry_base is longer than daemon.retry_max",
 	    "inconsistent retry bounds are an error");

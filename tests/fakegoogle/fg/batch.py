@@ -86,6 +86,17 @@ def _render_part(content_id, response):
         + response.body
 
 
+def _faulted(fault):
+    """(Response, None) for an inner request an inBatch fault answers; None otherwise
+    (omit runs the request, charging its quota, and leaves its answer out)."""
+    from .server import GARBAGE, _fault_response
+    if fault is None or fault.kind == "omit":
+        return None
+    if fault.kind == "garbage":
+        return Response(fault.status, GARBAGE, "application/json; charset=UTF-8"), None
+    return _fault_response(fault), None
+
+
 def make_handler(router, dispatch, record, api_kind):
     """A batch route handler bound to the router and the request log."""
     def handle(state, req, _params):
@@ -106,8 +117,12 @@ def make_handler(router, dispatch, record, api_kind):
                 if not inner.path.startswith("/%s/" % api_kind) and \
                         not inner.path.startswith("/upload/%s/" % api_kind):
                     raise ApiError(404, "notFound", "Batch part is not a %s request." % api_kind)
-                response, route = dispatch(state, router, inner)
+                with state.lock:
+                    fault = state.faults.match(inner.method, inner.path, in_batch=True)
+                response, route = _faulted(fault) or dispatch(state, router, inner)
                 record(inner, response.status, route, batch=True)
+                if fault is not None and fault.kind == "omit":
+                    continue
             except ApiError as err:
                 response = error_response(err)
             out.append(b"--" + boundary.encode() + b"\r\n" + _render_part(content_id, response))

@@ -9,10 +9,15 @@ Kinds:
   reset     close the TCP connection with RST before answering
   truncate  announce the full Content-Length, send half the body, close
   garbage   a non-JSON body (status `status`, default 200)
+  omit      (inBatch only) the part is left out of the batch's answer
+
+A rule with "inBatch": true applies to the inner requests of a batch instead, each part on
+its own (429, 500, 503, garbage, omit); top-level rules never see inner requests.
 """
 
 
-KINDS = ("latency", "429", "500", "503", "reset", "truncate", "garbage")
+KINDS = ("latency", "429", "500", "503", "reset", "truncate", "garbage", "omit")
+BATCH_KINDS = ("429", "500", "503", "garbage", "omit")
 MAX_RULES = 100
 
 
@@ -26,6 +31,11 @@ class Fault:
         if kind not in KINDS:
             raise FaultError("fault kind must be one of %s" % ", ".join(KINDS))
         self.kind = kind
+        self.in_batch = bool(spec.get("inBatch", False))
+        if self.in_batch and kind not in BATCH_KINDS:
+            raise FaultError("inBatch faults are one of %s" % ", ".join(BATCH_KINDS))
+        if kind == "omit" and not self.in_batch:
+            raise FaultError("omit is a fault of batch parts: set inBatch")
         self.count = _number(spec, "count", None, int)
         self.probability = _number(spec, "probability", None, float)
         if self.count is None and self.probability is None:
@@ -47,7 +57,7 @@ class Fault:
         return {"kind": self.kind, "count": self.count, "probability": self.probability,
                 "pathPrefix": self.path_prefix, "method": self.method,
                 "latencyMs": self.latency_ms, "retryAfter": self.retry_after,
-                "status": self.status, "fired": self.fired}
+                "status": self.status, "inBatch": self.in_batch, "fired": self.fired}
 
 
 def _number(spec, name, default, kind):
@@ -74,9 +84,11 @@ class Faults:
     def clear(self):
         self.rules.clear()
 
-    def match(self, method, path):
+    def match(self, method, path, in_batch=False):
         """The fault to apply to this request, if any; consumes one use of a counted rule."""
         for fault in self.rules:
+            if fault.in_batch != in_batch:
+                continue
             if not path.startswith(fault.path_prefix):
                 continue
             if fault.method and fault.method != method:

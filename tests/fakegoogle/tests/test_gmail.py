@@ -327,3 +327,27 @@ def test_other_users_mailbox_is_refused(fg):
     token = fg.token()
     assert fg.api("GET", "/gmail/v1/users/alice@example.com/profile", token).status == 200
     assert fg.api("GET", "/gmail/v1/users/bob@example.com/profile", token).status == 403
+
+
+def test_in_batch_faults_answer_or_leave_out_single_parts(fg):
+    token = fg.token()
+    a, b, c = _deliver(fg), _deliver(fg), _deliver(fg)
+    fg.admin("POST", "faults", {"kind": "429", "inBatch": True, "count": 1,
+                                "pathPrefix": "/gmail/v1/users/me/messages/%s" % a["id"]})
+    fg.admin("POST", "faults", {"kind": "omit", "inBatch": True, "count": 1,
+                                "pathPrefix": "/gmail/v1/users/me/messages/%s" % b["id"]})
+    assert fg.request("POST", "/__admin/faults", {"kind": "omit"}).status == 400
+    # A top-level rule never fires for the inner requests, and the reverse.
+    fg.admin("POST", "faults", {"kind": "500", "count": 1,
+                                "pathPrefix": "/gmail/v1/users/me/messages/%s" % c["id"]})
+    parts = ["--B\r\nContent-Type: application/http\r\nContent-ID: <i%d>\r\n\r\n"
+             "GET /gmail/v1/users/me/messages/%s HTTP/1.1\r\n\r\n" % (n, m["id"])
+             for n, m in enumerate((a, b, c))]
+    resp = fg.api("POST", "/batch/gmail/v1", token, body="".join(parts) + "--B--\r\n",
+                  headers={"Content-Type": "multipart/mixed; boundary=B"})
+    assert resp.status == 200
+    body = resp.body.decode("latin-1")
+    assert "<response-i1>" not in body
+    assert "<response-i0>\r\n\r\nHTTP/1.1 429" in body
+    assert "<response-i2>\r\n\r\nHTTP/1.1 200" in body
+    fg.admin("DELETE", "faults")
