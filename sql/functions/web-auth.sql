@@ -106,7 +106,10 @@ $$;
 -- The session of a cookie: its tenant, user and CSRF secret when it is
 -- live (absolute expiry not reached, used within p_idle, user and tenant
 -- active).  A session idle too long is deleted.  last_seen_at is written
--- at most once a minute, so page views do not each write a row.
+-- at most once a minute, so page views do not each write a row, and only
+-- when no other request holds the row: a browser's (or a FastCGI pool's)
+-- parallel requests of one session would otherwise queue on its row lock,
+-- each holding it until its own request ends.
 create or replace function rally.web_session_resume(p_id_hash bytea, p_idle interval)
 returns table (tenant_id uuid, user_id uuid, csrf_secret bytea)
 language plpgsql security definer
@@ -131,8 +134,14 @@ begin
 		return;
 	end if;
 	if s.last_seen_at < now() - interval '1 minute' then
-		update rally.sessions x set last_seen_at = now()
-		where x.tenant_id = s.tenant_id and x.id_hash = s.id_hash;
+		perform 1 from rally.sessions x
+		where x.tenant_id = s.tenant_id and x.id_hash = s.id_hash
+		    and x.last_seen_at < now() - interval '1 minute'
+		for update skip locked;
+		if found then
+			update rally.sessions x set last_seen_at = now()
+			where x.tenant_id = s.tenant_id and x.id_hash = s.id_hash;
+		end if;
 	end if;
 	return query select s.tenant_id, s.user_id, s.csrf_secret;
 end

@@ -163,6 +163,33 @@ def test_idle_and_absolute_expiry(web_site, dbconn):
     assert c.get("/").status == 303
 
 
+def test_a_request_never_waits_for_another_writing_its_session(web_site, pg, db, login_roles,
+                                                              dbconn):
+    """last_seen_at is due, and another request of the session holds its row:
+    this one is served without waiting for it, and the row is written by
+    whichever request got it."""
+    c = web_site.client()
+    c.signup()
+    dbconn.execute("UPDATE rally.sessions SET last_seen_at = now() - interval '2 minutes'")
+    with pg.connect(db) as other:
+        other.autocommit = False
+        other.execute("SELECT 1 FROM rally.sessions FOR UPDATE")
+        # Waiting would fail the request (a 5xx) instead of hanging the test.
+        role = login_roles["web"]
+        dbconn.execute(f"ALTER ROLE {role} SET lock_timeout = '2s'")
+        try:
+            assert c.get("/").status == 200
+        finally:
+            dbconn.execute(f"ALTER ROLE {role} RESET lock_timeout")
+        other.rollback()
+    stale = dbconn.execute("SELECT last_seen_at < now() - interval '1 minute'"
+                           " FROM rally.sessions").fetchone()[0]
+    assert stale                                # skipped, not waited for
+    assert c.get("/").status == 200
+    assert not dbconn.execute("SELECT last_seen_at < now() - interval '1 minute'"
+                              " FROM rally.sessions").fetchone()[0]
+
+
 def test_a_deleted_or_blocked_account_loses_its_session(web_site, dbconn):
     c = web_site.client()
     c.signup()
