@@ -148,14 +148,19 @@ batch_body(const struct mail_pump *p, const struct pbatch *pb,
 /*
  * Calls a batch may carry: its units (5 each) must fit in what a bulk
  * grant may take of the project bucket, the burst less its quarter kept
- * for ordinary calls, or it would wait for a grant that never comes.
+ * for ordinary calls, or it would wait for a grant that never comes; and
+ * in the connection's burst, or Google would meet a whole batch's units at
+ * one instant where its per-user limit allows that burst only.
  */
 static unsigned
 batch_calls(const struct conf *c)
 {
-	int64_t units = c->mail_project_burst - c->mail_project_burst / 4;
+	int64_t units = c->mail_quota_burst;
+	int64_t project = c->mail_project_burst - c->mail_project_burst / 4;
 
-	if (c->mail_project_rate == 0 || units / 5 >= PUMP_BATCH_CALLS)
+	if (c->mail_project_rate != 0 && project < units)
+		units = project;
+	if (units / 5 >= PUMP_BATCH_CALLS)
 		return PUMP_BATCH_CALLS;
 	return units >= 5 ? (unsigned)(units / 5) : 1;
 }

@@ -29,11 +29,9 @@ def test_a_first_import_keeps_within_the_quota_and_others_go_on(
     big = Mail(pg, db, login_roles, fakegoogle, tmp_path, "big")
     # rallyd's own defaults: spend no faster than Google allows.
     del big.sections["mail"]["quota_rate"], big.sections["mail"]["quota_burst"]
-    # One request per message: the emulator counts Google's 250 units a
-    # second in fixed one-second windows, which a batch's 250 units at once
-    # can straddle (Google's is a moving average that allows short bursts;
-    # a refused part is fetched again on its own, test_mail_sync_batch.py).
-    big.sections["mail"]["fetch"] = "single"
+    # Through the batch endpoint (the default): a batch carries no more
+    # units than the connection's burst, so the emulator's one-second
+    # windows of Google's 250 units never meet a whole batch at once.
     try:
         fakegoogle.admin("POST", "/__admin/accounts", {"email": big.google_email})
         fakegoogle.admin("POST", f"/__admin/accounts/{big.google_email}/seed",
