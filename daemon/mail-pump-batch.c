@@ -152,8 +152,8 @@ batch_body(const struct mail_pump *p, const struct pbatch *pb,
  * in the connection's burst, or Google would meet a whole batch's units at
  * one instant where its per-user limit allows that burst only.
  */
-static unsigned
-batch_calls(const struct conf *c)
+unsigned
+pump_batch_calls(const struct conf *c)
 {
 	int64_t units = c->mail_quota_burst;
 	int64_t project = c->mail_project_burst - c->mail_project_burst / 4;
@@ -175,7 +175,7 @@ pump_batch_issue(struct mail_pump *p)
 	char *url, *body;
 	struct fetch *f;
 	size_t len;
-	unsigned max = batch_calls(&p->d->conf);
+	unsigned max = pump_batch_calls(&p->d->conf);
 
 	pb->p = p;
 	while (pb->n < max && (f = TAILQ_FIRST(&p->pending)) !=

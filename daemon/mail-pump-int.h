@@ -115,6 +115,8 @@ void pump_answer(struct mail_pump *, struct fetch *f, const struct gresp *);
 void pump_requeue(struct mail_pump *, struct fetch *f);
 /* Sends the next batch request from the pending list (mail-pump-batch.c). */
 void pump_batch_issue(struct mail_pump *);
+/* How many calls one batch may carry under the configured quota buckets. */
+unsigned pump_batch_calls(const struct conf *);
 /* Cancels the batches in flight; their fetches are the caller's. */
 void pump_batch_drop(struct mail_pump *);
 void pump_add_row(struct mail_pump *, json_object *row, size_t bytes);
