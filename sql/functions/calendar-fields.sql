@@ -1,12 +1,14 @@
 -- SPDX-License-Identifier: ISC
 -- Calendar: what the synced fields of an activity are, and how an event
 -- and an activity are compared (docs/calendar-sync.md).  Comparing the two
--- sides goes through one canonical form of the fields, a jsonb object:
--- rally.cal_fields (from a row) and rally.cal_fields_from_event (from an
--- event); rally.cal_columns turns that form back into the columns, and is
--- the one place that does.  Times are compared in UTC, empty text equals
--- absent text, attendees keep only what both sides share.  First defined
--- in migration 0010; these supersede it.
+-- sides goes through one canonical form of the fields, a jsonb object,
+-- built by rally.cal_fields_of: rally.cal_fields (from a row) and
+-- rally.cal_fields_from_event (from an event, read as columns by
+-- rally.cal_event_columns, the one reading of an event's fields);
+-- rally.cal_columns turns that form back into the columns, and is the one
+-- place that does.  Times are compared in UTC, empty text equals absent
+-- text, attendees keep only what both sides share.  First defined in
+-- migration 0010; these supersede it.
 set local role rally_owner;
 
 -- Stable, not immutable, as to_char is: so PostgreSQL inlines it, where
@@ -15,10 +17,14 @@ create or replace function rally.cal_utc(t timestamptz) returns jsonb
 language sql stable parallel safe
 as $$ select to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) $$;
 
--- The canonical attendees.  Most activities have none: that case is an
--- expression PostgreSQL inlines, and only a list costs a call of
--- rally.cal_attendee_list (a query, which no caller can inline).
-create or replace function rally.cal_attendee_list(a jsonb) returns jsonb
+-- The canonical attendees of a list, as a set of one row: a function
+-- returning a set, written in SQL, is inlined into the statement that
+-- calls it in its FROM list, so a page of events canonicalizes its
+-- attendees inside one plan; a scalar SQL function holding a query is
+-- called instead, its own executor started for each of them (about 10 us
+-- an event, a tenth of the first sync's cost, docs/calendar-sync.md "Cost").
+create or replace function rally.cal_attendee_set(a jsonb)
+returns table (attendees jsonb)
 language sql immutable parallel safe
 as $$
 	select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
@@ -32,6 +38,14 @@ as $$
 	where x->>'email' is not null
 $$;
 
+-- The same, as a value.
+create or replace function rally.cal_attendee_list(a jsonb) returns jsonb
+language sql immutable parallel safe
+as $$ select s.attendees from rally.cal_attendee_set(a) s $$;
+
+-- The canonical attendees of an activity's column.  Most activities have
+-- none: that case is an expression PostgreSQL inlines, and only a list
+-- costs a call of rally.cal_attendee_list.
 create or replace function rally.cal_attendees(a jsonb) returns jsonb
 language sql immutable parallel safe
 as $$
@@ -39,41 +53,68 @@ as $$
 	    else rally.cal_attendee_list(a) end
 $$;
 
+-- The canonical form of the synced fields, from their values as the
+-- activity's columns hold them (attendees already canonical).
+create or replace function rally.cal_fields_of(title text, description text, location text,
+    start_at timestamptz, end_at timestamptz, start_date date, end_date date, time_zone text,
+    recurrence text[], attendees jsonb, event_status text)
+returns jsonb
+language sql stable parallel safe
+as $$
+	select jsonb_build_object(
+	    'title', coalesce(title, ''),
+	    'description', nullif(description, ''),
+	    'location', nullif(location, ''),
+	    'start_at', rally.cal_utc(start_at),
+	    'end_at', rally.cal_utc(end_at),
+	    'start_date', to_jsonb(start_date),
+	    'end_date', to_jsonb(end_date),
+	    'time_zone', time_zone,
+	    'recurrence', to_jsonb(recurrence),
+	    'attendees', attendees,
+	    'event_status', event_status)
+$$;
+
 -- The canonical fields of an activity.
 create or replace function rally.cal_fields(a rally.activities) returns jsonb
 language sql stable parallel safe
 as $$
-	select jsonb_build_object(
-	    'title', coalesce(a.title, ''),
-	    'description', nullif(a.description, ''),
-	    'location', nullif(a.location, ''),
-	    'start_at', rally.cal_utc(a.start_at),
-	    'end_at', rally.cal_utc(a.end_at),
-	    'start_date', to_jsonb(a.start_date),
-	    'end_date', to_jsonb(a.end_date),
-	    'time_zone', a.time_zone,
-	    'recurrence', to_jsonb(a.recurrence),
-	    'attendees', rally.cal_attendees(a.attendees),
-	    'event_status', a.event_status)
+	select rally.cal_fields_of(a.title, a.description, a.location, a.start_at, a.end_at,
+	    a.start_date, a.end_date, a.time_zone, a.recurrence, rally.cal_attendees(a.attendees),
+	    a.event_status)
 $$;
 
--- The canonical fields of a Google event (events resource, Calendar v3).
+-- The synced fields of a Google event (events resource, Calendar v3) as
+-- the activity's columns, in this order: the one reading of an event's
+-- fields.  A set of one row, so that a page's statement inlines it (see
+-- rally.cal_attendee_set).  Times keep whole seconds, as their canonical
+-- form does.  A NULL event gives empty fields.
+create or replace function rally.cal_event_columns(e jsonb)
+returns table (title text, description text, location text, start_at timestamptz,
+    end_at timestamptz, start_date date, end_date date, time_zone text,
+    recurrence text[], attendees jsonb, event_status text)
+language sql stable parallel safe
+as $$
+	select coalesce(e->>'summary', ''), nullif(e->>'description', ''),
+	    nullif(e->>'location', ''),
+	    date_trunc('second', (e->'start'->>'dateTime')::timestamptz),
+	    date_trunc('second', (e->'end'->>'dateTime')::timestamptz),
+	    (e->'start'->>'date')::date, (e->'end'->>'date')::date,
+	    nullif(e->'start'->>'timeZone', ''),
+	    case when jsonb_typeof(e->'recurrence') = 'array'
+	        and jsonb_array_length(e->'recurrence') > 0
+	        then array(select jsonb_array_elements_text(e->'recurrence')) end,
+	    s.attendees, coalesce(e->>'status', 'confirmed')
+	from rally.cal_attendee_set(e->'attendees') s
+$$;
+
+-- The canonical fields of a Google event.
 create or replace function rally.cal_fields_from_event(e jsonb) returns jsonb
 language sql stable parallel safe
 as $$
-	select jsonb_build_object(
-	    'title', coalesce(e->>'summary', ''),
-	    'description', nullif(e->>'description', ''),
-	    'location', nullif(e->>'location', ''),
-	    'start_at', rally.cal_utc((e->'start'->>'dateTime')::timestamptz),
-	    'end_at', rally.cal_utc((e->'end'->>'dateTime')::timestamptz),
-	    'start_date', to_jsonb((e->'start'->>'date')::date),
-	    'end_date', to_jsonb((e->'end'->>'date')::date),
-	    'time_zone', nullif(e->'start'->>'timeZone', ''),
-	    'recurrence', case when jsonb_typeof(e->'recurrence') = 'array'
-	        and jsonb_array_length(e->'recurrence') > 0 then e->'recurrence' end,
-	    'attendees', rally.cal_attendees(e->'attendees'),
-	    'event_status', coalesce(e->>'status', 'confirmed'))
+	select rally.cal_fields_of(c.title, c.description, c.location, c.start_at, c.end_at,
+	    c.start_date, c.end_date, c.time_zone, c.recurrence, c.attendees, c.event_status)
+	from rally.cal_event_columns(e) c
 $$;
 
 -- The canonical fields as the activity's columns, in this order.  Every
@@ -166,14 +207,19 @@ as $$
 $$;
 
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
-    rally.cal_attendee_list(jsonb),
-    rally.cal_fields(rally.activities), rally.cal_fields_from_event(jsonb),
+    rally.cal_attendee_set(jsonb), rally.cal_attendee_list(jsonb),
+    rally.cal_fields_of(text, text, text, timestamptz, timestamptz, date, date, text, text[],
+        jsonb, text),
+    rally.cal_fields(rally.activities), rally.cal_event_columns(jsonb),
+    rally.cal_fields_from_event(jsonb),
     rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
     rally.cal_event_id(uuid), rally.cal_event_body(rally.activities),
     rally.cal_event_deleted(jsonb), rally.cal_event_activity_id(text)
     to rally_daemon;
 -- The web role edits activities, and the triggers' checks call these.
 grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb),
-    rally.cal_attendee_list(jsonb), rally.cal_fields(rally.activities),
-    rally.cal_event_id(uuid)
+    rally.cal_attendee_set(jsonb), rally.cal_attendee_list(jsonb),
+    rally.cal_fields_of(text, text, text, timestamptz, timestamptz, date, date, text, text[],
+        jsonb, text),
+    rally.cal_fields(rally.activities), rally.cal_event_id(uuid)
     to rally_web;

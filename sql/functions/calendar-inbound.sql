@@ -21,7 +21,7 @@ as $$
 $$;
 
 -- Inserts the events of the set that are new to the connection (those
--- pg_temp.cal_page_events matched to no activity): the recurring
+-- pg_temp.cal_page_fields matched to no activity): the recurring
 -- exceptions (p_exceptions) or the others.  An exception is inserted
 -- linked to its series when the series is known by then: the series of
 -- the set are inserted first, so an exception's series that came in the
@@ -40,13 +40,17 @@ begin
 	    start_date, end_date, time_zone, recurrence, attendees, event_status, etag,
 	    google_updated, sequence, ical_uid, synced_snapshot, google_seen_at,
 	    recurring_event_id, original_start_at, original_start_date, recurring_activity_id)
-	select p_tenant, p_owner, 'google', p_conn, i.eid, 'synced', c.*, i.etag,
-	    i.updated::timestamptz, i.seq::int, i.ical_uid, i.v, now(), i.series,
-	    i.orig_start_at::timestamptz, i.orig_start_date::date,
+	select p_tenant, p_owner, 'google', p_conn, i.eid, 'synced', i.title, i.description,
+	    i.location, i.start_at, i.end_at, i.start_date, i.end_date, i.time_zone,
+	    i.recurrence, i.attendees, i.event_status, i.etag,
+	    i.updated::timestamptz, i.seq::int, i.ical_uid,
+	    rally.cal_fields_of(i.title, i.description, i.location, i.start_at, i.end_at,
+	        i.start_date, i.end_date, i.time_zone, i.recurrence, i.attendees, i.event_status),
+	    now(), i.series, i.orig_start_at::timestamptz, i.orig_start_date::date,
 	    case when p_exceptions then (select z.id from rally.activities z
 	        where z.tenant_id = p_tenant and z.connection_id = p_conn
 	            and z.google_event_id = i.series) end
-	from pg_temp.cal_page_events i cross join lateral rally.cal_columns(i.v) c
+	from pg_temp.cal_page_fields i
 	where not i.gone and i.act_id is null
 	    and (i.series is not null) = p_exceptions
 	order by i.ord;
@@ -74,7 +78,7 @@ as $$ select rally.cal_insert_items(p_tenant, p_conn, p_owner, false) $$;
 
 -- Applies a set of events (an items array) to a connection's activities.
 -- Every statement works on the whole set through the session's scratch
--- table pg_temp.cal_page_events, whose rows live until the end of the
+-- table pg_temp.cal_page_fields, whose rows live until the end of the
 -- transaction.  Each statement reaches activities by key only: the match
 -- by the unique (tenant, connection, event) key, row by row from the set,
 -- the writes by primary key from arrays of the matched ids (whose length
@@ -104,19 +108,30 @@ declare
 	v_merge uuid[];
 begin
 	-- The scratch table holds what the statements below use of each
-	-- event, not the event itself (the merge takes that from p_items):
-	-- rows that small are neither compressed nor read back from TOAST.
-	-- Its name changes with its columns, since a session keeps the table
-	-- it made (it was cal_page_items before these columns).  An event
-	-- without a usable id (not an object, no id, an id over 1024
-	-- characters) fails the constraints on eid.
-	if to_regclass('pg_temp.cal_page_events') is null then
-		create temp table cal_page_events (
+	-- event, its synced fields read once as the activity's columns, not
+	-- the event itself (the merge takes that from p_items): rows that
+	-- small are neither compressed nor read back from TOAST.  Its name
+	-- changes with its columns, since a session keeps the table it made
+	-- (it was cal_page_items, then cal_page_events, before these
+	-- columns).  An event without a usable id (not an object, no id, an id
+	-- over 1024 characters) fails the constraints on eid.
+	if to_regclass('pg_temp.cal_page_fields') is null then
+		create temp table cal_page_fields (
 			ord bigint not null,
 			eid text not null check (length(eid) <= 1024),
 			rally_id uuid,
-			v jsonb,
 			gone boolean not null,
+			title text,
+			description text,
+			location text,
+			start_at timestamptz,
+			end_at timestamptz,
+			start_date date,
+			end_date date,
+			time_zone text,
+			recurrence text[],
+			attendees jsonb,
+			event_status text,
 			etag text,
 			updated text,
 			seq text,
@@ -129,26 +144,31 @@ begin
 			act_state text
 		) on commit delete rows;
 	end if;
-	delete from pg_temp.cal_page_events;
+	delete from pg_temp.cal_page_fields;
 	-- The same event twice in one set: its last state wins.  A deletion
 	-- carries no extendedProperties: its activity, if Rally made the event
 	-- and has not recorded its id yet (the first push's answer is still
 	-- on its way), is the one the event id was derived from.
-	insert into pg_temp.cal_page_events (ord, eid, rally_id, v, gone, etag, updated, seq,
-	    ical_uid, series, orig_start_at, orig_start_date)
+	-- The fields of a deleted event are not read: whatever they hold, the
+	-- deletion is applied.
+	insert into pg_temp.cal_page_fields (ord, eid, rally_id, gone, title, description,
+	    location, start_at, end_at, start_date, end_date, time_zone, recurrence, attendees,
+	    event_status, etag, updated, seq, ical_uid, series, orig_start_at, orig_start_date)
 	select distinct on (x.e->>'id') x.ord, case when jsonb_typeof(x.e) = 'object'
 	        then x.e->>'id' end,
 	    case when x.e->'extendedProperties'->'private'->>'rallyActivityId'
 	        ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid
 	        when g.gone then rally.cal_event_activity_id(x.e->>'id') end,
-	    case when not g.gone then rally.cal_fields_from_event(x.e) end, g.gone,
+	    g.gone, c.title, c.description, c.location, c.start_at, c.end_at, c.start_date,
+	    c.end_date, c.time_zone, c.recurrence, c.attendees, c.event_status,
 	    x.e->>'etag', x.e->>'updated', x.e->>'sequence', x.e->>'iCalUID',
 	    x.e->>'recurringEventId', x.e->'originalStartTime'->>'dateTime',
 	    x.e->'originalStartTime'->>'date'
 	from jsonb_array_elements(p_items) with ordinality x(e, ord)
 	cross join lateral (select coalesce(x.e->>'status', 'confirmed') = 'cancelled'
 	    and x.e->>'recurringEventId' is null as gone) g
+	cross join lateral rally.cal_event_columns(case when not g.gone then x.e end) c
 	order by x.e->>'id', x.ord desc;
 
 	-- Which activity each event is, locked: by its event id, or (an insert
@@ -156,11 +176,11 @@ begin
 	-- put in the event.  An event older than the version the row already
 	-- holds (a page fetched before a push met or wrote a newer one) is
 	-- 'stale': nothing new, neither applied nor merged.
-	update pg_temp.cal_page_events i set act_id = m.id, act_etag = m.etag,
+	update pg_temp.cal_page_fields i set act_id = m.id, act_etag = m.etag,
 	    act_state = case when m.google_updated > i.updated::timestamptz
 	        then 'stale' else m.sync_state end
 	from (select j.eid, a.id, a.etag, a.sync_state, a.google_updated
-	    from pg_temp.cal_page_events j
+	    from pg_temp.cal_page_fields j
 	    cross join lateral (select x.id, x.etag, x.sync_state, x.google_updated
 	        from rally.activities x
 	        where x.tenant_id = p_tenant and x.connection_id = p_conn
@@ -171,11 +191,11 @@ begin
 	-- activity id: the later one adopts it, the other is inserted); and
 	-- the row may have got its event id from Rally's own push since the
 	-- lookup above.
-	update pg_temp.cal_page_events i set act_id = m.id, act_etag = m.etag,
+	update pg_temp.cal_page_fields i set act_id = m.id, act_etag = m.etag,
 	    act_state = case when m.google_updated > i.updated::timestamptz
 	        then 'stale' else m.sync_state end
 	from (select distinct on (a.id) j.eid, a.id, a.etag, a.sync_state, a.google_updated
-	    from pg_temp.cal_page_events j
+	    from pg_temp.cal_page_fields j
 	    cross join lateral (select x.id, x.etag, x.sync_state, x.google_updated
 	        from rally.activities x
 	        where x.tenant_id = p_tenant and x.id = j.rally_id and x.owner_id = p_owner
@@ -195,9 +215,9 @@ begin
 	-- kept as a cancelled activity like any other, tombstone or not.
 	if exists (select 1 from rally.activity_tombstones t
 	    where t.tenant_id = p_tenant and t.connection_id = p_conn) then
-		update pg_temp.cal_page_events set gone = true
+		update pg_temp.cal_page_fields set gone = true
 		where act_id is null and not gone
-		    and (series is null or v->>'event_status' is distinct from 'cancelled')
+		    and (series is null or event_status is distinct from 'cancelled')
 		    and (eid in (select t.google_event_id from rally.activity_tombstones t
 		            where t.tenant_id = p_tenant and t.connection_id = p_conn)
 		        or rally_id in (select t.activity_id from rally.activity_tombstones t
@@ -213,7 +233,7 @@ begin
 	        and act_etag is distinct from etag), '{}'),
 	    count(*) filter (where gone and act_id is null)
 	into v_gone, v_seen, v_changed, v_merge, n_ignored
-	from pg_temp.cal_page_events where act_id is not null or gone;
+	from pg_temp.cal_page_fields where act_id is not null or gone;
 
 	delete from rally.activities where tenant_id = p_tenant and id = any (v_gone);
 	get diagnostics n_deleted = row_count;
@@ -225,12 +245,15 @@ begin
 
 	update rally.activities a set (title, description, location, start_at, end_at,
 	    start_date, end_date, time_zone, recurrence, attendees, event_status) =
-	    (select * from rally.cal_columns(i.v)),
+	    (i.title, i.description, i.location, i.start_at, i.end_at, i.start_date, i.end_date,
+	        i.time_zone, i.recurrence, i.attendees, i.event_status),
 	    etag = i.etag, google_updated = i.updated::timestamptz,
 	    sequence = i.seq::int, google_event_id = i.eid,
-	    synced_snapshot = i.v, google_seen_at = now(), sync_state = 'synced',
-	    sync_error = null
-	from pg_temp.cal_page_events i
+	    synced_snapshot = rally.cal_fields_of(i.title, i.description, i.location, i.start_at,
+	        i.end_at, i.start_date, i.end_date, i.time_zone, i.recurrence, i.attendees,
+	        i.event_status),
+	    google_seen_at = now(), sync_state = 'synced', sync_error = null
+	from pg_temp.cal_page_fields i
 	where a.tenant_id = p_tenant and a.id = any (v_changed) and i.act_id = a.id;
 	get diagnostics k = row_count;
 	n_applied := n_applied + k;
@@ -240,7 +263,7 @@ begin
 
 	-- Unsent CRM edits on both sides: the per-field merge, one at a time.
 	for r in select a as act, p_items->(i.ord::int - 1) as ev from rally.activities a
-	    join pg_temp.cal_page_events i on i.act_id = a.id
+	    join pg_temp.cal_page_fields i on i.act_id = a.id
 	    where a.tenant_id = p_tenant and a.id = any (v_merge)
 	    order by i.ord loop
 		if rally.cal_merge(r.act, r.ev) > 0 then
