@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup-readback.h"
 #include "backup-run.h"
 #include "db.h"
 #include "dumpcount.h"
@@ -63,6 +64,7 @@ struct run {
 	struct backup_file file;
 	struct pgtool dump;
 	struct backup_writer *w;
+	struct readback *rb;
 	struct dumpcount dc;
 	bool recorded;
 };
@@ -131,6 +133,8 @@ run_start_dump(struct run *r, char **cause)
 	if (backup_file_create(&r->file, r->o->conf->backup_dir, r->res->name,
 	    cause) == -1)
 		return -1;
+	if ((r->rb = readback_start(r->file.tmp_path, r->o->kr, cause)) == NULL)
+		return -1;
 	r->w = backup_writer_new(r->o->kr, BACKUP_DEFAULT_CHUNK,
 	    (int)r->o->conf->backup_zstd_level, backup_file_sink, &r->file,
 	    cause);
@@ -169,6 +173,7 @@ run_pump(struct run *r, char **cause)
 		dumpcount_feed(&r->dc, buf, (size_t)n);
 		r->res->plain_bytes += (uint64_t)n;
 		rc = backup_writer_write(r->w, buf, (size_t)n, cause);
+		readback_advance(r->rb, r->file.size);
 		if (r->o->progress != NULL && r->res->plain_bytes >= next) {
 			r->o->progress(r->o->progress_arg, r->res->plain_bytes,
 			    r->file.size);
@@ -187,8 +192,7 @@ run_dump(struct run *r, char **cause)
 	if (run_start_dump(r, cause) == -1 || run_pump(r, cause) == -1)
 		return -1;
 	if (pgtool_wait(&r->dump, cause) == -1 ||
-	    backup_writer_finish(r->w, cause) == -1 ||
-	    backup_file_commit(&r->file, cause) == -1)
+	    backup_writer_finish(r->w, cause) == -1)
 		return -1;
 	r->res->size = r->file.size;
 	r->res->dump_seconds = (double)(now_usec() - t0) / 1e6;
@@ -196,11 +200,13 @@ run_dump(struct run *r, char **cause)
 }
 
 /*
- * The committed file read back as verify reads it, once pg_dump is done
- * (its own step: beside the dump it would compete with pg_dump and its
- * backend for the cores): every chunk opened and decompressed, its
- * length and the dump's those written.  The SHA-256 recorded is taken
- * here, over the bytes as read back: the one hash of the file.
+ * The file read back as verify reads it, before it takes its name: every
+ * chunk opened and decompressed, its length and the dump's those written.
+ * Most of it was read during the dump, at the lowest priority
+ * (lib/backup-readback.h); the rest is read here.  The SHA-256 recorded
+ * is taken over the bytes as read back: the one hash of the file.  Only
+ * then is the file synced and renamed, so a backup that does not read
+ * back, or whose process dies before it is proven, is never visible.
  */
 static int
 run_verify(struct run *r, char **cause)
@@ -208,15 +214,18 @@ run_verify(struct run *r, char **cause)
 	struct backup_reader_stats st;
 	unsigned char sha[32];
 	uint64_t t0 = now_usec();
+	int rc;
 
-	if (backup_file_read(r->file.path, r->o->kr, NULL, NULL, &st, sha,
-	    cause) == -1)
+	rc = readback_finish(r->rb, r->file.tmp_path, r->file.size, &st, sha,
+	    cause);
+	r->rb = NULL;
+	if (rc == -1)
 		return -1;
 	if (st.file_bytes != r->res->size ||
 	    st.plain_bytes != r->res->plain_bytes)
 		return set_cause(cause, "%s: the file read back is not the one "
 		    "written (%llu bytes of file, %llu of dump; %llu and %llu "
-		    "written)", r->file.path,
+		    "written)", r->file.tmp_path,
 		    (unsigned long long)st.file_bytes,
 		    (unsigned long long)st.plain_bytes,
 		    (unsigned long long)r->res->size,
@@ -292,6 +301,8 @@ run_failed(struct run *r, const char *why)
 	char *ignored = NULL;
 
 	pgtool_abort(&r->dump);
+	readback_abort(r->rb);
+	r->rb = NULL;
 	backup_file_discard(&r->file);
 	if (r->recorded && r->db != NULL &&
 	    db_command(r->db, BACKUP_SQL_FAILED, 2, params, &ignored) == -1)
@@ -304,6 +315,7 @@ run_locked(struct run *r, char **cause)
 	if (run_sweep(r, cause) == -1 || run_record(r, cause) == -1)
 		return BACKUP_FAILED;
 	if (run_dump(r, cause) == -1 || run_verify(r, cause) == -1 ||
+	    backup_file_commit(&r->file, cause) == -1 ||
 	    run_complete(r, cause) == -1) {
 		run_failed(r, *cause);
 		return BACKUP_FAILED;
@@ -330,6 +342,7 @@ backup_run(const struct backup_opts *o, struct backup_result *res,
 	else
 		res->status = locked == 0 ? BACKUP_BUSY : BACKUP_FAILED;
 	pgtool_abort(&r.dump);
+	readback_abort(r.rb);
 	backup_file_clear(&r.file);
 	backup_writer_free(r.w);
 	dumpcount_clear(&r.dc);

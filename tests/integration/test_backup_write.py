@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 """Writing backups (lib/backup-run.c through rallyctl backup now and
 rallyd's backup job): the record, the lock that keeps backups one at a
-time, a full disk, retention, and a process killed mid-backup."""
+time, a full disk, a file that does not read back, retention, and a
+process killed mid-backup."""
 
 import os
 import signal
@@ -13,6 +14,7 @@ import pytest
 from rallytest import program
 from rallytest.backup import CHUNK, ctl, ctl_json, write_conf
 from rallytest.daemon import Rallyd, wait_until
+from rallytest.faults import eio_read_env
 from rallytest.pg import PGBIN
 from rallytest.schema import calendar_user
 
@@ -101,6 +103,18 @@ def test_a_full_disk_leaves_no_file_and_older_backups_untouched(pg, dbconn, conf
         assert status == "failed" and "No space left on device" in error
     finally:
         subprocess.run(["umount", str(backup_dir)], check=True)
+
+
+def test_a_backup_that_does_not_read_back_is_never_visible(dbconn, conf, backup_dir, tmp_path):
+    # The disk fails the read-back one chunk in, while the file is written.
+    noise(dbconn, 8 * CHUNK)
+    r = ctl(conf, "backup", "now", env=eio_read_env(tmp_path, ".rbk.tmp", CHUNK))
+    assert r.returncode == 1 and "Input/output error" in r.stderr, r.stderr
+    assert files(backup_dir) == []
+    [(_, status, error)] = records(dbconn)
+    assert status == "failed" and ".rbk.tmp: read: Input/output error" in error
+    made = ctl_json(conf, "backup", "now")
+    assert files(backup_dir) == [made["file"]]
 
 
 def test_backups_older_than_the_retention_are_deleted(dbconn, conf, backup_dir):

@@ -29,8 +29,8 @@ def write_conf(path, conninfo, keyring, backup_keyring, backup_dir, extra=None):
     return str(path)
 
 
-def ctl(conf, *args, timeout=300):
-    env = dict(os.environ)
+def ctl(conf, *args, timeout=300, env=None):
+    env = dict(env or os.environ)
     env.pop("CREDENTIALS_DIRECTORY", None)
     r = subprocess.run([program("rallyctl"), "-c", conf, *args], capture_output=True,
                        text=True, env=env, timeout=timeout)
