@@ -49,11 +49,15 @@ as $$
 	    and rally.ledger_matches(l.subject_hash, l.hash_key_id, 'user', u.id)
 $$;
 
--- The notice of a deletion request.  p_removed: an owner removed the user
--- from the workspace (rally.web_member_remove), so the user did not ask,
--- and there is no grace period to cancel in.
+-- The notice of a deletion request.  p_by says who asked: 'self' (the
+-- user, from the account page), 'owner' (an owner removed the user from
+-- the workspace, rally.web_member_remove: the user did not ask, and there
+-- is no grace period to cancel in) or 'operator' (rallyctl user delete:
+-- Rally's operators, on a request that reached them another way).
+drop function if exists rally.account_deletion_notice(uuid, uuid, boolean, interval,
+    timestamptz, timestamptz);
 create or replace function rally.account_deletion_notice(p_tenant uuid, p_user uuid,
-    p_removed boolean, p_grace interval, p_purge_after timestamptz, p_due_at timestamptz)
+    p_by text, p_grace interval, p_purge_after timestamptz, p_due_at timestamptz)
 returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -61,21 +65,28 @@ as $$
 begin
 	-- plpgsql: notices.sql is applied after this file.
 	perform rally.notice_queue(p_tenant, p_user, 'compliance',
-	    case when p_removed then 'You were removed from your Rally workspace'
+	    case when p_by = 'owner' then 'You were removed from your Rally workspace'
 	        else 'Your Rally account will be deleted' end,
-	    case when p_removed
-	        then E'An owner of your Rally workspace removed you from it, so your Rally '
-	            'account is being deleted.\n\n'
+	    case p_by
+	        when 'owner' then E'An owner of your Rally workspace removed you from it, '
+	            'so your Rally account is being deleted.\n\n'
+	        when 'operator' then E'Rally''s operators started the deletion of your '
+	            'Rally account.\n\n'
 	        else E'We received a request to delete your Rally account.\n\n' end
 	    || format(E'Your Google connections were disconnected and their tokens deleted. '
 	        'Everything else we hold about you will be deleted from %s UTC, and '
 	        'no later than %s UTC.\n%s',
 	        to_char(p_purge_after at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
 	        to_char(p_due_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
-	        case when p_removed
+	        case when p_by = 'owner'
 	            then E'\nIf you think this is a mistake, ask an owner of your workspace.\n'
+	        when p_grace > interval '0' and p_by = 'operator'
+	            then E'\nIf you did not ask for this, sign in before then to cancel the '
+	                'deletion, and tell Rally''s support.\n'
 	        when p_grace > interval '0'
 	            then E'\nUntil then you may sign in and cancel the deletion.\n'
+	        when p_by = 'operator'
+	            then E'\nIf you did not ask for this, tell Rally''s support.\n'
 	        else '' end));
 end
 $$;
@@ -167,7 +178,9 @@ begin
 	    'user', p_user, jsonb_build_object('grace_seconds',
 	        extract(epoch from p_grace)::bigint, 'last_member', last_member));
 	perform rally.account_deletion_notice(p_tenant, p_user,
-	    p_actor = 'user' and p_actor_id is distinct from p_user, p_grace, purge_after, due_at);
+	    case when p_actor = 'operator' then 'operator'
+	        when p_actor_id is distinct from p_user then 'owner' else 'self' end,
+	    p_grace, purge_after, due_at);
 	perform rally.job_enqueue(p_tenant, 'accountpurge', ledger_id::text,
 	    jsonb_build_object('ledger_id', ledger_id), purge_after, 1000);
 	return next;
@@ -361,7 +374,7 @@ as $$
 $$;
 
 revoke all on function rally.account_purge_tables(), rally.account_deletion_user(uuid, uuid),
-    rally.account_deletion_notice(uuid, uuid, boolean, interval, timestamptz, timestamptz),
+    rally.account_deletion_notice(uuid, uuid, text, interval, timestamptz, timestamptz),
     rally.account_purged_notice(uuid, uuid, timestamptz),
     rally.account_delete_request(uuid, uuid, text, uuid, interval, interval),
     rally.account_delete_cancel(uuid, uuid, text), rally.account_purge_batch(uuid, uuid),

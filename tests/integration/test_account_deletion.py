@@ -178,6 +178,8 @@ def purged_without_a_trace(cal, sink):
     scheduled = [m for _, r, m in sink.received()
                  if m["Subject"] == "Your Rally account will be deleted"]
     assert len(scheduled) == 1 and scheduled[0]["To"] == cal.user_email
+    # Asked by an operator (rallyctl), not through the account page.
+    assert "Rally's operators started the deletion" in scheduled[0].get_content()
     assert "cancel the deletion" in scheduled[0].get_content()
     # The last message goes to the address the user had, which nothing keeps.
     farewell = [(r, m) for _, r, m in sink.received()
