@@ -68,8 +68,9 @@ backup_file_create(struct backup_file *f, const char *dir, const char *name,
 		return set_cause(cause, "backup.dir %s: %s", dir,
 		    strerror(errno));
 	}
-	f->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	/* Read and write: the read-back reads it through this descriptor. */
+	f->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
 	if (f->fd == -1) {
 		set_cause(cause, "%s: %s", tmp, strerror(errno));
 		free(tmp);

@@ -37,7 +37,10 @@ void backup_file_name(char out[BACKUP_NAME_LEN + 1]);
 /* The time a backup's name gives; -1 for a name that is not a backup's. */
 int backup_name_time(const char *name, time_t *);
 
-/* Creates dir (0700) if missing and "<dir>/<name>.tmp"; 0 or -1. */
+/*
+ * Creates dir (0700) if missing and "<dir>/<name>.tmp", open for reading
+ * too (the read-back reads it through this descriptor); 0 or -1.
+ */
 int backup_file_create(struct backup_file *, const char *dir,
     const char *name, char **cause) MUST_CHECK;
 /*

@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -16,10 +19,18 @@
 #include "backup-file.h"
 #include "backup-readback.h"
 
-/* The background thread's priority: it runs when nothing else would. */
+/* Where SCHED_IDLE is refused: it runs when little else would. */
 #define READBACK_NICE 19
+/*
+ * SCHED_IDLE alone would make the thread's disk reads the idle I/O class,
+ * which may wait seconds behind other reads; best effort, lowest level
+ * (linux/ioprio.h: class 2, data 7), is what a background reader needs.
+ */
+#define READBACK_IOPRIO ((2 << 13) | 7)
+#define IOPRIO_WHO_PROCESS 1
 
 struct readback {
+	char *path;
 	int fd;
 	struct backup_reader *r;
 	EVP_MD_CTX *sha;
@@ -29,10 +40,12 @@ struct readback {
 
 	pthread_t thread;
 	bool running;		/* thread started, not yet joined */
-	pthread_mutex_t lock;
+	_Atomic uint64_t written;	/* what may be read */
+	atomic_bool stop;	/* the thread is to return */
+	atomic_bool failed;	/* the thread returned with why set */
+	atomic_bool waiting;	/* the thread sleeps (or is about to) on more */
+	pthread_mutex_t lock;	/* only for sleeping and waking */
 	pthread_cond_t more;
-	uint64_t written;	/* under lock: what may be read */
-	bool stop;		/* under lock: the thread is to return */
 };
 
 /* Reads and opens up to want bytes from pos; 0, or -1 with rb->why. */
@@ -56,45 +69,86 @@ readback_step(struct readback *rb, uint64_t want)
 	return backup_reader_feed(rb->r, rb->buf, (size_t)got, &rb->why);
 }
 
+/*
+ * Sleeps until the writer publishes more or says stop.  waiting is set
+ * before written is looked at again, and the writer stores written before
+ * it looks at waiting: one of the two sees the other (sequentially
+ * consistent atomics), so no wake-up is lost.
+ */
+static void
+readback_sleep(struct readback *rb)
+{
+	pthread_mutex_lock(&rb->lock);
+	atomic_store(&rb->waiting, true);
+	while (!atomic_load(&rb->stop) && atomic_load(&rb->written) == rb->pos)
+		pthread_cond_wait(&rb->more, &rb->lock);
+	atomic_store(&rb->waiting, false);
+	pthread_mutex_unlock(&rb->lock);
+}
+
+static void
+readback_lower(void)
+{
+	struct sched_param none = { .sched_priority = 0 };
+
+	/* Best effort: a system that refuses leaves it at the caller's. */
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), READBACK_NICE);
+	(void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)gettid(),
+	    READBACK_IOPRIO);
+}
+
 /* Follows the writer until told to stop, or the first fault. */
 static void *
 readback_main(void *arg)
 {
 	struct readback *rb = arg;
-	struct sched_param none = { .sched_priority = 0 };
-	uint64_t avail;
+	uint64_t written;
 
-	/* Best effort: a system that refuses leaves it at the caller's. */
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), READBACK_NICE);
-	for (;;) {
-		pthread_mutex_lock(&rb->lock);
-		while (!rb->stop && rb->written == rb->pos)
-			pthread_cond_wait(&rb->more, &rb->lock);
-		avail = rb->written - rb->pos;
-		pthread_mutex_unlock(&rb->lock);
-		if (rb->stop || readback_step(rb, avail) == -1)
-			return NULL;
+	readback_lower();
+	while (!atomic_load(&rb->stop)) {
+		if ((written = atomic_load(&rb->written)) == rb->pos)
+			readback_sleep(rb);
+		else if (readback_step(rb, written - rb->pos) == -1) {
+			atomic_store(&rb->failed, true);
+			break;
+		}
 	}
+	return NULL;
+}
+
+/* The thread, with every signal blocked: they are the caller's to take. */
+static int
+readback_spawn(struct readback *rb)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&rb->thread, NULL, readback_main, rb);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 struct readback *
-readback_start(const char *path, const struct keyring *kr, char **cause)
+readback_start(int fd, const char *path, const struct keyring *kr,
+    char **cause)
 {
 	struct readback *rb = xcalloc(1, sizeof *rb);
 	int rc;
 
+	rb->path = xstrdup(path);
 	rb->r = backup_reader_new(kr, NULL, NULL);
 	rb->buf = xmalloc(BACKUP_IO_SIZE);
 	pthread_mutex_init(&rb->lock, NULL);
 	pthread_cond_init(&rb->more, NULL);
-	if ((rb->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((rb->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		set_cause(cause, "%s: %s", path, strerror(errno));
 	else if ((rb->sha = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(rb->sha, EVP_sha256(), NULL) != 1)
 		set_cause(cause, "%s: SHA-256 is not available", path);
-	else if ((rc = pthread_create(&rb->thread, NULL, readback_main,
-	    rb)) != 0)
+	else if ((rc = readback_spawn(rb)) != 0)
 		set_cause(cause, "%s: read-back thread: %s", path,
 		    strerror(rc));
 	else {
@@ -108,10 +162,12 @@ readback_start(const char *path, const struct keyring *kr, char **cause)
 void
 readback_advance(struct readback *rb, uint64_t written)
 {
-	pthread_mutex_lock(&rb->lock);
-	rb->written = written;
-	pthread_cond_signal(&rb->more);
-	pthread_mutex_unlock(&rb->lock);
+	atomic_store(&rb->written, written);
+	if (atomic_load(&rb->waiting)) {
+		pthread_mutex_lock(&rb->lock);
+		pthread_cond_signal(&rb->more);
+		pthread_mutex_unlock(&rb->lock);
+	}
 }
 
 /* The thread stopped and joined: its state is the caller's from here. */
@@ -120,8 +176,8 @@ readback_join(struct readback *rb)
 {
 	if (!rb->running)
 		return;
+	atomic_store(&rb->stop, true);
 	pthread_mutex_lock(&rb->lock);
-	rb->stop = true;
 	pthread_cond_signal(&rb->more);
 	pthread_mutex_unlock(&rb->lock);
 	pthread_join(rb->thread, NULL);
@@ -129,7 +185,16 @@ readback_join(struct readback *rb)
 }
 
 int
-readback_finish(struct readback *rb, const char *path, uint64_t size,
+readback_check(struct readback *rb, char **cause)
+{
+	if (!atomic_load(&rb->failed))
+		return 0;
+	readback_join(rb);
+	return set_cause(cause, "%s: %s", rb->path, rb->why);
+}
+
+int
+readback_finish(struct readback *rb, uint64_t size,
     struct backup_reader_stats *st, unsigned char sha256[32], char **cause)
 {
 	unsigned int n = 32;
@@ -146,7 +211,7 @@ readback_finish(struct readback *rb, const char *path, uint64_t size,
 		rc = set_cause(&rb->why, "SHA-256 failed");
 	*st = *backup_reader_stats(rb->r);
 	if (rc == -1)
-		set_cause(cause, "%s: %s", path, rb->why);
+		set_cause(cause, "%s: %s", rb->path, rb->why);
 	readback_abort(rb);
 	return rc;
 }
@@ -165,5 +230,6 @@ readback_abort(struct readback *rb)
 	pthread_mutex_destroy(&rb->lock);
 	free(rb->buf);
 	free(rb->why);
+	free(rb->path);
 	free(rb);
 }

@@ -133,7 +133,8 @@ run_start_dump(struct run *r, char **cause)
 	if (backup_file_create(&r->file, r->o->conf->backup_dir, r->res->name,
 	    cause) == -1)
 		return -1;
-	if ((r->rb = readback_start(r->file.tmp_path, r->o->kr, cause)) == NULL)
+	r->rb = readback_start(r->file.fd, r->file.tmp_path, r->o->kr, cause);
+	if (r->rb == NULL)
 		return -1;
 	r->w = backup_writer_new(r->o->kr, BACKUP_DEFAULT_CHUNK,
 	    (int)r->o->conf->backup_zstd_level, backup_file_sink, &r->file,
@@ -173,7 +174,10 @@ run_pump(struct run *r, char **cause)
 		dumpcount_feed(&r->dc, buf, (size_t)n);
 		r->res->plain_bytes += (uint64_t)n;
 		rc = backup_writer_write(r->w, buf, (size_t)n, cause);
-		readback_advance(r->rb, r->file.size);
+		if (rc == 0) {
+			readback_advance(r->rb, r->file.size);
+			rc = readback_check(r->rb, cause);
+		}
 		if (r->o->progress != NULL && r->res->plain_bytes >= next) {
 			r->o->progress(r->o->progress_arg, r->res->plain_bytes,
 			    r->file.size);
@@ -216,8 +220,7 @@ run_verify(struct run *r, char **cause)
 	uint64_t t0 = now_usec();
 	int rc;
 
-	rc = readback_finish(r->rb, r->file.tmp_path, r->file.size, &st, sha,
-	    cause);
+	rc = readback_finish(r->rb, r->file.size, &st, sha, cause);
 	r->rb = NULL;
 	if (rc == -1)
 		return -1;

@@ -63,6 +63,10 @@ language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+	if p_by is null or p_by not in ('self', 'owner', 'operator') then
+		raise exception 'account_deletion_notice: by self, owner or operator'
+		    using errcode = '22023';
+	end if;
 	-- plpgsql: notices.sql is applied after this file.
 	perform rally.notice_queue(p_tenant, p_user, 'compliance',
 	    case when p_by = 'owner' then 'You were removed from your Rally workspace'

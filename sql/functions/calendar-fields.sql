@@ -84,6 +84,13 @@ as $$
 	    a.event_status)
 $$;
 
+-- A time as its canonical form keeps it: whole seconds, and no infinity
+-- (rally.cal_utc has no text for one).  Stable, as date_trunc is, so that
+-- PostgreSQL inlines it.
+create or replace function rally.cal_second(t timestamptz) returns timestamptz
+language sql stable parallel safe
+as $$ select case when isfinite(t) then date_trunc('second', t) end $$;
+
 -- The synced fields of a Google event (events resource, Calendar v3) as
 -- the activity's columns, in this order: the one reading of an event's
 -- fields.  A set of one row, so that a page's statement inlines it (see
@@ -97,8 +104,8 @@ language sql stable parallel safe
 as $$
 	select coalesce(e->>'summary', ''), nullif(e->>'description', ''),
 	    nullif(e->>'location', ''),
-	    date_trunc('second', (e->'start'->>'dateTime')::timestamptz),
-	    date_trunc('second', (e->'end'->>'dateTime')::timestamptz),
+	    rally.cal_second((e->'start'->>'dateTime')::timestamptz),
+	    rally.cal_second((e->'end'->>'dateTime')::timestamptz),
 	    (e->'start'->>'date')::date, (e->'end'->>'date')::date,
 	    nullif(e->'start'->>'timeZone', ''),
 	    case when jsonb_typeof(e->'recurrence') = 'array'
@@ -210,7 +217,8 @@ grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb)
     rally.cal_attendee_set(jsonb), rally.cal_attendee_list(jsonb),
     rally.cal_fields_of(text, text, text, timestamptz, timestamptz, date, date, text, text[],
         jsonb, text),
-    rally.cal_fields(rally.activities), rally.cal_event_columns(jsonb),
+    rally.cal_fields(rally.activities), rally.cal_second(timestamptz),
+    rally.cal_event_columns(jsonb),
     rally.cal_fields_from_event(jsonb),
     rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
     rally.cal_event_id(uuid), rally.cal_event_body(rally.activities),

@@ -14,7 +14,7 @@ import pytest
 from rallytest import program
 from rallytest.backup import CHUNK, ctl, ctl_json, write_conf
 from rallytest.daemon import Rallyd, wait_until
-from rallytest.faults import eio_read_env
+from rallytest.faults import read_fault_env
 from rallytest.pg import PGBIN
 from rallytest.schema import calendar_user
 
@@ -106,15 +106,30 @@ def test_a_full_disk_leaves_no_file_and_older_backups_untouched(pg, dbconn, conf
 
 
 def test_a_backup_that_does_not_read_back_is_never_visible(dbconn, conf, backup_dir, tmp_path):
-    # The disk fails the read-back one chunk in, while the file is written.
+    # The disk fails the read-back one chunk in.
     noise(dbconn, 8 * CHUNK)
-    r = ctl(conf, "backup", "now", env=eio_read_env(tmp_path, ".rbk.tmp", CHUNK))
+    r = ctl(conf, "backup", "now", env=read_fault_env(tmp_path, ".rbk.tmp", CHUNK))
     assert r.returncode == 1 and "Input/output error" in r.stderr, r.stderr
     assert files(backup_dir) == []
     [(_, status, error)] = records(dbconn)
     assert status == "failed" and ".rbk.tmp: read: Input/output error" in error
     made = ctl_json(conf, "backup", "now")
     assert files(backup_dir) == [made["file"]]
+
+
+def test_a_backup_killed_before_its_read_back_ended_is_never_visible(dbconn, conf, backup_dir,
+                                                                     tmp_path):
+    # The process ends in the middle of reading the file back: what it
+    # leaves has no backup's name, and the next backup clears it.
+    noise(dbconn, 8 * CHUNK)
+    r = ctl(conf, "backup", "now", env=read_fault_env(tmp_path, ".rbk.tmp", 4 * CHUNK,
+                                                        exit=True))
+    assert r.returncode == 137, r.stderr
+    assert [n for n in files(backup_dir) if n.endswith(".rbk")] == []
+    made = ctl_json(conf, "backup", "now")
+    assert files(backup_dir) == [made["file"]]
+    statuses = [status for _, status, _ in records(dbconn)]
+    assert statuses == ["failed", "complete"]
 
 
 def test_backups_older_than_the_retention_are_deleted(dbconn, conf, backup_dir):

@@ -20,14 +20,17 @@ def _build(name, tmp_path):
     return out
 
 
-def eio_read_env(tmp_path, suffix, after_bytes):
+def read_fault_env(tmp_path, suffix, after_bytes, exit=False):
     """The environment of a process whose reads of files named *suffix
-    fail with EIO once after_bytes of them were read."""
+    fail with EIO once it asked for more than after_bytes of them, or,
+    with exit, that ends there (_exit 137) as if killed."""
     env = dict(os.environ)
     env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD"),
                                                str(_build("eio-read", tmp_path))]))
-    env["RALLY_FAULT_EIO_SUFFIX"] = suffix
-    env["RALLY_FAULT_EIO_AFTER"] = str(after_bytes)
+    env["RALLY_FAULT_READ_SUFFIX"] = suffix
+    env["RALLY_FAULT_READ_AFTER"] = str(after_bytes)
+    if exit:
+        env["RALLY_FAULT_READ_EXIT"] = "1"
     # Under AddressSanitizer its runtime need not come first: the shim
     # only forwards to the next read.
     env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
