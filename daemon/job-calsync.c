@@ -5,9 +5,10 @@
  * With a sync token it asks for what changed since; without one (first
  * sync, or Google answered 410 fullSyncRequired) it lists everything from
  * calendar.window back, and at the end removes what Google no longer has.
- * Every page goes, as Google sent it, to rally.cal_apply_page, which
- * applies it in one transaction with the sync token of the last page: a
- * crash repeats pages, which are idempotent, and never skips one.
+ * Every page goes, as Google sent it but for the members of its events no
+ * SQL reads, to rally.cal_apply_page, which applies it in one transaction
+ * with the sync token of the last page: a crash repeats pages, which are
+ * idempotent, and never skips one.
  */
 #include "config.h"
 
