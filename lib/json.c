@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "json.h"
+#include "json-scan.h"
 #include "log.h"
 #include "utf8.h"
 #include "util.h"
@@ -209,8 +210,8 @@ json_put_wiped(json_object *o)
 }
 
 /* The index just past the string that opens at buf[i], or SIZE_MAX. */
-static size_t
-scan_string(const char *buf, size_t len, size_t i)
+size_t
+jscan_string(const char *buf, size_t len, size_t i)
 {
 	size_t start = ++i, k;
 	const char *q;
@@ -227,16 +228,15 @@ scan_string(const char *buf, size_t len, size_t i)
 	return SIZE_MAX;
 }
 
-/* The index just past the value that starts at buf[i], or SIZE_MAX. */
-static size_t
-scan_value(const char *buf, size_t len, size_t i)
+size_t
+jscan_value(const char *buf, size_t len, size_t i)
 {
 	size_t depth = 0;
 
 	for (; i < len; i++) {
 		switch (buf[i]) {
 		case '"':
-			if ((i = scan_string(buf, len, i)) == SIZE_MAX)
+			if ((i = jscan_string(buf, len, i)) == SIZE_MAX)
 				return SIZE_MAX;
 			if (depth == 0)
 				return i;
@@ -266,11 +266,41 @@ scan_value(const char *buf, size_t len, size_t i)
 	return depth == 0 ? i : SIZE_MAX;
 }
 
-static size_t
-scan_ws(const char *buf, size_t len, size_t i)
+size_t
+jscan_ws(const char *buf, size_t len, size_t i)
 {
 	while (i < len && json_is_ws(buf[i]))
 		i++;
+	return i;
+}
+
+int
+jscan_key(const char *buf, size_t len, size_t *i, struct json_span *key)
+{
+	size_t k = *i, end;
+
+	if (k >= len || buf[k] != '"' ||
+	    (end = jscan_string(buf, len, k)) == SIZE_MAX)
+		return -1;
+	key->p = buf + k + 1;
+	key->len = end - k - 2;
+	k = jscan_ws(buf, len, end);
+	if (k >= len || buf[k] != ':')
+		return -1;
+	*i = jscan_ws(buf, len, k + 1);
+	return 0;
+}
+
+size_t
+jscan_next(const char *buf, size_t len, size_t i, char close, bool strict)
+{
+	i = jscan_ws(buf, len, i);
+	if (i < len && buf[i] == ',') {
+		i = jscan_ws(buf, len, i + 1);
+		if (strict && (i >= len || buf[i] == close))
+			return SIZE_MAX;
+	} else if (i >= len || buf[i] != close)
+		return SIZE_MAX;
 	return i;
 }
 
@@ -284,23 +314,12 @@ scan_member(const char *buf, size_t len, size_t *i, struct json_span *key,
 {
 	size_t k = *i, end;
 
-	if (k >= len || buf[k] != '"' ||
-	    (end = scan_string(buf, len, k)) == SIZE_MAX)
-		return -1;
-	key->p = buf + k + 1;
-	key->len = end - k - 2;
-	k = scan_ws(buf, len, end);
-	if (k >= len || buf[k] != ':')
-		return -1;
-	k = scan_ws(buf, len, k + 1);
-	if ((end = scan_value(buf, len, k)) == SIZE_MAX || end == k)
+	if (jscan_key(buf, len, &k, key) == -1 ||
+	    (end = jscan_value(buf, len, k)) == SIZE_MAX || end == k)
 		return -1;
 	val->p = buf + k;
 	val->len = end - k;
-	k = scan_ws(buf, len, end);
-	if (k < len && buf[k] == ',')
-		k = scan_ws(buf, len, k + 1);
-	else if (k >= len || buf[k] != '}')
+	if ((k = jscan_next(buf, len, end, '}', false)) == SIZE_MAX)
 		return -1;
 	*i = k;
 	return 0;
@@ -311,13 +330,13 @@ json_scan_members(const char *buf, size_t len, const char *const *keys,
     struct json_span *vals, size_t nkeys)
 {
 	struct json_span key, val;
-	size_t i = scan_ws(buf, len, 0);
+	size_t i = jscan_ws(buf, len, 0);
 
 	for (size_t n = 0; n < nkeys; n++)
 		vals[n].p = NULL;
 	if (i >= len || buf[i] != '{')
 		return -1;
-	i = scan_ws(buf, len, i + 1);
+	i = jscan_ws(buf, len, i + 1);
 	while (i < len && buf[i] != '}') {
 		if (scan_member(buf, len, &i, &key, &val) == -1)
 			return -1;

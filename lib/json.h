@@ -62,6 +62,24 @@ int json_scan_members(const char *buf, size_t len, const char *const *keys,
     struct json_span *vals, size_t nkeys);
 
 /*
+ * A copy of the top-level object of len bytes of buf in which each object
+ * of the array member items_key keeps only the members whose key (as
+ * written: escapes not decoded) is one of keep, and any member whose key
+ * holds a backslash (an escaped key may spell a kept one).  Everything
+ * else is copied as written: the other top-level members, the elements of
+ * items that are not objects, the values of kept members.  Whitespace
+ * between tokens is left out; duplicate keys stay, in order.  A document
+ * without items_key comes out whole.  0 with *out (NUL-terminated, never
+ * longer than len; the caller frees it) and *out_len, or -1 when buf
+ * does not scan as one object, items_key is not an array, a comma trails,
+ * anything follows the object, or buf holds a NUL byte.  Values are not
+ * checked (a malformed dropped one is gone): the caller hands the output
+ * to a parser, and the input as it was when this fails.
+ */
+int json_keep_item_members(const char *buf, size_t len, const char *items_key,
+    const char *const *keep, size_t nkeep, char **out, size_t *out_len);
+
+/*
  * Overwrites with zeros, in place, the bytes of every string value in o
  * (recursively through arrays and objects, keys excepted), so that tokens
  * do not linger in freed memory.  Only for an object the caller holds the

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 #include "tap.h"
@@ -294,6 +295,187 @@ test_wipe_strings(void)
 	ok(1, "json_put_wiped frees (ASan and valgrind see leaks)");
 }
 
+static const char *const keep_keys[] = { "id", "summary", "start" };
+
+/* The filtered text of s, or NULL when the filter refuses it. */
+static char *
+keep(const char *s, size_t len)
+{
+	char *out;
+	size_t out_len;
+
+	if (json_keep_item_members(s, len, "items", keep_keys,
+	    nitems(keep_keys), &out, &out_len) == -1)
+		return NULL;
+	if (out_len > len || strlen(out) != out_len)
+		ok(0, "output no longer than input, NUL-terminated");
+	return out;
+}
+
+static void
+is_kept(const char *in, const char *want, const char *name)
+{
+	char *got = keep(in, strlen(in));
+
+	is_str(got, want, name);
+	free(got);
+}
+
+static void
+test_keep_drops_unread_members(void)
+{
+	is_kept("{\"items\":[{\"kind\":\"calendar#event\",\"id\":\"a\","
+	    "\"summary\":\"S\",\"reminders\":{\"useDefault\":true}}]}",
+	    "{\"items\":[{\"id\":\"a\",\"summary\":\"S\"}]}",
+	    "members not in the list are dropped, listed ones kept in order");
+	is_kept("{\"items\":[{\"creator\":{\"a\":[{\"b\":{}},[[]]]},"
+	    "\"start\":{\"dateTime\":\"x\",\"kind\":1}}]}",
+	    "{\"items\":[{\"start\":{\"dateTime\":\"x\",\"kind\":1}}]}",
+	    "a dropped value nests; a kept value is copied whole");
+	is_kept("{\"items\":[{\"description\":\"}]{[\\\"\\\\\",\"id\":\"{\\\"}\"}]}",
+	    "{\"items\":[{\"id\":\"{\\\"}\"}]}",
+	    "braces, quotes and escaped quotes inside strings");
+	is_kept("{\"items\":[{\"i\\u0064\":\"a\",\"\\\\\":1,\"x\":2}]}",
+	    "{\"items\":[{\"i\\u0064\":\"a\",\"\\\\\":1}]}",
+	    "escaped keys are kept");
+	is_kept("{\"items\":[{\"id\":\"a\",\"id\":\"b\",\"idx\":1,\"i\":2}]}",
+	    "{\"items\":[{\"id\":\"a\",\"id\":\"b\"}]}",
+	    "duplicates kept in order; prefixes are other keys");
+	is_kept("{\"items\":[1,\"s\",null,[{\"x\":1}],{},{\"x\":1}]}",
+	    "{\"items\":[1,\"s\",null,[{\"x\":1}],{},{}]}",
+	    "elements that are not objects are copied");
+	is_kept("{\"items\":[]}", "{\"items\":[]}", "empty items");
+	is_kept(" { \"nextSyncToken\" : \"t\" , \"x\" : { \"y\" : 1 } } ",
+	    "{\"nextSyncToken\":\"t\",\"x\":{ \"y\" : 1 }}",
+	    "without items the document comes out whole");
+	is_kept("{\"kind\":\"k\",\"items\":[{\"x\":1}],\"nextPageToken\":\"p\"}",
+	    "{\"kind\":\"k\",\"items\":[{}],\"nextPageToken\":\"p\"}",
+	    "top-level members before and after items are kept");
+	is_kept("\r\n{ \"items\" :\t[ { \"id\" : \"a\" , \"x\" : [ 1 , 2 ] } ,"
+	    " 7 ] , \"a\" : true }\n",
+	    "{\"items\":[{\"id\":\"a\"},7],\"a\":true}",
+	    "whitespace between tokens is left out");
+	is_kept("{\"items\":[{\"x\":{\"a\" 1, ],\"id\":1}]}",
+	    "{\"items\":[{\"id\":1}]}",
+	    "a malformed but balanced dropped value goes");
+	is_kept("{\"items\":[],\"items\":[{\"x\":1}]}",
+	    "{\"items\":[],\"items\":[{}]}", "every items member is filtered");
+}
+
+static void
+test_keep_refuses_what_does_not_scan(void)
+{
+	static const char *const bad[] = {
+		"", " ", "[]", "\"s\"", "{", "{\"items\":[{}]", "{\"items\":[{}}",
+		"{\"items\":{}}", "{\"items\":null}", "{\"items\":\"[]\"}",
+		"{\"items\":[{\"id\"}]}", "{\"items\":[{\"id\":}]}",
+		"{\"items\":[{\"x\":1,}]}", "{\"items\":[1,]}", "{\"a\":1,}",
+		"{\"items\":[{\"x\":1 2}]}", "{\"items\":[{\"x\":\"1}]}",
+		"{\"items\":[{id:1}]}", "{} {}", "{}x", "{\"a\" 1}",
+		"{\"items\":[,]}", "{,}",
+	};
+
+	for (size_t n = 0; n < nitems(bad); n++) {
+		char *got = keep(bad[n], strlen(bad[n]));
+
+		ok(got == NULL, "refused: %s", bad[n]);
+		free(got);
+	}
+	ok(keep("{\"a\":\"\0\"}", 8) == NULL, "a NUL byte is refused");
+}
+
+static const char sample_page[] =
+    "{\"kind\":\"calendar#events\",\"etag\":\"\\\"p1\\\"\",\"items\":["
+    "{\"kind\":\"calendar#event\",\"id\":\"e1\",\"status\":\"confirmed\","
+    "\"summary\":\"Lunch {with} \\\"Ann\\\"\",\"creator\":{\"email\":\"a@x\"},"
+    "\"start\":{\"dateTime\":\"2026-01-01T12:00:00Z\"},"
+    "\"reminders\":{\"useDefault\":true,\"overrides\":[{\"minutes\":10}]}},"
+    " 42, {\"id\":\"e2\",\"start\":{\"date\":\"2026-01-02\"}}"
+    "],\"nextPageToken\":\"tok\"}";
+
+/* Every prefix of a page either is refused or comes out as JSON. */
+static void
+test_keep_truncations(void)
+{
+	size_t len = strlen(sample_page), parsed = 0, refused = 0;
+	char *got;
+
+	for (size_t n = 0; n <= len; n++) {
+		if ((got = keep(sample_page, n)) == NULL) {
+			refused++;
+			continue;
+		}
+		json_object *o = parse(got, strlen(got), LIMIT, 32, NULL);
+		if (o != NULL)
+			parsed++;
+		else
+			printf("#   not JSON from %zu bytes: %s\n", n, got);
+		json_object_put(o);
+		free(got);
+	}
+	ok(parsed == 1 && refused == len, "every truncation is refused (%zu of %zu)",
+	    refused, len);
+	is_kept(sample_page,
+	    "{\"kind\":\"calendar#events\",\"etag\":\"\\\"p1\\\"\",\"items\":["
+	    "{\"id\":\"e1\",\"summary\":\"Lunch {with} \\\"Ann\\\"\","
+	    "\"start\":{\"dateTime\":\"2026-01-01T12:00:00Z\"}},"
+	    "42,{\"id\":\"e2\",\"start\":{\"date\":\"2026-01-02\"}}"
+	    "],\"nextPageToken\":\"tok\"}",
+	    "the sample page");
+}
+
+/*
+ * The cost on a page as large as Google's biggest (2,500 events, about
+ * 2.4 MB), printed as a diagnostic: docs/calendar-sync.md quotes it.
+ */
+static void
+test_keep_cost(void)
+{
+	static const char ev[] =
+	    "{\"kind\":\"calendar#event\",\"etag\":\"\\\"3412345678901234\\\"\","
+	    "\"id\":\"a1b2c3d4e5f6g7h8i9j0k1l2m3\",\"status\":\"confirmed\","
+	    "\"htmlLink\":\"https://www.google.com/calendar/event?eid=YTFiMmMzZDRlNWY2ZzdoOGk5ajBrMWwybTMgdXNlckBleGFtcGxlLmNvbQ\","
+	    "\"created\":\"2026-01-01T10:00:00.000Z\",\"updated\":\"2026-01-02T10:00:00.000Z\","
+	    "\"summary\":\"Weekly review with the sales team\","
+	    "\"description\":\"Agenda: pipeline, forecasts, and anything else that came up this week.\","
+	    "\"location\":\"Room 4, Main Street 12\","
+	    "\"creator\":{\"email\":\"user@example.com\",\"self\":true},"
+	    "\"organizer\":{\"email\":\"user@example.com\",\"self\":true},"
+	    "\"start\":{\"dateTime\":\"2026-01-05T10:00:00+01:00\",\"timeZone\":\"Europe/Berlin\"},"
+	    "\"end\":{\"dateTime\":\"2026-01-05T11:00:00+01:00\",\"timeZone\":\"Europe/Berlin\"},"
+	    "\"iCalUID\":\"a1b2c3d4e5f6g7h8i9j0k1l2m3@google.com\",\"sequence\":0,"
+	    "\"attendees\":[{\"email\":\"ann@example.com\",\"responseStatus\":\"accepted\"},"
+	    "{\"email\":\"user@example.com\",\"organizer\":true,\"self\":true,\"responseStatus\":\"accepted\"}],"
+	    "\"reminders\":{\"useDefault\":true},\"eventType\":\"default\"}";
+	const size_t nev = 2500, reps = 20;
+	size_t len = 0, out_len = 0;
+	char *page = xmalloc(nev * (sizeof ev + 1) + 64), *out;
+	struct timespec t0, t1;
+	static const char *const keys[] = { "id", "etag", "status", "summary",
+		"description", "location", "start", "end", "attendees",
+		"recurrence", "recurringEventId", "originalStartTime", "updated",
+		"sequence", "iCalUID", "extendedProperties" };
+	int r = 0;
+
+	len += (size_t)sprintf(page, "{\"kind\":\"calendar#events\",\"items\":[");
+	for (size_t n = 0; n < nev; n++)
+		len += (size_t)sprintf(page + len, "%s%s", n ? "," : "", ev);
+	len += (size_t)sprintf(page + len, "],\"nextPageToken\":\"t\"}");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t n = 0; n < reps && r == 0; n++) {
+		r = json_keep_item_members(page, len, "items", keys,
+		    nitems(keys), &out, &out_len);
+		if (r == 0)
+			free(out);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ok(r == 0, "a page of %zu events, %zu bytes, kept %zu bytes, "
+	    "%.2f ms a page", nev, len, out_len,
+	    ((double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6) / (double)reps);
+	free(page);
+}
+
 int
 main(void)
 {
@@ -306,5 +488,9 @@ main(void)
 	test_get_string();
 	test_get_int64();
 	test_wipe_strings();
+	test_keep_drops_unread_members();
+	test_keep_refuses_what_does_not_scan();
+	test_keep_truncations();
+	test_keep_cost();
 	return tap_done();
 }

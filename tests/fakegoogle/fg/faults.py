@@ -9,6 +9,8 @@ Kinds:
   reset     close the TCP connection with RST before answering
   truncate  announce the full Content-Length, send half the body, close
   garbage   a non-JSON body (status `status`, default 200)
+  cut       the first half of the answer's body, as a whole answer (JSON cut short)
+  rewrite   the answer's body with each `find` replaced by `replace` (JSON spoiled)
   omit      (inBatch only) the part is left out of the batch's answer
 
 A rule with "inBatch": true applies to the inner requests of a batch instead, each part on
@@ -16,7 +18,8 @@ its own (429, 500, 503, garbage, omit); top-level rules never see inner requests
 """
 
 
-KINDS = ("latency", "429", "500", "503", "reset", "truncate", "garbage", "omit")
+KINDS = ("latency", "429", "500", "503", "reset", "truncate", "garbage", "cut", "rewrite",
+         "omit")
 BATCH_KINDS = ("429", "500", "503", "garbage", "omit")
 MAX_RULES = 100
 
@@ -51,7 +54,17 @@ class Fault:
             raise FaultError("latencyMs must be within [0, 60000]")
         if not 100 <= self.status <= 599:
             raise FaultError("status must be an HTTP status")
+        self.find = str(spec.get("find", ""))
+        self.replace = str(spec.get("replace", ""))
+        if kind == "rewrite" and not self.find:
+            raise FaultError("rewrite needs find")
         self.fired = 0
+
+    def edit(self, body):
+        """The body of an answer as a cut or rewrite fault leaves it."""
+        if self.kind == "cut":
+            return body[:len(body) // 2]
+        return body.replace(self.find.encode("utf-8"), self.replace.encode("utf-8"))
 
     def describe(self):
         return {"kind": self.kind, "count": self.count, "probability": self.probability,

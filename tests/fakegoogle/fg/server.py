@@ -103,6 +103,8 @@ class Handler(BaseHTTPRequestHandler):
             response, route = dispatch(state, self.server.router, req)
         if fault is not None and fault.kind == "garbage":
             response = Response(fault.status, GARBAGE, "application/json; charset=UTF-8")
+        if fault is not None and fault.kind in ("cut", "rewrite"):
+            response.body = fault.edit(response.body)
         self._record(req, response.status, route, fault)
         self._write(response, truncate=fault is not None and fault.kind == "truncate")
 

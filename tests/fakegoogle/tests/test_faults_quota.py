@@ -174,3 +174,14 @@ def test_settings_are_validated(fg):
     assert fg.request("POST", "/__admin/settings", {"pageEmptyEvery": 1}).status == 400
     assert fg.request("POST", "/__admin/settings", {"accessTokenLifetime": "x"}).status == 400
     assert fg.admin("POST", "settings", {"accessTokenLifetime": 5})["accessTokenLifetime"] == 5
+
+
+def test_cut_and_rewrite_spoil_the_json_of_a_whole_answer(fg):
+    token = fg.token()
+    whole = fg.api("GET", U + "/profile", token).body
+    fg.admin("POST", "faults", {"kind": "cut"})
+    resp = fg.api("GET", U + "/profile", token)
+    assert resp.status == 200 and resp.body == whole[:len(whole) // 2]
+    fg.admin("POST", "faults", {"kind": "rewrite", "find": "{", "replace": "[{"})
+    resp = fg.api("GET", U + "/profile", token)
+    assert resp.body == whole.replace(b"{", b"[{")

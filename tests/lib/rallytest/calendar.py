@@ -2,15 +2,58 @@
 """A CRM user with a connected Google Calendar and rallyd instances, for
 the calendar sync tests and bench/calendar."""
 
+import datetime
 import json
 import os
+import re
 import subprocess
+import urllib.parse
 import uuid
 
-from . import program
+from . import SRCDIR, program
 from .daemon import Rallyd, wait_until, write_config
 
 PASSWORD = "correct horse battery staple 9"
+
+
+def event_members():
+    """The members of an event rallyd forwards to PostgreSQL, as
+    daemon/job-calsync.c lists them (calsync_event_members)."""
+    text = (SRCDIR / "daemon" / "job-calsync.c").read_text()
+    m = re.search(r"calsync_event_members\[\] = \{(.*?)\};", text, re.S)
+    return re.findall(r'"([^"]+)"', m.group(1))
+
+
+def keep_members(page, members):
+    """page (events.list's answer, parsed) with only members in its
+    events' objects, as rallyd's filter leaves it."""
+    keep = set(members)
+    items = [{k: v for k, v in e.items() if k in keep} if isinstance(e, dict) else e
+             for e in page.get("items", [])]
+    return dict(page, items=items) if "items" in page else page
+
+
+def events_list_pages(fg, google_email, days=365, sync_token=None):
+    """Every page of events.list for google_email, parsed, as rallyd asks
+    for them (maxResults 2500, singleEvents false): a full sync from days
+    back, or what changed since sync_token."""
+    token = fg.access_token(google_email)
+    time_min = (datetime.datetime.now(datetime.timezone.utc)
+                - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pages, page_token = [], None
+    while True:
+        q = {"maxResults": 2500, "singleEvents": "false"}
+        q.update({"syncToken": sync_token} if sync_token else {"timeMin": time_min})
+        if page_token:
+            q["pageToken"] = page_token
+        status, body = fg.request("GET", "/calendar/v3/calendars/primary/events?"
+                                  + urllib.parse.urlencode(q), token=token)
+        if status != 200:
+            raise RuntimeError(f"events.list answered {status}")
+        pages.append(body)
+        page_token = body.get("nextPageToken")
+        if not page_token:
+            return pages
 
 
 class Cal:

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: ISC
+"""rallyd forwards to PostgreSQL only the members of each event that the SQL
+reads (daemon/job-calsync.c calsync_event_members, docs/calendar-sync.md
+"Cost").  These tests fail when that list misses a member the SQL reads, and
+prove that a malformed page still fails the way it did before the filter."""
+
+import json
+import re
+
+import pytest
+
+from rallytest import SRCDIR
+from rallytest.calendar import Cal, event_members, events_list_pages
+
+# Names the calendar SQL reads that are not members of an event: the page's
+# own, those inside a kept member (start, attendees, extendedProperties),
+# and those of Rally's canonical fields and counts.  A name read on an
+# event that is in neither list fails the first test: add it to
+# calsync_event_members, or here if it is not an event's.
+NOT_EVENT_MEMBERS = {
+    "items", "nextPageToken", "nextSyncToken",
+    "date", "dateTime", "timeZone",
+    "email", "displayName", "responseStatus", "organizer", "optional",
+    "private", "rallyActivityId",
+    "title", "start_at", "end_at", "start_date", "end_date", "time_zone",
+    "event_status", "invalid_event",
+}
+
+# What an activity's row holds that is not the event's: ids, times of the
+# apply, and the series link (compared through the series' event id).
+NOT_FROM_EVENT = {"id", "tenant_id", "owner_id", "connection_id", "created_at", "updated_at",
+                  "google_seen_at", "recurring_activity_id"}
+
+
+@pytest.fixture
+def cal(pg, db, login_roles, fakegoogle, tmp_path):
+    c = Cal(pg, db, login_roles, fakegoogle, tmp_path, "ada")
+    yield c
+    c.close()
+
+
+def sql_names():
+    """Every member name the calendar functions read with ->, ->> or ?."""
+    names = set()
+    for path in sorted((SRCDIR / "sql" / "functions").glob("calendar-*.sql")):
+        text = re.sub(r"--[^\n]*", "", path.read_text())
+        names |= set(re.findall(r"(?:->>?|\?)\s*'([A-Za-z_]+)'", text))
+    return names
+
+
+def test_calendar_filter_keeps_what_the_sql_reads():
+    kept = set(event_members())
+    assert len(kept) == len(event_members()), "a member listed twice"
+    missing = sql_names() - kept - NOT_EVENT_MEMBERS
+    assert not missing, f"read by the SQL, not forwarded by rallyd: {sorted(missing)}"
+    assert not kept & NOT_EVENT_MEMBERS
+    assert kept <= sql_names(), "forwarded but read by no SQL: %s" % sorted(kept - sql_names())
+
+
+def seed_rich_calendar(cal):
+    """All-day, timed and zoned events, one with attendees of every kind, one
+    carrying extendedProperties as Rally writes them, and a series."""
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    cal.g_create({"summary": "Offsite", "description": "Two days {out} of \"office\"",
+                  "location": "Lake house", "start": {"date": "2026-12-14"},
+                  "end": {"date": "2026-12-16"}})
+    cal.g_create({"summary": "NY call", "location": "Zoom",
+                  "start": {"dateTime": "2026-12-15T09:00:00-05:00", "timeZone": "America/New_York"},
+                  "end": {"dateTime": "2026-12-15T09:30:00-05:00", "timeZone": "America/New_York"},
+                  "attendees": [
+                      {"email": "Bob@Example.com", "responseStatus": "accepted",
+                       "displayName": "Bob", "organizer": True},
+                      {"email": "eve@example.com", "optional": True},
+                      {"email": "mallory@example.com", "responseStatus": "declined",
+                       "comment": "busy", "self": True}]})
+    cal.g_create({"summary": "Quote", "description": "ends in a backslash \\",
+                  "start": {"dateTime": "2026-12-16T10:00:00Z"},
+                  "end": {"dateTime": "2026-12-16T11:00:00Z"},
+                  "extendedProperties": {"private": {
+                      "rallyActivityId": "0b6f1d64-8f3e-4a51-9a7e-2f5c2d7e9a10"},
+                      "shared": {"x": "y"}}})
+    return cal.g_create({"summary": "Standup", "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"],
+                         "start": {"dateTime": "2026-12-07T09:00:00Z", "timeZone": "UTC"},
+                         "end": {"dateTime": "2026-12-07T09:15:00Z", "timeZone": "UTC"}})
+
+
+def apply_whole(cal, other, pages, full):
+    """Applies pages, as Google sent them, for other's connection."""
+    with cal.pg.connect(cal.db, user="rally_test_daemon") as c:
+        c.execute("SELECT set_config('rally.t', now()::text, false)")
+        for p in pages:
+            c.execute("SELECT rally.cal_apply_page(%s, %s, %s::jsonb, %s::timestamptz)",
+                      (other.tenant, other.connection, json.dumps(p),
+                       c.execute("SELECT current_setting('rally.t')").fetchone()[0]
+                       if full else None))
+
+
+def rows(cal, tenant):
+    """The tenant's activities by event id, without what is not the event's."""
+    cur = cal.conn.execute(
+        "SELECT a.*, m.google_event_id AS series_event_id FROM rally.activities a"
+        " LEFT JOIN rally.activities m ON m.tenant_id = a.tenant_id"
+        "  AND m.id = a.recurring_activity_id"
+        " WHERE a.tenant_id = %s", (tenant,))
+    cols = [c.name for c in cur.description]
+    out = {}
+    for r in cur.fetchall():
+        row = {k: v for k, v in zip(cols, r) if k not in NOT_FROM_EVENT}
+        out[row["google_event_id"]] = row
+    return out
+
+
+def assert_same_rows(cal, raw):
+    filtered, whole = rows(cal, cal.tenant), rows(cal, raw.tenant)
+    assert set(filtered) == set(whole)
+    for eid, row in whole.items():
+        for col, want in row.items():
+            assert filtered[eid][col] == want, (eid, col)
+    return whole
+
+
+def test_filtered_sync_stores_what_the_unfiltered_pages_store(cal):
+    series = seed_rich_calendar(cal)["id"]
+    cal.connect()
+    cal.start()
+    cal.settle()
+    # The same pages, whole, applied directly for a second tenant.
+    raw = cal.sibling("raw")
+    raw.connect()
+    raw.settle()
+    pages = events_list_pages(cal.fg, cal.google_email)
+    dropped = {k for p in pages for e in p["items"] for k in e} - set(event_members())
+    assert {"kind", "creator", "organizer", "htmlLink", "reminders"} <= dropped
+    apply_whole(cal, raw, pages, full=True)
+    assert len(assert_same_rows(cal, raw)) == 4
+
+    # Then the changes: an edited and a cancelled occurrence, an edit.
+    cal.g_edit(f"{series}_20261208T090000Z", {"summary": "Standup (long)",
+                                              "description": "retro too"})
+    cal.g_delete(f"{series}_20261209T090000Z")
+    cal.sync()
+    changes = events_list_pages(cal.fg, cal.google_email, sync_token=pages[-1]["nextSyncToken"])
+    apply_whole(cal, raw, changes, full=False)
+    whole = assert_same_rows(cal, raw)
+    assert len(whole) == 6
+    assert {r["event_status"] for r in whole.values()} == {"confirmed", "cancelled"}
+    assert sum(r["series_event_id"] == series for r in whole.values()) == 2
+
+
+def sync_errors(cal):
+    return [r[0] for r in cal.conn.execute(
+        "SELECT r.error FROM rally.job_runs r JOIN rally.jobs j ON j.id = r.job_id"
+        " WHERE j.kind = 'calsync' AND r.outcome = 'retry' ORDER BY r.started_at").fetchall()]
+
+
+def fault_once(cal, fault):
+    cal.fg.admin("POST", "/__admin/faults", dict(
+        fault, count=1, pathPrefix="/calendar/v3/calendars/primary/events"))
+
+
+def test_a_page_spoiled_only_in_a_member_rally_drops_still_applies(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    ev = cal.g_create({"summary": "One", "start": {"date": "2026-12-05"},
+                       "end": {"date": "2026-12-06"}})
+    # Balanced brackets, but not JSON: PostgreSQL refused such a page whole.
+    fault_once(cal, {"kind": "rewrite", "find": '"eventType":"default"',
+                     "replace": '"eventType":{"x" 1 ]'})
+    try:
+        cal.connect()
+        cal.start()
+        cal.settle()
+        fired = [f["fired"] for f in cal.fg.admin("GET", "/__admin/faults")["faults"]]
+    finally:
+        cal.fg.admin("DELETE", "/__admin/faults")
+    assert fired == [1]      # the spoiled page was served
+    assert sync_errors(cal) == []
+    assert cal.by_event()[ev["id"]]["title"] == "One"
+
+
+def test_a_page_cut_short_still_fails_as_malformed(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    ev = cal.g_create({"summary": "One", "start": {"date": "2026-12-05"},
+                       "end": {"date": "2026-12-06"}})
+    fault_once(cal, {"kind": "cut"})
+    try:
+        cal.connect()
+        cal.start()
+        cal.settle()
+    finally:
+        cal.fg.admin("DELETE", "/__admin/faults")
+    errors = sync_errors(cal)
+    # PostgreSQL's own words: the page went to it as Google sent it.
+    assert errors and errors[0].startswith("malformed:") and "json" in errors[0], errors
+    assert cal.by_event()[ev["id"]]["title"] == "One"      # the retry brought it
