@@ -124,8 +124,10 @@ as $$
 	from rally.cal_event_columns(e) c
 $$;
 
--- The canonical fields as the activity's columns, in this order.  Every
--- statement that writes the synced fields takes them from here.
+-- The canonical fields back as the activity's columns, in this order:
+-- what the merge and a push's answer write (rally.cal_set_fields).  A
+-- page's events are written from rally.cal_event_columns instead, read
+-- once from the event.
 create or replace function rally.cal_columns(v jsonb)
 returns table (title text, description text, location text, start_at timestamptz,
     end_at timestamptz, start_date date, end_date date, time_zone text,
