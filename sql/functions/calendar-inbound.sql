@@ -7,8 +7,13 @@
 -- over all its events, docs/calendar-sync.md "Cost"); only the events of
 -- activities with unsent CRM edits go through the per-event three-way
 -- merge, and a page holding an unusable event is applied again one event
--- at a time so only that event is skipped.  First defined in migration
--- 0010; these supersede it.
+-- at a time so only that event is skipped.  A row a sync writes is
+-- 'synced' and keeps no snapshot (synced_snapshot NULL): its own fields
+-- are what Google last sent, the base a merge compares with, until a CRM
+-- edit moves them, and the trigger that marks that edit pending keeps
+-- the base then (rally.activities_track_local).  Building the snapshot
+-- for every event written was an eighth of a first sync's cost.  First
+-- defined in migration 0010; these supersede it.
 set local role rally_owner;
 
 -- Sums two objects of counts key by key.
@@ -44,9 +49,7 @@ begin
 	    i.location, i.start_at, i.end_at, i.start_date, i.end_date, i.time_zone,
 	    i.recurrence, i.attendees, i.event_status, i.etag,
 	    i.updated::timestamptz, i.seq::int, i.ical_uid,
-	    rally.cal_fields_of(i.title, i.description, i.location, i.start_at, i.end_at,
-	        i.start_date, i.end_date, i.time_zone, i.recurrence, i.attendees, i.event_status),
-	    now(), i.series, i.orig_start_at::timestamptz, i.orig_start_date::date,
+	    null, now(), i.series, i.orig_start_at::timestamptz, i.orig_start_date::date,
 	    case when p_exceptions then (select z.id from rally.activities z
 	        where z.tenant_id = p_tenant and z.connection_id = p_conn
 	            and z.google_event_id = i.series) end
@@ -249,9 +252,7 @@ begin
 	        i.time_zone, i.recurrence, i.attendees, i.event_status),
 	    etag = i.etag, google_updated = i.updated::timestamptz,
 	    sequence = i.seq::int, google_event_id = i.eid,
-	    synced_snapshot = rally.cal_fields_of(i.title, i.description, i.location, i.start_at,
-	        i.end_at, i.start_date, i.end_date, i.time_zone, i.recurrence, i.attendees,
-	        i.event_status),
+	    synced_snapshot = null,
 	    google_seen_at = now(), sync_state = 'synced', sync_error = null
 	from pg_temp.cal_page_fields i
 	where a.tenant_id = p_tenant and a.id = any (v_changed) and i.act_id = a.id;

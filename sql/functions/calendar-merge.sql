@@ -15,7 +15,11 @@ as $$
 declare
 	remote jsonb := rally.cal_fields_from_event(e);
 	loc jsonb := rally.cal_fields(a);
-	base jsonb := coalesce(a.synced_snapshot, remote);
+	-- A synced row without a snapshot is its own base (a sync wrote
+	-- it, and no CRM edit has moved it since); a row never synced has
+	-- none, and Google's side is taken as the base.
+	base jsonb := coalesce(a.synced_snapshot,
+	    case when a.sync_state = 'synced' then loc end, remote);
 	merged jsonb := '{}';
 	k text;
 	winner text;

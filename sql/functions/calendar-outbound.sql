@@ -33,7 +33,11 @@ $$;
 
 -- CRM edits.  BEFORE: a dated activity of a user with a calendar
 -- connection joins that connection; a change of a synced field marks the
--- activity 'pending'.
+-- activity 'pending'.  A synced row without a snapshot (a sync wrote it,
+-- sql/functions/calendar-inbound.sql) has its fields as the merge's
+-- base: the edit that first moves them keeps that base as the snapshot
+-- (which only the daemon writes otherwise: the web role has no grant on
+-- the column).
 create or replace function rally.activities_track_local() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -55,6 +59,9 @@ begin
 	if new.connection_id is not null
 	    and (rally.cal_fields(new) is distinct from rally.cal_fields(old)
 	        or new.deleted_at is distinct from old.deleted_at) then
+		if old.sync_state = 'synced' and old.synced_snapshot is null then
+			new.synced_snapshot := rally.cal_fields(old);
+		end if;
 		new.sync_state := 'pending';
 		new.updated_at := now();
 	end if;

@@ -112,9 +112,13 @@ def _setup(cal, field, local, remote, local_later=True):
     base = make("ev1", cal.etag())
     cal.apply([base])
     a = cal.activity("ev1")
-    assert a["sync_state"] == "synced" and a["synced_snapshot"] is not None
+    # A synced row's own fields are its base; the CRM edit keeps them.
+    assert a["sync_state"] == "synced" and a["synced_snapshot"] is None
+    synced = _fields(cal, a["id"])
     if local:
         cal.conn.execute(f"UPDATE rally.activities SET {local_sql} WHERE id = %s", (a["id"],))
+        moved = cal.activity("ev1")
+        assert moved["sync_state"] == "pending" and moved["synced_snapshot"] == synced
     when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
         hours=-1 if local_later else 1)
     e = _moved_event(make, remote_patch if remote else {}, cal.etag(), base)
@@ -180,6 +184,26 @@ def test_merge_both_moved_the_later_wins_and_the_loss_is_recorded(cal, field, lo
     assert _fields(cal, aid)[field] == (local if local_later else remote)[field]
     assert _conflicts(cal, aid) == [(field, winner)]
     assert cal.activity("ev1")["sync_state"] == ("pending" if local_later else "synced")
+
+
+def test_the_base_is_what_google_last_sent_however_many_crm_edits_follow(cal):
+    """A synced row keeps no snapshot; the first CRM edit keeps its base,
+    later edits keep that one, and a page's merge compares with it."""
+    cal.apply([timed("b1", cal.etag(), summary="Base")])
+    aid = cal.activity("b1")["id"]
+    for title in ("First edit", "Second edit"):
+        cal.conn.execute("UPDATE rally.activities SET title = %s WHERE id = %s", (title, aid))
+        assert cal.activity("b1")["synced_snapshot"]["title"] == "Base"
+    later = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    cal.apply([timed("b1", cal.etag(), summary="Remote",
+                     updated=later.strftime("%Y-%m-%dT%H:%M:%SZ"))])
+    row = cal.conn.execute("SELECT field, base_value, local_value, remote_value, winner"
+                           " FROM rally.merge_conflicts WHERE activity_id = %s",
+                           (aid,)).fetchall()
+    assert row == [("title", "Base", "Second edit", "Remote", "local")]
+    a = cal.activity("b1")
+    assert (a["title"], a["sync_state"]) == ("Second edit", "pending")
+    assert a["synced_snapshot"]["title"] == "Remote"
 
 
 # --- the event → activity mapping -------------------------------------------------
