@@ -35,9 +35,9 @@ $$;
 -- connection joins that connection; a change of a synced field marks the
 -- activity 'pending'.  A synced row without a snapshot (a sync wrote it,
 -- sql/functions/calendar-inbound.sql) has its fields as the merge's
--- base: the edit that first moves them keeps that base as the snapshot
--- (which only the daemon writes otherwise: the web role has no grant on
--- the column).
+-- base: the update that first takes it out of 'synced' keeps that base
+-- as the snapshot (which only the daemon writes otherwise: the web role
+-- has no grant on the column).
 create or replace function rally.activities_track_local() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -59,11 +59,14 @@ begin
 	if new.connection_id is not null
 	    and (rally.cal_fields(new) is distinct from rally.cal_fields(old)
 	        or new.deleted_at is distinct from old.deleted_at) then
-		if old.sync_state = 'synced' and old.synced_snapshot is null then
-			new.synced_snapshot := rally.cal_fields(old);
-		end if;
 		new.sync_state := 'pending';
 		new.updated_at := now();
+	end if;
+	-- Whatever takes it out of 'synced' (an edit, or its state set: the
+	-- web role may write sync_state), a row leaves with its base.
+	if old.sync_state = 'synced' and old.synced_snapshot is null
+	    and new.sync_state is distinct from 'synced' then
+		new.synced_snapshot := rally.cal_fields(old);
 	end if;
 	return new;
 end

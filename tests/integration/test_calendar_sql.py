@@ -12,7 +12,7 @@ import uuid
 import pytest
 from psycopg.types.json import Jsonb
 
-from rallytest.schema import calendar_user, insert
+from rallytest.schema import calendar_user, insert, login_role, set_context
 
 BASE_UPDATED = "2026-11-01T09:00:00Z"
 
@@ -204,6 +204,28 @@ def test_the_base_is_what_google_last_sent_however_many_crm_edits_follow(cal):
     a = cal.activity("b1")
     assert (a["title"], a["sync_state"]) == ("Second edit", "pending")
     assert a["synced_snapshot"]["title"] == "Remote"
+
+
+@pytest.mark.parametrize("state", ["pending", "local", "error"])
+def test_a_synced_row_whose_state_the_crm_sets_keeps_its_base(pg, db, cal, state):
+    """The web role may write sync_state: a row it takes out of 'synced'
+    without touching a field still merges against what Google sent."""
+    cal.apply([timed("h1", cal.etag(), description="Base notes")])
+    aid = cal.activity("h1")["id"]
+    with pg.connect() as c:
+        login_role(c, "rally_test_web", ["rally_web"])
+    with pg.connect(db, user="rally_test_web") as web:
+        set_context(web, cal.tenant, cal.user)
+        web.execute("UPDATE rally.activities SET sync_state = %s WHERE id = %s", (state, aid))
+        if state != "pending":
+            web.execute("UPDATE rally.activities SET title = 'CRM title' WHERE id = %s",
+                        (aid,))
+    assert cal.activity("h1")["synced_snapshot"]["description"] == "Base notes"
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    cal.apply([timed("h1", cal.etag(), description="Google notes",
+                     updated=later.strftime("%Y-%m-%dT%H:%M:%SZ"))])
+    assert cal.activity("h1")["description"] == "Google notes"
+    assert _conflicts(cal, aid) == []
 
 
 # --- the event → activity mapping -------------------------------------------------
