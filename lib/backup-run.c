@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup-copy.h"
 #include "backup-readback.h"
 #include "backup-run.h"
 #include "db.h"
@@ -62,10 +63,13 @@ struct run {
 	struct backup_result *res;
 	PGconn *db;
 	struct backup_file file;
-	struct pgtool dump;
+	struct backup_copy *copy;
+	/* pg_dump for what comes before the table data, the rest, after it. */
+	struct pgtool dump[3];
 	struct backup_writer *w;
 	struct readback *rb;
 	struct dumpcount dc;
+	uint64_t next_progress;
 	bool recorded;
 };
 
@@ -124,11 +128,26 @@ run_record(struct run *r, char **cause)
 	return 0;
 }
 
+/*
+ * The three parts of pg_dump's plain SQL that are not table data, each
+ * from a pg_dump of its own in the snapshot the table data is read in:
+ * what comes before the data (the tables, the functions, ...), the data
+ * that is not a table's (sequences, large objects), what comes after it
+ * (indexes, constraints, triggers, policies).  All three start at once and
+ * wait on their pipes until their output is read, in that order.
+ */
+static const char *const dump_sections[3][2] = {
+	{ "--section=pre-data", NULL },
+	{ "--section=data", "--exclude-table-data=*.*" },
+	{ "--section=post-data", NULL },
+};
+
 static int
 run_start_dump(struct run *r, char **cause)
 {
-	char *argv[] = { r->o->conf->backup_pg_dump, "--format=plain",
-		"--no-password", "--enable-row-security", NULL };
+	const char *conninfo = conf_backup_conninfo(r->o->conf);
+	char *snapshot;
+	int rc = 0;
 
 	if (backup_file_create(&r->file, r->o->conf->backup_dir, r->res->name,
 	    cause) == -1)
@@ -142,26 +161,56 @@ run_start_dump(struct run *r, char **cause)
 	if (r->w == NULL)
 		return -1;
 	r->res->key_id = backup_writer_key_id(r->w);
-	return pgtool_start(&r->dump, r->o->conf->backup_pg_dump, argv,
-	    conf_backup_conninfo(r->o->conf), NULL, PGTOOL_READ_STDOUT, cause);
+	if ((r->copy = backup_copy_begin(conninfo, cause)) == NULL)
+		return -1;
+	snapshot = xasprintf("--snapshot=%s", backup_copy_snapshot(r->copy));
+	for (int i = 0; rc == 0 && i < 3; i++) {
+		char *argv[] = { r->o->conf->backup_pg_dump, "--format=plain",
+			"--no-password", "--enable-row-security", snapshot,
+			(char *)dump_sections[i][0],
+			(char *)dump_sections[i][1], NULL };
+
+		rc = pgtool_start(&r->dump[i], r->o->conf->backup_pg_dump,
+		    argv, conninfo, NULL, PGTOOL_READ_STDOUT, cause);
+	}
+	free(snapshot);
+	return rc;
 }
 
-/* pg_dump's output through the row count and the writer, to its end. */
+/* A piece of the dump: counted, compressed and sealed, followed back. */
 static int
-run_pump(struct run *r, char **cause)
+run_feed(void *arg, const char *buf, size_t n, char **cause)
+{
+	struct run *r = arg;
+
+	if (r->o->cancel != NULL && *r->o->cancel)
+		return set_cause(cause, "cancelled");
+	dumpcount_feed(&r->dc, buf, n);
+	r->res->plain_bytes += (uint64_t)n;
+	if (backup_writer_write(r->w, buf, n, cause) == -1)
+		return -1;
+	readback_advance(r->rb, r->file.size);
+	if (readback_check(r->rb, cause) == -1)
+		return -1;
+	if (r->o->progress != NULL && r->res->plain_bytes >= r->next_progress) {
+		r->o->progress(r->o->progress_arg, r->res->plain_bytes,
+		    r->file.size);
+		r->next_progress += BACKUP_PROGRESS_EVERY;
+	}
+	return 0;
+}
+
+/* One pg_dump's output through run_feed, to its end and its exit. */
+static int
+run_pump(struct run *r, struct pgtool *dump, char **cause)
 {
 	char *buf = xmalloc(BACKUP_IO_SIZE);
-	uint64_t next = BACKUP_PROGRESS_EVERY;
-	bool nap = fcntl(r->dump.fd, F_GETPIPE_SZ) >= BACKUP_PUMP_NAP_PIPE;
+	bool nap = fcntl(dump->fd, F_GETPIPE_SZ) >= BACKUP_PUMP_NAP_PIPE;
 	ssize_t n;
 	int rc = 0;
 
 	while (rc == 0) {
-		if (r->o->cancel != NULL && *r->o->cancel) {
-			rc = set_cause(cause, "cancelled");
-			break;
-		}
-		if ((n = read(r->dump.fd, buf, BACKUP_IO_SIZE)) == -1) {
+		if ((n = read(dump->fd, buf, BACKUP_IO_SIZE)) == -1) {
 			if (errno != EINTR)
 				rc = set_cause(cause, "reading pg_dump: %s",
 				    strerror(errno));
@@ -171,21 +220,10 @@ run_pump(struct run *r, char **cause)
 			break;
 		if (nap && n < BACKUP_IO_SIZE / 2)
 			usleep(BACKUP_PUMP_NAP_USEC);
-		dumpcount_feed(&r->dc, buf, (size_t)n);
-		r->res->plain_bytes += (uint64_t)n;
-		rc = backup_writer_write(r->w, buf, (size_t)n, cause);
-		if (rc == 0) {
-			readback_advance(r->rb, r->file.size);
-			rc = readback_check(r->rb, cause);
-		}
-		if (r->o->progress != NULL && r->res->plain_bytes >= next) {
-			r->o->progress(r->o->progress_arg, r->res->plain_bytes,
-			    r->file.size);
-			next += BACKUP_PROGRESS_EVERY;
-		}
+		rc = run_feed(r, buf, (size_t)n, cause);
 	}
 	free(buf);
-	return rc;
+	return rc == 0 ? pgtool_wait(dump, cause) : -1;
 }
 
 static int
@@ -193,10 +231,16 @@ run_dump(struct run *r, char **cause)
 {
 	uint64_t t0 = now_usec();
 
-	if (run_start_dump(r, cause) == -1 || run_pump(r, cause) == -1)
+	r->next_progress = BACKUP_PROGRESS_EVERY;
+	if (run_start_dump(r, cause) == -1 ||
+	    run_pump(r, &r->dump[0], cause) == -1 ||
+	    backup_copy_tables(r->copy, run_feed, r, cause) == -1 ||
+	    run_pump(r, &r->dump[1], cause) == -1 ||
+	    run_pump(r, &r->dump[2], cause) == -1)
 		return -1;
-	if (pgtool_wait(&r->dump, cause) == -1 ||
-	    backup_writer_finish(r->w, cause) == -1)
+	backup_copy_end(r->copy);
+	r->copy = NULL;
+	if (backup_writer_finish(r->w, cause) == -1)
 		return -1;
 	r->res->size = r->file.size;
 	r->res->dump_seconds = (double)(now_usec() - t0) / 1e6;
@@ -297,15 +341,25 @@ run_retention(struct run *r, char **cause)
 	return rc;
 }
 
+/* pg_dump, the COPY and the read-back stopped, whatever they were doing. */
+static void
+run_stop(struct run *r)
+{
+	for (int i = 0; i < 3; i++)
+		pgtool_abort(&r->dump[i]);
+	backup_copy_end(r->copy);
+	r->copy = NULL;
+	readback_abort(r->rb);
+	r->rb = NULL;
+}
+
 static void
 run_failed(struct run *r, const char *why)
 {
 	const char *params[] = { r->res->id, why };
 	char *ignored = NULL;
 
-	pgtool_abort(&r->dump);
-	readback_abort(r->rb);
-	r->rb = NULL;
+	run_stop(r);
 	backup_file_discard(&r->file);
 	if (r->recorded && r->db != NULL &&
 	    db_command(r->db, BACKUP_SQL_FAILED, 2, params, &ignored) == -1)
@@ -338,14 +392,14 @@ backup_run(const struct backup_opts *o, struct backup_result *res,
 
 	memset(res, 0, sizeof *res);
 	r.file.fd = -1;
-	r.dump.fd = -1;
+	for (int i = 0; i < 3; i++)
+		r.dump[i].fd = -1;
 	dumpcount_init(&r.dc);
 	if ((locked = run_lock(&r, cause)) == 1)
 		res->status = run_locked(&r, cause);
 	else
 		res->status = locked == 0 ? BACKUP_BUSY : BACKUP_FAILED;
-	pgtool_abort(&r.dump);
-	readback_abort(r.rb);
+	run_stop(&r);
 	backup_file_clear(&r.file);
 	backup_writer_free(r.w);
 	dumpcount_clear(&r.dc);

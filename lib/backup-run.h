@@ -9,18 +9,20 @@
  *     ("rallybak"): two backups never run at once, whoever started them.
  *     Under the lock, a record left "running" by a killed backup is marked
  *     failed and the temporary files in backup.dir are removed.
- *  2. Records the backup ("running"), runs pg_dump (plain SQL, one
- *     snapshot), counts the rows of each table as the dump streams by, and
- *     sends it through zstd and the format (lib/backup-format.h) into
- *     "<dir>/<name>.tmp"; fsync, rename, fsync of the directory.
- *  3. Reads the committed file back, as rallyctl backup verify does:
- *     every chunk opened and decompressed, its SHA-256 taken.  A step of
- *     its own once pg_dump is done, not beside it, where it would take
- *     the cores pg_dump and its backend need.
+ *  2. Records the backup ("running"), then writes pg_dump's plain SQL,
+ *     all of it in one snapshot: the schema from pg_dump, the table data
+ *     read with COPY by the backup itself (lib/backup-copy.h), counting
+ *     the rows of each table as the dump streams by, through zstd and
+ *     the format (lib/backup-format.h) into "<dir>/<name>.tmp".
+ *  3. Meanwhile a thread reads the file back as rallyctl backup verify
+ *     does, every chunk opened and decompressed, its SHA-256 taken
+ *     (lib/backup-readback.h); the rest is read once the dump is done.
+ *     Only then: fsync, rename, fsync of the directory.
  *  4. Records it complete (size, SHA-256, key id, row counts, verified),
  *     then deletes the backups older than backup.retention.
- * Any failure: pg_dump killed, the file removed (temporary or committed),
- * the record marked failed with the error; older backups are not touched.
+ * Any failure: pg_dump killed, the COPY ended, the file removed
+ * (temporary or committed), the record marked failed with the error;
+ * older backups are not touched.
  */
 #ifndef RALLY_BACKUP_RUN_H
 #define RALLY_BACKUP_RUN_H
@@ -65,7 +67,7 @@ struct backup_result {
 	json_object *row_counts;	/* owned */
 	int pruned;
 	double seconds;			/* the whole of it */
-	double dump_seconds;		/* pg_dump's start to the file committed */
+	double dump_seconds;		/* the dump's start to its last byte written */
 	double verify_seconds;		/* reading it back (step 3) */
 };
 

@@ -2,7 +2,7 @@
 """Writing backups (lib/backup-run.c through rallyctl backup now and
 rallyd's backup job): the record, the lock that keeps backups one at a
 time, a full disk, a file that does not read back, retention, and a
-process killed mid-backup."""
+process killed mid-backup, a COPY cut short."""
 
 import os
 import signal
@@ -130,6 +130,38 @@ def test_a_backup_killed_before_its_read_back_ended_is_never_visible(dbconn, con
     assert files(backup_dir) == [made["file"]]
     statuses = [status for _, status, _ in records(dbconn)]
     assert statuses == ["failed", "complete"]
+
+
+def test_a_copy_the_database_ends_midway_fails_the_backup_and_leaves_no_file(
+        dbconn, conf, backup_dir):
+    """The backup reads the table data with COPY itself: when the database
+    ends that connection in the middle of it, the backup fails, naming the
+    table it was reading, and the next one succeeds."""
+    noise(dbconn, 32 * 1024 * 1024)
+    p = subprocess.Popen([program("rallyctl"), "-c", conf, "backup", "now"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def copying():
+        row = dbconn.execute("SELECT pid FROM pg_stat_activity"
+                             " WHERE query LIKE 'COPY rally.activities %TO STDOUT'").fetchone()
+        return row and row[0]
+
+    try:
+        pid = wait_until(copying, interval=0.001, message="the COPY of rally.activities")
+        # Held still, so that the COPY is surely in the middle when it ends.
+        p.send_signal(signal.SIGSTOP)
+        assert dbconn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+    finally:
+        p.send_signal(signal.SIGCONT)
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 1, err
+    # The server's reason, or libpq's when the socket was too full for it.
+    assert "backup: reading rally.activities: " in err, err
+    assert files(backup_dir) == []
+    [(_, status, error)] = records(dbconn)
+    assert status == "failed" and "reading rally.activities" in error
+    made = ctl_json(conf, "backup", "now")
+    assert files(backup_dir) == [made["file"]]
 
 
 def test_backups_older_than_the_retention_are_deleted(dbconn, conf, backup_dir):
