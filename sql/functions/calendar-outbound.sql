@@ -62,8 +62,8 @@ begin
 		new.sync_state := 'pending';
 		new.updated_at := now();
 	end if;
-	-- Whatever takes it out of 'synced' (an edit, or its state set: the
-	-- web role may write sync_state), a row leaves with its base.
+	-- Whatever takes it out of 'synced' (an edit, or its state set by
+	-- an operator's session), a row leaves with its base.
 	if old.sync_state = 'synced' and old.synced_snapshot is null
 	    and new.sync_state is distinct from 'synced' then
 		new.synced_snapshot := rally.cal_fields(old);

@@ -9,6 +9,7 @@ import datetime
 import json
 import uuid
 
+import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
@@ -206,20 +207,29 @@ def test_the_base_is_what_google_last_sent_however_many_crm_edits_follow(cal):
     assert a["synced_snapshot"]["title"] == "Remote"
 
 
-@pytest.mark.parametrize("state", ["pending", "local", "error"])
-def test_a_synced_row_whose_state_the_crm_sets_keeps_its_base(pg, db, cal, state):
-    """The web role may write sync_state: a row it takes out of 'synced'
-    without touching a field still merges against what Google sent."""
-    cal.apply([timed("h1", cal.etag(), description="Base notes")])
-    aid = cal.activity("h1")["id"]
+def test_the_web_role_may_not_set_where_an_activity_stands_with_google(pg, db, cal):
+    cal.apply([timed("w1", cal.etag())])
+    aid = cal.activity("w1")["id"]
     with pg.connect() as c:
         login_role(c, "rally_test_web", ["rally_web"])
     with pg.connect(db, user="rally_test_web") as web:
         set_context(web, cal.tenant, cal.user)
-        web.execute("UPDATE rally.activities SET sync_state = %s WHERE id = %s", (state, aid))
-        if state != "pending":
-            web.execute("UPDATE rally.activities SET title = 'CRM title' WHERE id = %s",
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            web.execute("UPDATE rally.activities SET sync_state = 'pending' WHERE id = %s",
                         (aid,))
+
+
+@pytest.mark.parametrize("state", ["pending", "local", "error"])
+def test_a_synced_row_whose_state_is_set_keeps_its_base(cal, state):
+    """A session other than the daemon's (an operator's) that takes a row
+    out of 'synced' without touching a field: it still merges against
+    what Google sent."""
+    cal.apply([timed("h1", cal.etag(), description="Base notes")])
+    aid = cal.activity("h1")["id"]
+    cal.conn.execute("UPDATE rally.activities SET sync_state = %s WHERE id = %s", (state, aid))
+    if state != "pending":
+        cal.conn.execute("UPDATE rally.activities SET title = 'CRM title' WHERE id = %s",
+                         (aid,))
     assert cal.activity("h1")["synced_snapshot"]["description"] == "Base notes"
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
     cal.apply([timed("h1", cal.etag(), description="Google notes",
