@@ -7,6 +7,7 @@
 #include "backup-copy.h"
 #include "backup-file.h"
 #include "db.h"
+#include "strbuf.h"
 
 /*
  * A backup of any size has a handful of tables; a database with more is
@@ -29,7 +30,8 @@
 	" pg_catalog.set_config('lock_timeout', '0', false)," \
 	" pg_catalog.set_config('idle_in_transaction_session_timeout', '0'," \
 	"  false)," \
-	" pg_catalog.set_config('row_security', 'on', false)"
+	" pg_catalog.set_config('row_security', 'on', false)," \
+	" pg_catalog.set_config('search_path', '', false)"
 /*
  * The tables whose data pg_dump dumps: the ordinary tables outside the
  * system schemas and extensions (a partitioned table has no rows of its
@@ -52,22 +54,18 @@
 	"    AND d.objid = c.oid AND d.deptype = 'e')" \
 	" ORDER BY n.nspname, c.relname"
 /*
- * The sequences those tables own (serial and identity columns): pg_dump
- * leaves out a sequence's value with its table's data, so this writes it
- * (the others' come with pg_dump's part of the data section).
+ * Every sequence pg_dump would dump: pg_dump --exclude-table-data leaves
+ * out the values of them all, so this writes them.
  */
 #define COPY_SQL_SEQUENCES \
-	"SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, s.relname)" \
+	"SELECT pg_catalog.format('%I.%I', n.nspname, s.relname)" \
 	" FROM pg_catalog.pg_class s" \
 	" JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace" \
-	" JOIN pg_catalog.pg_depend d" \
-	"  ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass" \
-	"  AND d.objid = s.oid AND d.deptype IN ('a', 'i')" \
-	"  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass" \
-	" JOIN pg_catalog.pg_class t" \
-	"  ON t.oid = d.refobjid AND t.relkind = 'r'" \
 	" WHERE s.relkind = 'S'" \
 	"  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'" \
+	"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d" \
+	"   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass" \
+	"    AND d.objid = s.oid AND d.deptype = 'e')" \
 	" ORDER BY 1"
 
 struct copy_table {
@@ -78,6 +76,7 @@ struct copy_table {
 struct backup_copy {
 	PGconn *db;
 	char *snapshot;
+	char *encoding;
 	struct copy_table *tables;
 	size_t ntables;
 	char **sequences;	/* NULL-terminated */
@@ -154,29 +153,34 @@ copy_list(struct backup_copy *c, char **cause)
 
 /* Every table, as pg_dump locks them: no one drops or alters it meanwhile. */
 static int
-copy_lock(struct backup_copy *c, char **cause)
+copy_lock(struct backup_copy *c, int64_t lock_wait_sec, char **cause)
 {
-	char *sql, *t;
+	struct strbuf sql = STRBUF_INIT;
+	char *t;
 	int rc;
 
 	if (c->ntables == 0)
 		return 0;
-	sql = xstrdup("LOCK TABLE");
-	for (size_t i = 0; i < c->ntables; i++) {
-		t = xasprintf("%s%s ONLY %s", sql, i == 0 ? "" : ",",
-		    c->tables[i].name);
-		free(sql);
-		sql = t;
-	}
-	t = xasprintf("%s IN ACCESS SHARE MODE", sql);
-	free(sql);
+	t = xasprintf("SET LOCAL lock_timeout = '%llds'",
+	    (long long)lock_wait_sec);
 	rc = copy_exec(c, t, cause);
 	free(t);
+	if (rc == -1)
+		return -1;
+	strbuf_adds(&sql, "LOCK TABLE");
+	for (size_t i = 0; i < c->ntables; i++)
+		strbuf_addf(&sql, "%s ONLY %s", i == 0 ? "" : ",",
+		    c->tables[i].name);
+	strbuf_adds(&sql, " IN ACCESS SHARE MODE");
+	rc = copy_exec(c, sql.p, cause);
+	strbuf_free(&sql);
+	if (rc == 0)
+		rc = copy_exec(c, "SET LOCAL lock_timeout = 0", cause);
 	return rc;
 }
 
 struct backup_copy *
-backup_copy_begin(const char *conninfo, char **cause)
+backup_copy_begin(const char *conninfo, int64_t lock_wait_sec, char **cause)
 {
 	struct backup_copy *c = xcalloc(1, sizeof *c);
 	const char *enc;
@@ -191,6 +195,7 @@ backup_copy_begin(const char *conninfo, char **cause)
 		    "encoding (%s)", enc != NULL ? enc : "unknown");
 		goto fail;
 	}
+	c->encoding = xstrdup(enc);
 	if (copy_exec(c, COPY_SQL_SETTINGS, cause) == -1 ||
 	    copy_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 	    cause) == -1)
@@ -201,7 +206,8 @@ backup_copy_begin(const char *conninfo, char **cause)
 		goto fail;
 	c->snapshot = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (copy_list(c, cause) == -1 || copy_lock(c, cause) == -1)
+	if (copy_list(c, cause) == -1 ||
+	    copy_lock(c, lock_wait_sec, cause) == -1)
 		goto fail;
 	return c;
 fail:
@@ -213,6 +219,12 @@ const char *
 backup_copy_snapshot(const struct backup_copy *c)
 {
 	return c->snapshot;
+}
+
+const char *
+backup_copy_encoding(const struct backup_copy *c)
+{
+	return c->encoding;
 }
 
 /* Rows gathered into pieces of BACKUP_IO_SIZE before they go to the sink. */
@@ -306,39 +318,27 @@ copy_table(struct backup_copy *c, const struct copy_table *t,
  * (from the sequence: it is not transactional, so not the snapshot's).
  */
 static int
-copy_sequences(struct backup_copy *c, struct copy_out *o, char **cause)
+copy_sequence(struct backup_copy *c, const char *name, struct copy_out *o,
+    char **cause)
 {
 	PGresult *res;
-	char *sql, *t, *lit;
-	int rc = 0;
+	char *sql, *lit;
+	int rc;
 
-	if (c->sequences[0] == NULL)
-		return 0;
-	sql = xstrdup("");
-	for (char **q = c->sequences; *q != NULL; q++) {
-		t = xasprintf("%s%sSELECT last_value, is_called FROM %s", sql,
-		    q == c->sequences ? "" : " UNION ALL ", *q);
-		free(sql);
-		sql = t;
-	}
+	sql = xasprintf("SELECT last_value, is_called FROM %s", name);
 	res = db_exec(c->db, sql, 0, NULL, cause);
 	free(sql);
 	if (res == NULL)
 		return -1;
-	for (int i = 0; rc == 0 && c->sequences[i] != NULL; i++) {
-		lit = PQescapeLiteral(c->db, c->sequences[i],
-		    strlen(c->sequences[i]));
-		if (lit == NULL) {
-			rc = set_cause(cause, "backup: out of memory");
-			break;
-		}
-		rc = out_text(o, xasprintf("\n--\n-- Name: %s; Type: SEQUENCE "
-		    "SET\n--\n\nSELECT pg_catalog.setval(%s, %s, %s);\n",
-		    c->sequences[i], lit, PQgetvalue(res, i, 0),
-		    strcmp(PQgetvalue(res, i, 1), "t") == 0 ? "true" : "false"),
-		    cause);
-		PQfreemem(lit);
+	if ((lit = PQescapeLiteral(c->db, name, strlen(name))) == NULL) {
+		PQclear(res);
+		return set_cause(cause, "backup: out of memory");
 	}
+	rc = out_text(o, xasprintf("\n--\n-- Name: %s; Type: SEQUENCE SET\n"
+	    "--\n\nSELECT pg_catalog.setval(%s, %s, %s);\n", name, lit,
+	    PQgetvalue(res, 0, 0),
+	    strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? "true" : "false"), cause);
+	PQfreemem(lit);
 	PQclear(res);
 	return rc;
 }
@@ -352,8 +352,8 @@ backup_copy_tables(struct backup_copy *c, backup_copy_sink sink, void *arg,
 
 	for (size_t i = 0; rc == 0 && i < c->ntables; i++)
 		rc = copy_table(c, &c->tables[i], &o, cause);
-	if (rc == 0)
-		rc = copy_sequences(c, &o, cause);
+	for (char **q = c->sequences; rc == 0 && *q != NULL; q++)
+		rc = copy_sequence(c, *q, &o, cause);
 	if (rc == 0)
 		rc = out_flush(&o, cause);
 	free(o.buf);
@@ -375,5 +375,6 @@ backup_copy_end(struct backup_copy *c)
 		free(*q);
 	free(c->sequences);
 	free(c->snapshot);
+	free(c->encoding);
 	free(c);
 }

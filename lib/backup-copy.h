@@ -19,6 +19,7 @@
 #define RALLY_BACKUP_COPY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -31,16 +32,26 @@ typedef int (*backup_copy_sink)(void *arg, const char *buf, size_t len,
 /*
  * Connects with conninfo, opens a read-only repeatable-read transaction,
  * exports its snapshot (for pg_dump --snapshot), and lists the tables
- * whose data pg_dump would dump, each locked as pg_dump locks it.  NULL
- * with *cause.
+ * whose data pg_dump would dump, each locked as pg_dump locks it, waiting
+ * at most lock_wait_sec for the locks.  NULL with *cause.
+ *
+ * Why a bound: once it holds its locks, a DDL statement that wants a
+ * table to itself queues behind them, the pg_dumps' own locks queue
+ * behind the DDL, and the backup waits for the pg_dumps' output: a cycle
+ * through this process that PostgreSQL cannot see.  The pg_dumps take the
+ * same bound (--lock-wait-timeout), so the backup fails instead, and the
+ * DDL goes on.
  */
-struct backup_copy *backup_copy_begin(const char *conninfo, char **cause);
+struct backup_copy *backup_copy_begin(const char *conninfo,
+    int64_t lock_wait_sec, char **cause);
 /* The snapshot's name, for pg_dump --snapshot. */
 const char *backup_copy_snapshot(const struct backup_copy *);
+/* The database's encoding, the dump's (pg_dump --encoding). */
+const char *backup_copy_encoding(const struct backup_copy *);
 /*
- * Every table's rows, then the values of the sequences the tables own
- * (pg_dump leaves those out with the tables' data), through sink, which
- * may stop it by failing; 0, or -1 with *cause.
+ * Every table's rows, then every sequence's value (pg_dump leaves those
+ * out with the tables' data), through sink, which may stop it by failing;
+ * 0, or -1 with *cause.
  */
 int backup_copy_tables(struct backup_copy *, backup_copy_sink, void *arg,
     char **cause) MUST_CHECK;

@@ -129,12 +129,13 @@ run_record(struct run *r, char **cause)
 }
 
 /*
- * The three parts of pg_dump's plain SQL that are not table data, each
- * from a pg_dump of its own in the snapshot the table data is read in:
- * what comes before the data (the tables, the functions, ...), the data
- * that is not a table's (sequences, large objects), what comes after it
- * (indexes, constraints, triggers, policies).  All three start at once and
- * wait on their pipes until their output is read, in that order.
+ * The three parts of pg_dump's plain SQL that are not table data or a
+ * sequence's value, each from a pg_dump of its own in the snapshot the
+ * table data is read in, in the dump's encoding: what comes before the
+ * data (the tables, the functions, ...), the data that is neither
+ * (large objects), what comes after it (indexes, constraints, triggers,
+ * policies).  All three start at once and wait on their pipes until their
+ * output is read, in that order.
  */
 static const char *const dump_sections[3][2] = {
 	{ "--section=pre-data", NULL },
@@ -146,7 +147,7 @@ static int
 run_start_dump(struct run *r, char **cause)
 {
 	const char *conninfo = conf_backup_conninfo(r->o->conf);
-	char *snapshot;
+	char *snapshot, *encoding, *wait;
 	int rc = 0;
 
 	if (backup_file_create(&r->file, r->o->conf->backup_dir, r->res->name,
@@ -161,18 +162,25 @@ run_start_dump(struct run *r, char **cause)
 	if (r->w == NULL)
 		return -1;
 	r->res->key_id = backup_writer_key_id(r->w);
-	if ((r->copy = backup_copy_begin(conninfo, cause)) == NULL)
+	r->copy = backup_copy_begin(conninfo, r->o->conf->backup_lock_wait_sec,
+	    cause);
+	if (r->copy == NULL)
 		return -1;
 	snapshot = xasprintf("--snapshot=%s", backup_copy_snapshot(r->copy));
+	encoding = xasprintf("--encoding=%s", backup_copy_encoding(r->copy));
+	wait = xasprintf("--lock-wait-timeout=%llds",
+	    (long long)r->o->conf->backup_lock_wait_sec);
 	for (int i = 0; rc == 0 && i < 3; i++) {
 		char *argv[] = { r->o->conf->backup_pg_dump, "--format=plain",
 			"--no-password", "--enable-row-security", snapshot,
-			(char *)dump_sections[i][0],
+			encoding, wait, (char *)dump_sections[i][0],
 			(char *)dump_sections[i][1], NULL };
 
 		rc = pgtool_start(&r->dump[i], r->o->conf->backup_pg_dump,
 		    argv, conninfo, NULL, PGTOOL_READ_STDOUT, cause);
 	}
+	free(wait);
+	free(encoding);
 	free(snapshot);
 	return rc;
 }

@@ -112,6 +112,7 @@ static const struct conf_key keys[] = {
 	S("backup", "time", backup_time, "03:00"),
 	N("backup", "retention", T_DURATION, backup_retention_sec, 3600, 30 * DAY, "7d"),
 	N("backup", "restore_check", T_DURATION, backup_restore_check_sec, 0, 365 * DAY, "7d"),
+	N("backup", "lock_wait", T_DURATION, backup_lock_wait_sec, 1, DAY, "1m"),
 	S("backup", "conninfo", backup_conninfo, ""),
 	S("backup", "pg_dump", backup_pg_dump, "pg_dump"),
 	S("backup", "psql", backup_psql, "psql"),

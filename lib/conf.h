@@ -114,6 +114,7 @@ struct conf {
 	char *backup_time;	/* "HH:MM", UTC */
 	int64_t backup_retention_sec;	/* part of the 30-day deletion promise */
 	int64_t backup_restore_check_sec;	/* 0: never */
+	int64_t backup_lock_wait_sec;	/* for the tables' locks, then fail */
 	char *backup_conninfo;	/* "" = database.conninfo */
 	char *backup_pg_dump;
 	char *backup_psql;

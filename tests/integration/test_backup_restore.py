@@ -92,6 +92,34 @@ def test_a_restored_database_dumps_the_same_as_the_one_backed_up(pg, db, dbconn,
     assert dump(pg, target, "--schema-only") == dump(pg, canonical, "--schema-only")
 
 
+def test_every_sequence_keeps_its_value_and_text_its_encoding(pg, db, dbconn, setup):
+    """The table data is read apart from pg_dump, which then leaves out
+    every sequence's value: one no table owns and one a partitioned table
+    owns come back with theirs.  The sessions of this database default to
+    another client encoding than its own: the text still comes back as it
+    was."""
+    conf, _ = setup
+    seed(dbconn, rows=3)
+    dbconn.execute("CREATE SEQUENCE rally.free_seq")
+    dbconn.execute("SELECT setval('rally.free_seq', 777)")
+    dbconn.execute("CREATE TABLE rally.parted (id serial, k int) PARTITION BY RANGE (k)")
+    dbconn.execute("CREATE TABLE rally.parted_1 PARTITION OF rally.parted"
+                   " FOR VALUES FROM (0) TO (100)")
+    dbconn.execute("INSERT INTO rally.parted (k) SELECT g FROM generate_series(1, 7) g")
+    dbconn.execute(f"ALTER DATABASE {db} SET client_encoding = 'LATIN1'")
+    made = ctl_json(conf, "backup", "now")
+    target = new_db(pg)
+    ctl_json(conf, "restore", os.path.join(made["dir"], made["file"]), "--dbname", target)
+    with pg.connect(target) as c:
+        c.execute("SET client_encoding = 'UTF8'")
+        assert c.execute("SELECT last_value, is_called FROM rally.free_seq"
+                         ).fetchone() == (777, True)
+        assert c.execute("SELECT last_value FROM rally.parted_id_seq").fetchone() == (7,)
+        assert c.execute("SELECT count(*) FROM rally.parted").fetchone() == (7,)
+        titles = {t for (t,) in c.execute("SELECT title FROM rally.activities")}
+    assert titles == {"Réunion 1", "Réunion 2", "Réunion 3"}
+
+
 def test_verify_reads_every_chunk_and_reports_the_file(pg, dbconn, setup):
     conf, _ = setup
     seed(dbconn, noise=2 * CHUNK)

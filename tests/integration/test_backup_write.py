@@ -164,6 +164,34 @@ def test_a_copy_the_database_ends_midway_fails_the_backup_and_leaves_no_file(
     assert files(backup_dir) == [made["file"]]
 
 
+def test_a_statement_waiting_for_a_table_fails_the_backup_instead_of_both_waiting(
+        pg, db, dbconn, tmp_path, backup_dir):
+    """An ALTER TABLE that comes while the backup holds its locks waits
+    behind them, and the pg_dumps' locks behind it: the backup gives up
+    after backup.lock_wait, and the ALTER goes on."""
+    late = tmp_path / "late-pg_dump"
+    late.write_text(f"#!/bin/sh\nsleep 2\nexec {PGBIN}/pg_dump \"$@\"\n")
+    late.chmod(0o755)
+    conf = write_conf(tmp_path / "late.conf", pg.conninfo(db), tmp_path / "keyring",
+                      tmp_path / "backup-keyring", backup_dir,
+                      {"backup": {"pg_dump": str(late), "lock_wait": "1s"}})
+    assert ctl(conf, "keys", "generate", "--backup").returncode == 0
+    p = subprocess.Popen([program("rallyctl"), "-c", conf, "backup", "now"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: dbconn.execute(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'rallyctl'"
+        " AND state = 'idle in transaction'").fetchone(), interval=0.01,
+        message="the backup's locks")
+    with pg.connect(db) as ddl:
+        ddl.execute("SET lock_timeout = '60s'")
+        ddl.execute("ALTER TABLE rally.activities ADD COLUMN late int")
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "pg_dump" in err, err
+    assert files(backup_dir) == []
+    [(_, status, _)] = records(dbconn)
+    assert status == "failed"
+
+
 def test_backups_older_than_the_retention_are_deleted(dbconn, conf, backup_dir):
     backup_dir.mkdir()
     old, recent = "20200101T030000.000Z.rbk", time.strftime("%Y%m%dT%H%M%S.000Z.rbk",
