@@ -174,6 +174,12 @@ copy_lock(struct backup_copy *c, int64_t lock_wait_sec, char **cause)
 	strbuf_adds(&sql, " IN ACCESS SHARE MODE");
 	rc = copy_exec(c, sql.p, cause);
 	strbuf_free(&sql);
+	if (rc == -1 && cause != NULL) {
+		t = *cause;
+		set_cause(cause, "backup: locking the tables (at most "
+		    "backup.lock_wait): %s", t);
+		free(t);
+	}
 	if (rc == 0)
 		rc = copy_exec(c, "SET LOCAL lock_timeout = 0", cause);
 	return rc;
@@ -190,12 +196,12 @@ backup_copy_begin(const char *conninfo, int64_t lock_wait_sec, char **cause)
 		goto fail;
 	/* The dump's own encoding, which pg_dump's part of it declares. */
 	enc = PQparameterStatus(c->db, "server_encoding");
-	if (enc == NULL || PQsetClientEncoding(c->db, enc) != 0) {
+	c->encoding = xstrdup(enc != NULL ? enc : "unknown");
+	if (enc == NULL || PQsetClientEncoding(c->db, c->encoding) != 0) {
 		set_cause(cause, "backup: cannot read in the database's "
-		    "encoding (%s)", enc != NULL ? enc : "unknown");
+		    "encoding (%s)", c->encoding);
 		goto fail;
 	}
-	c->encoding = xstrdup(enc);
 	if (copy_exec(c, COPY_SQL_SETTINGS, cause) == -1 ||
 	    copy_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 	    cause) == -1)

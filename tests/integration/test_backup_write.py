@@ -192,6 +192,23 @@ def test_a_statement_waiting_for_a_table_fails_the_backup_instead_of_both_waitin
     assert status == "failed"
 
 
+def test_a_table_locked_by_another_fails_the_backup_after_lock_wait(
+        pg, db, dbconn, tmp_path, backup_dir):
+    conf = write_conf(tmp_path / "wait.conf", pg.conninfo(db), tmp_path / "keyring",
+                      tmp_path / "backup-keyring", backup_dir,
+                      {"backup": {"lock_wait": "1s"}})
+    assert ctl(conf, "keys", "generate", "--backup").returncode == 0
+    with pg.connect(db) as other, other.transaction():
+        other.execute("LOCK TABLE rally.users IN ACCESS EXCLUSIVE MODE")
+        r = ctl(conf, "backup", "now")
+    assert r.returncode == 1, r.stderr
+    assert "locking the tables (at most backup.lock_wait): canceling statement due to lock" \
+        " timeout" in r.stderr, r.stderr
+    assert files(backup_dir) == []
+    made = ctl_json(conf, "backup", "now")
+    assert files(backup_dir) == [made["file"]]
+
+
 def test_backups_older_than_the_retention_are_deleted(dbconn, conf, backup_dir):
     backup_dir.mkdir()
     old, recent = "20200101T030000.000Z.rbk", time.strftime("%Y%m%dT%H%M%S.000Z.rbk",
