@@ -9,9 +9,9 @@
 -- merge, and a page holding an unusable event is applied again one event
 -- at a time so only that event is skipped.  A row a sync writes is
 -- 'synced' and keeps no snapshot (synced_snapshot NULL): its own fields
--- are what Google last sent, the base a merge compares with, until a CRM
--- edit moves them, and the trigger that marks that edit pending keeps
--- the base then (rally.activities_track_local).  Building the snapshot
+-- are what Google last sent, the base a merge compares with, until an
+-- update takes the row out of 'synced' (a CRM edit), and the trigger
+-- keeps the base then (rally.activities_track_local).  Building the snapshot
 -- for every event written was an eighth of a first sync's cost.  First
 -- defined in migration 0010; these supersede it.
 set local role rally_owner;
