@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +17,6 @@
 
 #define SYSTEM_TENANT "'00000000-0000-0000-0000-000000000000'"
 #define BACKUP_PROGRESS_EVERY (4 * 1024 * 1024)
-/*
- * After a read that found the pipe nearly empty, a pause before the next,
- * so that pg_dump fills it meanwhile: it writes in 4 KiB pieces, and a
- * reader waiting on the pipe is woken for each, a context switch on both
- * sides (a cross-CPU wake-up, costly in a VM) per 4 KiB.  1 ms is 0.5 MB
- * at pg_dump's fastest, within a pipe of BACKUP_PUMP_NAP_PIPE or more, so
- * pg_dump does not wait on it; a pipe the kernel kept smaller (its
- * F_SETPIPE_SZ limits) gets no pause (docs/backup-format.md, "What it
- * costs").
- */
-#define BACKUP_PUMP_NAP_USEC 1000
-#define BACKUP_PUMP_NAP_PIPE (1024 * 1024)
 
 /* Records of backups whose process died are failed, not running. */
 #define BACKUP_SQL_SWEEP \
@@ -213,7 +200,6 @@ static int
 run_pump(struct run *r, struct pgtool *dump, char **cause)
 {
 	char *buf = xmalloc(BACKUP_IO_SIZE);
-	bool nap = fcntl(dump->fd, F_GETPIPE_SZ) >= BACKUP_PUMP_NAP_PIPE;
 	ssize_t n;
 	int rc = 0;
 
@@ -226,8 +212,6 @@ run_pump(struct run *r, struct pgtool *dump, char **cause)
 		}
 		if (n == 0)
 			break;
-		if (nap && n < BACKUP_IO_SIZE / 2)
-			usleep(BACKUP_PUMP_NAP_USEC);
 		rc = run_feed(r, buf, (size_t)n, cause);
 	}
 	free(buf);
