@@ -41,6 +41,7 @@
 #include "log.h"
 #include "page.h"
 #include "session.h"
+#include "util.h"
 
 static const char *
 environ_cb(const char *name, void *arg)
@@ -430,6 +431,7 @@ main(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
+	process_no_core();
 	log_init("rally.cgi", LOG_TARGET_AUTO, LOG_INFO);
 	/* A client gone before the answer is written is logged, not fatal. */
 	signal(SIGPIPE, SIG_IGN);

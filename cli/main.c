@@ -24,6 +24,7 @@
 #include "db.h"
 #include "log.h"
 #include "rallyctl.h"
+#include "util.h"
 
 static void
 usage(FILE *f)
@@ -83,6 +84,7 @@ main(int argc, char **argv)
 	const char *config = NULL;
 	int ch, words;
 
+	process_no_core();
 	log_init("rallyctl", LOG_TARGET_STDERR, LOG_WARNING);
 	/* "+": options after the command belong to the command. */
 	opterr = 0;

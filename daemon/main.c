@@ -340,6 +340,7 @@ main(int argc, char **argv)
 	char *cause = NULL;
 	int ch;
 
+	process_no_core();
 	log_init("rallyd", LOG_TARGET_AUTO, LOG_INFO);
 	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +118,23 @@ secure_free(void *p, size_t n)
 		return;
 	OPENSSL_cleanse(p, n);
 	free(p);
+}
+
+/*
+ * A process of Rally holds the database password, opened tokens, session
+ * ids and keys in its memory, and a core is written to disk (or kept by
+ * systemd-coredump) for anyone who can read it there.  Not dumpable, the
+ * kernel writes no core whatever the core limit (unless fs.suid_dumpable
+ * says 2, which is why the limit goes to 0 as well).  Best effort: both
+ * are refused only by kernels without them.
+ */
+void
+process_no_core(void)
+{
+	const struct rlimit none = { 0, 0 };
+
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &none);
 }
 
 void

@@ -31,6 +31,11 @@ int set_cause(char **cause, const char *, ...) PRINTFLIKE(2, 3);
 
 /* Overwrites memory the compiler may not optimise away; then frees. */
 void secure_free(void *, size_t);
+/*
+ * No core file of this process, and no ptrace or /proc/PID/mem for other
+ * processes of its user: called first thing in main().
+ */
+void process_no_core(void);
 
 /* Random bytes from the kernel; fatal if the kernel cannot provide them. */
 void random_bytes(void *, size_t);
