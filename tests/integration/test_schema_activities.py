@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from rallytest.daemon import wait_until
-from rallytest.schema import calendar_user, insert
+from rallytest.schema import calendar_user, insert, login_role, set_context
 
 
 @pytest.fixture
@@ -192,3 +192,38 @@ def test_a_series_key_cannot_change_under_its_exceptions(dbconn, owner):
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         dbconn.execute("UPDATE rally.activities SET id = gen_random_uuid()"
                        " WHERE tenant_id = %s AND id = %s", (tenant, series))
+
+
+def test_the_web_role_may_not_link_an_activity_to_a_series(pg, db, dbconn, owner):
+    """Only the daemon links an exception to its series (migration 0062):
+    a web session naming a colleague's private activity, another tenant's
+    or its own user's is refused, as are the occurrence's original start
+    columns.  Until then a colleague's id was accepted, which told the
+    session it existed and let the colleague's series delete the row."""
+    tenant, ada, _ = owner
+    bo = insert(dbconn, "users", "id", tenant_id=tenant, email="bo@acme.test", name="Bo",
+                role="member", password_hash="$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+    other = insert(dbconn, "tenants", "tenant_id", name="Other", company_size="1-10")
+    stranger = insert(dbconn, "users", "id", tenant_id=other, email="eve@other.test",
+                      name="Eve", role="owner",
+                      password_hash="$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+    series = {"colleague": _activity(dbconn, tenant, bo, visibility="private"),
+              "other tenant": _activity(dbconn, other, stranger),
+              "own": _activity(dbconn, tenant, ada)}
+    login_role(dbconn, "rally_test_web", ["rally_web"])
+    with pg.connect(db, user="rally_test_web") as web:
+        set_context(web, tenant, ada)
+        for whose, sid in series.items():
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                web.execute("INSERT INTO rally.activities (tenant_id, owner_id, title,"
+                            " recurring_activity_id) VALUES (%s, %s, 'x', %s)",
+                            (tenant, ada, sid))
+        for column in ("original_start_at", "original_start_date"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                web.execute(f"INSERT INTO rally.activities (tenant_id, owner_id, title, {column})"
+                            " VALUES (%s, %s, 'x', now())", (tenant, ada))
+        # What rally.cgi does write is still allowed.
+        web.execute("INSERT INTO rally.activities (tenant_id, owner_id, title, visibility)"
+                    " VALUES (%s, %s, 'Own', 'private')", (tenant, ada))
+    assert dbconn.execute("SELECT count(*) FROM rally.activities WHERE tenant_id = %s"
+                          " AND recurring_activity_id IS NOT NULL", (tenant,)).fetchone() == (0,)
