@@ -16,10 +16,9 @@
 #include "rallyd.h"
 #include "util.h"
 
-void
-gcall_free(struct gcall *call)
+static void
+call_destroy(struct gcall *call)
 {
-	TAILQ_REMOVE(&call->g->calls, call, all);
 	free(call->tenant_id);
 	free(call->connection_id);
 	free(call->method);
@@ -30,6 +29,13 @@ gcall_free(struct gcall *call)
 	secure_free(call->body, call->body_len);
 	free(call->err_msg);
 	free(call);
+}
+
+void
+gcall_free(struct gcall *call)
+{
+	TAILQ_REMOVE(&call->g->calls, call, all);
+	call_destroy(call);
 }
 
 /* Takes the call out of the list its state names. */
@@ -54,7 +60,10 @@ gcall_unlink(struct gcall *call)
 	case CALL_SENDING:
 		TAILQ_REMOVE(&c->sending, call, entry);
 		break;
+	case CALL_ENDING:
+		break;
 	}
+	call->state = CALL_ENDING;
 	if (call->has_slot) {
 		c->slots_used--;
 		if (call->bulk)
@@ -65,7 +74,11 @@ gcall_unlink(struct gcall *call)
 
 /*
  * Ends an unlinked call: its callback, then the call is freed.  The caller
- * pumps the connection afterwards, so a freed slot is used again.
+ * pumps the connection afterwards, so a freed slot is used again.  The
+ * call leaves g->calls before its callback runs: a job that fails cancels
+ * the rest of its calls (google_cancel), which must not find this one and
+ * free it under us.  One google_cancel found while it waited to end (on
+ * gconn_fail_all's list) ends without its callback.
  */
 static void
 call_end(struct gcall *call, const struct gresp *r)
@@ -75,8 +88,11 @@ call_end(struct gcall *call, const struct gresp *r)
 		    NULL, "google: %s %s: %s (%s)", call->method,
 		    call->conn != NULL ? "call" : "refused call", gerr_kind(r->err),
 		    r->message);
-	call->cb(r, call->arg);
-	gcall_free(call);
+	call->state = CALL_ENDING;
+	TAILQ_REMOVE(&call->g->calls, call, all);
+	if (!call->cancelled)
+		call->cb(r, call->arg);
+	call_destroy(call);
 }
 
 void
@@ -209,7 +225,10 @@ call_send(struct gcall *call)
 		    call->body_len);
 	if (call->if_match != NULL)
 		http_request_header(req, "If-Match", call->if_match);
-	http_request_retry_if(req, gerror_should_retry_cb);
+	if (call->once)
+		http_request_no_retry(req);
+	else
+		http_request_retry_if(req, gerror_should_retry_cb);
 	call->token_gen = c->gen;
 	call->state = CALL_SENDING;
 	TAILQ_INSERT_TAIL(&c->sending, call, entry);

@@ -48,6 +48,7 @@ enum call_state {
 	CALL_WAITING,
 	CALL_SENDING,
 	CALL_DEFERRED,
+	CALL_ENDING,		/* unlinked, its callback to run next */
 };
 
 enum fetch_state {
@@ -82,6 +83,7 @@ struct gcall {
 	bool bulk;		/* google_call_bulk: after every ordinary call */
 	bool has_slot;
 	bool reauthed;		/* refreshed once after a 401 already */
+	bool once;		/* not idempotent: lib/http does not retry it */
 	bool cancelled;
 	uint64_t token_gen;	/* generation of the token it was sent with */
 	struct http_request *req;

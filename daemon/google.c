@@ -210,6 +210,16 @@ google_call(struct rallyd *d, const char *tenant_id, const char *connection_id,
 }
 
 void
+google_call_once(struct rallyd *d, const char *tenant_id,
+    const char *connection_id, const char *method, const char *url,
+    json_object *body, google_cb cb, void *arg)
+{
+	call_new(d, false, tenant_id, connection_id, method, url, body, NULL,
+	    cb, arg);
+	TAILQ_LAST(&d->google->incoming, gcall_list)->once = true;
+}
+
+void
 google_call_upload(struct rallyd *d, const char *tenant_id,
     const char *connection_id, const char *url, const char *content_type,
     char *body, size_t len, google_cb cb, void *arg)
@@ -219,6 +229,7 @@ google_call_upload(struct rallyd *d, const char *tenant_id,
 	call_new(d, false, tenant_id, connection_id, "POST", url, NULL, NULL,
 	    cb, arg);
 	call = TAILQ_LAST(&d->google->incoming, gcall_list);
+	call->once = true;
 	call->content_type = xstrdup(content_type);
 	call->body = body;
 	call->body_len = len;
@@ -278,6 +289,12 @@ google_cancel(struct rallyd *d, void *arg)
 		next = TAILQ_NEXT(call, all);
 		if (call->arg != arg)
 			continue;
+		if (call->state == CALL_ENDING) {
+			/* On a list of calls being ended: its end skips the
+			 * callback and frees it. */
+			call->cancelled = true;
+			continue;
+		}
 		c = call->conn;
 		if (call->req != NULL) {
 			/* Its callback runs now and sees the flag. */

@@ -103,8 +103,20 @@ void google_call(struct rallyd *, const char *tenant_id,
     json_object *body, const char *if_match, google_cb cb, void *arg);
 
 /*
+ * The same, sent once: no retry after a timeout, a cut answer or a 5xx
+ * (lib/http retries those), which may come after Google has done the
+ * call.  For what is not idempotent (messages.send): the caller settles
+ * whether it was done, as the job does with its lookup.  A 401 is still
+ * retried once with a fresh token, as it says the call was not made.
+ */
+void google_call_once(struct rallyd *, const char *tenant_id,
+    const char *connection_id, const char *method, const char *url,
+    json_object *body, google_cb cb, void *arg);
+
+/*
  * A POST of body (taken; len bytes of content_type) to url, for Gmail's
- * upload endpoint (google_gmail_upload_url), ordinary priority.
+ * upload endpoint (google_gmail_upload_url), ordinary priority; sent
+ * once, as google_call_once.
  */
 void google_call_upload(struct rallyd *, const char *tenant_id,
     const char *connection_id, const char *url, const char *content_type,

@@ -278,8 +278,9 @@ sending_cb(const PGresult *res, const char *error, void *arg)
 		json_object_object_add(body, "threadId",
 		    json_object_new_string(row_str(ms, "gmail_thread_id")));
 	url = xasprintf("%s/users/me/messages/send", ms->d->conf.google_gmail_url);
-	google_call(ms->d, ms->job->tenant_id, ms->conn, "POST", url, body, NULL,
-	    send_cb, ms);
+	/* Once: a retry after a cut answer would send it twice. */
+	google_call_once(ms->d, ms->job->tenant_id, ms->conn, "POST", url,
+	    body, send_cb, ms);
 	json_object_put(body);
 	free(url);
 }

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from rallytest.daemon import wait_until
 from rallytest.mail import Mail
 
 
@@ -118,4 +119,29 @@ def test_an_op_gmail_refuses_fails_with_the_reason_and_the_rest_go_on(mail, sync
     state, error = op_state(mail, bad)
     assert state == "failed" and error.startswith("rejected")
     assert op_state(mail, good) == ("done", None)
+    assert "STARRED" in mail.g_messages()[other["id"]]["labelIds"]
+
+
+def test_a_rate_limited_op_waits_while_rallyd_goes_on(mail, synced, fakegoogle):
+    """The label op's job ends from inside its call's end (a 429 lib/http
+    does not wait out): the daemon lives, and the op is done later."""
+    _, _, other = synced
+    rallyd = mail.daemons[0]
+    fakegoogle.admin("POST", "/__admin/faults", {"kind": "429", "count": 1, "retryAfter": 90,
+                     "pathPrefix": f"/gmail/v1/users/me/messages/{other['id']}/modify"})
+
+    def deferred():
+        return mail.conn.execute("SELECT last_error FROM rally.jobs WHERE kind = 'maillabel'"
+                                 " AND state = 'pending' AND last_error IS NOT NULL").fetchone()
+    try:
+        op = request(mail, "star", other["id"])
+        wait_until(lambda: rallyd.proc.poll() is not None or deferred(), timeout=30,
+                   message="the op deferred")
+        assert rallyd.proc.poll() is None, rallyd.output()[-2000:]
+    finally:
+        fakegoogle.admin("DELETE", "/__admin/faults")
+    mail.conn.execute("UPDATE rally.jobs SET run_at = now() WHERE kind = 'maillabel'"
+                      " AND state = 'pending'")
+    mail.settle()
+    assert op_state(mail, op) == ("done", None)
     assert "STARRED" in mail.g_messages()[other["id"]]["labelIds"]

@@ -272,3 +272,56 @@ def test_a_row_whose_files_are_not_whole_fails_and_nothing_is_sent(mail):
     row = outbox(mail, oid)
     assert row["state"] == "failed" and "content is gone" in row["last_error"], row
     assert sent_with(mail, mid) == []
+
+
+def mailsend_job(mail):
+    return mail.conn.execute(
+        "SELECT state, last_error, run_at - now() FROM rally.jobs WHERE kind = 'mailsend'"
+        " ORDER BY id DESC LIMIT 1").fetchone()
+
+
+@pytest.mark.parametrize("fault", ["truncate", "reset", "503"])
+def test_a_send_whose_answer_is_lost_is_sent_exactly_once(mail, fakegoogle, fault):
+    """Gmail may have taken a message whose answer never came back whole
+    (cut short, the connection reset, a 5xx): the send is not retried on
+    the spot, and the job's next attempt looks for it in Sent first."""
+    mail.connect()
+    mail.start()
+    mail.settle()
+    fakegoogle.admin("POST", "/__admin/faults", {"kind": fault, "count": 1,
+                     "pathPrefix": "/gmail/v1/users/me/messages/send"})
+    try:
+        oid, mid = queue(mail, subject=f"Once after {fault}")
+        # The job's retry waits its backoff (daemon.retry_base).
+        wait_until(lambda: outbox(mail, oid)["state"] == "sent", timeout=60,
+                   message="the message sent")
+    finally:
+        fakegoogle.admin("DELETE", "/__admin/faults")
+    assert len(sent_with(mail, mid)) == 1
+
+
+def test_a_rate_limited_send_waits_while_rallyd_goes_on(mail, fakegoogle):
+    """A 429 whose Retry-After is past what lib/http waits for reaches the
+    job, which cancels the rest of its calls from inside the call's end:
+    the daemon must live through it (it crashed on a double free) and send
+    the message once, when its turn comes."""
+    mail.connect()
+    mail.start()
+    mail.settle()
+    rallyd = mail.daemons[0]
+    fakegoogle.admin("POST", "/__admin/faults", {"kind": "429", "count": 1, "retryAfter": 90,
+                     "pathPrefix": "/gmail/v1/users/me/messages/send"})
+    try:
+        oid, mid = queue(mail, subject="Rate limited")
+        wait_until(lambda: rallyd.proc.poll() is not None or mailsend_job(mail)[1],
+                   timeout=30, message="the send deferred")
+        assert rallyd.proc.poll() is None, rallyd.output()[-2000:]
+        state, error, wait = mailsend_job(mail)
+        assert state == "pending" and error.startswith("rate") and wait.total_seconds() > 60
+    finally:
+        fakegoogle.admin("DELETE", "/__admin/faults")
+    assert sent_with(mail, mid) == []
+    mail.conn.execute("UPDATE rally.jobs SET run_at = now() WHERE kind = 'mailsend'"
+                      " AND state = 'pending'")
+    mail.settle()
+    assert outbox(mail, oid)["state"] == "sent" and len(sent_with(mail, mid)) == 1

@@ -84,7 +84,6 @@ def test_rallyd_leaves_no_core(tmp_path, silent_db, control):
                             stderr=subprocess.DEVNULL)
     held = connected(listener, proc)
     assert crash(proc, where) == []
-    assert proc.returncode == -signal.SIGSEGV
     held.close()
 
 
