@@ -362,7 +362,7 @@ as $$
 	select u.tenant_id, u.id, u.password_hash from rally.users u
 	where lower(u.email) = lower(p_email) and u.status = 'deletion_pending'
 	    and u.deletion_purge_after > now() and u.password_hash is not null
-	order by u.created_at limit 20
+	order by u.email_confirmed_at is null, u.created_at limit 20
 $$;
 
 -- Open ledger entries past their due date, for the crit log and the report.

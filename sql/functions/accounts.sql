@@ -9,7 +9,9 @@ set local role rally_owner;
 
 -- Login: the active accounts with this address, with their hashes (the
 -- CGI verifies the password; several rows mean the address is in several
--- workspaces and the user picks one).
+-- workspaces and the user picks one).  At most 20, each costing the CGI an
+-- argon2id verification: those whose address is confirmed first, which no
+-- one but its holder can add to (migration 0064), then the oldest.
 create or replace function rally.web_login_lookup(p_email text)
 returns table (tenant_id uuid, user_id uuid, password_hash text)
 language sql stable security definer
@@ -21,9 +23,23 @@ as $$
 	where lower(u.email) = lower(p_email)
 	    and u.status = 'active' and t.status = 'active'
 	    and u.password_hash is not null
-	order by u.created_at
+	order by u.email_confirmed_at is null, u.created_at
 	limit 20
 $$;
+
+-- An address changed is not the one that was confirmed.
+create or replace function rally.users_email_changed() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	new.email_confirmed_at := null;
+	return new;
+end
+$$;
+create or replace trigger email_changed before update of email on rally.users
+    for each row when (lower(new.email) is distinct from lower(old.email))
+    execute function rally.users_email_changed();
 
 -- A request's session cookie: who it belongs to, if it is live and its
 -- user may still log in.

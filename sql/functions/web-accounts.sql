@@ -76,7 +76,10 @@ begin
 	       (rally.login_key('reset-address', p_addr));
 	delete from rally.password_resets where expires_at < now();
 	for r in select u.tenant_id, u.id, t.name,
-	        row_number() over (order by u.last_login_at desc nulls last, u.created_at desc) as n
+	        -- Confirmed addresses first (migration 0064): workspaces
+	        -- others opened under the address cannot crowd them out.
+	        row_number() over (order by u.email_confirmed_at is null,
+	            u.last_login_at desc nulls last, u.created_at desc) as n
 	    from rally.users u join rally.tenants t on t.tenant_id = u.tenant_id
 	    where lower(u.email) = lower(p_email) and u.status = 'active' and t.status = 'active'
 	    order by n limit coalesce(array_length(p_tokens, 1), 0) loop
@@ -139,7 +142,9 @@ begin
 	if t is null then
 		return false;
 	end if;
-	update rally.users set password_hash = p_password_hash, updated_at = now()
+	-- The link was mailed to the address: it is the holder's.
+	update rally.users set password_hash = p_password_hash, updated_at = now(),
+	    email_confirmed_at = coalesce(email_confirmed_at, now())
 	where tenant_id = t and id = u returning email into e;
 	delete from rally.sessions where tenant_id = t and user_id = u;
 	delete from rally.notices n using rally.password_resets r
@@ -279,8 +284,10 @@ begin
 		return;
 	end if;
 	perform rally.invitations_drop(inv.tenant_id, inv.id);
-	insert into rally.users (tenant_id, email, name, password_hash, role)
-	values (inv.tenant_id, inv.email, p_name, p_password_hash, inv.role)
+	-- The invitation was mailed to the address: it is the holder's.
+	insert into rally.users (tenant_id, email, name, password_hash, role,
+	    email_confirmed_at)
+	values (inv.tenant_id, inv.email, p_name, p_password_hash, inv.role, now())
 	on conflict (tenant_id, lower(email)) do nothing
 	returning id into u;
 	if u is null then

@@ -137,6 +137,9 @@ def test_reset_link_by_email_sets_a_new_password_and_ends_every_session(
     assert c.post(path, {"password": "yet another one", "again": "yet another one"}
                   ).status == 404
     assert dbconn.execute("SELECT count(*) FROM rally.password_resets").fetchone()[0] == 0
+    # The link reached the address: it is confirmed (migration 0064).
+    assert dbconn.execute("SELECT email_confirmed_at IS NOT NULL FROM rally.users"
+                          " WHERE email = %s", (EMAIL,)).fetchone() == (True,)
     # The token reached no log: not lighttpd's, not rally.cgi's, not rallyd's.
     assert token not in site.logs() and token not in rallyd.output()
 
@@ -264,6 +267,52 @@ def test_an_invited_member_joins_signs_in_and_sees_the_workspace(site, sink, ral
                           ).fetchone()[0] == 0
     signed_in(site, "bob@acme.example")
     assert token not in site.logs() and token not in rallyd.output()
+
+
+def squat(site, dbconn, email, n=20):
+    """n workspaces someone else opens under email (sign-up checks no
+    address); the sign-up throttle's rows are cleared as an hour passing,
+    or other client addresses, would."""
+    for i in range(n):
+        if i % 9 == 0:
+            dbconn.execute("DELETE FROM rally.login_failures")
+        site.client().signup(company=f"Squat {i}", name="Mallory", email=email,
+                             password="mallory's own password")
+
+
+def test_workspaces_opened_under_someone_elses_address_do_not_lock_them_out(
+        site, sink, rallyd, dbconn):
+    """Twenty workspaces under Bob's address, opened before Bob joins Acme:
+    the sign-in lookup answers twenty accounts at most, and it found only
+    those.  The invitation proved Bob's address; such accounts come first
+    (migration 0064), and so does one whose reset link was used."""
+    ann = owner(site)
+    squat(site, dbconn, "bob@acme.example")
+    invite(ann, "bob@acme.example")
+    path, _ = link_in_mail(sink, "bob@acme.example")
+    bob = site.client()
+    bob.get(path)
+    r = bob.post(path, {"name": "Bob Seller", "password": PASSWORD, "again": PASSWORD})
+    assert r.status == 303
+    home = signed_in(site, "bob@acme.example").get("/")
+    assert "Acme Ltd" in home.text and "Bob Seller" in home.text
+    # An address changed is no longer the one confirmed.
+    acme = tenant_of(dbconn, EMAIL)
+    confirmed = ("SELECT email_confirmed_at IS NOT NULL FROM rally.users"
+                 " WHERE tenant_id = %s AND email = %s")
+    assert dbconn.execute(confirmed, (acme, "bob@acme.example")).fetchone() == (True,)
+    assert dbconn.execute("SELECT count(*) FROM rally.users WHERE email = 'bob@acme.example'"
+                          " AND email_confirmed_at IS NOT NULL").fetchone() == (1,)
+    dbconn.execute("UPDATE rally.users SET email = 'robert@acme.example'"
+                   " WHERE tenant_id = %s AND email = 'bob@acme.example'", (acme,))
+    assert dbconn.execute(confirmed, (acme, "robert@acme.example")).fetchone() == (False,)
+
+    # A workspace its holder opened before the others is found by its age.
+    dbconn.execute("DELETE FROM rally.login_failures")
+    site.client().signup(company="Carol Co", name="Carol", email="carol@acme.example")
+    squat(site, dbconn, "carol@acme.example")
+    dbconn.execute("DELETE FROM rally.login_failures")
+    assert "Carol Co" in signed_in(site, "carol@acme.example").get("/").text
 
 
 def test_expired_and_revoked_invitations_are_refused(site, sink, rallyd, dbconn):
