@@ -407,12 +407,39 @@ begin
 end
 $$;
 
+-- p_kind ('mailsend' or 'maillabel') for each active mail connection with
+-- rows of that kind waiting (outbox rows queued or sending, label ops
+-- pending) and no job of the kind that is to run, runs, or failed within
+-- 15 minutes.
+create or replace function rally.mail_queue_waiting(p_kind text)
+returns int
+language sql
+as $$
+	select count(rally.job_enqueue(w.tenant_id, p_kind, w.connection_id::text,
+	        jsonb_build_object('connection_id', w.connection_id)))::int
+	from (select distinct o.tenant_id, o.connection_id from rally.mail_outbox o
+	        where p_kind = 'mailsend' and o.state in ('queued', 'sending')
+	    union
+	    select distinct l.tenant_id, l.connection_id from rally.mail_label_ops l
+	        where p_kind = 'maillabel' and l.state = 'pending') w
+	join rally.google_connections c on c.tenant_id = w.tenant_id and c.id = w.connection_id
+	where c.status = 'active' and c.mail_enabled
+	    and not exists (select 1 from rally.jobs j
+	        where j.tenant_id = w.tenant_id and j.kind = p_kind
+	            and j.dedupe_key = w.connection_id::text
+	            and (j.state in ('pending', 'running')
+	                or (j.state = 'failed' and j.finished_at > now() - interval '15 minutes')))
+$$;
+
 -- The scheduler's tick: a mailsync for each active mail connection not
 -- synced within p_poll seconds (push, when it works, syncs sooner); with
 -- p_watch a mailwatch for each whose Gmail watch is missing or was last
 -- renewed more than a day ago (a watch lasts 7 days); and a
 -- mailreconcile for each not compared with Gmail within p_reconcile
--- seconds (0: never).
+-- seconds (0: never).  And the mail the CRM still has to send or label:
+-- a new row queues its job, but a job that used up its attempts (an
+-- outage longer than its backoff) left the rows waiting until the next
+-- row came; they are taken up again 15 minutes after it failed.
 create or replace function rally.mail_queue_periodic(p_poll int, p_watch boolean,
     p_reconcile int)
 returns int
@@ -451,7 +478,10 @@ as $$
 	            where j.tenant_id = s.tenant_id and j.kind = 'mailreconcile'
 	                and j.dedupe_key = s.connection_id::text
 	                and j.state in ('pending', 'running')))
+	    + rally.mail_queue_waiting('mailsend')
+	    + rally.mail_queue_waiting('maillabel')
 $$;
+
 
 grant execute on function rally.mail_start_full(uuid, uuid, numeric),
     rally.mail_sender_name(text, text),
@@ -462,7 +492,8 @@ grant execute on function rally.mail_start_full(uuid, uuid, numeric),
     rally.mail_tables_ensure_stats(),
     rally.mail_insert_threads(uuid, uuid, uuid),
     rally.mail_set_labels(uuid, uuid, jsonb),
-    rally.mail_apply_batch(uuid, uuid, jsonb), rally.mail_queue_periodic(int, boolean, int)
+    rally.mail_apply_batch(uuid, uuid, jsonb), rally.mail_queue_periodic(int, boolean, int),
+    rally.mail_queue_waiting(text)
     to rally_daemon;
 
 -- Reconcile (daemon/job-mailreconcile.c): Gmail's listing of the window,

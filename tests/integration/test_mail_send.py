@@ -325,3 +325,36 @@ def test_a_rate_limited_send_waits_while_rallyd_goes_on(mail, fakegoogle):
                       " AND state = 'pending'")
     mail.settle()
     assert outbox(mail, oid)["state"] == "sent" and len(sent_with(mail, mid)) == 1
+
+
+def test_mail_left_by_a_job_out_of_attempts_is_taken_up_again(
+        pg, db, login_roles, fakegoogle, tmp_path):
+    """An outage outlasts the send job's attempts: the job fails, the row
+    still waits.  The scheduler's tick takes it up again, not within 15
+    minutes of the failure (no loop), and the message goes out once."""
+    m = Mail(pg, db, login_roles, fakegoogle, tmp_path, "ada")
+    m.fg.admin("POST", "/__admin/accounts", {"email": m.google_email})
+    m.sections.setdefault("daemon", {})["max_attempts"] = "3"
+    m.sections.setdefault("http", {})["max_retries"] = "0"
+    try:
+        m.connect()
+        m.start()
+        m.settle()
+        fakegoogle.admin("POST", "/__admin/faults", {"kind": "503", "count": 1000,
+                         "pathPrefix": "/gmail/v1/users/me/messages/send"})
+        oid, mid = queue(m, subject="After the outage")
+        wait_until(lambda: mailsend_job(m)[0] == "failed", timeout=60,
+                   message="the send job out of attempts")
+        assert outbox(m, oid)["state"] in ("queued", "sending")
+        waiting = "SELECT rally.mail_queue_waiting('mailsend')"
+        assert m.conn.execute(waiting).fetchone() == (0,)
+        fakegoogle.admin("DELETE", "/__admin/faults")
+        m.conn.execute("UPDATE rally.jobs SET finished_at = now() - interval '16 minutes'"
+                       " WHERE kind = 'mailsend' AND state = 'failed'")
+        assert m.conn.execute(waiting).fetchone() == (1,)
+        assert m.conn.execute(waiting).fetchone() == (0,), "one job, not one a tick"
+        wait_until(lambda: outbox(m, oid)["state"] == "sent", timeout=60,
+                   message="the message sent")
+        assert len(sent_with(m, mid)) == 1
+    finally:
+        m.close()
