@@ -8,18 +8,22 @@ throwaway certificate in front of the built rally.cgi, gives what docs/cgi.md
 promises: the whole site is the CGI (PATH_INFO the whole path, RALLY_CONFIG
 set), HTTPS=on reaches it over TLS (Secure __Host- cookies), plain HTTP is
 redirected, bodies over 1 MiB are refused, and the access log never holds
-the Gmail hook's secret."""
+a secret of a path or query (the Gmail hook's, the OAuth callback's code and
+state, password-reset and invitation tokens) while other requests keep
+theirs."""
 
 import base64
 import json
 import os
 import pwd
+import re
 import shutil
 import tempfile
 
 import pytest
 
 from rallytest.daemon import write_config
+from rallytest import SRCDIR
 from rallytest.servers import WEB_USER, Server, available
 from rallytest.site import Client
 
@@ -140,3 +144,68 @@ def test_the_hook_secret_and_the_oauth_code_stay_out_of_the_access_log(served):
     assert SECRET not in log and wrong not in log, log
     assert code not in log and state not in log, log
     assert SECRET not in served.logs() and code not in served.logs()
+
+
+def _token(tag):
+    """A fake account token in rally.cgi's format (43 characters of
+    base64url), so the request reaches the lookup as a real link would."""
+    return (tag + "-" + "Tk7pQ2wZ9xR4mN8vB3cL6hJ1sD5fG0aE")[:43].ljust(43, "z")
+
+
+def test_reset_and_invitation_tokens_stay_out_of_the_access_log(served):
+    # A reset link lets its holder set the password for an hour, an
+    # invitation lets its holder join the workspace for a week: whoever
+    # reads the access log must not find either.
+    reset, invite = _token("resetTOKEN"), _token("inviteTOKEN")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    sent = [("GET", f"/reset/{reset}", None, True),
+            ("POST", f"/reset/{reset}", b"password=x&again=x", True),
+            ("GET", f"/reset/{reset}", None, False),        # plain HTTP, redirected
+            ("GET", f"/invite/{invite}", None, True),
+            ("POST", f"/invite/{invite}", b"name=x&password=x&again=x", True),
+            ("GET", f"/invite/{invite}", None, False)]
+    for method, path, body, tls in sent:
+        r = served.request(method, path, body, form if body else None, tls=tls)
+        assert r.status < 500, (method, path, r, served.logs())
+    # An ordinary request keeps its path in the log (lighttpd logs no CGI
+    # path at all, so there only its line is looked for).
+    assert served.request("GET", "/signin?done=sent").status == 200
+    served.stop()       # lighttpd writes its access log in batches
+    log = served.access_log()
+    assert log.count("\n") >= len(sent) + 1, log
+    assert reset not in log and invite not in log, log
+    assert reset not in served.logs() and invite not in served.logs()
+    if served.tool == "lighttpd":
+        assert "GET /rally.cgi/[path not logged]" in log, log
+    else:
+        assert "GET /signin?done=sent " in log, log
+        assert "GET /reset/[masked] " in log and "POST /invite/[masked] " in log, log
+
+
+def _masking_lines(text):
+    """The lines that choose what an access log gets (nginx's map and
+    log_format, Apache's SetEnvIf, LogFormat and CustomLog), blanks
+    squeezed and the log file's directory dropped."""
+    keep = re.compile(r"^(map |~\^|default |log_format |'|SetEnvIf |LogFormat |CustomLog )")
+    out = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        line = re.sub(r"^CustomLog \S+/[\w-]+\.log ", "CustomLog LOG ", line)
+        if keep.match(line) and line not in out:
+            out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("tool", ["nginx", "apache2"])
+def test_the_masking_in_operations_md_is_the_example_configs(tool):
+    # Operators copy the snippets of docs/operations.md section 6 more often
+    # than the files, so a path masked in one must be masked in the other.
+    with open(SRCDIR / "docs" / "operations.md") as f:
+        doc = f.read()
+    start = {"nginx": "nginx: log a masked copy", "apache2": "Apache: give these"}[tool]
+    block = doc[doc.index(start):]
+    block = block[block.index("```") + 3:]
+    block = block[:block.index("```")]
+    with open(SRCDIR / "contrib" / tool / "rally.conf") as f:
+        conf = f.read()
+    assert _masking_lines(block) == _masking_lines(conf)
