@@ -334,6 +334,20 @@ begin
 	if t is null or u is null then
 		return null;
 	end if;
+	-- The last owner of a workspace others still use would leave it with
+	-- no one to run it: rally.cgi does not offer the deletion then, and
+	-- neither does this, whatever the web tier asks.  The owners are
+	-- locked, as for a demotion, so two owners cannot both leave.
+	perform rally.team_lock_owners(t);
+	if exists (select 1 from rally.users o where o.tenant_id = t and o.id = u
+	        and o.role = 'owner')
+	    and exists (select 1 from rally.users o where o.tenant_id = t and o.id <> u
+	        and o.status = 'active')
+	    and not exists (select 1 from rally.users o where o.tenant_id = t and o.id <> u
+	        and o.status = 'active' and o.role = 'owner') then
+		raise exception 'the last owner of a workspace with other members cannot delete the account'
+		    using errcode = 'P0001', hint = 'Make another member an owner first.';
+	end if;
 	select * into r from rally.account_delete_request(t, u, 'user', u, p_grace, p_lag);
 	return r.due_at;
 end
