@@ -65,6 +65,14 @@ typedef void (*route_fn)(struct cgi *, struct request *, struct response *);
  */
 #define ROUTE_PAGE 0x1
 #define ROUTE_SIGNED_IN (0x2 | ROUTE_PAGE)
+/*
+ * The path carries a secret (a reset or invitation token): every answer,
+ * an error before the handler's included, is sent with Cache-Control
+ * no-store and Referrer-Policy no-referrer, so that neither a cache nor
+ * the Referer of the page's next request (its stylesheet, logged by the
+ * web server with the referring address) keeps it.
+ */
+#define ROUTE_SECRET_PATH 0x4
 
 struct route {
 	const char *method;

@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "cgi.h"
 #include "db.h"
 #include "fastcgi-server.h"
@@ -216,13 +217,12 @@ serve(struct cgi *cgi, struct request *req, struct response *resp)
 		return;
 	}
 	cgi->https = served_over_https(cgi, req);
-	if ((route->flags & ROUTE_PAGE) != 0 &&
-	    page_prepare(cgi, route, req, resp) == -1) {
-		finish_transaction(cgi, resp);
-		return;
-	}
-	route->handler(cgi, req, resp);
+	if ((route->flags & ROUTE_PAGE) == 0 ||
+	    page_prepare(cgi, route, req, resp) == 0)
+		route->handler(cgi, req, resp);
 	finish_transaction(cgi, resp);
+	if ((route->flags & ROUTE_SECRET_PATH) != 0)
+		account_private_headers(resp);
 }
 
 /* What a persistent process forgets between two configurations. */

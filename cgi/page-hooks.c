@@ -292,7 +292,7 @@ hook_gmail_bare(struct cgi *cgi, struct request *req, struct response *resp)
 
 const struct route route_hook_gmail = {
 	.method = "POST", .path = "/hooks/google/gmail/", .handler = hook_gmail,
-	.segment = true,
+	.segment = true, .flags = ROUTE_SECRET_PATH,
 };
 
 const struct route route_hook_gmail_bare = {

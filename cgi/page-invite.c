@@ -69,7 +69,6 @@ invite_invalid(struct cgi *cgi, struct request *req, struct response *resp)
 	    "whoever invited you to send a new one.</p>"
 	    "<p><a href=\"/signin\">Sign in</a></p>");
 	page_end(&p, 404);
-	account_private_headers(resp);
 }
 
 static void
@@ -97,7 +96,6 @@ invite_page(struct cgi *cgi, struct request *req, struct response *resp,
 	html(&p.sb, "<p><button type=\"submit\">Create my account</button></p>"
 	    "</form>");
 	page_end(&p, status);
-	account_private_headers(resp);
 	free(title);
 	free(action);
 }
@@ -205,9 +203,9 @@ out:
 
 const struct route route_invite_form = {
 	.method = "GET", .path = "/invite/", .handler = invite_form,
-	.segment = true, .flags = ROUTE_PAGE,
+	.segment = true, .flags = ROUTE_PAGE | ROUTE_SECRET_PATH,
 };
 const struct route route_invite_accept = {
 	.method = "POST", .path = "/invite/", .handler = invite_accept,
-	.segment = true, .flags = ROUTE_PAGE,
+	.segment = true, .flags = ROUTE_PAGE | ROUTE_SECRET_PATH,
 };

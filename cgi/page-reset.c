@@ -167,7 +167,6 @@ reset_link_invalid(struct cgi *cgi, struct request *req, struct response *resp)
 	    "<p><a href=\"/reset\">Ask for a new link</a> &middot; "
 	    "<a href=\"/signin\">Sign in</a></p>");
 	page_end(&p, 404);
-	account_private_headers(resp);
 }
 
 /*
@@ -216,7 +215,6 @@ reset_password_page(struct cgi *cgi, struct request *req,
 	html(&p.sb, "<p><button type=\"submit\">Change my password</button></p>"
 	    "</form>");
 	page_end(&p, status);
-	account_private_headers(resp);
 	free(action);
 }
 
@@ -317,9 +315,9 @@ const struct route route_reset_request = {
 };
 const struct route route_reset_link_form = {
 	.method = "GET", .path = "/reset/", .handler = reset_link_form,
-	.segment = true, .flags = ROUTE_PAGE,
+	.segment = true, .flags = ROUTE_PAGE | ROUTE_SECRET_PATH,
 };
 const struct route route_reset_link_set = {
 	.method = "POST", .path = "/reset/", .handler = reset_link_set,
-	.segment = true, .flags = ROUTE_PAGE,
+	.segment = true, .flags = ROUTE_PAGE | ROUTE_SECRET_PATH,
 };

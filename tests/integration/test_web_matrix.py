@@ -37,8 +37,9 @@ def routes():
 
 
 ROUTES = routes()
-PAGES = [r for r in ROUTES if r["flags"]]
+PAGES = [r for r in ROUTES if "ROUTE_PAGE" in r["flags"] or "ROUTE_SIGNED_IN" in r["flags"]]
 SIGNED_IN = [r for r in ROUTES if "ROUTE_SIGNED_IN" in r["flags"]]
+SECRET_PATHS = [r for r in ROUTES if "ROUTE_SECRET_PATH" in r["flags"]]
 
 # Routes whose path or form takes an id of a tenant's row, and which row:
 # the key names an attribute of World, filled with the other tenant's id.
@@ -187,6 +188,21 @@ def test_every_post_needs_the_csrf_token(world):
             assert "did not come from Rally" in resp.text
     assert world.fingerprint() == before
     assert world.conn.execute("SELECT count(*) FROM rally.sessions").fetchone()[0] == mine
+
+
+@pytest.mark.parametrize("route", SECRET_PATHS, ids=lambda r: f"{r['method']} {r['path']}")
+def test_a_secret_in_the_path_is_kept_by_no_answer(web_site, route):
+    """Whatever answers a path with a token in it, an error before the
+    handler (a form without its CSRF token, an unknown token) included, is
+    sent no-store and no-referrer: its next request's Referer, which web
+    servers log, must not carry the token."""
+    c = web_site.client()
+    c.get("/signin")
+    path = concrete(route["path"], route["segment"], "T" * 43)
+    r = c.get(path) if route["method"] == "GET" else c.post(path, {}, csrf=False)
+    assert r.status in (403, 404), r
+    assert r.header("cache-control") == "no-store", r
+    assert r.header("referrer-policy") == "no-referrer", r
 
 
 def test_another_tenants_ids_are_404_on_every_route(world):
