@@ -44,7 +44,7 @@ export_state(const char *status, bool expired)
 	if (strcmp(status, "ready") == 0)
 		return expired ? "Expired" : "Ready";
 	if (strcmp(status, "failed") == 0)
-		return "Failed: ask again";
+		return "Failed";
 	return "Being prepared";
 }
 
@@ -54,9 +54,14 @@ export_row(struct page *p, const PGresult *res, int i)
 	const char *status = PQgetvalue(res, i, 1);
 	bool expired = PQgetvalue(res, i, 5)[0] == 't';
 
-	html(&p->sb, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
-	    PQgetvalue(res, i, 2), export_state(status, expired),
-	    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+	html(&p->sb, "<tr><td>%s</td><td>%s", PQgetvalue(res, i, 2),
+	    export_state(status, expired));
+	/* rally.export_fail's message, which says what to do next. */
+	if (strcmp(status, "failed") == 0)
+		html(&p->sb, "<br><span class=\"sync-error\">%s</span>",
+		    PQgetvalue(res, i, 7));
+	html(&p->sb, "</td><td>%s</td><td>%s</td><td>", PQgetvalue(res, i, 3),
+	    PQgetvalue(res, i, 4));
 	if (strcmp(status, "ready") == 0 && !expired)
 		html(&p->sb, "<a href=\"/account/exports/%u\" download>Download"
 		    "<span class=\"muted\"> (%s KB)</span></a>",
@@ -76,7 +81,8 @@ exports_get(struct cgi *cgi, struct request *req, struct response *resp)
 	res = db_exec(cgi->db, "SELECT id, status, to_char(requested_at, $1),"
 	    " coalesce(to_char(ready_at, $1), ''), coalesce(to_char(expires_at,"
 	    " $1), ''), coalesce(expires_at <= now(), false),"
-	    " coalesce((size_bytes + 1023) / 1024, 0) FROM rally.exports"
+	    " coalesce((size_bytes + 1023) / 1024, 0),"
+	    " coalesce(error, 'Ask for a new one.') FROM rally.exports"
 	    " WHERE tenant_id = rally.current_tenant() AND user_id ="
 	    " rally.current_user_id() ORDER BY requested_at DESC, id", 1,
 	    params, &cause);

@@ -4,13 +4,16 @@
  * archive of everything Rally holds about the user (docs/compliance.md,
  * docs/export.schema.json) with lib/compliance.c, keeps it in
  * rally.exports for 7 days like one the user asked for, and with
- * --output writes it to FILE (created mode 0600: it is personal data).
+ * --output writes it to FILE (created mode 0600: it is personal data;
+ * never over an existing file, and never left half written).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "compliance.h"
 #include "db.h"
 #include "rallyctl.h"
+#include "util.h"
 
 static int cmd_export_exec(struct ctl *, int, char **);
 
@@ -33,26 +37,77 @@ const struct cmd_entry cmd_export_entry = {
 	" " CTL_SQL_TIME("expires_at") " FROM rally.exports" \
 	" WHERE tenant_id = $1::uuid AND id = $2::uuid AND status = 'ready'"
 
+/* Writes, syncs and closes fd; errors name path, the file asked for. */
+static int
+write_sync_close(int fd, const char *path, const char *data, size_t len)
+{
+	int rc = 0;
+
+	if (write_full(fd, data, len) == -1 || fsync(fd) == -1)
+		rc = ctl_error(EX_IOERR, "export: %s: %s", path, strerror(errno));
+	if (close(fd) == -1 && rc == 0)
+		rc = ctl_error(EX_IOERR, "export: %s: %s", path, strerror(errno));
+	return rc;
+}
+
+/*
+ * Gives the complete file its name.  link(), not rename(): rename would
+ * replace a file already at path, and an existing --output is refused.
+ */
+static int
+link_new(const char *tmp, const char *path)
+{
+	if (link(tmp, path) == 0)
+		return 0;
+	return ctl_error(errno == EEXIST ? EX_CANTCREAT : EX_IOERR,
+	    "export: %s: %s", path, strerror(errno));
+}
+
+/* Makes the new name (and the temporary one's removal) durable. */
+static int
+sync_parent(const char *path)
+{
+	char *copy = xstrdup(path), *cause = NULL;
+	int rc = 0;
+
+	if (fsync_dir(dirname(copy), &cause) == -1) {
+		rc = ctl_error(EX_IOERR, "export: %s", cause);
+		free(cause);
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Writes the archive to a temporary file beside path (O_EXCL, mode 0600:
+ * it is personal data) and names it path only once it is whole and
+ * synced, so that a full disk leaves no partial file for a rerun to trip
+ * over.  On any error neither name is left.
+ */
 static int
 write_file(const char *path, const char *data, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	ssize_t n = 0;
+	char *tmp = xasprintf("%s.XXXXXX", path);
+	bool linked = false;
+	int fd, rc;
 
-	if (fd == -1)
-		return ctl_error(EX_CANTCREAT, "export: %s: %s", path, strerror(errno));
-	for (size_t off = 0; off < len; off += (size_t)n) {
-		n = write(fd, data + off, len - off);
-		if (n == -1 && errno == EINTR) {
-			n = 0;
-			continue;
-		}
-		if (n == -1)
-			break;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		rc = ctl_error(EX_CANTCREAT, "export: %s: %s", path,
+		    strerror(errno));
+		free(tmp);
+		return rc;
 	}
-	if (n == -1 || fsync(fd) == -1 || close(fd) == -1)
-		return ctl_error(EX_IOERR, "export: %s: %s", path, strerror(errno));
-	return 0;
+	rc = write_sync_close(fd, path, data, len);
+	if (rc == 0 && (rc = link_new(tmp, path)) == 0)
+		linked = true;
+	if (unlink(tmp) == -1 && rc == 0)
+		rc = ctl_error(EX_IOERR, "export: %s: %s", tmp, strerror(errno));
+	if (rc == 0)
+		rc = sync_parent(path);
+	if (rc != 0 && linked)
+		unlink(path);	/* already failing: the first error is the one told */
+	free(tmp);
+	return rc;
 }
 
 static int

@@ -5,6 +5,8 @@
  * {export_id}).  rally.export_build (sql/functions/export.sql) does it in
  * one transaction from what the database holds; it builds nothing for an
  * export of another tenant, one ready already, or a user no longer active.
+ * A database error is retried; when the job fails for good, the trigger
+ * exports_job_failed fails the export too, so that the user can ask again.
  */
 #include "config.h"
 

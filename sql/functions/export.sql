@@ -6,7 +6,65 @@
 -- is ready.  The format is docs/export.schema.json.
 set local role rally_owner;
 
--- Queues an export of the user (or returns the one in progress).
+-- What the user reads on the exports page (cgi/page-account-export.c)
+-- about an export that will never be ready; the cause is the job's
+-- last_error, for the operator.
+create or replace function rally.export_failed_message() returns text
+language sql immutable parallel safe
+as $$
+	select 'Rally could not prepare this export. Ask for a new one; if that fails '
+	    'too, contact your administrator.'
+$$;
+
+-- Ends an export in progress as failed, so that it no longer holds the
+-- user's one place in progress (exports_in_progress): false when it was
+-- not in progress.
+create or replace function rally.export_fail(p_tenant uuid, p_export uuid) returns boolean
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	update rally.exports set status = 'failed', error = rally.export_failed_message()
+	where tenant_id = p_tenant and id = p_export and status in ('requested', 'building');
+	return found;
+end
+$$;
+
+-- An export job that failed for good (its last attempt, its leases given
+-- up, a bad payload) fails its export in the same statement: otherwise the
+-- export would stay in progress and every new request would return it.
+-- Should that update fail too (the fault that failed the build), the job's
+-- end is still recorded: else the job would stay running and be taken over
+-- for ever; export_request then fails the export when asked again.
+create or replace function rally.exports_job_failed() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+	-- Only the export's own job (export_request's dedupe key): a stray job
+	-- naming it must not fail an export that its own job may still build.
+	if new.dedupe_key = new.payload ->> 'export_id'
+	    and new.dedupe_key ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then
+		begin
+			perform rally.export_fail(new.tenant_id, new.dedupe_key::uuid);
+		exception when others then
+			raise warning 'export %: could not mark it failed: %', new.dedupe_key,
+			    sqlerrm;
+		end;
+	end if;
+	return null;
+end
+$$;
+
+create or replace trigger exports_job_failed after update of state on rally.jobs
+    for each row when (new.kind = 'export' and new.state = 'failed'
+        and old.state is distinct from 'failed')
+    execute function rally.exports_job_failed();
+
+-- Queues an export of the user, or returns the one in progress.  An export
+-- in progress whose job is no longer pending or running (failed before
+-- exports_job_failed existed, pruned, lost) will never be built: it is
+-- failed and a new one queued, so that it cannot block the user for good.
 create or replace function rally.export_request(p_tenant uuid, p_user uuid, p_actor text)
 returns uuid
 language plpgsql security definer
@@ -20,9 +78,13 @@ begin
 		return null;
 	end if;
 	select id into v from rally.exports where tenant_id = p_tenant and user_id = p_user
-	    and status in ('requested', 'building');
+	    and status in ('requested', 'building') for update;
 	if found then
-		return v;
+		if exists (select 1 from rally.jobs where tenant_id = p_tenant and kind = 'export'
+		    and dedupe_key = v::text and state in ('pending', 'running')) then
+			return v;
+		end if;
+		perform rally.export_fail(p_tenant, v);
 	end if;
 	insert into rally.exports (tenant_id, user_id) values (p_tenant, p_user)
 	returning id into v;
@@ -154,7 +216,8 @@ begin
 end
 $$;
 
-revoke all on function rally.export_request(uuid, uuid, text),
+revoke all on function rally.export_failed_message(), rally.export_fail(uuid, uuid),
+    rally.exports_job_failed(), rally.export_request(uuid, uuid, text),
     rally.export_document(uuid, uuid), rally.export_build(uuid, uuid),
     rally.exports_expire(), rally.web_export_request() from public;
 grant execute on function rally.export_request(uuid, uuid, text),

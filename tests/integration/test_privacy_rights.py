@@ -159,6 +159,144 @@ def test_exports_are_deleted_once_their_seven_days_are_over(world, tmp_path):
     assert w.conn.execute("SELECT count(*) FROM rally.exports").fetchone()[0] == 0
 
 
+FAILED_MESSAGE = ("Rally could not prepare this export. Ask for a new one; if that fails"
+                  " too, contact your administrator.")
+
+
+def fail_export_builds(conn, when="new.status = 'ready'"):
+    """The disk fills up (SQLSTATE 53100) whenever a built export is stored
+    (or, with when='true', whenever an export changes)."""
+    conn.execute("CREATE FUNCTION public.export_disk_full() RETURNS trigger LANGUAGE plpgsql"
+                 " AS $$BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'"
+                 " USING ERRCODE = '53100'; END$$")
+    conn.execute("CREATE TRIGGER export_disk_full BEFORE UPDATE ON rally.exports"
+                 f" FOR EACH ROW WHEN ({when})"
+                 " EXECUTE FUNCTION public.export_disk_full()")
+
+
+def mend_export_builds(conn):
+    conn.execute("DROP TRIGGER export_disk_full ON rally.exports")
+    conn.execute("DROP FUNCTION public.export_disk_full()")
+
+
+def export_row(w, export):
+    return w.conn.execute("SELECT status, error FROM rally.exports WHERE id = %s",
+                          (export,)).fetchone()
+
+
+def test_an_export_whose_job_fails_for_good_is_failed_and_a_new_request_builds(world):
+    w = world
+    fail_export_builds(w.conn)
+    with w.web(w.tenant, w.max) as web:
+        first = web.execute("SELECT rally.web_export_request()").fetchone()[0]
+    w.conn.execute("UPDATE rally.jobs SET max_attempts = 2 WHERE kind = 'export'")
+    w.cal.start()
+    wait_until(lambda: w.conn.execute("SELECT state FROM rally.jobs WHERE kind = 'export'"
+                                      " AND dedupe_key = %s", (str(first),)).fetchone()[0]
+               == "failed", timeout=60, message="the export job to fail for good")
+    attempts, last_error = w.conn.execute(
+        "SELECT attempts, last_error FROM rally.jobs WHERE kind = 'export'"
+        " AND dedupe_key = %s", (str(first),)).fetchone()
+    assert attempts == 2 and "No space left on device" in last_error
+    # What the user's exports page reads: failed, and what to do about it.
+    with w.web(w.tenant, w.max) as web:
+        assert web.execute("SELECT status, error FROM rally.exports WHERE id = %s",
+                           (first,)).fetchone() == ("failed", FAILED_MESSAGE)
+    # Asking again starts a new export, which builds once the disk has room.
+    mend_export_builds(w.conn)
+    with w.web(w.tenant, w.max) as web:
+        second = web.execute("SELECT rally.web_export_request()").fetchone()[0]
+    assert second is not None and second != first
+    wait_until(lambda: export_row(w, second)[0] == "ready", timeout=60,
+               message="the new export to be built")
+    assert export_row(w, first) == ("failed", FAILED_MESSAGE)
+    doc = json.loads(bytes(w.conn.execute("SELECT content FROM rally.exports WHERE id = %s",
+                                          (second,)).fetchone()[0]))
+    assert doc["profile"]["id"] == w.max
+
+
+def test_an_export_job_ends_failed_even_when_its_export_cannot_be_marked_failed(world):
+    w = world
+    fail_export_builds(w.conn, when="true")
+    with w.web(w.tenant, w.max) as web:
+        first = web.execute("SELECT rally.web_export_request()").fetchone()[0]
+    w.conn.execute("UPDATE rally.jobs SET max_attempts = 2 WHERE kind = 'export'")
+    w.cal.start()
+    # The job's end is recorded, not retried for ever under expiring leases.
+    wait_until(lambda: w.conn.execute("SELECT state, attempts FROM rally.jobs"
+                                      " WHERE kind = 'export'").fetchone() == ("failed", 2),
+               timeout=60, message="the export job to fail for good")
+    assert export_row(w, first) == ("requested", None)
+    mend_export_builds(w.conn)
+    with w.web(w.tenant, w.max) as web:
+        second = web.execute("SELECT rally.web_export_request()").fetchone()[0]
+    assert second != first and export_row(w, first) == ("failed", FAILED_MESSAGE)
+    wait_until(lambda: export_row(w, second)[0] == "ready", timeout=60,
+               message="the new export to be built")
+
+
+def test_an_export_left_in_progress_by_a_job_gone_or_failed_does_not_block(world):
+    w = world
+    request = ("SELECT rally.export_request(%s, %s, 'user')", (w.tenant, w.max))
+    first = w.conn.execute(*request).fetchone()[0]
+    # While its job may still build it, a request returns the same export.
+    assert w.conn.execute(*request).fetchone()[0] == first
+    # Its job failed without failing the export (as before the export
+    # followed its job): the next request fails it and starts anew.
+    w.conn.execute("SET session_replication_role = replica")
+    w.conn.execute("UPDATE rally.jobs SET state = 'failed', finished_at = now()"
+                   " WHERE kind = 'export' AND dedupe_key = %s", (str(first),))
+    w.conn.execute("RESET session_replication_role")
+    assert export_row(w, first)[0] == "requested"
+    second = w.conn.execute(*request).fetchone()[0]
+    assert second != first and export_row(w, first) == ("failed", FAILED_MESSAGE)
+    # Its job was pruned: the same.
+    w.conn.execute("DELETE FROM rally.jobs WHERE kind = 'export' AND dedupe_key = %s",
+                   (str(second),))
+    third = w.conn.execute(*request).fetchone()[0]
+    assert third not in (first, second) and export_row(w, second)[0] == "failed"
+    w.cal.start()
+    wait_until(lambda: export_row(w, third)[0] == "ready", timeout=60,
+               message="the new export to be built")
+
+
+def test_export_output_on_a_full_disk_leaves_no_file_and_a_rerun_writes_it(world, tmp_path):
+    w = world
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(out)], check=True)
+    try:
+        # Fill the disk: creating a file still works, writing to it not.
+        fd = os.open(out / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"x" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        target = out / "olga.json"
+        cmd = [program("rallyctl"), "-c", w.cal.ctl_conf, "--json", "export", "--user",
+               "olga@acme.test", "--output", str(target)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode != 0 and "No space left on device" in r.stderr, r.stderr
+        assert sorted(os.listdir(out)) == ["filler"]
+        os.unlink(out / "filler")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        meta = json.loads(r.stdout)
+        assert sorted(os.listdir(out)) == ["olga.json"]
+        assert os.stat(target).st_mode & 0o777 == 0o600
+        written = target.read_bytes()
+        assert len(written) == meta["size_bytes"]
+        assert json.loads(written)["profile"]["id"] == w.olga
+        # An existing file is never replaced, and nothing else is left.
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 73 and "File exists" in r.stderr, r.stderr
+        assert sorted(os.listdir(out)) == ["olga.json"] and target.read_bytes() == written
+    finally:
+        subprocess.run(["umount", str(out)], check=True)
+
+
 def test_rectification_changes_only_the_callers_fields_and_audits_their_names(world):
     w = world
     with w.web(w.tenant, w.max) as web:

@@ -565,3 +565,15 @@ def test_every_account_route_with_another_tenants_ids_is_a_404(world, dbconn):
     assert dbconn.execute("SELECT count(*) FROM rally.billing_profiles WHERE tenant_id = %s",
                           (world.other,)).fetchone()[0] == 0
     assert world.bob.get("/account").status == 200
+
+
+def test_a_failed_export_says_so_and_what_to_do(world):
+    export = world.conn.execute("SELECT rally.export_request(%s, %s, 'user')",
+                                (world.tenant, world.ann_id)).fetchone()[0]
+    assert world.conn.execute("SELECT rally.export_fail(%s, %s)",
+                              (world.tenant, export)).fetchone()[0] is True
+    page = world.ann.get("/account/exports")
+    assert page.status == 200
+    assert "Failed" in page.text and "Being prepared" not in page.text
+    assert ("Rally could not prepare this export. Ask for a new one; if that fails too,"
+            " contact your administrator.") in page.text
