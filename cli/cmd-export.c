@@ -37,19 +37,6 @@ const struct cmd_entry cmd_export_entry = {
 	" " CTL_SQL_TIME("expires_at") " FROM rally.exports" \
 	" WHERE tenant_id = $1::uuid AND id = $2::uuid AND status = 'ready'"
 
-/* Writes, syncs and closes fd; errors name path, the file asked for. */
-static int
-write_sync_close(int fd, const char *path, const char *data, size_t len)
-{
-	int rc = 0;
-
-	if (write_full(fd, data, len) == -1 || fsync(fd) == -1)
-		rc = ctl_error(EX_IOERR, "export: %s: %s", path, strerror(errno));
-	if (close(fd) == -1 && rc == 0)
-		rc = ctl_error(EX_IOERR, "export: %s: %s", path, strerror(errno));
-	return rc;
-}
-
 /*
  * Gives the complete file its name.  link(), not rename(): rename would
  * replace a file already at path, and an existing --output is refused.
@@ -87,7 +74,7 @@ sync_parent(const char *path)
 static int
 write_file(const char *path, const char *data, size_t len)
 {
-	char *tmp = xasprintf("%s.XXXXXX", path);
+	char *tmp = xasprintf("%s.XXXXXX", path), *cause = NULL;
 	bool linked = false;
 	int fd, rc;
 
@@ -97,7 +84,12 @@ write_file(const char *path, const char *data, size_t len)
 		free(tmp);
 		return rc;
 	}
-	rc = write_sync_close(fd, path, data, len);
+	/* Errors name path, the file asked for, not the temporary one. */
+	if (write_sync_close(fd, path, data, len, &cause) == -1) {
+		rc = ctl_error(EX_IOERR, "export: %s", cause);
+		free(cause);
+	} else
+		rc = 0;
 	if (rc == 0 && (rc = link_new(tmp, path)) == 0)
 		linked = true;
 	if (unlink(tmp) == -1 && rc == 0)

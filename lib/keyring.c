@@ -297,20 +297,6 @@ fsync_parent(const char *path, char **cause)
 	return rc;
 }
 
-/* Writes, syncs and closes fd; on error *cause names path. */
-static int
-write_sync_close(int fd, const char *path, const char *buf, size_t len,
-    char **cause)
-{
-	int rc = 0;
-
-	if (write_full(fd, buf, len) == -1 || fsync(fd) == -1)
-		rc = set_cause(cause, "%s: %s", path, strerror(errno));
-	if (close(fd) == -1 && rc == 0)
-		rc = set_cause(cause, "%s: %s", path, strerror(errno));
-	return rc;
-}
-
 /* "<id> <base64 of a new random key>\n"; free with secure_free(s, strlen(s)). */
 static char *
 new_key_line(uint32_t id)

@@ -243,6 +243,19 @@ write_full(int fd, const void *buf, size_t len)
 }
 
 int
+write_sync_close(int fd, const char *path, const void *buf, size_t len,
+    char **cause)
+{
+	int rc = 0;
+
+	if (write_full(fd, buf, len) == -1 || fsync(fd) == -1)
+		rc = set_cause(cause, "%s: %s", path, strerror(errno));
+	if (close(fd) == -1 && rc == 0)
+		rc = set_cause(cause, "%s: %s", path, strerror(errno));
+	return rc;
+}
+
+int
 fsync_dir(const char *dir, char **cause)
 {
 	int fd, rc = 0;

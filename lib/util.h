@@ -68,5 +68,8 @@ void hex_encode(const unsigned char *, size_t n, char *out);
 int write_full(int fd, const void *buf, size_t len) MUST_CHECK;
 /* Makes a rename or creation in dir durable; 0 or -1 with *cause. */
 int fsync_dir(const char *dir, char **cause) MUST_CHECK;
+/* Writes all of buf to fd, syncs and closes it; -1 with *cause naming path. */
+int write_sync_close(int fd, const char *path, const void *buf, size_t len,
+    char **cause) MUST_CHECK;
 
 #endif
