@@ -470,7 +470,20 @@ lookup_cb(const struct gresp *g, void *arg)
 	struct mailsend *ms = arg;
 	json_object *o, *msgs;
 	const char *id;
+	char *msg;
 
+	if (g->err == GERR_REJECTED) {
+		/*
+		 * Gmail refused the search, not the message, which may be in
+		 * Sent: marked failed, it could be sent again by hand.  It
+		 * stays 'sending', to be looked for again.
+		 */
+		msg = xasprintf("looking for the message in Sent: %s: %s",
+		    gerr_kind(g->err), g->message);
+		mailsend_finish(ms, JOB_RETRY, msg);
+		free(msg);
+		return;
+	}
 	if (g->err != GERR_OK) {
 		send_cb(g, ms);	/* the same failures mean the same */
 		return;

@@ -358,3 +358,30 @@ def test_mail_left_by_a_job_out_of_attempts_is_taken_up_again(
         assert len(sent_with(m, mid)) == 1
     finally:
         m.close()
+
+
+def test_a_refused_lookup_leaves_the_message_to_be_looked_for_again(mail, fakegoogle):
+    """After an answer lost, the next attempt searches Sent first.  Gmail
+    refusing that search says nothing of the message, which is in Sent:
+    it is not marked failed (a user would send it again), but looked for
+    again, and found."""
+    mail.connect()
+    mail.start()
+    mail.settle()
+    fakegoogle.admin("POST", "/__admin/faults", {"kind": "truncate", "count": 1,
+                     "pathPrefix": "/gmail/v1/users/me/messages/send"})
+    fakegoogle.admin("POST", "/__admin/faults", {"kind": "garbage", "status": 400, "count": 2,
+                     "method": "GET", "pathPrefix": "/gmail/v1/users/me/messages"})
+    try:
+        oid, mid = queue(mail, subject="Looked for twice")
+        wait_until(lambda: outbox(mail, oid)["state"] in ("sent", "failed"), timeout=60,
+                   message="the row settled")
+    finally:
+        fakegoogle.admin("DELETE", "/__admin/faults")
+    row = outbox(mail, oid)
+    assert row["state"] == "sent", row
+    assert len(sent_with(mail, mid)) == 1
+    result = mail.conn.execute("SELECT result FROM rally.jobs WHERE kind = 'mailsend'"
+                               " AND state = 'done' ORDER BY finished_at DESC LIMIT 1"
+                               ).fetchone()[0]
+    assert result["found_in_sent"] == 1 and result["sent"] == 0
