@@ -59,6 +59,12 @@
 /* A raw message larger than this goes through the upload endpoint: the
  * JSON body base64url-encodes it again, a third larger. */
 #define MAILSEND_SIMPLE_MAX ((size_t)4 << 20)
+/*
+ * How long after a send that may have gone out (its answer lost) the next
+ * attempt waits before it searches Sent: Gmail may still be finishing the
+ * call, and its search sees a new message only once indexed.
+ */
+#define MAILSEND_LOOKUP_WAIT_MS 10000
 
 struct mailsend {
 	struct job *job;	/* NULL once cancelled */
@@ -192,8 +198,13 @@ send_cb(const struct gresp *g, void *arg)
 		free(msg);
 		return;
 	default:
-		/* Maybe sent: the row stays 'sending' and is looked up first. */
-		job_defer(ms->job, g->retry_after_ms);
+		/*
+		 * Maybe sent: the row stays 'sending' and is looked up first,
+		 * once Gmail has had time to finish the call it may still be
+		 * doing and to index the message for the search.
+		 */
+		job_defer(ms->job, g->retry_after_ms > MAILSEND_LOOKUP_WAIT_MS ?
+		    g->retry_after_ms : MAILSEND_LOOKUP_WAIT_MS);
 		msg = xasprintf("%s: %s", gerr_kind(g->err), g->message);
 		mailsend_finish(ms, JOB_RETRY, msg);
 		free(msg);

@@ -137,8 +137,8 @@ static const char *const dump_sections[2][DUMP_ARGS] = {
 static int
 run_start_pg_dump(struct run *r, int i, char **cause)
 {
-	/* The sections' NULL is the list's end. */
-	char *argv[7 + DUMP_ARGS] = { r->o->conf->backup_pg_dump,
+	/* Room for a full row of sections and the NULL after it. */
+	char *argv[7 + DUMP_ARGS + 1] = { r->o->conf->backup_pg_dump,
 		"--format=plain", "--no-password", "--enable-row-security",
 		r->dump_snapshot, r->dump_encoding, r->dump_lock_wait };
 	int n = 7;

@@ -417,12 +417,16 @@ language sql
 as $$
 	select count(rally.job_enqueue(w.tenant_id, p_kind, w.connection_id::text,
 	        jsonb_build_object('connection_id', w.connection_id)))::int
-	from (select distinct o.tenant_id, o.connection_id from rally.mail_outbox o
+	from (select distinct o.tenant_id, o.connection_id, o.user_id from rally.mail_outbox o
 	        where p_kind = 'mailsend' and o.state in ('queued', 'sending')
 	    union
-	    select distinct l.tenant_id, l.connection_id from rally.mail_label_ops l
+	    select distinct l.tenant_id, l.connection_id, l.user_id from rally.mail_label_ops l
 	        where p_kind = 'maillabel' and l.state = 'pending') w
+	-- Rows the jobs take (mail_outbox_next, mail_label_ops_due): of the
+	-- connection's own user.  Another row would never be taken, its job
+	-- would end done, and the next tick would queue one again.
 	join rally.google_connections c on c.tenant_id = w.tenant_id and c.id = w.connection_id
+	    and c.user_id = w.user_id
 	where c.status = 'active' and c.mail_enabled
 	    and not exists (select 1 from rally.jobs j
 	        where j.tenant_id = w.tenant_id and j.kind = p_kind

@@ -3,7 +3,8 @@
 database password, tokens, session ids, keys): rallyd, rally.cgi in
 FastCGI mode and rallyctl, each killed by SIGSEGV with the core limit
 raised, leave none where a control process started the same way leaves
-one (lib/util.c, process_no_core)."""
+one (lib/util.c, process_no_core).  Under AddressSanitizer, which turns
+cores off itself, they cannot fail."""
 
 import os
 import resource
@@ -59,12 +60,14 @@ def crash(proc, where):
 @pytest.fixture
 def control(tmp_path):
     """A core from a plain program proves this machine writes them here."""
+    with open("/proc/sys/kernel/core_pattern") as f:
+        pattern = f.read().strip()
+    if pattern.startswith("|"):
+        pytest.skip(f"cores go to a program here ({pattern!r}), not to a file")
     where = tmp_path / "control"
     where.mkdir()
     proc = subprocess.Popen(["sleep", "60"], cwd=where, preexec_fn=raise_core_limit)
     found = crash(proc, where)
-    with open("/proc/sys/kernel/core_pattern") as f:
-        pattern = f.read().strip()
     assert found, f"no core from the control (core_pattern {pattern!r}): cannot tell"
 
 

@@ -144,6 +144,23 @@ def test_reset_link_by_email_sets_a_new_password_and_ends_every_session(
     assert token not in site.logs() and token not in rallyd.output()
 
 
+def test_a_changed_address_voids_the_reset_links_mailed_to_the_old_one(
+        site, sink, rallyd, dbconn):
+    """Used after the account's address changed, a link mailed to the old
+    one would confirm the new one (migration 0064), which anyone may set to
+    someone else's."""
+    owner(site)
+    ask_reset(site, EMAIL)
+    path, _ = link_in_mail(sink, EMAIL)
+    dbconn.execute("UPDATE rally.users SET email = 'victim@elsewhere.example'"
+                   " WHERE email = %s", (EMAIL,))
+    assert dbconn.execute("SELECT count(*) FROM rally.password_resets").fetchone() == (0,)
+    c = site.client()
+    assert c.get(path).status == 404
+    assert dbconn.execute("SELECT email_confirmed_at FROM rally.users"
+                          " WHERE email = 'victim@elsewhere.example'").fetchone() == (None,)
+
+
 def test_using_one_reset_link_voids_the_others(site, sink, rallyd, dbconn):
     owner(site)
     ask_reset(site, EMAIL)
