@@ -115,17 +115,21 @@ ctl_getopt(const struct cmd_entry *cmd, int argc, char **argv,
 	return '?';
 }
 
+/* Masked like a log line: errors quote libpq, the server and Google. */
 int
 ctl_error(int status, const char *fmt, ...)
 {
 	va_list ap;
+	char *raw, *msg;
 
 	fflush(stdout);
-	fputs("rallyctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	raw = xvasprintf(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	msg = log_redact(raw);
+	fprintf(stderr, "rallyctl: %s\n", msg);
+	free(msg);
+	free(raw);
 	return status;
 }
 

@@ -17,6 +17,7 @@
 #include "b64.h"
 #include "google.h"
 #include "jobs.h"
+#include "json.h"
 #include "log.h"
 #include "pgloop.h"
 #include "rallyd.h"
@@ -32,6 +33,10 @@
 	" FROM old WHERE s.tenant_id = $1 AND s.connection_id = $2" \
 	"  AND s.resource = 'calendar'" \
 	" RETURNING old.channel_id, old.channel_resource_id"
+
+/* A watch answer is one flat channel object of a few hundred bytes. */
+#define CALWATCH_ANSWER_MAX (16u << 10)
+#define CALWATCH_ANSWER_DEPTH 4
 
 struct calwatch {
 	struct job *job;
@@ -126,7 +131,8 @@ watched_cb(const struct gresp *g, void *arg)
 		free(msg);
 		return;
 	}
-	r = json_tokener_parse(g->body);
+	r = json_parse_limited(g->body, g->body_len, CALWATCH_ANSWER_MAX,
+	    CALWATCH_ANSWER_DEPTH, NULL);
 	if (r == NULL || !json_object_object_get_ex(r, "id", &id) ||
 	    !json_object_object_get_ex(r, "resourceId", &res) ||
 	    !json_object_object_get_ex(r, "expiration", &exp)) {

@@ -82,7 +82,8 @@ body_take(struct fetch *f, const struct gresp *g)
 	if ((i = body_part_next(f->row, &kind, &aid)) == -1)
 		return;
 	json_object_object_get_ex(f->row, "attachments", &atts);
-	o = json_parse_limited(g->body, g->body_len, g->body_len + 1, 8, NULL);
+	/* {"size": n, "data": "..."}: one part, as large as a message. */
+	o = json_parse_limited(g->body, g->body_len, PUMP_ANSWER_MAX, 8, NULL);
 	memset(&st, 0, sizeof st);
 	if ((data = json_get_string_len(o, "data", &len)) != NULL &&
 	    mail_decode_body(data, len, NULL, NULL, &out, &outlen, &st) == 0) {

@@ -29,6 +29,13 @@ struct gresp;
 /* A message's parts nest (multipart in multipart): json depth allowed. */
 #define PUMP_JSON_DEPTH 256
 #define PUMP_ID_MAX 256
+/*
+ * The largest messages.get (format=full) or attachments.get answer parsed:
+ * Gmail takes messages up to 35 MB, inline data is base64url (4/3) inside
+ * JSON, so about 47 MB at most.  http.max_response (32M by default) is the
+ * first limit; this one holds when an operator raises that.
+ */
+#define PUMP_ANSWER_MAX (64u << 20)
 /* A message answered with a body that is not JSON (a garbled or cut
  * transfer) is fetched again this many times before the sync fails. */
 #define PUMP_FETCH_TRIES 3

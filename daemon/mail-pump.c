@@ -278,7 +278,7 @@ pump_row(struct mail_pump *p, struct fetch *f, const struct gresp *g)
 	char err[128];
 	int rc = 0;
 
-	msg = json_parse_limited(g->body, g->body_len, g->body_len + 1,
+	msg = json_parse_limited(g->body, g->body_len, PUMP_ANSWER_MAX,
 	    PUMP_JSON_DEPTH, NULL);
 	if (msg == NULL)
 		return -1;

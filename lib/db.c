@@ -8,11 +8,9 @@
 #include <string.h>
 
 #include "db.h"
+#include "db-mask.h"
 #include "log.h"
 #include "uuid.h"
-
-/* Parameters this short are masked only where the server quotes them. */
-#define DB_MASK_MIN_BARE 4
 
 static void
 db_notice_cb(void *arg, const char *message)
@@ -74,7 +72,9 @@ db_connect(const char *conninfo, char **cause)
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		char *msg = one_line(PQerrorMessage(conn));
+		/* libpq quotes pieces of a conninfo it misread: its password too. */
+		char *msg = db_mask_conninfo(one_line(PQerrorMessage(conn)),
+		    conninfo);
 
 		set_cause(cause, "database: %s", msg);
 		free(msg);
@@ -95,50 +95,6 @@ db_close(PGconn *conn)
 {
 	if (conn != NULL)
 		PQfinish(conn);
-}
-
-/* Returns msg with every occurrence of pat replaced by with (frees msg). */
-static char *
-replace_all(char *msg, const char *pat, const char *with)
-{
-	size_t plen = strlen(pat), wlen = strlen(with), n = 0;
-	char *out, *o;
-	const char *s, *hit;
-
-	for (s = msg; (hit = strstr(s, pat)) != NULL; s = hit + plen)
-		n++;
-	if (n == 0)
-		return msg;
-	out = o = xmalloc(strlen(msg) - n * plen + n * wlen + 1);
-	for (s = msg; (hit = strstr(s, pat)) != NULL; s = hit + plen) {
-		memcpy(o, s, hit - s);
-		o += hit - s;
-		memcpy(o, with, wlen);
-		o += wlen;
-	}
-	strcpy(o, s);
-	free(msg);
-	return out;
-}
-
-/* The server echoes bad input ("invalid input syntax ...: \"x\""): mask it. */
-static char *
-mask_params(char *msg, int nparams, const char *const *params,
-    const int *formats)
-{
-	for (int i = 0; i < nparams; i++) {
-		const char *v = params[i];
-		char *quoted;
-
-		if (v == NULL || *v == '\0' || (formats != NULL && formats[i] != 0))
-			continue;
-		quoted = xasprintf("\"%s\"", v);
-		msg = replace_all(msg, quoted, "\"[value]\"");
-		free(quoted);
-		if (strlen(v) >= DB_MASK_MIN_BARE)
-			msg = replace_all(msg, v, "[value]");
-	}
-	return msg;
 }
 
 /* The server's primary message, or libpq's own when there is none. */
@@ -176,7 +132,8 @@ db_exec_params(PGconn *conn, const char *sql, int nparams,
 			break;
 		}
 	}
-	msg = mask_params(db_result_message(conn, res), nparams, params, formats);
+	msg = db_mask_params(db_result_message(conn, res), nparams, params,
+	    formats);
 	set_cause(cause, "%s", msg);
 	free(msg);
 	PQclear(res);

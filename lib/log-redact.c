@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * log_redact() and log_sanitize() (log.h): masks secrets in text bound for
- * logs and the CLI, and escapes control bytes so that text from outside
+ * logs and the CLI (key = value pairs, token shapes, a URL's password), and escapes control bytes so that text from outside
  * (a job's error, Google's description) cannot forge log lines or drive a
  * terminal.  Pure functions: no state, output at most LOG_REDACT_MAX bytes.
  */
@@ -388,6 +388,63 @@ extend_over_nested(const char *s, struct pair *p)
 	}
 }
 
+/* Whether s[j] is c, %XX-encoded when enc, or plain. */
+static bool
+uri_char_at(const char *s, size_t j, char c, bool enc)
+{
+	return enc ? pct_at(s, j) == (unsigned char)c : s[j] == c;
+}
+
+/* Where an authority ends: at its path, query or fragment, or the text's. */
+static bool
+authority_end(const char *s, size_t j, bool enc)
+{
+	if (s[j] == '\0' || isspace((unsigned char)s[j]) || quote_at(s, j) > 0 ||
+	    s[j] == '<' || s[j] == '>')
+		return true;
+	if (enc && compact_end(s, j))
+		return true;	/* a URL carried in a query ends with its value */
+	return uri_char_at(s, j, '/', enc) || uri_char_at(s, j, '?', enc) ||
+	    uri_char_at(s, j, '#', enc);
+}
+
+/*
+ * The password of scheme://user:password@host (the separators plain, or
+ * all %XX-encoded as in a URL carried in a query), in *p.  It runs to the
+ * authority's last '@': a password with a raw '@' in it is a common slip.
+ */
+static bool
+userinfo_at(const char *s, size_t k, struct pair *p)
+{
+	size_t j = k, colon = 0, at = 0;
+	bool enc;
+
+	if (!isalpha((unsigned char)s[j]))
+		return false;
+	while (isalnum((unsigned char)s[j]) || s[j] == '+' || s[j] == '-' ||
+	    s[j] == '.')
+		j++;
+	enc = s[j] == '%';
+	if (!uri_char_at(s, j, ':', enc))
+		return false;
+	j += enc ? 3 : 1;
+	for (int i = 0; i < 2; i++, j += enc ? 3 : 1)
+		if (!uri_char_at(s, j, '/', enc))
+			return false;
+	for (; !authority_end(s, j, enc); j += pct_at(s, j) != -1 ? 3 : 1) {
+		if (uri_char_at(s, j, '@', enc)) {
+			if (colon == 0)
+				return false;	/* user@host: no password */
+			at = j;
+		} else if (colon == 0 && uri_char_at(s, j, ':', enc))
+			colon = j + (enc ? 3 : 1);
+	}
+	p->value = colon;
+	p->end = at;
+	p->quoted = false;
+	return at > colon;
+}
+
 /* One character: a UTF-8 sequence whole, else a byte. */
 static size_t
 copy_char(struct out *o, const char *s, size_t k)
@@ -409,6 +466,11 @@ redact_at(struct out *o, const char *s, size_t k)
 
 	if (!at_boundary(s, k))
 		return copy_char(o, s, k);
+	if (userinfo_at(s, k, &p)) {
+		out_text(o, s + k, p.value - k);
+		out_put(o, MASK, sizeof MASK - 1);
+		return p.end;
+	}
 	if ((pl = secret_prefix_at(s, k)) > 0) {
 		p.value = k + pl;
 		p.end = bare_end(s, p.value, false, false);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "db-mask.h"
 #include "log.h"
 #include "pgloop.h"
 #include "util.h"
@@ -139,7 +140,8 @@ static void
 pgl_break(struct pgloop *p, const char *why)
 {
 	struct pgl_query *q = p->inflight;
-	char *msg = xstrdup(why);
+	/* libpq quotes pieces of a conninfo it misread: its password too. */
+	char *msg = db_mask_conninfo(xstrdup(why), p->conninfo);
 	bool was_ready = p->state == PGL_READY;
 
 	clear_events(p);
@@ -203,6 +205,9 @@ collect_results(struct pgloop *p)
 		p->error = NULL;
 		if (err != NULL) {
 			err[strcspn(err, "\n")] = '\0';
+			/* The server echoes bad input: as db_exec() does, mask it. */
+			err = db_mask_params(err, q->nparams,
+			    (const char *const *)q->params, NULL);
 			query_complete(q, NULL, err);
 		} else
 			query_complete(q, res, res == NULL ? "no result" : NULL);

@@ -35,6 +35,9 @@ static const char *const forms[] = {
 	"client_secret = " SECRET,
 	"Authorization: Bearer " SECRET,
 	"Cookie: a=1; b=" SECRET,
+	"postgresql://rally:" SECRET "@db.example/rally",
+	"postgres://bob%40x:p%40" SECRET "@Secret@127.0.0.1:1/db",
+	"next=https%3A%2F%2Fbob%3A" SECRET "%40example.com%2F",
 };
 /* Between the prefix and the shape: a key starts at a word boundary. */
 static const char *const seps[] = { " ", "\n", "&", ", ", "\t", "; ", "{" };

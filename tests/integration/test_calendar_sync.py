@@ -418,6 +418,28 @@ def test_an_unusable_event_is_skipped_and_counted_not_dropped_silently(cal):
     assert state == ({"invalid_event": 1}, "token-after-bad-page")
 
 
+def test_a_watch_answer_that_is_not_strict_json_opens_no_channel(pg, db, login_roles,
+                                                                 fakegoogle, tmp_path):
+    cal = Cal(pg, db, login_roles, fakegoogle, tmp_path, "loose", push_url="http://127.0.0.1:9")
+    try:
+        # Single quotes: json-c's lenient parser reads them, JSON does not.
+        cal.fg.admin("POST", "/__admin/faults", {
+            "kind": "rewrite", "count": 1000, "pathPrefix": "/calendar/",
+            "find": '{"kind":"api#channel"', "replace": "{'kind':'api#channel'"})
+        cal.connect()
+        cal.start()
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM rally.jobs WHERE kind = 'calwatch'"
+            " AND last_error LIKE 'malformed: watch answer%'").fetchone()[0] > 0,
+            message="the watch answer refused")
+        assert not cal.conn.execute(
+            "SELECT channel_id IS NOT NULL FROM rally.sync_state WHERE connection_id = %s"
+            " AND resource = 'calendar'", (cal.connection,)).fetchone()[0]
+    finally:
+        cal.fg.admin("DELETE", "/__admin/faults")
+        cal.close()
+
+
 def test_calendar_disconnect_stops_the_channel_and_purges_while_mail_stays(pg, db, login_roles,
                                                                            fakegoogle, tmp_path):
     # Push to a closed port: the channel exists at Google, deliveries fail.

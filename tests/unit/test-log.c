@@ -79,6 +79,38 @@ test_redaction_shapes(void)
 	    "a bearer credential in a query");
 }
 
+/* scheme://user:password@host: the password goes, the rest stays. */
+static void
+test_uri_userinfo(void)
+{
+	redacts("postgresql://rally:hunter2pass@db.example/rally",
+	    "postgresql://rally:[REDACTED]@db.example/rally",
+	    "a URI's password is masked, scheme, user and host kept");
+	redacts("conninfo postgres://rally:hunter%40pass%21@db:5432/rally?x=1",
+	    "conninfo postgres://rally:[REDACTED]@db:5432/rally?x=1",
+	    "a percent-encoded password");
+	redacts("postgresql://rally:Hunter2@Secret@127.0.0.1:1/rally",
+	    "postgresql://rally:[REDACTED]@127.0.0.1:1/rally",
+	    "a raw '@' in the password: masked to the last '@'");
+	redacts("postgresql://bob%40example.com:pw1@db/x",
+	    "postgresql://bob%40example.com:[REDACTED]@db/x",
+	    "an encoded '@' in the user name");
+	redacts("smtp://:s3cret@mail.example",
+	    "smtp://:[REDACTED]@mail.example", "an empty user name");
+	redacts("next=https%3A%2F%2Fbob%3As3cret%40example.com%2Fa&y=2",
+	    "next=https%3A%2F%2Fbob%3A[REDACTED]%40example.com%2Fa&y=2",
+	    "a URL percent-encoded in a query");
+	redacts("\"postgresql://u:p4ss@h/d\"", "\"postgresql://u:[REDACTED]@h/d\"",
+	    "a quoted URI");
+	redacts("postgresql://rally@db.example:5432/rally",
+	    "postgresql://rally@db.example:5432/rally", "no password: unchanged");
+	redacts("https://example.com:8443/p?mail=a@b.example",
+	    "https://example.com:8443/p?mail=a@b.example",
+	    "a port and an '@' after the path are not a password");
+	redacts("see http://host:80 and x@y", "see http://host:80 and x@y",
+	    "the authority ends at a blank");
+}
+
 /* Control bytes cannot forge a log line or reach a terminal. */
 static void
 test_escaping(void)
@@ -196,6 +228,7 @@ main(void)
 		free(out);
 	}
 	test_redaction_shapes();
+	test_uri_userinfo();
 	test_escaping();
 	test_length_limit();
 	test_log_lines_are_one_line();
