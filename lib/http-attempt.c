@@ -173,6 +173,14 @@ http_setopt(struct http_request *req, CURL *e)
 	SETOPT(CURLOPT_URL, req->url);
 	SETOPT(CURLOPT_PRIVATE, (char *)req);
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+	/*
+	 * A transfer that times out or is removed while its name lookup runs
+	 * would otherwise wait for the resolver's thread (10 s and more with
+	 * a name server that does not answer), on the event loop.
+	 */
+	SETOPT(CURLOPT_QUICK_EXIT, 1L);
+#endif
 	SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	SETOPT(CURLOPT_PIPEWAIT, 1L);
 	SETOPT(CURLOPT_ACCEPT_ENCODING, "");

@@ -344,6 +344,11 @@ http_new(struct event_base *base, const struct http_opts *o)
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("http: curl_global_init failed");
+	/* Without it every name lookup runs on the caller's (the loop's) thread. */
+	if ((curl_version_info(CURLVERSION_NOW)->features &
+	    CURL_VERSION_ASYNCHDNS) == 0)
+		log_warnx("http: this libcurl resolves host names synchronously: "
+		    "a slow name server stalls the daemon");
 	h = xcalloc(1, sizeof *h);
 	h->base = base;
 	http_opts_apply(h, o);

@@ -7,6 +7,7 @@
 
 #include "db-mask.h"
 #include "log.h"
+#include "pgconnect.h"
 #include "pgloop.h"
 #include "util.h"
 
@@ -32,7 +33,8 @@ struct pgloop {
 	struct pgloop_cbs cbs;
 	enum pgloop_state state;
 	PGconn *conn;
-	struct event *io;		/* the socket, for connect steps or reads */
+	struct pgconnect *connecting;	/* the attempt under way, if any */
+	struct event *io;		/* the socket, or the attempt's end */
 	struct event *wr;		/* one-shot write readiness while flushing */
 	struct event *retry;		/* reconnect after backoff */
 	struct event *deadline;		/* connect timeout */
@@ -111,6 +113,8 @@ clear_events(struct pgloop *p)
 		event_free(p->wr);
 	p->io = p->wr = NULL;
 	event_del(p->deadline);
+	pgconnect_abandon(p->connecting);
+	p->connecting = NULL;
 }
 
 static void
@@ -348,41 +352,20 @@ on_connected(struct pgloop *p)
 	pgl_dispatch(p);
 }
 
-static void connect_poll_cb(evutil_socket_t, short, void *);
-
+/* The attempt's thread ended: a connection to use, or why not. */
 static void
-connect_wait(struct pgloop *p, short what)
+connected_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (p->io != NULL)
-		event_free(p->io);
-	/* The socket may change between steps (e.g. trying another host). */
-	p->io = event_new(p->base, PQsocket(p->conn), what, connect_poll_cb, p);
-	event_add(p->io, NULL);
-}
+	struct pgloop *p = arg;
 
-static void
-connect_step(struct pgloop *p)
-{
-	switch (PQconnectPoll(p->conn)) {
-	case PGRES_POLLING_READING:
-		connect_wait(p, EV_READ);
-		break;
-	case PGRES_POLLING_WRITING:
-		connect_wait(p, EV_WRITE);
-		break;
-	case PGRES_POLLING_OK:
-		on_connected(p);
-		break;
-	default:
+	p->conn = pgconnect_take(p->connecting);
+	p->connecting = NULL;
+	if (p->conn == NULL)
+		pgl_break(p, "out of memory");
+	else if (PQstatus(p->conn) != CONNECTION_OK)
 		pgl_break(p, PQerrorMessage(p->conn));
-		break;
-	}
-}
-
-static void
-connect_poll_cb(evutil_socket_t fd, short what, void *arg)
-{
-	connect_step(arg);
+	else
+		on_connected(p);
 }
 
 static void
@@ -395,20 +378,25 @@ static void
 pgl_connect(struct pgloop *p)
 {
 	struct timeval tv = { CONNECT_TIMEOUT_SEC, 0 };
+	char *cause = NULL;
 
-	p->conn = PQconnectStart(p->conninfo);
-	if (p->conn == NULL) {
-		pgl_break(p, "out of memory");
-		return;
-	}
-	if (PQstatus(p->conn) == CONNECTION_BAD) {
-		pgl_break(p, PQerrorMessage(p->conn));
+	/*
+	 * On a thread (lib/pgconnect.h): libpq resolves host names where it
+	 * is called.  The deadline covers the name lookup too; an attempt
+	 * given up is left to end on its own.
+	 */
+	p->connecting = pgconnect_start(p->conninfo, CONNECT_TIMEOUT_SEC,
+	    &cause);
+	if (p->connecting == NULL) {
+		pgl_break(p, cause);
+		free(cause);
 		return;
 	}
 	p->state = PGL_CONNECTING;
 	evtimer_add(p->deadline, &tv);
-	/* libpq: act as if PQconnectPoll had asked to wait for writing. */
-	connect_wait(p, EV_WRITE);
+	p->io = event_new(p->base, pgconnect_fd(p->connecting), EV_READ,
+	    connected_cb, p);
+	event_add(p->io, NULL);
 }
 
 struct pgloop *

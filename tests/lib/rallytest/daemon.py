@@ -26,7 +26,10 @@ def write_config(path, sections):
 
 
 class Rallyd:
-    def __init__(self, conninfo, name="test", extra=None, log_target="stderr", env=None):
+    def __init__(self, conninfo, name="test", extra=None, log_target="stderr", env=None,
+                 prefix=()):
+        """prefix: a command rallyd runs under (its arguments follow)."""
+        self.prefix = list(prefix)
         self.dir = tempfile.mkdtemp(prefix=f"rallyd-{name}-")
         self.conf = os.path.join(self.dir, "rally.conf")
         sections = {
@@ -51,7 +54,7 @@ class Rallyd:
         env = dict(os.environ, NOTIFY_SOCKET=self.notify.path, **self.env)
         env.pop("JOURNAL_STREAM", None)
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([program("rallyd"), "-c", self.conf],
+        self.proc = subprocess.Popen(self.prefix + [program("rallyd"), "-c", self.conf],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait_ready:
             self.wait_ready()

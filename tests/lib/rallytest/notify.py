@@ -15,6 +15,7 @@ class NotifySocket:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
         self.messages = []          # each a dict of KEY=VALUE lines, in order
+        self.stamps = []            # time.monotonic() of each, as received
         self._cond = threading.Condition()
         self._closed = False
         threading.Thread(target=self._run, daemon=True).start()
@@ -28,6 +29,7 @@ class NotifySocket:
             fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
             with self._cond:
                 self.messages.append(fields)
+                self.stamps.append(time.monotonic())
                 self._cond.notify_all()
 
     def wait_for(self, key, value=None, timeout=20, start=0):

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: ISC
+"""rallyd's event loop does not wait for the resolver.  libpq looks the
+database's host name up with getaddrinfo where it is called; on the loop,
+a name server that never answers stopped everything, the watchdog's pings
+included, for the resolver's whole timeout (10 s and more: systemd would
+have killed rallyd).  The lookup is on a thread now (lib/pgconnect.c).
+rallyd runs in a mount namespace of its own whose /etc/resolv.conf names
+a name server that reads every query and answers none."""
+
+import os
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from rallytest.daemon import Rallyd, wait_until
+
+RESOLVER = "127.0.0.153"
+PING_SEC = 0.5          # WATCHDOG_USEC / 2: rallyd pings at half the interval
+
+
+@pytest.fixture
+def silent_resolver(tmp_path):
+    if not os.path.exists("/etc/resolv.conf"):
+        pytest.skip("no /etc/resolv.conf to hide")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((RESOLVER, 53))
+
+    def swallow():
+        while True:
+            try:
+                sock.recvfrom(4096)
+            except OSError:
+                return
+    threading.Thread(target=swallow, daemon=True).start()
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(f"nameserver {RESOLVER}\noptions timeout:3 attempts:2\n")
+    yield conf
+    sock.close()
+
+
+def watchdog_gaps(d):
+    stamps = [t for m, t in zip(list(d.notify.messages), list(d.notify.stamps))
+              if m.get("WATCHDOG") == "1"]
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
+def test_a_database_name_no_server_answers_for_does_not_stop_the_loop(silent_resolver):
+    hide = f'mount --bind {silent_resolver} /etc/resolv.conf && exec "$@"'
+    check = subprocess.run(["unshare", "-m", "sh", "-c", hide, "sh", "true"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    d = Rallyd("host=db.example.com port=5432 dbname=rally user=rally", name="dns",
+               env={"WATCHDOG_USEC": str(int(PING_SEC * 2e6))},
+               prefix=["unshare", "-m", "sh", "-c", hide, "sh"])
+    try:
+        d.start(wait_ready=False)
+        # A lookup takes the resolver 6 s (3 s, twice) to give up on.
+        wait_until(lambda: "could not translate host name" in d.output()
+                   or "timed out connecting" in d.output(), timeout=60,
+                   message="a connection attempt ended")
+        wait_until(lambda: len(watchdog_gaps(d)) >= 16, timeout=30,
+                   message="eight seconds of pings")
+        gaps = watchdog_gaps(d)
+        assert max(gaps) < 6 * PING_SEC, f"the loop stopped: pings {gaps}"
+        assert d.proc.poll() is None
+    finally:
+        d.close()
