@@ -8,6 +8,7 @@ rallyd runs in a mount namespace of its own whose /etc/resolv.conf names
 a name server that reads every query and answers none."""
 
 import os
+import random
 import socket
 import subprocess
 import threading
@@ -16,16 +17,28 @@ import pytest
 
 from rallytest.daemon import Rallyd, wait_until
 
-RESOLVER = "127.0.0.153"
 PING_SEC = 0.5          # WATCHDOG_USEC / 2: rallyd pings at half the interval
+
+
+def bind_silent_server():
+    """Port 53 of a loopback address no other run of the suite holds."""
+    for _ in range(50):
+        address = "127.%d.%d.%d" % tuple(random.randrange(1, 255) for _ in range(3))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((address, 53))
+            return sock
+        except OSError:
+            sock.close()
+    raise AssertionError("no loopback address with port 53 free")
 
 
 @pytest.fixture
 def silent_resolver(tmp_path):
     if not os.path.exists("/etc/resolv.conf"):
         pytest.skip("no /etc/resolv.conf to hide")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((RESOLVER, 53))
+    sock = bind_silent_server()
+    resolver = sock.getsockname()[0]
 
     def swallow():
         while True:
@@ -35,7 +48,7 @@ def silent_resolver(tmp_path):
                 return
     threading.Thread(target=swallow, daemon=True).start()
     conf = tmp_path / "resolv.conf"
-    conf.write_text(f"nameserver {RESOLVER}\noptions timeout:3 attempts:2\n")
+    conf.write_text(f"nameserver {resolver}\noptions timeout:3 attempts:2\n")
     yield conf
     sock.close()
 
