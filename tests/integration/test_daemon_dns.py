@@ -80,3 +80,40 @@ def test_a_database_name_no_server_answers_for_does_not_stop_the_loop(silent_res
         assert d.proc.poll() is None
     finally:
         d.close()
+
+
+def test_a_google_name_no_server_answers_for_does_not_stop_the_loop(
+        silent_resolver, pg, db, login_roles, fakegoogle, tmp_path):
+    """The same for Google's host names, looked up by libcurl's resolver
+    thread: a transfer that times out while its lookup runs must not wait
+    for that thread on the loop (CURLOPT_QUICK_EXIT).  The first sync's
+    token refresh goes to a name no server answers for, with transfers
+    cut at 1 s where the lookup takes 6."""
+    from rallytest.calendar import Cal
+
+    cal = Cal(pg, db, login_roles, fakegoogle, tmp_path, "dns")
+    cal.connect()
+    named = fakegoogle.base_url.replace("127.0.0.1", "google.example.com")
+    extra = {k: dict(v) for k, v in cal.sections.items() if k != "database"}
+    extra["google"] = {k: v.replace(fakegoogle.base_url, named) if isinstance(v, str) else v
+                       for k, v in extra["google"].items()}
+    extra["http"].update(timeout="1s", connect_timeout="1s", max_retries="3")
+    hide = f'mount --bind {silent_resolver} /etc/resolv.conf && exec "$@"'
+    d = Rallyd(cal.daemon_conninfo, name="dnsgoogle", extra=extra,
+               env={"WATCHDOG_USEC": str(int(PING_SEC * 2e6))},
+               prefix=["unshare", "-m", "sh", "-c", hide, "sh"])
+    try:
+        d.start()
+        wait_until(lambda: cal.conn.execute(
+            "SELECT count(*) FROM rally.jobs WHERE kind = 'calsync'"
+            " AND last_error IS NOT NULL").fetchone()[0] > 0 or d.proc.poll() is not None,
+            timeout=60, message="the sync failed on the name")
+        start = len(watchdog_gaps(d))
+        wait_until(lambda: len(watchdog_gaps(d)) >= start + 16, timeout=30,
+                   message="eight seconds more of pings")
+        gaps = watchdog_gaps(d)
+        assert max(gaps) < 6 * PING_SEC, f"the loop stopped: pings {gaps}"
+        assert d.proc.poll() is None
+    finally:
+        d.close()
+        cal.conn.close()
