@@ -30,21 +30,14 @@ $$;
 -- An address changed is not the one that was confirmed; and the account's
 -- reset links, mailed to the old one, go: used afterwards, they would
 -- confirm the new address (web_reset_complete), which anyone could then
--- set to someone else's.  Their notices are emptied, or dropped unsent.
+-- set to someone else's (sql/functions/web-accounts.sql).
 create or replace function rally.users_email_changed() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
 	new.email_confirmed_at := null;
-	delete from rally.notices n using rally.password_resets r
-	where r.tenant_id = new.tenant_id and r.user_id = new.id
-	    and n.tenant_id = r.tenant_id and n.id = r.notice_id and n.status = 'queued';
-	update rally.notices n set body_text = rally.notice_secret_removed()
-	from rally.password_resets r
-	where r.tenant_id = new.tenant_id and r.user_id = new.id
-	    and n.tenant_id = r.tenant_id and n.id = r.notice_id;
-	delete from rally.password_resets where tenant_id = new.tenant_id and user_id = new.id;
+	perform rally.password_resets_void(new.tenant_id, new.id);
 	return new;
 end
 $$;

@@ -118,6 +118,23 @@ as $$
 	    and u.status = 'active' and t.status = 'active'
 $$;
 
+-- Every reset link of a user stops working, and its notice no longer holds
+-- it: emptied once sent, dropped while still queued.
+create or replace function rally.password_resets_void(p_tenant uuid, p_user uuid)
+returns void
+language sql
+set search_path = pg_catalog, pg_temp
+as $$
+	delete from rally.notices n using rally.password_resets r
+	where r.tenant_id = p_tenant and r.user_id = p_user and n.tenant_id = p_tenant
+	    and n.id = r.notice_id and n.status = 'queued';
+	update rally.notices n set body_text = rally.notice_secret_removed()
+	from rally.password_resets r
+	where r.tenant_id = p_tenant and r.user_id = p_user and n.tenant_id = p_tenant
+	    and n.id = r.notice_id;
+	delete from rally.password_resets where tenant_id = p_tenant and user_id = p_user;
+$$;
+
 -- Uses a reset link: the new password hash (argon2id, made by the CGI) is
 -- stored, every session of the user ends, every reset link of the user is
 -- voided (their notices emptied, or dropped while still unsent), and the
@@ -147,13 +164,7 @@ begin
 	    email_confirmed_at = coalesce(email_confirmed_at, now())
 	where tenant_id = t and id = u returning email into e;
 	delete from rally.sessions where tenant_id = t and user_id = u;
-	delete from rally.notices n using rally.password_resets r
-	where r.tenant_id = t and r.user_id = u and n.tenant_id = t and n.id = r.notice_id
-	    and n.status = 'queued';
-	update rally.notices n set body_text = rally.notice_secret_removed()
-	from rally.password_resets r
-	where r.tenant_id = t and r.user_id = u and n.tenant_id = t and n.id = r.notice_id;
-	delete from rally.password_resets where tenant_id = t and user_id = u;
+	perform rally.password_resets_void(t, u);
 	delete from rally.login_failures where key_hash = rally.login_key('account', e);
 	perform rally.audit_about(t, 'user', u, 'user.password_reset', 'user', u);
 	return true;
@@ -408,7 +419,8 @@ $$;
 revoke all on function rally.link_token_hash(text), rally.link_url(text, text, text),
     rally.subject_text(text), rally.reset_wait(text, text),
     rally.web_reset_request(text, text, text[], text), rally.web_reset_check(text),
-    rally.web_reset_complete(text, text), rally.invitations_drop(uuid, uuid),
+    rally.web_reset_complete(text, text), rally.password_resets_void(uuid, uuid),
+    rally.invitations_drop(uuid, uuid),
     rally.web_invite_create(text, text, text, text), rally.web_invite_lookup(text),
     rally.web_invite_accept(text, text, text), rally.web_invite_revoke(uuid),
     rally.team_lock_owners(uuid), rally.web_member_role(uuid, text),

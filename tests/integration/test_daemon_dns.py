@@ -53,6 +53,29 @@ def silent_resolver(tmp_path):
     sock.close()
 
 
+def hidden_rallyd(resolv_conf, conninfo, name, extra=None):
+    """rallyd in a mount namespace whose /etc/resolv.conf is resolv_conf,
+    pinging the watchdog every PING_SEC."""
+    hide = f'mount --bind {resolv_conf} /etc/resolv.conf && exec "$@"'
+    check = subprocess.run(["unshare", "-m", "sh", "-c", hide, "sh", "true"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    return Rallyd(conninfo, name=name, extra=extra,
+                  env={"WATCHDOG_USEC": str(int(PING_SEC * 2e6))},
+                  prefix=["unshare", "-m", "sh", "-c", hide, "sh"])
+
+
+def assert_pings_go_on(d, count=16):
+    """count more pings come, and no gap since the first ping, the stall
+    included, is more than a few intervals."""
+    start = len(watchdog_gaps(d))
+    wait_until(lambda: len(watchdog_gaps(d)) >= start + count, timeout=30,
+               message=f"{count} more pings")
+    gaps = watchdog_gaps(d)
+    assert max(gaps) < 6 * PING_SEC, f"the loop stopped: pings {gaps}"
+    assert d.proc.poll() is None
+
+
 def watchdog_gaps(d):
     stamps = [t for m, t in zip(list(d.notify.messages), list(d.notify.stamps))
               if m.get("WATCHDOG") == "1"]
@@ -60,24 +83,15 @@ def watchdog_gaps(d):
 
 
 def test_a_database_name_no_server_answers_for_does_not_stop_the_loop(silent_resolver):
-    hide = f'mount --bind {silent_resolver} /etc/resolv.conf && exec "$@"'
-    check = subprocess.run(["unshare", "-m", "sh", "-c", hide, "sh", "true"],
-                           capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    d = Rallyd("host=db.example.com port=5432 dbname=rally user=rally", name="dns",
-               env={"WATCHDOG_USEC": str(int(PING_SEC * 2e6))},
-               prefix=["unshare", "-m", "sh", "-c", hide, "sh"])
+    d = hidden_rallyd(silent_resolver, "host=db.example.com port=5432 dbname=rally user=rally",
+                      "dns")
     try:
         d.start(wait_ready=False)
         # A lookup takes the resolver 6 s (3 s, twice) to give up on.
         wait_until(lambda: "could not translate host name" in d.output()
                    or "timed out connecting" in d.output(), timeout=60,
                    message="a connection attempt ended")
-        wait_until(lambda: len(watchdog_gaps(d)) >= 16, timeout=30,
-                   message="eight seconds of pings")
-        gaps = watchdog_gaps(d)
-        assert max(gaps) < 6 * PING_SEC, f"the loop stopped: pings {gaps}"
-        assert d.proc.poll() is None
+        assert_pings_go_on(d)
     finally:
         d.close()
 
@@ -98,22 +112,14 @@ def test_a_google_name_no_server_answers_for_does_not_stop_the_loop(
     extra["google"] = {k: v.replace(fakegoogle.base_url, named) if isinstance(v, str) else v
                        for k, v in extra["google"].items()}
     extra["http"].update(timeout="1s", connect_timeout="1s", max_retries="3")
-    hide = f'mount --bind {silent_resolver} /etc/resolv.conf && exec "$@"'
-    d = Rallyd(cal.daemon_conninfo, name="dnsgoogle", extra=extra,
-               env={"WATCHDOG_USEC": str(int(PING_SEC * 2e6))},
-               prefix=["unshare", "-m", "sh", "-c", hide, "sh"])
+    d = hidden_rallyd(silent_resolver, cal.daemon_conninfo, "dnsgoogle", extra)
     try:
         d.start()
         wait_until(lambda: cal.conn.execute(
             "SELECT count(*) FROM rally.jobs WHERE kind = 'calsync'"
             " AND last_error IS NOT NULL").fetchone()[0] > 0 or d.proc.poll() is not None,
             timeout=60, message="the sync failed on the name")
-        start = len(watchdog_gaps(d))
-        wait_until(lambda: len(watchdog_gaps(d)) >= start + 16, timeout=30,
-                   message="eight seconds more of pings")
-        gaps = watchdog_gaps(d)
-        assert max(gaps) < 6 * PING_SEC, f"the loop stopped: pings {gaps}"
-        assert d.proc.poll() is None
+        assert_pings_go_on(d)
     finally:
         d.close()
         cal.conn.close()
