@@ -88,6 +88,20 @@ backup_file_sink(void *arg, const void *buf, size_t len, char **cause)
 	f->size += len;
 	if (write_full(f->fd, buf, len) == -1)
 		return set_cause(cause, "%s: %s", f->tmp_path, strerror(errno));
+	/*
+	 * Left to itself the kernel writes a new file back only after
+	 * dirty_expire_centisecs (30 s), so the whole backup waited for the
+	 * fsync at its end: 0.16 s per 300 MB here, after everything else.
+	 * Writeback started as the file grows overlaps the dump instead.
+	 * Only a start (no WAIT flags), so the dump never waits on the disk
+	 * here; durability is still the fsync's.  Best effort: an error here
+	 * is the fsync's to report.
+	 */
+	if (f->size - f->flushed >= BACKUP_FLUSH_SIZE) {
+		(void)sync_file_range(f->fd, (off_t)f->flushed,
+		    (off_t)(f->size - f->flushed), SYNC_FILE_RANGE_WRITE);
+		f->flushed = f->size;
+	}
 	return 0;
 }
 

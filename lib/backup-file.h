@@ -21,6 +21,7 @@
 #define BACKUP_TMP_SUFFIX ".rbk.tmp"
 #define BACKUP_NAME_LEN 24	/* "YYYYmmddTHHMMSS.mmmZ.rbk" */
 #define BACKUP_IO_SIZE (256 * 1024)
+#define BACKUP_FLUSH_SIZE (8 * 1024 * 1024)
 
 struct backup_file {
 	int fd;
@@ -30,6 +31,7 @@ struct backup_file {
 	char *tmp_path;
 	bool committed;		/* renamed to path: discarding removes path */
 	uint64_t size;
+	uint64_t flushed;	/* bytes handed to writeback (backup_file_sink) */
 };
 
 /* A new name for a backup starting now. */
@@ -46,6 +48,9 @@ int backup_file_create(struct backup_file *, const char *dir,
 /*
  * A backup_sink_fn: writes to the file and counts (arg: the file).  No
  * hash: the SHA-256 recorded is taken once, as the file is read back.
+ * Every BACKUP_FLUSH_SIZE written are handed to the kernel's writeback at
+ * once, so the fsync of backup_file_commit has only the tail left to wait
+ * for.
  */
 int backup_file_sink(void *arg, const void *, size_t, char **cause);
 /* fsync, close, rename to its name, fsync dir. */
