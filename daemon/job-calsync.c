@@ -5,10 +5,12 @@
  * With a sync token it asks for what changed since; without one (first
  * sync, or Google answered 410 fullSyncRequired) it lists everything from
  * calendar.window back, and at the end removes what Google no longer has.
- * Every page goes, as Google sent it but for the members of its events no
- * SQL reads, to rally.cal_apply_page, which applies it in one transaction
- * with the sync token of the last page: a crash repeats pages, which are
- * idempotent, and never skips one.
+ * Every page goes to rally.cal_apply_columns, the members of its events
+ * that the SQL reads read out as columns (a page that cannot be read so
+ * goes to rally.cal_apply_page as Google sent it, but for the members no
+ * SQL reads), which applies it in one transaction with the sync token of
+ * the last page: a crash repeats pages, which are idempotent, and never
+ * skips one.
  */
 #include "config.h"
 
@@ -24,6 +26,7 @@
 #include "log.h"
 #include "pgloop.h"
 #include "rallyd.h"
+#include "strbuf.h"
 #include "util.h"
 #include "urlenc.h"
 #include "uuid.h"
@@ -43,6 +46,13 @@
 
 #define CALSYNC_SQL_APPLY \
 	"SELECT rally.cal_apply_page($1, $2, $3::jsonb, $4::timestamptz)"
+
+/* The columns of calsync_columns follow $6, as text[]s. */
+#define CALSYNC_SQL_APPLY_COLUMNS \
+	"SELECT rally.cal_apply_columns($1, $2, $3::timestamptz, $4::boolean," \
+	" $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19," \
+	" $20, $21, $22, $23, $24, $25, $26)"
+#define CALSYNC_COLUMNS_AT 6
 
 #define CALSYNC_SQL_ERROR \
 	"UPDATE rally.sync_state SET last_error = $3, last_error_kind = $4," \
@@ -65,6 +75,42 @@ static const char *const calsync_event_members[] = {
 	"start", "end", "attendees", "recurrence", "recurringEventId",
 	"originalStartTime", "updated", "sequence", "iCalUID",
 	"extendedProperties",
+};
+
+/*
+ * What rallyd reads out of each event for rally.cal_apply_columns
+ * (calendar-inbound.sql), in the order of its arrays: the members
+ * rally.cal_fill_columns reads, each as jsonb's ->> gives it (recurrence
+ * and attendees as JSON), so PostgreSQL neither parses the page nor looks
+ * its members up.  A page that cannot be read this way goes whole to
+ * rally.cal_apply_page instead (page_keep()).
+ */
+static const struct json_column calsync_columns[] = {
+	{ { "id" }, false },
+	{ { "etag" }, false },
+	{ { "status" }, false },
+	{ { "summary" }, false },
+	{ { "description" }, false },
+	{ { "location" }, false },
+	{ { "start", "dateTime" }, false },
+	{ { "start", "date" }, false },
+	{ { "start", "timeZone" }, false },
+	{ { "end", "dateTime" }, false },
+	{ { "end", "date" }, false },
+	{ { "recurrence" }, true },
+	{ { "attendees" }, true },
+	{ { "recurringEventId" }, false },
+	{ { "originalStartTime", "dateTime" }, false },
+	{ { "originalStartTime", "date" }, false },
+	{ { "updated" }, false },
+	{ { "sequence" }, false },
+	{ { "iCalUID" }, false },
+	{ { "extendedProperties", "private", "rallyActivityId" }, false },
+};
+
+/* The page's own members read with them. */
+static const char *const calsync_page_members[] = {
+	"nextSyncToken", "nextPageToken",
 };
 
 /* A nextPageToken longer than this is not fetched ahead (the database's
@@ -101,6 +147,7 @@ struct calsync {
 	struct ahead ahead;
 	int queries;		/* in flight with this state as their arg */
 	int pages;
+	int whole_pages;	/* handed over as JSON, not as columns */
 	int64_t counts[9];
 };
 
@@ -198,6 +245,8 @@ calsync_finish(struct calsync *cs, enum job_outcome outcome, const char *error)
 		json_object_object_add(result, "mode",
 		    json_object_new_string(cs->full_started ? "full" : "incremental"));
 		json_object_object_add(result, "pages", json_object_new_int(cs->pages));
+		json_object_object_add(result, "whole_pages",
+		    json_object_new_int(cs->whole_pages));
 		for (size_t i = 0; i < nitems(count_names); i++)
 			json_object_object_add(result, count_names[i],
 			    json_object_new_int64(cs->counts[i]));
@@ -271,15 +320,71 @@ page_keep(char *body, size_t len)
 }
 
 /*
- * Hands a page (body, taken: pgloop frees it once libpq has it) to the
- * database, and fetches the next one meanwhile.
+ * A page read out as columns, handed to the database with the page's
+ * tokens; the next page's fetch starts meanwhile.  -1 (nothing sent) when
+ * the page cannot be read so (json_columns_read()).
+ */
+static int
+calsync_apply_columns(struct calsync *cs, const char *body, size_t len)
+{
+	enum { N = CALSYNC_COLUMNS_AT + nitems(calsync_columns) };
+	struct json_columns jc;
+	char **p;
+	int *lengths, *formats;
+	char *next = NULL;
+
+	if (json_columns_read(&jc, body, len, "items", calsync_columns,
+	    nitems(calsync_columns), calsync_page_members,
+	    nitems(calsync_page_members)) == -1)
+		return -1;
+	p = xcalloc(N, sizeof *p);
+	lengths = xcalloc(N, sizeof *lengths);
+	formats = xcalloc(N, sizeof *formats);
+	p[0] = xstrdup(cs->job->tenant_id);
+	p[1] = xstrdup(cs->conn);
+	p[2] = cs->full_started != NULL ? xstrdup(cs->full_started) : NULL;
+	p[3] = xstrdup(jc.top_present[0] ? "true" : "false");
+	p[4] = jc.top[0];
+	p[5] = jc.top[1];
+	jc.top[0] = jc.top[1] = NULL;
+	for (size_t c = 0; c < nitems(calsync_columns); c++) {
+		size_t n;
+
+		p[CALSYNC_COLUMNS_AT + c] = strbuf_take(&jc.cols[c], &n);
+		lengths[CALSYNC_COLUMNS_AT + c] = (int)n;
+		formats[CALSYNC_COLUMNS_AT + c] = 1;
+	}
+	if (!jc.top_present[0] && p[5] != NULL &&
+	    strlen(p[5]) <= CALSYNC_TOKEN_MAX)
+		next = xstrdup(p[5]);
+	json_columns_clear(&jc);
+	cs->applying = true;
+	cs->queries++;
+	pgloop_query_give_formats(cs->d->db, CALSYNC_SQL_APPLY_COLUMNS, N, p,
+	    lengths, formats, apply_cb, cs);
+	if (next != NULL)
+		calsync_fetch(cs, next);
+	return 0;
+}
+
+/*
+ * Hands a page (body, taken) to the database, and fetches the next one
+ * meanwhile: as columns, or, when it cannot be read so, as the page
+ * itself (pgloop frees it once libpq has it).
  */
 static void
 calsync_apply(struct calsync *cs, char *body, size_t len)
 {
-	char *next = page_next_token(body, len);
-	char **p = xcalloc(4, sizeof *p);
+	char *next;
+	char **p;
 
+	if (calsync_apply_columns(cs, body, len) == 0) {
+		free(body);
+		return;
+	}
+	cs->whole_pages++;
+	next = page_next_token(body, len);
+	p = xcalloc(4, sizeof *p);
 	p[0] = xstrdup(cs->job->tenant_id);
 	p[1] = xstrdup(cs->conn);
 	p[2] = page_keep(body, len);

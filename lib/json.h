@@ -8,10 +8,13 @@
 #ifndef RALLY_JSON_H
 #define RALLY_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
+
+#include "strbuf.h"
 
 /* The deepest nesting json_parse_limited() can be asked to allow. */
 #define JSON_MAX_DEPTH 1024
@@ -88,5 +91,49 @@ int json_keep_item_members(const char *buf, size_t len, const char *items_key,
 void json_wipe_strings(json_object *o);
 /* json_wipe_strings(o), then json_object_put(o): for token bodies. */
 void json_put_wiped(json_object *o);
+
+/* The deepest member a column of json_columns_read() can name. */
+#define JSON_COLUMN_DEPTH 3
+
+/* A column: the member path[0] of each item, or path[1] of that, and so
+ * on (NULL after the last); json for the value's JSON text as written
+ * rather than a scalar's text. */
+struct json_column {
+	const char *path[JSON_COLUMN_DEPTH + 1];
+	bool json;
+};
+
+struct json_columns {
+	size_t ncols;
+	size_t rows;
+	/* Each column a text[] as PostgreSQL's array_recv() takes it (a
+	 * binary parameter): cols[n].p, cols[n].len bytes. */
+	struct strbuf *cols;
+	size_t ntop;
+	char **top;		/* decoded, NULL when absent or null */
+	bool *top_present;	/* the member is there, if only as null */
+};
+
+/*
+ * Reads the top-level object of len bytes of buf: one row per element of
+ * its array member items_key (none when it has none), the value of each
+ * of cols in the element, as PostgreSQL's jsonb operators would give it
+ * (->> for a scalar: a string decoded, an integer or boolean as written,
+ * null as NULL; -> as written for a json column; an absent member or an
+ * element that is not an object gives NULL), and the string members
+ * top_keys of the object itself.  0, or -1 (*out empty) when buf does not
+ * scan, holds a NUL byte, or holds something this reading could give
+ * otherwise than jsonb: a scalar column holding an object, an array or a
+ * number that is not an integer (or -0), a string jsonb refuses (\u0000,
+ * a lone surrogate, a control character, an unknown escape), a key with
+ * an escape where a column's member could be, items_key twice or not an
+ * array, a top key twice or not a string.  Values the reading passes on
+ * whole (json columns, UTF-8) are PostgreSQL's to check.
+ * json_columns_clear() frees *out.
+ */
+int json_columns_read(struct json_columns *out, const char *buf, size_t len,
+    const char *items_key, const struct json_column *cols, size_t ncols,
+    const char *const *top_keys, size_t ntop);
+void json_columns_clear(struct json_columns *);
 
 #endif

@@ -21,6 +21,8 @@ struct pgl_query {
 	TAILQ_ENTRY(pgl_query) entry;
 	char *sql;
 	char **params;
+	int *lengths;		/* NULL: all text; else with formats */
+	int *formats;
 	int nparams;
 	pgloop_result_cb cb;
 	void *arg;
@@ -59,7 +61,10 @@ params_free(struct pgl_query *q)
 	for (int i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	free(q->params);
+	free(q->lengths);
+	free(q->formats);
 	q->params = NULL;
+	q->lengths = q->formats = NULL;
 	q->nparams = 0;
 }
 
@@ -211,7 +216,7 @@ collect_results(struct pgloop *p)
 			err[strcspn(err, "\n")] = '\0';
 			/* The server echoes bad input: as db_exec() does, mask it. */
 			err = db_mask_params(err, q->nparams,
-			    (const char *const *)q->params, NULL);
+			    (const char *const *)q->params, q->formats);
 			query_complete(q, NULL, err);
 		} else
 			query_complete(q, res, res == NULL ? "no result" : NULL);
@@ -266,7 +271,7 @@ pgl_dispatch(struct pgloop *p)
 	TAILQ_REMOVE(&p->queue, q, entry);
 	p->inflight = q;
 	if (!PQsendQueryParams(p->conn, q->sql, q->nparams, NULL,
-		(const char *const *)q->params, NULL, NULL, 0)) {
+		(const char *const *)q->params, q->lengths, q->formats, 0)) {
 		pgl_break(p, PQerrorMessage(p->conn));
 		return;
 	}
@@ -475,14 +480,26 @@ pgloop_listen(struct pgloop *p, const char *channel)
 }
 
 void
-pgloop_query_give(struct pgloop *p, const char *sql, int nparams,
-    char **params, pgloop_result_cb cb, void *arg)
+pgloop_query_give_formats(struct pgloop *p, const char *sql, int nparams,
+    char **params, int *lengths, int *formats, pgloop_result_cb cb, void *arg)
 {
+	struct pgl_query *q;
+
 	enqueue(p, sql, nparams, params, cb, arg);
+	q = TAILQ_LAST(&p->queue, pgl_queue);
+	q->lengths = lengths;
+	q->formats = formats;
 	if (p->state == PGL_READY)
 		pgl_dispatch(p);
 	else
 		event_active(p->fail_ev, 0, 0);
+}
+
+void
+pgloop_query_give(struct pgloop *p, const char *sql, int nparams,
+    char **params, pgloop_result_cb cb, void *arg)
+{
+	pgloop_query_give_formats(p, sql, nparams, params, NULL, NULL, cb, arg);
 }
 
 void

@@ -58,5 +58,14 @@ void pgloop_query(struct pgloop *, const char *sql, int nparams,
  */
 void pgloop_query_give(struct pgloop *, const char *sql, int nparams,
     char **params, pgloop_result_cb cb, void *arg);
+/*
+ * The same with some params in binary format: formats[n] is 1 for one
+ * (lengths[n] bytes, which may hold NULs), 0 for text; lengths and formats
+ * (nparams ints each, malloc'd) are taken too.  A binary param is never
+ * searched for in an error message (db_mask_params()).
+ */
+void pgloop_query_give_formats(struct pgloop *, const char *sql, int nparams,
+    char **params, int *lengths, int *formats, pgloop_result_cb cb,
+    void *arg);
 
 #endif

@@ -104,27 +104,41 @@ language sql stable parallel safe
 as $$ select case when isfinite(t) then date_trunc('second', t) end $$;
 
 -- The synced fields of a Google event (events resource, Calendar v3) as
--- the activity's columns, in this order: the one reading of an event's
--- fields.  A set of one row, so that a page's statement inlines it (see
--- rally.cal_attendee_set).  Times keep whole seconds, as their canonical
--- form does.  A NULL event gives empty fields.
+-- the activity's columns, in this order, from the event's members as
+-- text (e_start_time is start.dateTime, e_start_day start.date, and so on;
+-- recurrence and attendees as JSON): the one reading of an event's
+-- fields, for an event as jsonb (rally.cal_event_columns) and for a page
+-- rallyd hands over as columns (rally.cal_fill_columns).  A set of one
+-- row, so that a page's statement inlines it (see rally.cal_attendee_set).
+-- Times keep whole seconds, as their canonical form does.
+create or replace function rally.cal_event_columns_of(e_summary text, e_description text,
+    e_location text, e_start_time text, e_start_day text, e_start_zone text, e_end_time text,
+    e_end_day text, e_recurrence jsonb, e_attendees jsonb, e_status text)
+returns table (title text, description text, location text, start_at timestamptz,
+    end_at timestamptz, start_date date, end_date date, time_zone text,
+    recurrence text[], attendees jsonb, event_status text)
+language sql stable parallel safe
+as $$
+	select coalesce(e_summary, ''), nullif(e_description, ''), nullif(e_location, ''),
+	    rally.cal_second(e_start_time::timestamptz), rally.cal_second(e_end_time::timestamptz),
+	    e_start_day::date, e_end_day::date, nullif(e_start_zone, ''),
+	    case when jsonb_typeof(e_recurrence) = 'array' and jsonb_array_length(e_recurrence) > 0
+	        then array(select jsonb_array_elements_text(e_recurrence)) end,
+	    s.attendees, coalesce(e_status, 'confirmed')
+	from rally.cal_attendee_set(e_attendees) s
+$$;
+
+-- The same from an event.  A NULL event gives empty fields.
 create or replace function rally.cal_event_columns(e jsonb)
 returns table (title text, description text, location text, start_at timestamptz,
     end_at timestamptz, start_date date, end_date date, time_zone text,
     recurrence text[], attendees jsonb, event_status text)
 language sql stable parallel safe
 as $$
-	select coalesce(e->>'summary', ''), nullif(e->>'description', ''),
-	    nullif(e->>'location', ''),
-	    rally.cal_second((e->'start'->>'dateTime')::timestamptz),
-	    rally.cal_second((e->'end'->>'dateTime')::timestamptz),
-	    (e->'start'->>'date')::date, (e->'end'->>'date')::date,
-	    nullif(e->'start'->>'timeZone', ''),
-	    case when jsonb_typeof(e->'recurrence') = 'array'
-	        and jsonb_array_length(e->'recurrence') > 0
-	        then array(select jsonb_array_elements_text(e->'recurrence')) end,
-	    s.attendees, coalesce(e->>'status', 'confirmed')
-	from rally.cal_attendee_set(e->'attendees') s
+	select c.* from rally.cal_event_columns_of(e->>'summary', e->>'description',
+	    e->>'location', e->'start'->>'dateTime', e->'start'->>'date',
+	    e->'start'->>'timeZone', e->'end'->>'dateTime', e->'end'->>'date',
+	    e->'recurrence', e->'attendees', e->>'status') c
 $$;
 
 -- The canonical fields of a Google event.
@@ -233,6 +247,8 @@ grant execute on function rally.cal_utc(timestamptz), rally.cal_attendees(jsonb)
         jsonb, text),
     rally.cal_fields(rally.activities), rally.cal_second(timestamptz),
     rally.cal_event_columns(jsonb),
+    rally.cal_event_columns_of(text, text, text, text, text, text, text, text, jsonb, jsonb,
+        text),
     rally.cal_fields_from_event(jsonb),
     rally.cal_columns(jsonb), rally.cal_set_fields(uuid, uuid, jsonb),
     rally.cal_event_id(uuid), rally.cal_event_body(rally.activities),

@@ -8,12 +8,15 @@ set local role rally_owner;
 -- that did; when both moved, the later change wins and the loss is
 -- recorded.  An activity deleted in the CRM stays 'pending' whatever the
 -- merge gives: its push is the deletion, still to be sent.  Returns the
--- number of conflicting fields.
-create or replace function rally.cal_merge(a rally.activities, e jsonb) returns int
+-- number of conflicting fields.  The event comes as what the merge reads
+-- of it: its canonical fields (remote), its etag, updated, sequence and
+-- id, so that a page applied from columns (rally.cal_apply_filled) merges
+-- from those; rally.cal_merge takes an event.
+create or replace function rally.cal_merge_fields(a rally.activities, remote jsonb,
+    e_etag text, e_updated text, e_sequence text, e_id text) returns int
 language plpgsql
 as $$
 declare
-	remote jsonb := rally.cal_fields_from_event(e);
 	loc jsonb := rally.cal_fields(a);
 	-- A synced row without a snapshot is its own base (a sync wrote
 	-- it, and no CRM edit has moved it since); a row never synced has
@@ -24,7 +27,7 @@ declare
 	k text;
 	winner text;
 	conflicts int := 0;
-	remote_updated timestamptz := (e->>'updated')::timestamptz;
+	remote_updated timestamptz := e_updated::timestamptz;
 begin
 	for k in select jsonb_object_keys(remote) loop
 		if (loc->k) is not distinct from (base->k) then
@@ -46,9 +49,9 @@ begin
 		end if;
 	end loop;
 	perform rally.cal_set_fields(a.tenant_id, a.id, merged);
-	update rally.activities set etag = e->>'etag', google_updated = remote_updated,
-	    sequence = (e->>'sequence')::int, synced_snapshot = remote,
-	    google_event_id = e->>'id', google_seen_at = now(),
+	update rally.activities set etag = e_etag, google_updated = remote_updated,
+	    sequence = e_sequence::int, synced_snapshot = remote,
+	    google_event_id = e_id, google_seen_at = now(),
 	    sync_state = case when merged = remote and a.deleted_at is null
 	        then 'synced' else 'pending' end
 	where tenant_id = a.tenant_id and id = a.id;
@@ -57,6 +60,13 @@ begin
 	end if;
 	return conflicts;
 end
+$$;
+
+create or replace function rally.cal_merge(a rally.activities, e jsonb) returns int
+language sql
+as $$
+	select rally.cal_merge_fields(a, rally.cal_fields_from_event(e), e->>'etag',
+	    e->>'updated', e->>'sequence', e->>'id')
 $$;
 
 -- A 412 on push: merge Google's current event, then say whether a push is
@@ -89,4 +99,5 @@ end
 $$;
 
 grant execute on function rally.cal_merge(rally.activities, jsonb),
+    rally.cal_merge_fields(rally.activities, jsonb, text, text, text, text),
     rally.cal_merge_remote(uuid, uuid, jsonb) to rally_daemon;

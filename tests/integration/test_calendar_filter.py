@@ -23,7 +23,7 @@ NOT_EVENT_MEMBERS = {
     "email", "displayName", "responseStatus", "organizer", "optional",
     "private", "rallyActivityId",
     "title", "start_at", "end_at", "start_date", "end_date", "time_zone",
-    "event_status", "invalid_event",
+    "event_status", "invalid_event", "skipped", "one_by_one",
 }
 
 # What an activity's row holds that is not the event's: ids, times of the
@@ -85,12 +85,14 @@ def seed_rich_calendar(cal):
 
 
 def apply_whole(cal, other, pages, full):
-    """Applies pages, as Google sent them, for other's connection."""
+    """Applies pages, as Google sent them (parsed, or their text), for
+    other's connection."""
     with cal.pg.connect(cal.db, user="rally_test_daemon") as c:
         c.execute("SELECT set_config('rally.t', now()::text, false)")
         for p in pages:
             c.execute("SELECT rally.cal_apply_page(%s, %s, %s::jsonb, %s::timestamptz)",
-                      (other.tenant, other.connection, json.dumps(p),
+                      (other.tenant, other.connection,
+                       p if isinstance(p, str) else json.dumps(p),
                        c.execute("SELECT current_setting('rally.t')").fetchone()[0]
                        if full else None))
 
@@ -192,3 +194,87 @@ def test_a_page_cut_short_still_fails_as_malformed(cal):
     # PostgreSQL's own words: the page went to it as Google sent it.
     assert errors and errors[0].startswith("malformed:") and "json" in errors[0], errors
     assert cal.by_event()[ev["id"]]["title"] == "One"      # the retry brought it
+
+
+# rallyd reads each event's members out of the page and hands them to
+# rally.cal_apply_columns as columns (lib/json-columns.c); a page it cannot
+# read so goes whole to rally.cal_apply_page.  Either way the rows must be
+# those PostgreSQL's own reading of the page gives.
+
+def full_sync_result(cal):
+    return cal.conn.execute("SELECT result FROM rally.jobs WHERE kind = 'calsync'"
+                            " AND state = 'done' AND result->>'mode' = 'full'"
+                            " ORDER BY finished_at DESC LIMIT 1").fetchone()[0]
+
+
+def sync_rewritten(cal, find, replace):
+    """A first sync through rallyd of a calendar whose first page comes with
+    find replaced by replace; and the pages as rallyd got them, for the test
+    (the first as text, rewritten as the emulator rewrites its own
+    serialization)."""
+    fault_once(cal, {"kind": "rewrite", "find": find, "replace": replace})
+    try:
+        cal.connect()
+        cal.start()
+        cal.settle()
+        fired = [f["fired"] for f in cal.fg.admin("GET", "/__admin/faults")["faults"]]
+    finally:
+        cal.fg.admin("DELETE", "/__admin/faults")
+    assert fired == [1]
+    pages = events_list_pages(cal.fg, cal.google_email)
+    first = json.dumps(pages[0], ensure_ascii=False, separators=(",", ":"))
+    assert find in first
+    return [first.replace(find, replace)] + pages[1:]
+
+
+def test_columns_store_what_postgresql_reads_in_the_page(cal):
+    seed_rich_calendar(cal)
+    ev = cal.g_create({"summary": "MARK", "start": {"date": "2026-12-20"},
+                       "end": {"date": "2026-12-21"}})
+    # Every escape JSON has, a surrogate pair, a key twice (the last
+    # counts), a member null.
+    tricky = ('"summary":"caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\\\ \\/ \\b\\f\\n\\r\\t",'
+              '"summary":"the last \\u20ac counts","location":null,'
+              '"description":"\\u0007bell"')
+    pages = sync_rewritten(cal, '"summary":"MARK"', tricky)
+    assert full_sync_result(cal)["whole_pages"] == 0
+    raw = cal.sibling("raw")
+    raw.connect()
+    raw.settle()
+    apply_whole(cal, raw, pages, full=True)
+    assert len(assert_same_rows(cal, raw)) == 5
+    row = cal.by_event()[ev["id"]]
+    assert row["title"] == "the last \u20ac counts"
+    assert row["description"] == "\u0007bell"
+
+
+def test_a_page_columns_cannot_hold_goes_whole(cal):
+    seed_rich_calendar(cal)
+    ev = cal.g_create({"summary": "MARK", "start": {"date": "2026-12-20"},
+                       "end": {"date": "2026-12-21"}})
+    # ->> gives a number's text as jsonb prints it, which rallyd does not
+    # compute: the page goes to PostgreSQL whole.
+    pages = sync_rewritten(cal, '"summary":"MARK"', '"summary":12.50')
+    assert full_sync_result(cal)["whole_pages"] == 1
+    raw = cal.sibling("raw")
+    raw.connect()
+    raw.settle()
+    apply_whole(cal, raw, pages, full=True)
+    assert len(assert_same_rows(cal, raw)) == 5
+    assert cal.by_event()[ev["id"]]["title"] == "12.50"
+
+
+def test_an_unusable_event_among_columns_is_skipped_and_counted(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    good = cal.g_create({"summary": "Fine", "start": {"dateTime": "2026-12-01T10:00:00Z"},
+                         "end": {"dateTime": "2026-12-01T11:00:00Z"}})
+    cal.g_create({"summary": "Broken", "start": {"dateTime": "2026-12-02T10:00:00Z"},
+                  "end": {"dateTime": "2026-12-02T11:00:00Z"}})
+    sync_rewritten(cal, '"dateTime":"2026-12-02T10:00:00Z"',
+                   '"dateTime":"2026-13-45T99:00:00Z"')
+    r = full_sync_result(cal)
+    assert (r["whole_pages"], r["applied"], r["skipped"], r["one_by_one"]) == (0, 1, 1, 2)
+    assert set(cal.by_event()) == {good["id"]}
+    skipped = cal.conn.execute("SELECT skipped FROM rally.sync_state WHERE connection_id = %s"
+                               " AND resource = 'calendar'", (cal.connection,)).fetchone()[0]
+    assert skipped == {"invalid_event": 1}

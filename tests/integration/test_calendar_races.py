@@ -92,7 +92,7 @@ def test_crm_edit_committed_during_an_inbound_apply_is_merged_not_overwritten(ca
         # rallyd's apply of Google's change waits for the CRM's edit to commit.
         wait_until(lambda: cal.conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND query LIKE '%%cal_apply_page%%'").fetchone()[0] == 1,
+            " AND wait_event_type = 'Lock' AND query LIKE '%%rally.cal_apply_%%'").fetchone()[0] == 1,
             timeout=30, message="the apply waiting for the CRM's row lock")
         crm.commit()
     finally:
