@@ -542,13 +542,18 @@ as $$
 	    'start', jsonb_build_object('dateTime', x.start_time, 'date', x.start_day,
 	        'timeZone', x.start_zone),
 	    'end', jsonb_build_object('dateTime', x.end_time, 'date', x.end_day),
-	    'recurrence', x.recurrence::jsonb, 'attendees', x.attendees::jsonb,
 	    'recurringEventId', x.series,
 	    'originalStartTime', jsonb_build_object('dateTime', x.original_time,
 	        'date', x.original_day),
 	    'updated', x.updated, 'sequence', x.seq, 'iCalUID', x.ical_uid,
 	    'extendedProperties', jsonb_build_object('private',
 	        jsonb_build_object('rallyActivityId', x.rally_id))))
+	    -- Kept when JSON null, which jsonb_strip_nulls would drop: null
+	    -- attendees make an event unusable, as they do in the page.
+	    || case when x.recurrence is null then '{}'::jsonb
+	        else jsonb_build_object('recurrence', x.recurrence::jsonb) end
+	    || case when x.attendees is null then '{}'::jsonb
+	        else jsonb_build_object('attendees', x.attendees::jsonb) end
 	    order by x.ord), '[]'::jsonb)
 	from unnest(p_id, p_etag, p_status, p_summary, p_description,
 	    p_location, p_start_time, p_start_day, p_start_zone, p_end_time, p_end_day,

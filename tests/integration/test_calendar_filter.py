@@ -278,3 +278,20 @@ def test_an_unusable_event_among_columns_is_skipped_and_counted(cal):
     skipped = cal.conn.execute("SELECT skipped FROM rally.sync_state WHERE connection_id = %s"
                                " AND resource = 'calendar'", (cal.connection,)).fetchone()[0]
     assert skipped == {"invalid_event": 1}
+
+
+def test_null_attendees_make_an_event_unusable_on_both_paths(cal):
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    good = cal.g_create({"summary": "Fine", "start": {"dateTime": "2026-12-01T10:00:00Z"},
+                         "end": {"dateTime": "2026-12-01T11:00:00Z"}})
+    cal.g_create({"summary": "NOATT", "start": {"dateTime": "2026-12-02T10:00:00Z"},
+                  "end": {"dateTime": "2026-12-02T11:00:00Z"}})
+    pages = sync_rewritten(cal, '"summary":"NOATT"', '"summary":"NOATT","attendees":null')
+    r = full_sync_result(cal)
+    assert (r["whole_pages"], r["applied"], r["skipped"]) == (0, 1, 1)
+    assert set(cal.by_event()) == {good["id"]}
+    raw = cal.sibling("raw")
+    raw.connect()
+    raw.settle()
+    apply_whole(cal, raw, pages, full=True)
+    assert_same_rows(cal, raw)
