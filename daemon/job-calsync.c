@@ -319,81 +319,93 @@ page_keep(char *body, size_t len)
 	return out;
 }
 
+/* The statement that applies a page, its params, and the next page's
+ * token as the page forecasts it (NULL: none to fetch ahead). */
+struct page_query {
+	const char *sql;
+	int n;
+	char **p;
+	int *lengths, *formats;	/* NULL: all text */
+	char *next;
+};
+
 /*
- * A page read out as columns, handed to the database with the page's
- * tokens; the next page's fetch starts meanwhile.  -1 (nothing sent) when
- * the page cannot be read so (json_columns_read()).
+ * The page read out as columns, with its tokens; -1 when it cannot be read
+ * so (json_columns_read()).
  */
 static int
-calsync_apply_columns(struct calsync *cs, const char *body, size_t len)
+page_as_columns(const struct calsync *cs, const char *body, size_t len,
+    struct page_query *q)
 {
-	enum { N = CALSYNC_COLUMNS_AT + nitems(calsync_columns) };
 	struct json_columns jc;
-	char **p;
-	int *lengths, *formats;
-	char *next = NULL;
 
 	if (json_columns_read(&jc, body, len, "items", calsync_columns,
 	    nitems(calsync_columns), calsync_page_members,
 	    nitems(calsync_page_members)) == -1)
 		return -1;
-	p = xcalloc(N, sizeof *p);
-	lengths = xcalloc(N, sizeof *lengths);
-	formats = xcalloc(N, sizeof *formats);
-	p[0] = xstrdup(cs->job->tenant_id);
-	p[1] = xstrdup(cs->conn);
-	p[2] = cs->full_started != NULL ? xstrdup(cs->full_started) : NULL;
-	p[3] = xstrdup(jc.top_present[0] ? "true" : "false");
-	p[4] = jc.top[0];
-	p[5] = jc.top[1];
+	q->sql = CALSYNC_SQL_APPLY_COLUMNS;
+	q->n = CALSYNC_COLUMNS_AT + (int)nitems(calsync_columns);
+	q->p = xcalloc((size_t)q->n, sizeof *q->p);
+	q->lengths = xcalloc((size_t)q->n, sizeof *q->lengths);
+	q->formats = xcalloc((size_t)q->n, sizeof *q->formats);
+	q->p[0] = xstrdup(cs->job->tenant_id);
+	q->p[1] = xstrdup(cs->conn);
+	q->p[2] = cs->full_started != NULL ? xstrdup(cs->full_started) : NULL;
+	q->p[3] = xstrdup(jc.top_present[0] ? "true" : "false");
+	q->p[4] = jc.top[0];
+	q->p[5] = jc.top[1];
 	jc.top[0] = jc.top[1] = NULL;
 	for (size_t c = 0; c < nitems(calsync_columns); c++) {
 		size_t n;
 
-		p[CALSYNC_COLUMNS_AT + c] = strbuf_take(&jc.cols[c], &n);
-		lengths[CALSYNC_COLUMNS_AT + c] = (int)n;
-		formats[CALSYNC_COLUMNS_AT + c] = 1;
+		q->p[CALSYNC_COLUMNS_AT + c] = strbuf_take(&jc.cols[c], &n);
+		q->lengths[CALSYNC_COLUMNS_AT + c] = (int)n;
+		q->formats[CALSYNC_COLUMNS_AT + c] = 1;
 	}
-	if (!jc.top_present[0] && p[5] != NULL &&
-	    strlen(p[5]) <= CALSYNC_TOKEN_MAX)
-		next = xstrdup(p[5]);
+	if (!jc.top_present[0] && q->p[5] != NULL &&
+	    strlen(q->p[5]) <= CALSYNC_TOKEN_MAX)
+		q->next = xstrdup(q->p[5]);
 	json_columns_clear(&jc);
-	cs->applying = true;
-	cs->queries++;
-	pgloop_query_give_formats(cs->d->db, CALSYNC_SQL_APPLY_COLUMNS, N, p,
-	    lengths, formats, apply_cb, cs);
-	if (next != NULL)
-		calsync_fetch(cs, next);
 	return 0;
 }
 
+/* The page itself (body, taken), less the members no SQL reads. */
+static void
+page_as_json(const struct calsync *cs, char *body, size_t len,
+    struct page_query *q)
+{
+	q->sql = CALSYNC_SQL_APPLY;
+	q->n = 4;
+	q->next = page_next_token(body, len);
+	q->p = xcalloc(4, sizeof *q->p);
+	q->p[0] = xstrdup(cs->job->tenant_id);
+	q->p[1] = xstrdup(cs->conn);
+	q->p[2] = page_keep(body, len);
+	q->p[3] = cs->full_started != NULL ? xstrdup(cs->full_started) : NULL;
+}
+
 /*
- * Hands a page (body, taken) to the database, and fetches the next one
- * meanwhile: as columns, or, when it cannot be read so, as the page
- * itself (pgloop frees it once libpq has it).
+ * Hands a page (body, taken) to the database, as columns or, when it
+ * cannot be read so, as the page itself, and fetches the next one
+ * meanwhile.  pgloop frees the params once libpq has them.
  */
 static void
 calsync_apply(struct calsync *cs, char *body, size_t len)
 {
-	char *next;
-	char **p;
+	struct page_query q = { 0 };
 
-	if (calsync_apply_columns(cs, body, len) == 0) {
+	if (page_as_columns(cs, body, len, &q) == 0)
 		free(body);
-		return;
+	else {
+		cs->whole_pages++;
+		page_as_json(cs, body, len, &q);
 	}
-	cs->whole_pages++;
-	next = page_next_token(body, len);
-	p = xcalloc(4, sizeof *p);
-	p[0] = xstrdup(cs->job->tenant_id);
-	p[1] = xstrdup(cs->conn);
-	p[2] = page_keep(body, len);
-	p[3] = cs->full_started != NULL ? xstrdup(cs->full_started) : NULL;
 	cs->applying = true;
 	cs->queries++;
-	pgloop_query_give(cs->d->db, CALSYNC_SQL_APPLY, 4, p, apply_cb, cs);
-	if (next != NULL)
-		calsync_fetch(cs, next);
+	pgloop_query_give_formats(cs->d->db, q.sql, q.n, q.p, q.lengths,
+	    q.formats, apply_cb, cs);
+	if (q.next != NULL)
+		calsync_fetch(cs, q.next);
 }
 
 static int

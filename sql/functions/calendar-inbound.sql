@@ -82,8 +82,12 @@ language sql
 set plan_cache_mode = auto
 as $$ select rally.cal_insert_items(p_tenant, p_conn, p_owner, false) $$;
 
--- The session's scratch table for a set of events, empty: what the
--- statements of rally.cal_apply_filled use of each event, its synced
+-- The session's scratch table pg_temp.cal_page_fields filled from a set
+-- of events given as columns: element k of each array is a member of the
+-- k-th event, as text (NULL when absent; recurrence and attendees as JSON
+-- text), what rallyd reads out of a page (daemon/job-calsync.c) and what
+-- rally.cal_fill_items reads out of an items array.  The table holds what
+-- the statements of rally.cal_apply_filled use of each event, its synced
 -- fields read once as the activity's columns, not the event itself: rows
 -- that small are neither compressed nor read back from TOAST.  Its rows
 -- live until the end of the transaction.  Its name changes with its
@@ -91,8 +95,23 @@ as $$ select rally.cal_insert_items(p_tenant, p_conn, p_owner, false) $$;
 -- cal_page_items, then cal_page_events, before these columns).  An event
 -- without a usable id (not an object, no id, an id over 1024 characters)
 -- fails the constraints on eid.
-create or replace function rally.cal_page_fields_clear() returns void
+--
+-- The same event twice in one set: its last state wins.  A deletion
+-- carries no extendedProperties: its activity, if Rally made the event
+-- and has not recorded its id yet (the first push's answer is still on
+-- its way), is the one the event id was derived from.  The fields of a
+-- deleted event are not read: whatever they hold, the deletion is
+-- applied.  The arrays are of one length (rally.cal_apply_columns
+-- checks).
+create or replace function rally.cal_fill_columns(p_id text[], p_etag text[],
+    p_status text[], p_summary text[], p_description text[], p_location text[],
+    p_start_time text[], p_start_day text[], p_start_zone text[], p_end_time text[],
+    p_end_day text[], p_recurrence text[], p_attendees text[], p_series text[],
+    p_original_time text[], p_original_day text[], p_updated text[], p_sequence text[],
+    p_ical_uid text[], p_rally_id text[])
+returns void
 language plpgsql
+set plan_cache_mode = force_custom_plan
 as $$
 begin
 	if to_regclass('pg_temp.cal_page_fields') is null then
@@ -125,63 +144,6 @@ begin
 		) on commit delete rows;
 	end if;
 	delete from pg_temp.cal_page_fields;
-end
-$$;
-
--- The scratch table filled from a set of events (an items array).
--- The same event twice in one set: its last state wins.  A deletion
--- carries no extendedProperties: its activity, if Rally made the event
--- and has not recorded its id yet (the first push's answer is still on
--- its way), is the one the event id was derived from.  The fields of a
--- deleted event are not read: whatever they hold, the deletion is
--- applied.  rally.cal_fill_columns does the same from columns.
-create or replace function rally.cal_fill_items(p_items jsonb) returns void
-language plpgsql
-set plan_cache_mode = force_custom_plan
-as $$
-begin
-	perform rally.cal_page_fields_clear();
-	insert into pg_temp.cal_page_fields (ord, eid, rally_id, gone, title, description,
-	    location, start_at, end_at, start_date, end_date, time_zone, recurrence, attendees,
-	    event_status, etag, updated, seq, ical_uid, series, orig_start_at, orig_start_date)
-	select distinct on (x.e->>'id') x.ord, case when jsonb_typeof(x.e) = 'object'
-	        then x.e->>'id' end,
-	    case when x.e->'extendedProperties'->'private'->>'rallyActivityId'
-	        ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-	        then (x.e->'extendedProperties'->'private'->>'rallyActivityId')::uuid
-	        when g.gone then rally.cal_event_activity_id(x.e->>'id') end,
-	    g.gone, c.title, c.description, c.location, c.start_at, c.end_at, c.start_date,
-	    c.end_date, c.time_zone, c.recurrence, c.attendees, c.event_status,
-	    x.e->>'etag', x.e->>'updated', x.e->>'sequence', x.e->>'iCalUID',
-	    x.e->>'recurringEventId', x.e->'originalStartTime'->>'dateTime',
-	    x.e->'originalStartTime'->>'date'
-	from jsonb_array_elements(p_items) with ordinality x(e, ord)
-	cross join lateral (select coalesce(x.e->>'status', 'confirmed') = 'cancelled'
-	    and x.e->>'recurringEventId' is null as gone) g
-	cross join lateral rally.cal_event_columns(case when not g.gone then x.e end) c
-	order by x.e->>'id', x.ord desc;
-end
-$$;
-
--- The scratch table filled from a set of events given as columns: element
--- k of each array is a member of the k-th event, as text (NULL when
--- absent; recurrence and attendees as JSON text), what rallyd reads out of
--- a page (daemon/job-calsync.c).  The same rows as rally.cal_fill_items
--- makes from the events; PostgreSQL neither parses the page nor looks its
--- members up, a fifth of what a first sync cost it (docs/calendar-sync.md
--- "Cost").  The arrays are of one length (rally.cal_apply_columns checks).
-create or replace function rally.cal_fill_columns(p_id text[], p_etag text[],
-    p_status text[], p_summary text[], p_description text[], p_location text[],
-    p_start_time text[], p_start_day text[], p_start_zone text[], p_end_time text[],
-    p_end_day text[], p_recurrence text[], p_attendees text[], p_series text[],
-    p_original_time text[], p_original_day text[], p_updated text[], p_sequence text[],
-    p_ical_uid text[], p_rally_id text[])
-returns void
-language plpgsql
-set plan_cache_mode = force_custom_plan
-as $$
-begin
-	perform rally.cal_page_fields_clear();
 	insert into pg_temp.cal_page_fields (ord, eid, rally_id, gone, title, description,
 	    location, start_at, end_at, start_date, end_date, time_zone, recurrence, attendees,
 	    event_status, etag, updated, seq, ical_uid, series, orig_start_at, orig_start_date)
@@ -201,16 +163,39 @@ begin
 	        original_day, updated, seq, ical_uid, rally_id, ord)
 	cross join lateral (select coalesce(x.status, 'confirmed') = 'cancelled'
 	    and x.series is null as gone) g
-	cross join lateral rally.cal_event_columns_of(
-	    case when not g.gone then x.summary end, case when not g.gone then x.description end,
-	    case when not g.gone then x.location end, case when not g.gone then x.start_time end,
-	    case when not g.gone then x.start_day end, case when not g.gone then x.start_zone end,
-	    case when not g.gone then x.end_time end, case when not g.gone then x.end_day end,
-	    case when not g.gone then x.recurrence::jsonb end,
-	    case when not g.gone then x.attendees::jsonb end,
-	    case when not g.gone then x.status end) c
+	-- A deleted event's fields: all NULL.
+	left join lateral (select x.summary, x.description, x.location, x.start_time,
+	    x.start_day, x.start_zone, x.end_time, x.end_day, x.recurrence, x.attendees,
+	    x.status where not g.gone) f on true
+	cross join lateral rally.cal_event_columns_of(f.summary, f.description, f.location,
+	    f.start_time, f.start_day, f.start_zone, f.end_time, f.end_day,
+	    f.recurrence::jsonb, f.attendees::jsonb, f.status) c
 	order by x.id, x.ord desc;
 end
+$$;
+
+-- The same from a set of events (an items array): each event's members
+-- as jsonb's operators read them, which is what rallyd's columns hold.
+create or replace function rally.cal_fill_items(p_items jsonb) returns void
+language sql
+as $$
+	select rally.cal_fill_columns(array_agg(e->>'id' order by n),
+	    array_agg(e->>'etag' order by n), array_agg(e->>'status' order by n),
+	    array_agg(e->>'summary' order by n), array_agg(e->>'description' order by n),
+	    array_agg(e->>'location' order by n),
+	    array_agg(e->'start'->>'dateTime' order by n),
+	    array_agg(e->'start'->>'date' order by n),
+	    array_agg(e->'start'->>'timeZone' order by n),
+	    array_agg(e->'end'->>'dateTime' order by n), array_agg(e->'end'->>'date' order by n),
+	    array_agg((e->'recurrence')::text order by n),
+	    array_agg((e->'attendees')::text order by n),
+	    array_agg(e->>'recurringEventId' order by n),
+	    array_agg(e->'originalStartTime'->>'dateTime' order by n),
+	    array_agg(e->'originalStartTime'->>'date' order by n),
+	    array_agg(e->>'updated' order by n), array_agg(e->>'sequence' order by n),
+	    array_agg(e->>'iCalUID' order by n),
+	    array_agg(e->'extendedProperties'->'private'->>'rallyActivityId' order by n))
+	from jsonb_array_elements(p_items) with ordinality x(e, n)
 $$;
 
 -- The events of the scratch table (rally.cal_fill_items or
@@ -636,7 +621,7 @@ $$;
 
 grant execute on function rally.cal_counts_add(jsonb, jsonb),
     rally.cal_insert_items(uuid, uuid, uuid, boolean), rally.cal_insert_new(uuid, uuid, uuid),
-    rally.cal_page_fields_clear(), rally.cal_fill_items(jsonb),
+    rally.cal_fill_items(jsonb),
     rally.cal_fill_columns(text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[]),
     rally.cal_apply_filled(uuid, uuid, uuid), rally.cal_apply_items(uuid, uuid, uuid, jsonb),
     rally.cal_page_owner(uuid, uuid), rally.cal_apply_one_by_one(uuid, uuid, uuid, jsonb),
