@@ -331,18 +331,21 @@ struct page_query {
 
 /*
  * The page read out as columns, with its tokens; -1 when it cannot be read
- * so (json_columns_read()).
+ * so (json_columns_read()), -2 when it holds more events than were asked
+ * for.
  */
 static int
 page_as_columns(const struct calsync *cs, const char *body, size_t len,
     struct page_query *q)
 {
 	struct json_columns jc;
+	int r;
 
-	if (json_columns_read(&jc, body, len, "items", calsync_columns,
+	if ((r = json_columns_read(&jc, body, len, "items",
+	    (size_t)cs->d->conf.calendar_page_size, calsync_columns,
 	    nitems(calsync_columns), calsync_page_members,
-	    nitems(calsync_page_members)) == -1)
-		return -1;
+	    nitems(calsync_page_members))) < 0)
+		return r;
 	q->sql = CALSYNC_SQL_APPLY_COLUMNS;
 	q->n = CALSYNC_COLUMNS_AT + (int)nitems(calsync_columns);
 	q->p = xcalloc((size_t)q->n, sizeof *q->p);
@@ -394,9 +397,18 @@ calsync_apply(struct calsync *cs, char *body, size_t len)
 {
 	struct page_query q = { 0 };
 
-	if (page_as_columns(cs, body, len, &q) == 0)
+	switch (page_as_columns(cs, body, len, &q)) {
+	case 0:
 		free(body);
-	else {
+		break;
+	case -2:
+		/* Not a page Google sends; and an empty event takes 4 bytes
+		 * a column, so 32 MiB of them would take nearly 1 GB. */
+		free(body);
+		calsync_fail(cs, "malformed", "a page of more events than "
+		    "calendar.page_size asked for");
+		return;
+	default:
 		cs->whole_pages++;
 		page_as_json(cs, body, len, &q);
 	}

@@ -54,6 +54,8 @@ struct reader {
 	 * column's path, SIZE_MAX past its end (compared for every member of
 	 * every event: a strncmp each was a third of the cost). */
 	size_t *name_len;
+	size_t max_rows;
+	bool too_many;		/* items held more than max_rows elements */
 };
 
 static bool
@@ -265,8 +267,10 @@ read_items(struct reader *r, size_t i)
 		for (size_t c = 0; c < r->ncols; c++)
 			if (put_value(r, c, &r->found[c]) == -1)
 				return SIZE_MAX;
-		if (++r->out->rows > INT32_MAX)
+		if (++r->out->rows > r->max_rows) {
+			r->too_many = true;
 			return SIZE_MAX;
+		}
 		if ((i = jscan_next(r->buf, r->len, end, ']', true)) == SIZE_MAX)
 			return SIZE_MAX;
 	}
@@ -329,10 +333,11 @@ finish_arrays(struct reader *r)
 
 int
 json_columns_read(struct json_columns *out, const char *buf, size_t len,
-    const char *items_key, const struct json_column *cols, size_t ncols,
-    const char *const *top_keys, size_t ntop)
+    const char *items_key, size_t max_rows, const struct json_column *cols,
+    size_t ncols, const char *const *top_keys, size_t ntop)
 {
-	struct reader r = { buf, len, cols, ncols, NULL, out, NULL, NULL };
+	struct reader r = { buf, len, cols, ncols, NULL, out, NULL, NULL,
+	    max_rows < INT32_MAX ? max_rows : INT32_MAX, false };
 	struct json_span key;
 	bool items_seen = false;
 	size_t i, end;
@@ -381,7 +386,7 @@ refuse:
 	free(r.nulls);
 	free(r.name_len);
 	json_columns_clear(out);
-	return -1;
+	return r.too_many ? -2 : -1;
 }
 
 void

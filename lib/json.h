@@ -116,7 +116,9 @@ struct json_columns {
 
 /*
  * Reads the top-level object of len bytes of buf: one row per element of
- * its array member items_key (none when it has none), the value of each
+ * its array member items_key (none when it has none; -2, *out empty, when
+ * it has more than max_rows, which bounds the memory a hostile document
+ * of small elements could take: 4 bytes per column per row), the value of each
  * of cols in the element, as PostgreSQL's jsonb operators would give it
  * (->> for a scalar: a string decoded, an integer or boolean as written,
  * null as NULL; -> as written for a json column; an absent member or an
@@ -132,8 +134,8 @@ struct json_columns {
  * json_columns_clear() frees *out.
  */
 int json_columns_read(struct json_columns *out, const char *buf, size_t len,
-    const char *items_key, const struct json_column *cols, size_t ncols,
-    const char *const *top_keys, size_t ntop);
+    const char *items_key, size_t max_rows, const struct json_column *cols,
+    size_t ncols, const char *const *top_keys, size_t ntop);
 void json_columns_clear(struct json_columns *);
 
 #endif

@@ -255,6 +255,19 @@ def test_a_page_columns_cannot_hold_goes_whole(cal):
     assert cal.by_event()[ev["id"]]["title"] == "12.50"
 
 
+def test_a_page_of_more_events_than_asked_for_is_refused(cal):
+    # Google sends at most maxResults; a page of many tiny items would make
+    # rallyd's columns many times the page's size.
+    cal.sections["calendar"]["page_size"] = "3"
+    cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
+    ev = cal.g_create({"summary": "One", "start": {"date": "2026-12-05"},
+                       "end": {"date": "2026-12-06"}})
+    sync_rewritten(cal, '"items":[', '"items":[{},{},{},')
+    assert sync_errors(cal) == [
+        "malformed: a page of more events than calendar.page_size asked for"]
+    assert set(cal.by_event()) == {ev["id"]}      # the retry's page applied
+
+
 def test_an_unusable_event_among_columns_is_skipped_and_counted(cal):
     cal.fg.admin("POST", "/__admin/accounts", {"email": cal.google_email})
     good = cal.g_create({"summary": "Fine", "start": {"dateTime": "2026-12-01T10:00:00Z"},

@@ -29,6 +29,7 @@ static const struct json_column cols[] = {
 enum { C_ID, C_SUMMARY, C_START_TIME, C_START_DAY, C_ATTENDEES, C_SEQUENCE,
 	C_RALLY_ID, NCOLS };
 static const char *const top[] = { "nextSyncToken", "nextPageToken" };
+#define MAX_ROWS 2500		/* Google's largest page */
 
 static uint32_t
 be32(const char *p)
@@ -74,8 +75,8 @@ cell(const struct json_columns *jc, size_t c, size_t row)
 static int
 read_doc(struct json_columns *jc, const char *doc)
 {
-	return json_columns_read(jc, doc, strlen(doc), "items", cols, NCOLS,
-	    top, nitems(top));
+	return json_columns_read(jc, doc, strlen(doc), "items", MAX_ROWS, cols,
+	    NCOLS, top, nitems(top));
 }
 
 static void
@@ -200,7 +201,8 @@ test_refuses_what_jsonb_could_read_otherwise(void)
 		ok(read_doc(&jc, bad[n]) == -1 && jc.cols == NULL, "refused: %s",
 		    bad[n]);
 	ok(json_columns_read(&jc, "{\"items\":[{\"id\":\"\0\"}]}", 20, "items",
-	    cols, NCOLS, top, nitems(top)) == -1, "a NUL byte is refused");
+	    MAX_ROWS, cols, NCOLS, top, nitems(top)) == -1,
+	    "a NUL byte is refused");
 }
 
 static void
@@ -220,6 +222,45 @@ test_an_empty_page(void)
 	json_columns_clear(&jc);
 }
 
+/*
+ * More elements than the caller takes are refused as such, before the
+ * reading goes on, whatever follows; elements that are not events count.
+ */
+static void
+test_more_rows_than_asked_for(void)
+{
+	const char *unfinished = "{\"items\":[{},1,null,[]";
+	const char *spoiled = "{\"items\":[{\"summary\":1.5},{},{},{}]}";
+	struct json_columns jc;
+	char doc[256];
+	int r;
+
+	for (int n = 2; n <= 4; n++) {
+		int len = snprintf(doc, sizeof doc, "{\"items\":[");
+
+		for (int e = 0; e < n; e++)
+			len += snprintf(doc + len, sizeof doc - (size_t)len,
+			    "%s{\"id\":\"e%d\"}", e ? "," : "", e);
+		snprintf(doc + len, sizeof doc - (size_t)len, "]}");
+		r = json_columns_read(&jc, doc, strlen(doc), "items", 3, cols,
+		    NCOLS, top, nitems(top));
+		if (n <= 3)
+			ok(r == 0 && jc.rows == (size_t)n, "%d events of at "
+			    "most 3 read", n);
+		else
+			ok(r == -2 && jc.cols == NULL, "%d events of at most 3 "
+			    "refused as too many", n);
+		json_columns_clear(&jc);
+	}
+	ok(json_columns_read(&jc, unfinished, strlen(unfinished), "items", 3,
+	    cols, NCOLS, top, nitems(top)) == -2 && jc.cols == NULL,
+	    "a fourth element refused as one too many, in a document left "
+	    "unfinished after it");
+	ok(json_columns_read(&jc, spoiled, strlen(spoiled), "items", 3, cols,
+	    NCOLS, top, nitems(top)) == -1,
+	    "what cannot be read before the limit is refused as such");
+}
+
 /* Every prefix of a page but the page itself is refused, safely. */
 static void
 test_truncations(void)
@@ -235,8 +276,8 @@ test_truncations(void)
 
 		memcpy(cut, doc, n);
 		cut[n] = '\0';
-		if (json_columns_read(&jc, cut, n, "items", cols, NCOLS, top,
-		    nitems(top)) == 0) {
+		if (json_columns_read(&jc, cut, n, "items", MAX_ROWS, cols,
+		    NCOLS, top, nitems(top)) == 0) {
 			accepted++;
 			json_columns_clear(&jc);
 		}
@@ -295,6 +336,7 @@ main(void)
 	test_the_last_of_duplicate_keys_counts();
 	test_refuses_what_jsonb_could_read_otherwise();
 	test_an_empty_page();
+	test_more_rows_than_asked_for();
 	test_truncations();
 	test_cost();
 	return tap_done();
