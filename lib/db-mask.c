@@ -74,6 +74,21 @@ db_mask_params(char *msg, int nparams, const char *const *params,
 	return msg;
 }
 
+char *
+db_mask_from(char *msg, const char *prefix)
+{
+	char *hit, *out;
+
+	if (*prefix == '\0' || (hit = strstr(msg, prefix)) == NULL)
+		return msg;
+	if (hit > msg && hit[-1] == '"')
+		out = xasprintf("%.*s\"[value]\"", (int)(hit - 1 - msg), msg);
+	else
+		out = xasprintf("%.*s[value]", (int)(hit - msg), msg);
+	free(msg);
+	return out;
+}
+
 /* s with each valid %XX decoded, the rest as written. */
 static char *
 pct_decode(const char *s)

@@ -22,6 +22,13 @@ char *db_mask_params(char *msg, int nparams, const char *const *params,
     const int *formats);
 
 /*
+ * msg cut where a parameter beginning with prefix is quoted (or written)
+ * first, "[value]" in place of the rest: for a parameter too large to keep
+ * whole until its error comes (lib/pgloop.c); the error is one line.
+ */
+char *db_mask_from(char *msg, const char *prefix);
+
+/*
  * conninfo's password masked as "[REDACTED]", whole and in the pieces
  * libpq may cut it into, raw and percent-decoded.  When conninfo does not
  * parse, all that follows a "password=" counts as the password too, and

@@ -14,6 +14,8 @@
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
 #define CONNECT_TIMEOUT_SEC 10
+#define PARAM_KEEP 4096		/* bytes of a text param kept whole */
+#define PARAM_PREFIX 64		/* of one larger, what is kept */
 
 enum pgloop_state { PGL_IDLE, PGL_CONNECTING, PGL_READY };
 
@@ -24,6 +26,7 @@ struct pgl_query {
 	int *lengths;		/* NULL: all text; else with formats */
 	int *formats;
 	int nparams;
+	bool *cut;		/* NULL, or nparams: params[n] only a prefix */
 	pgloop_result_cb cb;
 	void *arg;
 };
@@ -63,9 +66,53 @@ params_free(struct pgl_query *q)
 	free(q->params);
 	free(q->lengths);
 	free(q->formats);
+	free(q->cut);
 	q->params = NULL;
 	q->lengths = q->formats = NULL;
+	q->cut = NULL;
 	q->nparams = 0;
+}
+
+/*
+ * Once libpq has a query's params in its buffer, what is kept of them for
+ * masking its error (db_mask_params()): the text ones, and of those over
+ * PARAM_KEEP bytes (a page of events is megabytes) a prefix, by which the
+ * error is cut where the server quotes the value (db_mask_from()).  The
+ * binary ones are never searched.
+ */
+static void
+params_shed(struct pgl_query *q)
+{
+	for (int i = 0; i < q->nparams; i++) {
+		if (q->params[i] == NULL)
+			continue;
+		if (q->formats != NULL && q->formats[i] != 0) {
+			free(q->params[i]);
+			q->params[i] = NULL;
+		} else if (strlen(q->params[i]) > PARAM_KEEP) {
+			if (q->cut == NULL)
+				q->cut = xcalloc((size_t)q->nparams,
+				    sizeof *q->cut);
+			q->cut[i] = true;
+			q->params[i][PARAM_PREFIX] = '\0';
+			q->params[i] = xreallocarray(q->params[i], PARAM_PREFIX + 1,
+			    1);
+		}
+	}
+	free(q->lengths);
+	free(q->formats);
+	q->lengths = q->formats = NULL;
+}
+
+/* The error of query q (taken) with the params it quotes masked. */
+static char *
+mask_error(const struct pgl_query *q, char *err)
+{
+	for (int i = 0; q->cut != NULL && i < q->nparams; i++)
+		if (q->cut[i])
+			err = db_mask_from(err, q->params[i]);
+	return db_mask_params(err, q->nparams, (const char *const *)q->params,
+	    NULL);
 }
 
 static void
@@ -215,8 +262,7 @@ collect_results(struct pgloop *p)
 		if (err != NULL) {
 			err[strcspn(err, "\n")] = '\0';
 			/* The server echoes bad input: as db_exec() does, mask it. */
-			err = db_mask_params(err, q->nparams,
-			    (const char *const *)q->params, q->formats);
+			err = mask_error(q, err);
 			query_complete(q, NULL, err);
 		} else
 			query_complete(q, res, res == NULL ? "no result" : NULL);
@@ -275,8 +321,7 @@ pgl_dispatch(struct pgloop *p)
 		pgl_break(p, PQerrorMessage(p->conn));
 		return;
 	}
-	/* libpq has them in its output buffer: a page of events is megabytes. */
-	params_free(q);
+	params_shed(q);		/* libpq has them in its output buffer */
 	flush(p);
 }
 

@@ -54,7 +54,8 @@ void pgloop_query(struct pgloop *, const char *sql, int nparams,
     const char *const *params, pgloop_result_cb cb, void *arg);
 /*
  * The same, taking params instead of copying them: an array of nparams
- * strings, each malloc'd or NULL, all freed once libpq has sent them.
+ * strings, each malloc'd or NULL, freed once libpq has them, but for what
+ * is kept to mask the query's error (lib/pgloop.c params_shed()).
  */
 void pgloop_query_give(struct pgloop *, const char *sql, int nparams,
     char **params, pgloop_result_cb cb, void *arg);

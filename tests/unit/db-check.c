@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * db-check: lib/db against a real database, as TAP.  It needs a server, so
+ * db-check: lib/db and lib/pgloop against a real database, as TAP.  It needs a server, so
  * it is not a TESTS entry: tests/integration/test_rallyctl.py runs it with
  * the conninfo of a scratch database (migrations applied) as argv[1].
  */
@@ -12,7 +12,9 @@
 
 #include "db.h"
 #include "migrate.h"
+#include "pgloop.h"
 #include "tap.h"
+#include "util.h"
 
 static char *
 setting(PGconn *db, const char *name)
@@ -108,6 +110,77 @@ test_errors(PGconn *db)
 	ok(res == NULL && cause != NULL && strstr(cause, "syntax error") != NULL,
 	    "a syntax error is reported");
 	free(cause);
+}
+
+/* The errors of the queries test_pgloop_errors() sends, in turn. */
+struct loop_errors {
+	struct event_base *base;
+	char *error[3];
+	int done;
+};
+
+static void
+loop_error_cb(const PGresult *res, const char *error, void *arg)
+{
+	struct loop_errors *e = arg;
+
+	e->error[e->done] = xstrdup(error != NULL ? error : "(no error)");
+	if (++e->done == (int)nitems(e->error))
+		event_base_loopbreak(e->base);
+}
+
+static void
+loop_connected_cb(struct pgloop *p, void *arg)
+{
+	struct loop_errors *e = arg;
+	const char *secret[1] = { "SeCrEt-ToKeN-4711" };
+	char **big = xcalloc(1, sizeof *big);
+	char **mixed = xcalloc(2, sizeof *mixed);
+	int *lengths = xcalloc(2, sizeof *lengths);
+	int *formats = xcalloc(2, sizeof *formats);
+
+	pgloop_query(p, "SELECT $1::uuid", 1, secret, loop_error_cb, e);
+	/* A page-sized value: pgloop keeps only its beginning. */
+	big[0] = xmalloc(20001);
+	memset(big[0], 'x', 20000);
+	memcpy(big[0], "BiGsEcReT", 9);
+	big[0][20000] = '\0';
+	pgloop_query_give(p, "SELECT $1::int", 1, big, loop_error_cb, e);
+	mixed[0] = xstrdup("\001\002BiNaRy");
+	lengths[0] = 8;
+	formats[0] = 1;
+	mixed[1] = xstrdup("TeXtSeCrEt");
+	pgloop_query_give_formats(p, "SELECT length($1::bytea), $2::boolean", 2,
+	    mixed, lengths, formats, loop_error_cb, e);
+}
+
+/* pgloop masks the params a server quotes back, as db_exec() does. */
+static void
+test_pgloop_errors(const char *conninfo)
+{
+	struct loop_errors e = { event_base_new(), { NULL }, 0 };
+	struct pgloop_cbs cbs = { loop_connected_cb, NULL, NULL, &e };
+	struct pgloop *p = pgloop_new(e.base, conninfo, &cbs);
+
+	pgloop_start(p);
+	event_base_dispatch(e.base);
+	if (!ok(e.done == 3 && strstr(e.error[0], "SeCrEt") == NULL &&
+	    strstr(e.error[0], "uuid: \"[value]\"") != NULL,
+	    "pgloop: a parameter echoed by a type error is masked"))
+		printf("#   error: %s\n", e.error[0]);
+	if (!ok(e.done == 3 && strstr(e.error[1], "BiGsEcReT") == NULL &&
+	    strstr(e.error[1], "xxxx") == NULL &&
+	    strstr(e.error[1], "integer: \"[value]\"") != NULL,
+	    "pgloop: a large parameter is masked from where it is quoted"))
+		printf("#   error: %.200s\n", e.error[1]);
+	if (!ok(e.done == 3 && strstr(e.error[2], "TeXtSeCrEt") == NULL &&
+	    strstr(e.error[2], "boolean: \"[value]\"") != NULL,
+	    "pgloop: a text parameter beside a binary one is masked"))
+		printf("#   error: %s\n", e.error[2]);
+	for (int n = 0; n < e.done; n++)
+		free(e.error[n]);
+	pgloop_free(p);
+	event_base_free(e.base);
 }
 
 static void
@@ -232,6 +305,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	test_errors(db);
+	test_pgloop_errors(argv[1]);
 	test_transactions(db);
 	test_tenant(db);
 	test_migrations_dir();
