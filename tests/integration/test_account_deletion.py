@@ -436,9 +436,11 @@ def test_after_every_kind_of_deletion_the_report_shows_nothing_overdue(cal, pg, 
         r = subprocess.run([program("rallyctl"), "-c", cal.ctl_conf, "compliance", "check"],
                            capture_output=True, text=True)
         assert r.returncode == 0 and "no deletion is overdue" in r.stdout, r.stdout
-        done = sorted(rcpt[0] for _, rcpt, m in sink.received()
-                      if m["Subject"] == "Your Rally account has been deleted")
-        assert done == sorted(["bob@acme.test", olga.user_email])
+        done = {(rcpt[0], m["Message-ID"]) for _, rcpt, m in sink.received()
+                if m["Subject"] == "Your Rally account has been deleted"}
+        # One notice each; one sent again (the relay took it, its answer came
+        # after smtp.timeout) keeps its Message-ID, so it counts once.
+        assert sorted(r for r, _ in done) == sorted(["bob@acme.test", olga.user_email])
         assert traces(cal.conn, ["bob@acme.test", olga.user_email, bob, olga.user]) == []
     finally:
         sink.stop()

@@ -61,5 +61,7 @@ class SmtpSink:
             return list(self.messages)
 
     def config(self):
+        # A long timeout: on a loaded machine the sink's thread can answer
+        # late, and a timeout after it took a message sends the message again.
         return {"url": f"smtp://127.0.0.1:{self.port}", "from": "rally@rally.test",
-                "starttls": "off", "timeout": "5s"}
+                "starttls": "off", "timeout": "15s"}
