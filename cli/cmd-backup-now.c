@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backup-run.h"
+#include "cancel.h"
 #include "keyring.h"
 #include "rallyctl.h"
 
@@ -28,13 +29,14 @@ const struct cmd_entry cmd_backup_now_entry = {
 	cmd_backup_now_exec,
 };
 
-static volatile sig_atomic_t cancelled;
+/* Its flag only: the backup stops at its next read (lib/cancel.h). */
+static struct cancel stop = CANCEL_INITIALIZER;
 
 static void
 cancel_handler(int sig)
 {
 	(void)sig;
-	cancelled = 1;
+	stop.requested = 1;
 }
 
 static void
@@ -86,7 +88,7 @@ report(const struct ctl *ctl, const struct backup_result *res)
 static int
 backup_now(struct ctl *ctl)
 {
-	struct backup_opts o = { .conf = &ctl->conf, .cancel = &cancelled };
+	struct backup_opts o = { .conf = &ctl->conf, .cancel = &stop };
 	struct backup_result res;
 	char *cause = NULL, *instance;
 	enum backup_status st;

@@ -36,7 +36,8 @@ check_work(struct job_thread *t)
 {
 	struct check_job *c = (struct check_job *)t;
 
-	c->status = backup_check(&t->conf, t->kr, &c->res, &c->cause);
+	c->status = backup_check(&t->conf, t->kr, &t->cancel, &c->res,
+	    &c->cause);
 }
 
 static json_object *

@@ -20,6 +20,7 @@ job_thread_free(struct job_thread *t)
 		return;
 	if (t->clear != NULL)
 		t->clear(t);
+	cancel_destroy(&t->cancel);
 	keyring_free(t->kr);
 	conf_clear(&t->conf);
 	free(t);
@@ -59,6 +60,7 @@ job_thread_start(struct job *job, struct job_thread *t, const char *what)
 {
 	char *cause = NULL;
 
+	cancel_init(&t->cancel);
 	/* Whole-database work belongs to the system tenant, whoever queued it. */
 	if (strcmp(job->tenant_id, SYSTEM_TENANT) != 0) {
 		job_finish(job, JOB_FAIL, "backup jobs belong to the system "
@@ -80,6 +82,12 @@ job_thread_start(struct job *job, struct job_thread *t, const char *what)
 		start_failed(job, t, what, "no worker thread");
 }
 
+static void
+fire(void *arg)
+{
+	cancel_fire(arg);
+}
+
 void
 job_thread_cancel(struct job *job)
 {
@@ -87,8 +95,10 @@ job_thread_cancel(struct job *job)
 
 	if (t == NULL)
 		return;
-	t->cancel = 1;
-	worker_join(t->worker);
+	/* Again and again: a statement that starts just after a fire is
+	 * not cancelled by it. */
+	cancel_fire(&t->cancel);
+	worker_join(t->worker, fire, &t->cancel, CANCEL_REFIRE_MS);
 	job->state = NULL;
 	job_thread_free(t);
 }

@@ -3,13 +3,13 @@
  * job-thread: what the backup kinds (job-backup.c, job-backup-check.c)
  * share: a copy of the configuration (a reload must not free it under the
  * thread), the backup keyring, the work on a worker thread, its end back
- * on the loop, and the cancel at shutdown, which waits for the thread.
+ * on the loop, and the cancel at shutdown, which stops the work's
+ * statements and child processes (lib/cancel.h) and waits for the thread.
  */
 #ifndef RALLYD_JOB_THREAD_H
 #define RALLYD_JOB_THREAD_H
 
-#include <signal.h>
-
+#include "cancel.h"
 #include "conf.h"
 #include "jobs.h"
 
@@ -20,7 +20,7 @@ struct job_thread {
 	struct job *job;
 	struct conf conf;
 	struct keyring *kr;
-	volatile sig_atomic_t cancel;	/* set at shutdown; work stops soon */
+	struct cancel cancel;		/* fired at shutdown: the work stops */
 	struct worker *worker;
 	void (*work)(struct job_thread *);	/* on the thread */
 	void (*done)(struct job_thread *);	/* on the loop; calls job_finish */

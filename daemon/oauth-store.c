@@ -83,6 +83,6 @@ oauth_store_cancel(struct oauth_store *s)
 {
 	if (s == NULL)
 		return;
-	worker_join(s->worker);
+	worker_join(s->worker, NULL, NULL, 0);
 	store_free(s);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -89,10 +90,17 @@ worker_start(struct event_base *base, void (*fn)(void *), void *arg,
 }
 
 void
-worker_join(struct worker *w)
+worker_join(struct worker *w, void (*nudge)(void *), void *nudge_arg,
+    int nudge_ms)
 {
+	struct pollfd end = { .events = POLLIN };
+
 	if (w == NULL)
 		return;
+	/* The thread writes to the pipe as it returns. */
+	end.fd = w->fds[0];
+	while (nudge != NULL && poll(&end, 1, nudge_ms) != 1)
+		nudge(nudge_arg);
 	pthread_join(w->thread, NULL);
 	worker_free(w);
 }

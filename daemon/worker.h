@@ -19,7 +19,11 @@ struct worker;
  */
 struct worker *worker_start(struct event_base *, void (*fn)(void *), void *arg,
     void (*done)(void *), void *done_arg);
-/* Waits for the thread (the caller made fn stop), never calls done; frees. */
-void worker_join(struct worker *);
+/*
+ * Waits for the thread (the caller made fn stop), never calls done; frees.
+ * While it waits, nudge(nudge_arg) runs every nudge_ms (nudge may be NULL).
+ */
+void worker_join(struct worker *, void (*nudge)(void *), void *nudge_arg,
+    int nudge_ms);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "backup-check.h"
 #include "backup-restore.h"
+#include "cancel.h"
 #include "db.h"
 
 #define CHECK_SQL_NEWEST \
@@ -44,11 +45,11 @@ compare(json_object *recorded, json_object *restored, long *tables, long *rows)
 /* Restores path into the scratch database dbname; a message on failure. */
 static char *
 restore_and_compare(const struct conf *c, const struct keyring *kr,
-    const char *path, const char *dbname, json_object *recorded,
-    struct backup_check_result *res)
+    struct cancel *cancel, const char *path, const char *dbname,
+    json_object *recorded, struct backup_check_result *res)
 {
 	struct restore_opts o = { .conf = c, .kr = kr, .path = path,
-		.dbname = dbname, .reapply = false };
+		.dbname = dbname, .reapply = false, .cancel = cancel };
 	struct restore_result rr;
 	char *cause = NULL, *why;
 
@@ -69,10 +70,14 @@ record(PGconn *db, const char *id, const char *why, char **cause)
 	return db_command(db, CHECK_SQL_RECORD, 3, params, cause);
 }
 
-/* Creates, uses and drops the scratch database. */
+/*
+ * Creates, uses and drops the scratch database.  A check cancelled is
+ * not one that failed: nothing is recorded.
+ */
 static enum backup_check_status
 check_one(PGconn *db, const struct conf *c, const struct keyring *kr,
-    PGresult *newest, struct backup_check_result *res, char **cause)
+    struct cancel *cancel, PGresult *newest, struct backup_check_result *res,
+    char **cause)
 {
 	char dbname[64], *sql, *path, *why;
 	unsigned char r[6];
@@ -90,13 +95,15 @@ check_one(PGconn *db, const struct conf *c, const struct keyring *kr,
 		return CHECK_ERROR;
 	path = xasprintf("%s/%s", c->backup_dir, PQgetvalue(newest, 0, 1));
 	recorded = json_tokener_parse(PQgetvalue(newest, 0, 2));
-	why = restore_and_compare(c, kr, path, dbname, recorded, res);
+	why = restore_and_compare(c, kr, cancel, path, dbname, recorded, res);
 	json_object_put(recorded);
 	free(path);
 	sql = xasprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
 	rc = db_command(db, sql, 0, NULL, cause);
 	free(sql);
-	if (rc == 0)
+	if (rc == 0 && cancel_requested(cancel))
+		rc = set_cause(cause, "cancelled");
+	else if (rc == 0)
 		rc = record(db, PQgetvalue(newest, 0, 0), why, cause);
 	if (rc == -1) {
 		free(why);
@@ -111,7 +118,7 @@ check_one(PGconn *db, const struct conf *c, const struct keyring *kr,
 
 enum backup_check_status
 backup_check(const struct conf *c, const struct keyring *kr,
-    struct backup_check_result *res, char **cause)
+    struct cancel *cancel, struct backup_check_result *res, char **cause)
 {
 	enum backup_check_status st = CHECK_NOTHING;
 	uint64_t t0 = now_usec();
@@ -126,7 +133,7 @@ backup_check(const struct conf *c, const struct keyring *kr,
 	else if (PQntuples(newest) == 1) {
 		snprintf(res->file, sizeof res->file, "%s",
 		    PQgetvalue(newest, 0, 1));
-		st = check_one(db, c, kr, newest, res, cause);
+		st = check_one(db, c, kr, cancel, newest, res, cause);
 	}
 	PQclear(newest);
 	db_close(db);

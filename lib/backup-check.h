@@ -10,10 +10,10 @@
 #ifndef RALLY_BACKUP_CHECK_H
 #define RALLY_BACKUP_CHECK_H
 
-#include <signal.h>
-
 #include "conf.h"
 #include "keyring.h"
+
+struct cancel;
 
 enum backup_check_status {
 	CHECK_OK,
@@ -29,8 +29,13 @@ struct backup_check_result {
 	double seconds;
 };
 
-/* The status; *cause says why for CHECK_FAILED and CHECK_ERROR. */
+/*
+ * The status; *cause says why for CHECK_FAILED and CHECK_ERROR.  A fire of
+ * cancel (may be NULL; lib/cancel.h) stops the restore: CHECK_ERROR,
+ * nothing recorded, the scratch database dropped.
+ */
 enum backup_check_status backup_check(const struct conf *,
-    const struct keyring *, struct backup_check_result *, char **cause);
+    const struct keyring *, struct cancel *cancel,
+    struct backup_check_result *, char **cause);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "backup-copy.h"
 #include "backup-file.h"
+#include "cancel.h"
 #include "db.h"
 #include "strbuf.h"
 
@@ -75,6 +76,7 @@ struct copy_table {
 
 struct backup_copy {
 	PGconn *db;
+	struct cancel *cancel;
 	char *snapshot;
 	char *encoding;
 	struct copy_table *tables;
@@ -186,7 +188,8 @@ copy_lock(struct backup_copy *c, int64_t lock_wait_sec, char **cause)
 }
 
 struct backup_copy *
-backup_copy_begin(const char *conninfo, int64_t lock_wait_sec, char **cause)
+backup_copy_begin(const char *conninfo, int64_t lock_wait_sec,
+    struct cancel *cancel, char **cause)
 {
 	struct backup_copy *c = xcalloc(1, sizeof *c);
 	const char *enc;
@@ -194,6 +197,8 @@ backup_copy_begin(const char *conninfo, int64_t lock_wait_sec, char **cause)
 
 	if ((c->db = db_connect(conninfo, cause)) == NULL)
 		goto fail;
+	c->cancel = cancel;
+	cancel_watch_conn(cancel, c->db);
 	/* The dump's own encoding, which pg_dump's part of it declares. */
 	enc = PQparameterStatus(c->db, "server_encoding");
 	c->encoding = xstrdup(enc != NULL ? enc : "unknown");
@@ -371,6 +376,7 @@ backup_copy_end(struct backup_copy *c)
 {
 	if (c == NULL)
 		return;
+	cancel_unwatch_conn(c->cancel, c->db);
 	db_close(c->db);	/* ends the transaction: it only read */
 	for (size_t i = 0; i < c->ntables; i++) {
 		free(c->tables[i].name);

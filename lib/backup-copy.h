@@ -23,6 +23,8 @@
 
 #include "util.h"
 
+struct cancel;
+
 struct backup_copy;
 
 /* Where the rows go, up to BACKUP_IO_SIZE at a time: 0, or -1 with *cause. */
@@ -41,9 +43,12 @@ typedef int (*backup_copy_sink)(void *arg, const char *buf, size_t len,
  * through this process that PostgreSQL cannot see.  The pg_dumps take the
  * same bound (--lock-wait-timeout), so the backup fails instead, and the
  * DDL goes on.
+ *
+ * A fire of the cancel (may be NULL; lib/cancel.h) cancels the statement
+ * the connection runs, until backup_copy_end().
  */
 struct backup_copy *backup_copy_begin(const char *conninfo,
-    int64_t lock_wait_sec, char **cause);
+    int64_t lock_wait_sec, struct cancel *, char **cause);
 /* The snapshot's name, for pg_dump --snapshot. */
 const char *backup_copy_snapshot(const struct backup_copy *);
 /* The database's encoding, the dump's (pg_dump --encoding). */

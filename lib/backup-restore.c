@@ -10,6 +10,7 @@
 
 #include "backup-file.h"
 #include "backup-restore.h"
+#include "cancel.h"
 #include "db.h"
 #include "dumpcount.h"
 #include "pgtool.h"
@@ -133,6 +134,7 @@ target_open(struct restore *r, char **cause)
 	secure_free(ci, strlen(ci));
 	if (r->target == NULL)
 		return -1;
+	cancel_watch_conn(r->o->cancel, r->target);
 	if ((res = db_exec(r->target, RESTORE_SQL_EMPTY, 0, NULL, cause)) == NULL)
 		return -1;
 	empty = strcmp(PQgetvalue(res, 0, 0), "0") == 0;
@@ -165,6 +167,8 @@ restore_sink(void *arg, const void *buf, size_t len, char **cause)
 	struct restore *r = arg;
 	uint64_t plain;
 
+	if (cancel_requested(r->o->cancel))
+		return set_cause(cause, "cancelled");
 	dumpcount_feed(&r->dc, buf, len);
 	if (to_psql(r, buf, len, cause) == -1)
 		return -1;
@@ -189,6 +193,7 @@ restore_stream(struct restore *r, char **cause)
 	    conf_backup_conninfo(r->o->conf), r->o->dbname, PGTOOL_WRITE_STDIN,
 	    cause) == -1)
 		return -1;
+	pgtool_watch(&r->psql, r->o->cancel);
 	if (to_psql(r, begin, strlen(begin), cause) == -1 ||
 	    backup_file_read(r->o->path, r->o->kr, restore_sink, r, &r->res->st,
 	    NULL, cause) == -1)
@@ -271,6 +276,7 @@ backup_restore(const struct restore_opts *o, struct restore_result *res,
 		OPENSSL_cleanse(r.ledger_sql, r.ledger_len);
 		free(r.ledger_sql);
 	}
+	cancel_unwatch_conn(o->cancel, r.target);
 	db_close(r.target);
 	return rc;
 }

@@ -29,6 +29,8 @@
 #include "backup-format.h"
 #include "conf.h"
 
+struct cancel;
+
 struct restore_opts {
 	const struct conf *conf;	/* backup.conninfo, backup.psql */
 	const struct keyring *kr;	/* the backup keyring */
@@ -36,6 +38,7 @@ struct restore_opts {
 	const char *dbname;		/* the new database */
 	PGconn *source;			/* whose ledger to re-apply; may be NULL */
 	bool reapply;			/* false: the restore check, as dumped */
+	struct cancel *cancel;		/* stops it (lib/cancel.h); may be NULL */
 	void (*progress)(void *arg, uint64_t file_bytes, uint64_t plain_bytes);
 	void *progress_arg;
 };

@@ -11,6 +11,7 @@
 #include "backup-copy.h"
 #include "backup-readback.h"
 #include "backup-run.h"
+#include "cancel.h"
 #include "db.h"
 #include "dumpcount.h"
 #include "pgtool.h"
@@ -146,8 +147,12 @@ run_start_pg_dump(struct run *r, int i, char **cause)
 	for (int k = 0; k < DUMP_ARGS && dump_sections[i][k] != NULL; k++)
 		argv[n++] = (char *)dump_sections[i][k];
 	argv[n] = NULL;
-	return pgtool_start(&r->dump[i], r->o->conf->backup_pg_dump, argv,
-	    conf_backup_conninfo(r->o->conf), NULL, PGTOOL_READ_STDOUT, cause);
+	if (pgtool_start(&r->dump[i], r->o->conf->backup_pg_dump, argv,
+	    conf_backup_conninfo(r->o->conf), NULL, PGTOOL_READ_STDOUT,
+	    cause) == -1)
+		return -1;
+	pgtool_watch(&r->dump[i], r->o->cancel);
+	return 0;
 }
 
 /* The file, its writer and read-back, the snapshot; the first pg_dump. */
@@ -167,7 +172,7 @@ run_start_dump(struct run *r, char **cause)
 		return -1;
 	r->res->key_id = backup_writer_key_id(r->w);
 	r->copy = backup_copy_begin(conf_backup_conninfo(r->o->conf),
-	    r->o->conf->backup_lock_wait_sec, cause);
+	    r->o->conf->backup_lock_wait_sec, r->o->cancel, cause);
 	if (r->copy == NULL)
 		return -1;
 	r->dump_snapshot = xasprintf("--snapshot=%s",
@@ -185,7 +190,7 @@ run_feed(void *arg, const char *buf, size_t n, char **cause)
 {
 	struct run *r = arg;
 
-	if (r->o->cancel != NULL && *r->o->cancel)
+	if (cancel_requested(r->o->cancel))
 		return set_cause(cause, "cancelled");
 	dumpcount_feed(&r->dc, buf, n);
 	r->res->plain_bytes += (uint64_t)n;
@@ -373,6 +378,11 @@ run_locked(struct run *r, char **cause)
 	if (run_dump(r, cause) == -1 || run_verify(r, cause) == -1 ||
 	    backup_file_commit(&r->file, cause) == -1 ||
 	    run_complete(r, cause) == -1) {
+		if (cancel_requested(r->o->cancel)) {
+			/* Whatever the step it stopped made of it. */
+			free(*cause);
+			*cause = xstrdup("cancelled");
+		}
 		run_failed(r, *cause);
 		return BACKUP_FAILED;
 	}

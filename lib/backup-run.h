@@ -27,13 +27,14 @@
 #ifndef RALLY_BACKUP_RUN_H
 #define RALLY_BACKUP_RUN_H
 
-#include <signal.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
 
 #include "backup-file.h"
 #include "conf.h"
+
+struct cancel;
 
 /* pg_try_advisory_lock key: "rallybak". */
 #define BACKUP_LOCK_KEY "8241988006213476715"
@@ -48,8 +49,9 @@ struct backup_opts {
 	const struct conf *conf;
 	const struct keyring *kr;	/* the backup keyring */
 	const char *instance;		/* recorded as who made it */
-	/* Set (from another thread or a signal) to stop at the next read. */
-	volatile sig_atomic_t *cancel;
+	/* Stops it (lib/cancel.h): its statements and pg_dumps too; may be
+	 * NULL. */
+	struct cancel *cancel;
 	/* Called about every BACKUP_IO_SIZE of dump; may be NULL. */
 	void (*progress)(void *arg, uint64_t dump_bytes, uint64_t file_bytes);
 	void *progress_arg;

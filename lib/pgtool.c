@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "cancel.h"
 #include "log.h"
 #include "pgtool.h"
 
@@ -218,14 +219,31 @@ err_tail(FILE *f)
 	return log_sanitize(err_line(buf));
 }
 
+void
+pgtool_watch(struct pgtool *s, struct cancel *c)
+{
+	s->cancel = c;
+	cancel_watch_child(c, s->pid);
+}
+
 int
 pgtool_wait(struct pgtool *s, char **cause)
 {
 	int status, rc = 0;
+	siginfo_t info;
 	char *tail;
 	pid_t r;
 
 	pgtool_close_pipe(s);
+	if (s->cancel != NULL) {
+		/* Its end awaited but not reaped, so that a fire meanwhile
+		 * still signals this child and no other process. */
+		while (waitid(P_PID, (id_t)s->pid, &info, WEXITED | WNOWAIT) ==
+		    -1 && errno == EINTR)
+			;
+		cancel_unwatch_child(s->cancel, s->pid);
+		s->cancel = NULL;
+	}
 	while ((r = waitpid(s->pid, &status, 0)) == -1 && errno == EINTR)
 		;
 	s->pid = 0;

@@ -22,11 +22,14 @@ enum pgtool_pipe {
 	PGTOOL_WRITE_STDIN,	/* we write what it reads; its stdout is /dev/null */
 };
 
+struct cancel;
+
 struct pgtool {
 	pid_t pid;		/* 0 once waited for */
 	int fd;			/* our end of the pipe, -1 once closed */
 	FILE *err;
 	char *name;
+	struct cancel *cancel;	/* sends it SIGTERM until it is waited for */
 };
 
 /*
@@ -37,6 +40,10 @@ struct pgtool {
 int pgtool_start(struct pgtool *, const char *prog, char *const argv[],
     const char *conninfo, const char *dbname, enum pgtool_pipe,
     char **cause) MUST_CHECK;
+/* After pgtool_start(): a fire of c (lib/cancel.h) stops the child, which
+ * c watches until pgtool_wait() or pgtool_abort() reaps it.  c may be
+ * NULL. */
+void pgtool_watch(struct pgtool *, struct cancel *c);
 /*
  * conninfo with its dbname replaced, as "key='value' ..." text (for
  * db_connect); NULL with *cause when conninfo does not parse.  Caller

@@ -249,10 +249,10 @@ def test_a_backup_killed_midway_leaves_no_backup_and_the_next_succeeds(pg, db, d
     assert status[1] == ("complete", None)
 
 
-def daemon(pg, db, login_roles, tmp_path, backup_dir, name, pg_dump=None):
+def daemon(pg, db, login_roles, tmp_path, backup_dir, name, pg_dump=None, **backup):
     extra = {"keys": {"backup_keyring": str(tmp_path / "backup-keyring")},
              "backup": {"dir": str(backup_dir), "conninfo": pg.conninfo(db),
-                        "pg_dump": pg_dump or f"{PGBIN}/pg_dump"}}
+                        "pg_dump": pg_dump or f"{PGBIN}/pg_dump", **backup}}
     return Rallyd(pg.conninfo(db, login_roles["daemon"]), name=name, extra=extra)
 
 
@@ -397,3 +397,67 @@ def test_a_backup_job_queued_in_a_tenant_is_refused(pg, db, dbconn, login_roles,
         d.stop()
         d.close()
     assert files(backup_dir) == [] and records(dbconn) == []
+
+
+# rallyd's stop cancels the statement a backup or a restore check waits in
+# and stops its pg_dump or psql (lib/cancel.h): Rallyd.stop() gives it 20 s,
+# where the waits below would last ten minutes.
+
+def test_a_daemon_stopped_while_its_backup_waits_for_a_lock_stops_at_once(
+        pg, db, dbconn, login_roles, conf, tmp_path, backup_dir):
+    # A table of the database that rallyd's own jobs do not read: they
+    # would wait too, and the job leases' hand-back behind them.
+    dbconn.execute("CREATE TABLE public.held (x int)")
+    d = daemon(pg, db, login_roles, tmp_path, backup_dir, "a", lock_wait="10m")
+    try:
+        with pg.connect(db) as other, other.transaction():
+            other.execute("LOCK TABLE public.held IN ACCESS EXCLUSIVE MODE")
+            d.start()
+            queue_backup(dbconn, "stopped")
+            wait_until(lambda: dbconn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'LOCK TABLE%'").fetchone()[0] == 1,
+                timeout=60, message="the backup waiting for its locks")
+            assert d.stop() == 0, d.output()[-3000:]
+        assert dbconn.execute("SELECT count(*) FROM pg_stat_activity"
+                              " WHERE query LIKE 'LOCK TABLE%'").fetchone()[0] == 0
+    finally:
+        d.close()
+    assert files(backup_dir) == []
+    assert [(s, e) for _, s, e in records(dbconn)] == [("failed", "cancelled")]
+    state = dbconn.execute("SELECT state, attempts FROM rally.jobs WHERE kind = 'backup'"
+                           " AND dedupe_key = 'stopped'").fetchone()
+    assert state[0] == "pending", state       # handed back, for the next instance
+    b = daemon(pg, db, login_roles, tmp_path, backup_dir, "b").start()
+    try:
+        wait_until(lambda: dbconn.execute("SELECT state FROM rally.jobs WHERE kind = 'backup'"
+                                          " AND dedupe_key = 'stopped'").fetchone()[0] == "done",
+                   timeout=60, message="the backup done by the next instance")
+    finally:
+        b.stop()
+        b.close()
+    assert [f for f in files(backup_dir) if f.endswith(".rbk")] and not [
+        f for f in files(backup_dir) if f.endswith(".tmp")]
+
+
+def test_a_daemon_stopped_during_its_restore_check_stops_at_once(
+        pg, db, dbconn, login_roles, conf, tmp_path, backup_dir):
+    noise(dbconn, 4 * CHUNK)         # more than a pipe holds
+    ctl_json(conf, "backup", "now")
+    started = tmp_path / "psql-started"
+    stuck = tmp_path / "stuck-psql"
+    stuck.write_text(f"#!/bin/sh\ntouch {started}\nexec sleep 600\n")
+    stuck.chmod(0o755)
+    d = daemon(pg, db, login_roles, tmp_path, backup_dir, "checker", psql=str(stuck)).start()
+    try:
+        wait_until(started.exists, timeout=60, message="the restore check's psql")
+        assert scratch_databases(pg) != []
+        time.sleep(0.5)         # the restore blocked, writing to psql
+        assert d.stop() == 0, d.output()[-3000:]
+    finally:
+        d.close()
+    assert "restore check failed" not in d.output()
+    assert scratch_databases(pg) == []
+    # Not a failed check: none recorded.
+    assert dbconn.execute("SELECT restore_check, restore_checked_at FROM rally.backups"
+                          ).fetchall() == [(None, None)]
