@@ -293,6 +293,18 @@ def test_two_daemons_never_back_up_at_once(pg, db, dbconn, login_roles, conf, tm
         b.close()
 
 
+def backup_taken_over(pg, db, dbconn, login_roles, tmp_path, backup_dir, key):
+    """Another instance finishes the backup job of dedupe key key."""
+    b = daemon(pg, db, login_roles, tmp_path, backup_dir, "b").start()
+    try:
+        wait_until(lambda: dbconn.execute("SELECT state FROM rally.jobs WHERE kind = 'backup'"
+                                          " AND dedupe_key = %s", (key,)).fetchone()[0] == "done",
+                   timeout=60, message="the backup taken over")
+    finally:
+        b.stop()
+        b.close()
+
+
 def test_a_daemon_killed_midway_leaves_no_backup_and_another_finishes_it(
         pg, db, dbconn, login_roles, conf, tmp_path, backup_dir):
     noise(dbconn, CHUNK)
@@ -306,14 +318,7 @@ def test_a_daemon_killed_midway_leaves_no_backup_and_another_finishes_it(
     finally:
         a.close()
     assert not any(f.endswith(".rbk") for f in files(backup_dir))
-    b = daemon(pg, db, login_roles, tmp_path, backup_dir, "b").start()
-    try:
-        wait_until(lambda: dbconn.execute("SELECT state FROM rally.jobs WHERE kind = 'backup'"
-                                          " AND dedupe_key = 'killed'").fetchone()[0] == "done",
-                   timeout=60, message="the backup taken over")
-    finally:
-        b.stop()
-        b.close()
+    backup_taken_over(pg, db, dbconn, login_roles, tmp_path, backup_dir, "killed")
     [made] = [f for f in files(backup_dir)]
     assert made.endswith(".rbk")
     status = [(n, s) for n, s, _ in records(dbconn)]
@@ -428,14 +433,7 @@ def test_a_daemon_stopped_while_its_backup_waits_for_a_lock_stops_at_once(
     state = dbconn.execute("SELECT state, attempts FROM rally.jobs WHERE kind = 'backup'"
                            " AND dedupe_key = 'stopped'").fetchone()
     assert state[0] == "pending", state       # handed back, for the next instance
-    b = daemon(pg, db, login_roles, tmp_path, backup_dir, "b").start()
-    try:
-        wait_until(lambda: dbconn.execute("SELECT state FROM rally.jobs WHERE kind = 'backup'"
-                                          " AND dedupe_key = 'stopped'").fetchone()[0] == "done",
-                   timeout=60, message="the backup done by the next instance")
-    finally:
-        b.stop()
-        b.close()
+    backup_taken_over(pg, db, dbconn, login_roles, tmp_path, backup_dir, "stopped")
     assert [f for f in files(backup_dir) if f.endswith(".rbk")] and not [
         f for f in files(backup_dir) if f.endswith(".tmp")]
 
