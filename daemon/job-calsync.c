@@ -136,6 +136,9 @@ struct calsync {
 	char *full_started;	/* timestamptz of the full sync's start */
 	char time_min[32];	/* fixed for a full sync: pages must repeat the query */
 	bool restarted;		/* a 410 already turned this into a full sync */
+	/* maxResults, fixed for the job: a reload must not make a page
+	 * fetched before it one of more events than were asked for. */
+	int64_t page_size;
 	/*
 	 * Pipelining: while the database applies page N (applying), page N+1
 	 * is fetched (fetching) with the token page N gave (fetch_token), and
@@ -342,7 +345,7 @@ page_as_columns(const struct calsync *cs, const char *body, size_t len,
 	int r;
 
 	if ((r = json_columns_read(&jc, body, len, "items",
-	    (size_t)cs->d->conf.calendar_page_size, calsync_columns,
+	    (size_t)cs->page_size, calsync_columns,
 	    nitems(calsync_columns), calsync_page_members,
 	    nitems(calsync_page_members))) < 0)
 		return r;
@@ -565,7 +568,7 @@ calsync_fetch(struct calsync *cs, char *token)
 {
 	const struct conf *c = &cs->d->conf;
 	char *url = xasprintf("%s/calendars/primary/events?maxResults=%lld",
-	    c->google_calendar_url, (long long)c->calendar_page_size);
+	    c->google_calendar_url, (long long)cs->page_size);
 
 	if (cs->sync_token != NULL)
 		urlenc_append_param(&url, "syncToken", cs->sync_token);
@@ -652,6 +655,7 @@ calsync_start(struct job *job)
 	cs = xcalloc(1, sizeof *cs);
 	cs->job = job;
 	cs->d = job->d;
+	cs->page_size = job->d->conf.calendar_page_size;
 	cs->conn = xstrdup(conn);
 	job->state = cs;
 	job_set_connection(job, cs->conn);

@@ -16,6 +16,11 @@
  * register.
  *
  * A signal handler may set only requested (rallyctl backup now).
+ *
+ * PQcancel() opens a connection of its own and waits for the server's
+ * answer, with the lock held: against a server that cannot be reached
+ * the fire waits as long as the system's connect does (the work, whose
+ * statement waits on the same server, is no further along).
  */
 #ifndef RALLY_CANCEL_H
 #define RALLY_CANCEL_H

@@ -94,6 +94,8 @@ params_shed(struct pgl_query *q)
 				q->cut = xcalloc((size_t)q->nparams,
 				    sizeof *q->cut);
 			q->cut[i] = true;
+			/* No further than the error is kept: its first line. */
+			q->params[i][strcspn(q->params[i], "\n")] = '\0';
 			q->params[i][PARAM_PREFIX] = '\0';
 			q->params[i] = xreallocarray(q->params[i], PARAM_PREFIX + 1,
 			    1);

@@ -115,7 +115,7 @@ test_errors(PGconn *db)
 /* The errors of the queries test_pgloop_errors() sends, in turn. */
 struct loop_errors {
 	struct event_base *base;
-	char *error[3];
+	char *error[4];
 	int done;
 };
 
@@ -134,7 +134,7 @@ loop_connected_cb(struct pgloop *p, void *arg)
 {
 	struct loop_errors *e = arg;
 	const char *secret[1] = { "SeCrEt-ToKeN-4711" };
-	char **big = xcalloc(1, sizeof *big);
+	char **big = xcalloc(1, sizeof *big), **lines;
 	char **mixed = xcalloc(2, sizeof *mixed);
 	int *lengths = xcalloc(2, sizeof *lengths);
 	int *formats = xcalloc(2, sizeof *formats);
@@ -152,6 +152,13 @@ loop_connected_cb(struct pgloop *p, void *arg)
 	mixed[1] = xstrdup("TeXtSeCrEt");
 	pgloop_query_give_formats(p, "SELECT length($1::bytea), $2::boolean", 2,
 	    mixed, lengths, formats, loop_error_cb, e);
+	/* The error is its first line, and so is what is kept of this. */
+	lines = xcalloc(1, sizeof *lines);
+	lines[0] = xmalloc(10001);
+	memset(lines[0], 'y', 10000);
+	memcpy(lines[0], "SeCrEtLiNe\n", 11);
+	lines[0][10000] = '\0';
+	pgloop_query_give(p, "SELECT $1::uuid", 1, lines, loop_error_cb, e);
 }
 
 /* pgloop masks the params a server quotes back, as db_exec() does. */
@@ -164,19 +171,23 @@ test_pgloop_errors(const char *conninfo)
 
 	pgloop_start(p);
 	event_base_dispatch(e.base);
-	if (!ok(e.done == 3 && strstr(e.error[0], "SeCrEt") == NULL &&
+	if (!ok(e.done == 4 && strstr(e.error[0], "SeCrEt") == NULL &&
 	    strstr(e.error[0], "uuid: \"[value]\"") != NULL,
 	    "pgloop: a parameter echoed by a type error is masked"))
 		printf("#   error: %s\n", e.error[0]);
-	if (!ok(e.done == 3 && strstr(e.error[1], "BiGsEcReT") == NULL &&
+	if (!ok(e.done == 4 && strstr(e.error[1], "BiGsEcReT") == NULL &&
 	    strstr(e.error[1], "xxxx") == NULL &&
 	    strstr(e.error[1], "integer: \"[value]\"") != NULL,
 	    "pgloop: a large parameter is masked from where it is quoted"))
 		printf("#   error: %.200s\n", e.error[1]);
-	if (!ok(e.done == 3 && strstr(e.error[2], "TeXtSeCrEt") == NULL &&
+	if (!ok(e.done == 4 && strstr(e.error[2], "TeXtSeCrEt") == NULL &&
 	    strstr(e.error[2], "boolean: \"[value]\"") != NULL,
 	    "pgloop: a text parameter beside a binary one is masked"))
 		printf("#   error: %s\n", e.error[2]);
+	if (!ok(e.done == 4 && strstr(e.error[3], "SeCrEt") == NULL &&
+	    strstr(e.error[3], "uuid: \"[value]\"") != NULL,
+	    "pgloop: a large parameter whose first line is short is masked"))
+		printf("#   error: %.200s\n", e.error[3]);
 	for (int n = 0; n < e.done; n++)
 		free(e.error[n]);
 	pgloop_free(p);
