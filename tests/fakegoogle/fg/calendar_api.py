@@ -79,7 +79,7 @@ def events_list(ctx):
         candidates = sorted(cal.events.values(), key=lambda e: e.key)
     window = (_time_param(q, "timeMin"), _time_param(q, "timeMax"))
     items = _expand(cal, candidates, single, window)
-    items = [i for i in items if _keep(i, q, show_deleted, window, single)]
+    items = [i for i in items if _keep(cal, i, q, show_deleted, window, single)]
     items.sort(key=_sort_key(order))
     page = _page(ctx, cal, items, order, max_results)
     body = {"kind": "calendar#events", "etag": ctx.state.next_etag(), "summary": cal.email,
@@ -138,10 +138,17 @@ def _series_live(cal, res):
     return master is not None and master.res.get("status") != "cancelled"
 
 
-def _keep(item, q, show_deleted, window, single):
-    cancelled = item.get("status") == "cancelled"
-    if cancelled:
-        return show_deleted
+def _keep(cal, item, q, show_deleted, window, single):
+    if item.get("status") == "cancelled":
+        if show_deleted:
+            return True
+        # The discovery document: "Cancelled instances of recurring events (but not the
+        # underlying recurring event) will still be included if showDeleted and
+        # singleEvents are both False."
+        master = cal.stored(item.get("recurringEventId", ""))
+        if single or master is None or master.res.get("status") == "cancelled":
+            return False
+        return window == (None, None) or _overlaps(item, window, single)
     if window != (None, None) and not _overlaps(item, window, single):
         return False
     updated_min = _time_param(q, "updatedMin")

@@ -189,8 +189,10 @@ def test_single_events_expands_series_with_exceptions_and_exdate(fg):
                         "originalStartTime": instances[2]["originalStartTime"]}]
     after = fg.api("GET", EVENTS, token, params={"singleEvents": "true"}).json()["items"]
     assert len(after) == 4 and "Standup (moved)" in [i["summary"] for i in after]
+    # Without singleEvents, the cancelled occurrence is listed too (showDeleted's
+    # description in the discovery document).
     masters = fg.api("GET", EVENTS, token).json()["items"]
-    assert {m["id"] for m in masters} == {series["id"], second["id"]}
+    assert {m["id"] for m in masters} == {series["id"], second["id"], instances[2]["id"]}
 
 
 def test_time_window_and_all_day_events(fg):
@@ -273,3 +275,22 @@ def test_read_only_scope_cannot_write(fg):
     token = fg.token(scopes=("https://www.googleapis.com/auth/calendar.readonly",))
     assert fg.api("GET", EVENTS, token).status == 200
     assert fg.api("POST", EVENTS, token, _event()).status == 403
+
+
+def test_a_full_listing_holds_the_cancelled_instances_of_live_series(fg):
+    """As the discovery document says of showDeleted: "Cancelled instances of recurring
+    events (but not the underlying recurring event) will still be included if showDeleted
+    and singleEvents are both False"."""
+    token = fg.token()
+    daily = ["RRULE:FREQ=DAILY;COUNT=3"]
+    live = fg.api("POST", EVENTS, token, _event("daily", recurrence=daily)).json()
+    dead = fg.api("POST", EVENTS, token, _event("gone daily", recurrence=daily)).json()
+    off, dead_off = live["id"] + "_20240604T070000Z", dead["id"] + "_20240604T070000Z"
+    for eid in (off, dead_off, dead["id"]):
+        assert fg.api("DELETE", EVENTS + "/" + eid, token).status == 204
+    items, _, _ = _list_all(fg, token)
+    by_id = {i["id"]: i for i in items}
+    assert by_id[off]["status"] == "cancelled" and by_id[off]["recurringEventId"] == live["id"]
+    assert dead["id"] not in by_id and dead_off not in by_id
+    single, _, _ = _list_all(fg, token, singleEvents="true")
+    assert off not in {i["id"] for i in single}
