@@ -240,6 +240,12 @@ def test_a_backup_killed_midway_leaves_no_backup_and_the_next_succeeds(pg, db, d
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert not any(f.endswith(".rbk") for f in files(backup_dir))
+    # The killed process's backend lets the backup lock go once it sees the
+    # connection closed, a moment later: until then a backup exits 75.
+    wait_until(lambda: dbconn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        " AND classid = %s AND objid = %s", (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF)
+    ).fetchone()[0] == 0, message="the killed backup's lock released")
     normal = write_conf(tmp_path / "rally.conf", pg.conninfo(db), tmp_path / "keyring",
                         tmp_path / "backup-keyring", backup_dir)
     made = ctl_json(normal, "backup", "now")
