@@ -54,6 +54,15 @@ def conf(pg, db, tmp_path, backup_dir):
     return c
 
 
+def wait_lock_released(conn):
+    """A killed backup's backend lets the backup lock go once it sees the
+    connection closed, a moment later: until then a backup is refused."""
+    wait_until(lambda: conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        " AND classid = %s AND objid = %s", (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF)
+    ).fetchone()[0] == 0, message="the killed backup's lock released")
+
+
 def records(conn):
     return conn.execute("SELECT file_name, status, error FROM rally.backups"
                         " ORDER BY started_at").fetchall()
@@ -240,12 +249,7 @@ def test_a_backup_killed_midway_leaves_no_backup_and_the_next_succeeds(pg, db, d
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert not any(f.endswith(".rbk") for f in files(backup_dir))
-    # The killed process's backend lets the backup lock go once it sees the
-    # connection closed, a moment later: until then a backup exits 75.
-    wait_until(lambda: dbconn.execute(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-        " AND classid = %s AND objid = %s", (LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF)
-    ).fetchone()[0] == 0, message="the killed backup's lock released")
+    wait_lock_released(dbconn)
     normal = write_conf(tmp_path / "rally.conf", pg.conninfo(db), tmp_path / "keyring",
                         tmp_path / "backup-keyring", backup_dir)
     made = ctl_json(normal, "backup", "now")
@@ -301,6 +305,7 @@ def test_two_daemons_never_back_up_at_once(pg, db, dbconn, login_roles, conf, tm
 
 def backup_taken_over(pg, db, dbconn, login_roles, tmp_path, backup_dir, key):
     """Another instance finishes the backup job of dedupe key key."""
+    wait_lock_released(dbconn)      # else its first try waits a minute
     b = daemon(pg, db, login_roles, tmp_path, backup_dir, "b").start()
     try:
         wait_until(lambda: dbconn.execute("SELECT state FROM rally.jobs WHERE kind = 'backup'"
