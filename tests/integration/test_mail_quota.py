@@ -54,17 +54,23 @@ def test_a_first_import_keeps_within_the_quota_and_others_go_on(
                                     " AND dedupe_key = %s AND state = 'done'",
                                     (str(conn),)).fetchone()[0] > 0
         from rallytest.daemon import wait_until
+        t0 = time.monotonic()
         wait_until(lambda: done(small), timeout=60, message="the small mailbox synced")
         # ... while the big one was still importing at the quota's pace.
-        assert not done(big.connection)
+        assert not done(big.connection), \
+            f"the big import ended before the small one, {time.monotonic() - t0:.2f} s in"
         big.settle(timeout=120)
         after = fakegoogle.admin("GET", "/__admin/counters")
         calls = after.get("requests", 0) - before.get("requests", 0)
         refused = after["quotaRejected"] - before["quotaRejected"]
         assert calls > 150 and refused <= calls // 100, (calls, refused)
-        assert big.last_result("full")["fetched"] == big.conn.execute(
+        result = big.last_result("full")
+        stored = big.conn.execute(
             "SELECT count(*) FROM rally.mail_messages WHERE connection_id = %s",
             (big.connection,)).fetchone()[0]
+        assert result["fetched"] == stored, (result, stored, big.conn.execute(
+            "SELECT state, attempts, last_error FROM rally.jobs WHERE kind = 'mailsync'"
+            " AND dedupe_key = %s", (str(big.connection),)).fetchall())
     finally:
         big.close()
 
