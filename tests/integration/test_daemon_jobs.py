@@ -177,7 +177,8 @@ def test_a_restart_under_the_same_name_does_not_renew_the_dead_process_leases(da
     dbconn.execute("UPDATE rally.jobs SET payload = '{\"sleep_ms\": 10}' WHERE id = %s", (jid,))
     daemons("fixed")
     twin = add_job(dbconn, payload={"sleep_ms": 10}, dedupe="k")
-    wait_state(dbconn, jid, "done", timeout=3 * 4)      # within three 4 s leases
+    # Once the dead one's 4 s lease lapses; the rest is room for a busy machine.
+    wait_state(dbconn, jid, "done", timeout=30)
     wait_state(dbconn, twin, "done")
     assert runs(dbconn, jid) == [(1, "fixed", "lease_expired", None), (2, "fixed", "done", None)]
 
@@ -232,8 +233,9 @@ def test_second_sigterm_stops_at_once(daemons, dbconn):
     d.notify.wait_for("STOPPING", "1")
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
-    assert d.proc.wait(10) == 0
-    assert time.monotonic() - t0 < 5
+    assert d.proc.wait(30) == 0
+    # Not the 60 s shutdown_timeout (an exit under LeakSanitizer may take seconds).
+    assert time.monotonic() - t0 < 15
     # Not released: the lease simply expires for whoever comes next.
     assert job(dbconn, jid)["state"] == "running"
 

@@ -63,7 +63,7 @@ def test_database_down_while_a_job_finishes_neither_jams_it_nor_its_twin(pg, db,
                              "'{\"sleep_ms\": 10}')", (SYSTEM,)).fetchone()[0]
             assert twin != jid
             wait_until(lambda: _job(c, jid)[0] == "done" and _job(c, twin)[0] == "done",
-                       timeout=4 * 4, message="the job recorded done and its twin run")
+                       timeout=60, message="the job recorded done and its twin run")
             runs = c.execute("SELECT attempt, outcome FROM rally.job_runs WHERE job_id = %s",
                              (jid,)).fetchall()
             assert runs == [(1, "done")]

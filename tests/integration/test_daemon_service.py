@@ -148,10 +148,11 @@ def test_watchdog_pings_at_half_the_interval(daemon_conninfo):
     d = Rallyd(daemon_conninfo, name="watchdog", env={"WATCHDOG_USEC": "400000"})
     try:
         d.start()
-        time.sleep(1.5)
-        pings = d.notify.values("WATCHDOG")
-        # One ping every 200 ms: about 7 in 1.5 s; allow a loaded machine.
-        assert len(pings) >= 3 and set(pings) == {"1"}
+        # One ping every 200 ms: about 7 in 1.5 s; a loaded machine may
+        # take longer to send three.
+        wait_until(lambda: len(d.notify.values("WATCHDOG")) >= 3, timeout=15,
+                   message="three watchdog pings")
+        assert set(d.notify.values("WATCHDOG")) == {"1"}
     finally:
         d.close()
 
@@ -160,11 +161,13 @@ def test_daemon_keeps_retrying_an_unreachable_database(tmp_path):
     d = Rallyd(f"host={tmp_path} port=1 dbname=nothing", name="nodb")
     try:
         d.start(wait_ready=False)
+        wait_until(lambda: any("waiting for the database" in s
+                               for s in d.notify.values("STATUS"))
+                   and "database unavailable, retrying" in d.output(),
+                   timeout=20, message="the wait for the database told")
         time.sleep(1.5)
         assert d.proc.poll() is None
         assert not d.notify.values("READY")
-        assert any("waiting for the database" in s for s in d.notify.values("STATUS"))
-        assert "database unavailable, retrying" in d.output()
         assert d.stop() == 0
     finally:
         d.close()
