@@ -2,7 +2,8 @@
 /*
  * google-call: one call's life once it has a connection: waiting for a
  * slot and a token, sent with lib/http, retried once with a fresh token
- * after a 401, and ended with its callback.
+ * after a 401, sent back to the quota after a Gmail 429, and ended with
+ * its callback.
  */
 #include "config.h"
 
@@ -15,6 +16,12 @@
 #include "log.h"
 #include "rallyd.h"
 #include "util.h"
+
+/* A Gmail 429 without Retry-After holds the user's units this long. */
+#define CALL_REFUSED_HOLD_MS 1000
+/* The longest hold, and the longest Retry-After a refused call waits out
+ * in the queue (lib/http's own limit); past it, the call fails to its job. */
+#define CALL_REFUSED_MAX_MS 60000
 
 static void
 call_destroy(struct gcall *call)
@@ -156,6 +163,37 @@ gconn_fail_all(struct gconn *c, enum gerr err, const char *message)
 
 /* ---- sending ---- */
 
+/*
+ * Gmail answered 429: the user is over the rate rallyd paces itself at
+ * (another client of the account spends it too, or its limit is lower).
+ * Every call of the connection waits out Google's Retry-After, and this
+ * one goes back to the head of its queue to be paced like any other, up
+ * to http.max_retries times.  lib/http retrying it instead would send it
+ * past the bucket, into the second Google just refused.  A send (not
+ * idempotent) fails to its job, which knows how to look for it first.
+ */
+static bool
+call_refused(struct gcall *call, const struct http_response *hr)
+{
+	struct gconn *c = call->conn;
+	long ms = hr->retry_after_ms >= 0 ? hr->retry_after_ms :
+	    CALL_REFUSED_HOLD_MS;
+
+	gconn_hold_units(c, ms < CALL_REFUSED_MAX_MS ? ms : CALL_REFUSED_MAX_MS);
+	if (call->once || ms > CALL_REFUSED_MAX_MS ||
+	    call->refused >= (unsigned)c->g->d->conf.http_max_retries)
+		return false;
+	call->refused++;
+	log_emit(LOG_DEBUG, NULL, &c->log, "google: %s refused for the "
+	    "user's rate: queued again, the connection waits %ld ms",
+	    call->method, ms);
+	gcall_unlink(call);
+	call->state = CALL_QUEUED;
+	TAILQ_INSERT_HEAD(call->bulk ? &c->bulk : &c->queue, call, entry);
+	gconn_pump(c);
+	return true;
+}
+
 static void
 call_done_cb(const struct http_response *hr, void *arg)
 {
@@ -179,6 +217,9 @@ call_done_cb(const struct http_response *hr, void *arg)
 		gcall_need_token(call);
 		return;
 	}
+	if (hr->err == HTTP_OK && hr->status == 429 && call->units > 0 &&
+	    call_refused(call, hr))
+		return;
 	if (hr->err == HTTP_OK && (hr->status < 200 || hr->status >= 300))
 		gerror_parse(hr, &ge);
 	else
@@ -228,7 +269,8 @@ call_send(struct gcall *call)
 	if (call->once)
 		http_request_no_retry(req);
 	else
-		http_request_retry_if(req, gerror_should_retry_cb);
+		http_request_retry_if(req, call->units > 0 ?
+		    gerror_should_retry_paced_cb : gerror_should_retry_cb);
 	call->token_gen = c->gen;
 	call->state = CALL_SENDING;
 	TAILQ_INSERT_TAIL(&c->sending, call, entry);

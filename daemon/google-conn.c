@@ -145,6 +145,8 @@ bucket_take(struct gbucket *b, double rate, double burst, double cost)
 	uint64_t now = now_usec();
 	double need = cost < burst ? cost : burst;
 
+	if (b->at > now)	/* held (gconn_hold_units): it refills from then */
+		return (double)(b->at - now) / 1e6 + (need - b->level) / rate;
 	if (b->at == 0)
 		b->level = burst;
 	else
@@ -157,6 +159,22 @@ bucket_take(struct gbucket *b, double rate, double burst, double cost)
 		return 0;
 	}
 	return (need - b->level) / rate;
+}
+
+/*
+ * Google refused a Gmail call for the user's rate: nothing of the user's
+ * quota is left until retry_ms from now, and the bucket refills from empty
+ * then, so every call of the connection waits, not only the refused one.
+ */
+void
+gconn_hold_units(struct gconn *c, long retry_ms)
+{
+	uint64_t until = now_usec() + (uint64_t)retry_ms * 1000;
+
+	if (c->units.level > 0)
+		c->units.level = 0;
+	if (until > c->units.at)
+		c->units.at = until;
 }
 
 /*

@@ -159,6 +159,14 @@ gerror_should_retry_cb(const struct http_response *r, void *arg)
 	return retry;
 }
 
+bool
+gerror_should_retry_paced_cb(const struct http_response *r, void *arg)
+{
+	if (r->err == HTTP_OK && r->status == 429)
+		return false;
+	return gerror_should_retry_cb(r, arg);
+}
+
 enum gerr
 gerror_classify(long status, const struct gerror *ge)
 {

@@ -84,6 +84,7 @@ struct gcall {
 	bool has_slot;
 	bool reauthed;		/* refreshed once after a 401 already */
 	bool once;		/* not idempotent: lib/http does not retry it */
+	unsigned refused;	/* 429s that sent it back to the queue */
 	bool cancelled;
 	uint64_t token_gen;	/* generation of the token it was sent with */
 	struct http_request *req;
@@ -179,6 +180,8 @@ void gconn_set_token(struct gconn *, char *token, size_t len,
     int64_t ttl_sec);
 bool gconn_token_usable(const struct gconn *);
 void gconn_pump(struct gconn *);
+/* A 429 for a Gmail call: the connection's units wait retry_ms. */
+void gconn_hold_units(struct gconn *, long retry_ms);
 /* What a call costs in Gmail's per-user quota units (google-units.c). */
 unsigned google_gmail_units(const struct conf *, const char *method,
     const char *url);
@@ -207,6 +210,8 @@ struct gerror {
 
 void gerror_parse(const struct http_response *, struct gerror *);
 bool gerror_should_retry_cb(const struct http_response *, void *arg);
+/* The same, but a 429 is not retried: the caller paces it (Gmail). */
+bool gerror_should_retry_paced_cb(const struct http_response *, void *arg);
 enum gerr gerror_classify(long status, const struct gerror *);
 enum gerr gerror_classify_transport(enum http_err);
 

@@ -80,6 +80,78 @@ def test_a_first_import_keeps_within_the_quota_and_others_go_on(
         big.close()
 
 
+def test_a_refusal_holds_every_call_of_the_user_until_googles_retry_after(
+        pg, db, login_roles, fakegoogle, tmp_path):
+    """Google's limit below rallyd's pace (another client of the account
+    spends it too, or its limit is lower): after a 429, no call of that user
+    starts before Google's Retry-After, an ordinary one (a label change)
+    included, and the refused calls go again through the bucket."""
+    from rallytest.daemon import wait_until
+    m = Mail(pg, db, login_roles, fakegoogle, tmp_path, "held")
+    del m.sections["mail"]["quota_rate"], m.sections["mail"]["quota_burst"]
+    try:
+        fakegoogle.admin("POST", "/__admin/accounts", {"email": m.google_email})
+        # One message stored first: the label change's.
+        star = m.g_deliver("From: Ann <ann@mail.test>\r\nTo: held@gmail.test\r\n"
+                           "Subject: Star me\r\n\r\nBody\r\n")["id"]
+        m.connect()
+        m.start()
+        m.settle()
+        fakegoogle.admin("POST", f"/__admin/accounts/{m.google_email}/seed",
+                         {"messages": 70, "seed": 5, "baseTime": int(time.time())})
+        # The emulator's minute at second 42: the import's refusal comes a
+        # few seconds later, with a Retry-After of about 15 s.
+        offset = fakegoogle.admin("POST", "/__admin/clock",
+                                  {"advanceSeconds": 0})["offsetSeconds"]
+        into_minute = (time.time() + offset) % 60
+        fakegoogle.admin("POST", "/__admin/clock",
+                         {"advanceSeconds": (42 - into_minute) % 60 + 60})
+        # 300 units a minute: about 59 messages, then a wait for the minute.
+        fakegoogle.admin("POST", "/__admin/settings", {"gmailUnitsPerMinute": 300})
+        mark = fakegoogle.admin("GET", "/__admin/requests?since=0")["last"]
+        # A full sync again: an import, bulk calls.
+        m.conn.execute("UPDATE rally.sync_state SET full_sync_required = true"
+                       " WHERE connection_id = %s AND resource = 'mail'", (m.connection,))
+        m.conn.execute("SELECT rally.job_enqueue(%s, 'mailsync', %s, %s)",
+                       (m.tenant, str(m.connection),
+                        json.dumps({"connection_id": str(m.connection)})))
+
+        def gmail_log():
+            return [e for e in fakegoogle.requests_log(mark) if e["path"].startswith("/gmail/")]
+
+        def refusal():
+            return next((e for e in gmail_log() if e["status"] == 429), None)
+        first = wait_until(refusal, timeout=30, interval=0.05, message="a refusal")
+        refused_at = time.monotonic()
+        # Retry-After long enough for the 4 s looked at below.
+        assert int(first["time"][17:19]) < 54, first
+        # The calls under way when Google refused may still arrive; then an
+        # ordinary call, which lib/http would have sent at once.
+        time.sleep(1.0)
+        quiet = gmail_log()[-1]["seq"]
+        op = m.conn.execute(
+            "INSERT INTO rally.mail_label_ops (tenant_id, user_id, connection_id, message_id,"
+            " op) SELECT tenant_id, %s, connection_id, id, 'star' FROM rally.mail_messages"
+            " WHERE connection_id = %s AND gmail_id = %s RETURNING id",
+            (m.user, m.connection, star)).fetchone()[0]
+        time.sleep(3.0)
+        assert time.monotonic() - refused_at < 15
+        early = [e for e in gmail_log() if e["seq"] > quiet]
+        assert not early, early
+        # Once the minute has rolled over, everything goes, refused no more.
+        wait_until(lambda: m.conn.execute("SELECT state FROM rally.mail_label_ops"
+                                          " WHERE id = %s", (op,)).fetchone()[0] == "done",
+                   timeout=90, message="the star reaches Gmail")
+        wait_until(lambda: m.conn.execute(
+            "SELECT count(*) FROM rally.mail_messages WHERE connection_id = %s",
+            (m.connection,)).fetchone()[0] > 60, timeout=90, message="the import done")
+        after = [e for e in gmail_log() if e["seq"] > quiet]
+        assert [e["status"] for e in after if e["status"] == 429] == [], after
+    finally:
+        fakegoogle.admin("POST", "/__admin/settings", {"gmailUnitsPerMinute": 1500000})
+        m.close()
+
+
 def _mailbox(owner, name, messages, seed):
     """A sibling CRM user of owner's daemons (in a tenant of its own) whose
     Gmail holds messages; returns it and the ids Gmail gave them."""
