@@ -184,6 +184,7 @@ call_refused(struct gcall *call, const struct http_response *hr)
 	    call->refused >= (unsigned)c->g->d->conf.http_max_retries)
 		return false;
 	call->refused++;
+	call->reauthed = false;		/* a fresh send may refresh once */
 	log_emit(LOG_DEBUG, NULL, &c->log, "google: %s refused for the "
 	    "user's rate: queued again, the connection waits %ld ms",
 	    call->method, ms);

@@ -185,11 +185,22 @@ gconn_hold_units(struct gconn *c, long retry_ms)
  * Returns whether the call may start now; if not, arms a timer to pump
  * again when it may, or waits for the project's grant.
  */
+static void
+quota_arm(struct gconn *c, double wait)
+{
+	struct timeval tv;
+
+	if (c->ev_quota == NULL)
+		c->ev_quota = evtimer_new(c->g->d->base, quota_cb, c);
+	tv.tv_sec = (long)wait;
+	tv.tv_usec = (long)((wait - (double)tv.tv_sec) * 1e6) + 1;
+	evtimer_add(c->ev_quota, &tv);
+}
+
 static bool
 conn_quota_take(struct gconn *c, const struct gcall *call)
 {
 	const struct conf *conf = &c->g->d->conf;
-	struct timeval tv;
 	double wait;
 
 	if (call->units > 0 && !gproject_take(c, call))
@@ -204,28 +215,42 @@ conn_quota_take(struct gconn *c, const struct gcall *call)
 		gproject_spend(c->g, call->units);
 		return true;
 	}
-	if (c->ev_quota == NULL)
-		c->ev_quota = evtimer_new(c->g->d->base, quota_cb, c);
-	tv.tv_sec = (long)wait;
-	tv.tv_usec = (long)((wait - (double)tv.tv_sec) * 1e6) + 1;
-	evtimer_add(c->ev_quota, &tv);
+	quota_arm(c, wait);
 	return false;
 }
 
+/* The first call of list that Google's hold on Gmail units lets start. */
+static struct gcall *
+first_unheld(struct gcall_list *list, bool held)
+{
+	struct gcall *call;
+
+	TAILQ_FOREACH(call, list, entry)
+		if (!held || call->units == 0)
+			return call;
+	return NULL;
+}
+
 /*
- * Ordinary calls first; a bulk call only when none is queued, and never
- * in the connection's last slot, which stays free for an ordinary one.
+ * Ordinary calls first; a bulk call only when no ordinary one can start,
+ * and never in the connection's last slot, which stays free for an
+ * ordinary one.  While Google holds the user's Gmail units (a 429), its
+ * Gmail calls are passed over, so a Calendar call does not wait behind
+ * them (and they take no project units they could not spend).
  */
 struct gcall *
 gconn_next(struct gconn *c)
 {
+	bool held = c->units.at > 0 && c->units.at > now_usec();
+	struct gcall *call;
+
 	if (c->slots_used >= GOOGLE_MAX_PER_CONNECTION)
 		return NULL;
-	if (!TAILQ_EMPTY(&c->queue))
-		return TAILQ_FIRST(&c->queue);
+	if ((call = first_unheld(&c->queue, held)) != NULL)
+		return call;
 	if (c->bulk_used + 1 >= GOOGLE_MAX_PER_CONNECTION)
 		return NULL;
-	return TAILQ_FIRST(&c->bulk);
+	return first_unheld(&c->bulk, held);
 }
 
 /* Starts queued calls while the connection has free slots and quota. */
@@ -233,6 +258,7 @@ void
 gconn_pump(struct gconn *c)
 {
 	struct gcall *call;
+	uint64_t now;
 
 	while ((call = gconn_next(c)) != NULL && conn_quota_take(c, call)) {
 		TAILQ_REMOVE(call->bulk ? &c->bulk : &c->queue, call, entry);
@@ -242,5 +268,11 @@ gconn_pump(struct gconn *c)
 			c->bulk_used++;
 		gcall_need_token(call);
 	}
+	/* Held Gmail calls: pump again when the hold ends, unless sooner. */
+	now = now_usec();
+	if (c->units.at > now && (!TAILQ_EMPTY(&c->queue) ||
+	    !TAILQ_EMPTY(&c->bulk)) &&
+	    (c->ev_quota == NULL || !evtimer_pending(c->ev_quota, NULL)))
+		quota_arm(c, (double)(c->units.at - now) / 1e6);
 }
 
