@@ -177,14 +177,7 @@ gconn_hold_units(struct gconn *c, long retry_ms)
 		c->units.at = until;
 }
 
-/*
- * The quota, spent before a call starts, so that Google is not asked
- * faster than it allows: for Gmail, the project's units (google-project.c)
- * and the user's (mail.quota_rate a second, mail.quota_burst at once); for
- * the rest, calls (google.user_rate a second, google.user_burst at once).
- * Returns whether the call may start now; if not, arms a timer to pump
- * again when it may, or waits for the project's grant.
- */
+/* Pumps the connection again in wait seconds. */
 static void
 quota_arm(struct gconn *c, double wait)
 {
@@ -197,6 +190,14 @@ quota_arm(struct gconn *c, double wait)
 	evtimer_add(c->ev_quota, &tv);
 }
 
+/*
+ * The quota, spent before a call starts, so that Google is not asked
+ * faster than it allows: for Gmail, the project's units (google-project.c)
+ * and the user's (mail.quota_rate a second, mail.quota_burst at once); for
+ * the rest, calls (google.user_rate a second, google.user_burst at once).
+ * Returns whether the call may start now; if not, arms a timer to pump
+ * again when it may, or waits for the project's grant.
+ */
 static bool
 conn_quota_take(struct gconn *c, const struct gcall *call)
 {
@@ -241,7 +242,7 @@ first_unheld(struct gcall_list *list, bool held)
 struct gcall *
 gconn_next(struct gconn *c)
 {
-	bool held = c->units.at > 0 && c->units.at > now_usec();
+	bool held = c->units.at > now_usec();
 	struct gcall *call;
 
 	if (c->slots_used >= GOOGLE_MAX_PER_CONNECTION)
